@@ -1,0 +1,18 @@
+//! candle model code for candlelit: the catalog and store (where weights come from), a TF.js
+//! graph runtime on candle, per-task traits with their implementations, the registry that
+//! loads them, and pre/post-processing as pure functions. Nothing here knows about HTTP.
+
+pub mod catalog;
+pub mod error;
+pub mod postprocess;
+pub mod preprocess;
+pub mod registry;
+pub mod segment;
+pub mod store;
+pub mod tfjs;
+
+pub use catalog::{Catalog, ModelSpec, Task};
+pub use error::{ModelError, Result};
+pub use registry::{LoadState, Registry};
+pub use segment::{Segmentation, Segmenter, TfjsSegmenter};
+pub use store::{ModelState, Store};

@@ -1,0 +1,149 @@
+//! Probability map -> what users see: masks, overlays, shares, PNG bytes. Pure functions.
+
+use image::{GrayImage, ImageEncoder, RgbImage};
+
+use crate::error::{ModelError, Result};
+
+/// Per-pixel probabilities of the foreground class, row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProbMap {
+    pub width: u32,
+    pub height: u32,
+    pub data: Vec<f32>,
+}
+
+/// Tint used for the person class: Okabe–Ito blue, distinguishable for colour-blind viewers.
+pub const PERSON_TINT: [u8; 3] = [0, 114, 178];
+
+impl ProbMap {
+    pub fn new(width: u32, height: u32, data: Vec<f32>) -> Result<Self> {
+        if data.len() != (width * height) as usize {
+            return Err(ModelError::Input(format!("probability map of {} values is not {width}x{height}", data.len())));
+        }
+        Ok(Self { width, height, data })
+    }
+
+    /// Bilinear resize with half-pixel centres (the mapping TF uses), to the original image size.
+    pub fn resize(&self, width: u32, height: u32) -> ProbMap {
+        if (width, height) == (self.width, self.height) {
+            return self.clone();
+        }
+        let taps = |inp: u32, out: u32| -> Vec<(usize, usize, f32)> {
+            let scale = inp as f32 / out as f32;
+            (0..out)
+                .map(|o| {
+                    let src = ((o as f32 + 0.5) * scale - 0.5).max(0.0);
+                    let lo = (src.floor() as usize).min(inp as usize - 1);
+                    let hi = (lo + 1).min(inp as usize - 1);
+                    (lo, hi, src - lo as f32)
+                })
+                .collect()
+        };
+        let xs = taps(self.width, width);
+        let ys = taps(self.height, height);
+        let w = self.width as usize;
+        let mut data = Vec::with_capacity((width * height) as usize);
+        for &(y0, y1, fy) in &ys {
+            let (r0, r1) = (&self.data[y0 * w..(y0 + 1) * w], &self.data[y1 * w..(y1 + 1) * w]);
+            for &(x0, x1, fx) in &xs {
+                let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
+                let bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
+                data.push(top + (bot - top) * fy);
+            }
+        }
+        ProbMap { width, height, data }
+    }
+
+    /// A 0/255 mask: 255 where p >= threshold.
+    pub fn mask(&self, threshold: f32) -> GrayImage {
+        let px = self.data.iter().map(|&p| if p >= threshold { 255u8 } else { 0 }).collect();
+        GrayImage::from_raw(self.width, self.height, px).expect("size checked in new/resize")
+    }
+
+    /// Probabilities quantised to 0..=255, for clients that re-threshold themselves.
+    pub fn to_gray(&self) -> GrayImage {
+        let px = self.data.iter().map(|&p| (p.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+        GrayImage::from_raw(self.width, self.height, px).expect("size checked in new/resize")
+    }
+
+    /// Fraction of pixels at or above the threshold.
+    pub fn share(&self, threshold: f32) -> f32 {
+        if self.data.is_empty() {
+            return 0.0;
+        }
+        self.data.iter().filter(|&&p| p >= threshold).count() as f32 / self.data.len() as f32
+    }
+}
+
+/// The image with foreground pixels blended towards `tint` by `alpha`.
+pub fn overlay(img: &RgbImage, mask: &GrayImage, tint: [u8; 3], alpha: f32) -> Result<RgbImage> {
+    if img.dimensions() != mask.dimensions() {
+        return Err(ModelError::Input("overlay: image and mask sizes differ".into()));
+    }
+    let a = alpha.clamp(0.0, 1.0);
+    let mut out = img.clone();
+    for (px, m) in out.pixels_mut().zip(mask.pixels()) {
+        if m[0] > 0 {
+            for c in 0..3 {
+                px[c] = (px[c] as f32 * (1.0 - a) + tint[c] as f32 * a).round() as u8;
+            }
+        }
+    }
+    Ok(out)
+}
+
+pub fn encode_png_gray(img: &GrayImage) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(&mut buf, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Adaptive)
+        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::L8)?;
+    Ok(buf)
+}
+
+pub fn encode_png_rgb(img: &RgbImage) -> Result<Vec<u8>> {
+    let mut buf = Vec::new();
+    image::codecs::png::PngEncoder::new_with_quality(&mut buf, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Adaptive)
+        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)?;
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use image::Rgb;
+
+    #[test]
+    fn resize_keeps_constant_maps_constant_and_interpolates_ramps() {
+        let m = ProbMap::new(2, 1, vec![0.0, 1.0]).unwrap();
+        let r = m.resize(4, 1);
+        assert_eq!(r.data, vec![0.0, 0.25, 0.75, 1.0]);
+        let c = ProbMap::new(3, 3, vec![0.5; 9]).unwrap().resize(7, 5);
+        assert!(c.data.iter().all(|&v| (v - 0.5).abs() < 1e-6));
+        assert_eq!((c.width, c.height), (7, 5));
+    }
+
+    #[test]
+    fn mask_share_and_gray() {
+        let m = ProbMap::new(4, 1, vec![0.1, 0.5, 0.49, 1.0]).unwrap();
+        assert_eq!(m.mask(0.5).into_raw(), vec![0, 255, 0, 255]);
+        assert_eq!(m.share(0.5), 0.5);
+        assert_eq!(m.to_gray().into_raw(), vec![26, 128, 125, 255]);
+        assert!(ProbMap::new(2, 2, vec![0.0; 3]).is_err());
+    }
+
+    #[test]
+    fn overlay_tints_only_masked_pixels() {
+        let img = RgbImage::from_pixel(2, 1, Rgb([200, 100, 0]));
+        let mask = GrayImage::from_raw(2, 1, vec![0, 255]).unwrap();
+        let out = overlay(&img, &mask, [0, 0, 255], 0.5).unwrap();
+        assert_eq!(out.get_pixel(0, 0), &Rgb([200, 100, 0]));
+        assert_eq!(out.get_pixel(1, 0), &Rgb([100, 50, 128]));
+    }
+
+    #[test]
+    fn png_round_trip() {
+        let mask = GrayImage::from_raw(3, 2, vec![0, 255, 0, 255, 0, 255]).unwrap();
+        let bytes = encode_png_gray(&mask).unwrap();
+        let back = image::load_from_memory(&bytes).unwrap().to_luma8();
+        assert_eq!(back, mask);
+    }
+}

@@ -1,0 +1,116 @@
+//! The registry: every catalog model with its load state, and the loaded models by task.
+//! Built once at start; a model that is missing, corrupt or fails to load is reported by name
+//! and the others still serve.
+
+use std::sync::Arc;
+
+use candle_core::Device;
+
+use crate::catalog::{Catalog, ModelSpec, Task};
+use crate::segment::{Segmenter, TfjsSegmenter};
+use crate::store::{ModelState, Store};
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum LoadState {
+    Ready,
+    Missing { fix: String },
+    Corrupt { detail: String, fix: String },
+    Failed { detail: String },
+    Disabled,
+}
+
+impl LoadState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            LoadState::Ready => "ready",
+            LoadState::Missing { .. } => "missing",
+            LoadState::Corrupt { .. } => "corrupt",
+            LoadState::Failed { .. } => "failed",
+            LoadState::Disabled => "disabled",
+        }
+    }
+}
+
+pub struct Entry {
+    pub spec: ModelSpec,
+    pub state: LoadState,
+    pub segmenter: Option<Arc<dyn Segmenter>>,
+}
+
+pub struct Registry {
+    pub catalog: Catalog,
+    pub entries: Vec<Entry>,
+}
+
+/// The command that repairs a model, shown in logs and errors.
+pub fn fix_command(id: &str) -> String {
+    format!("candlelit models fetch {id}")
+}
+
+impl Registry {
+    /// Loads every catalog model the store has (or only `enabled` ones, when given).
+    pub fn load(catalog: Catalog, store: &Store, enabled: Option<&[String]>, device: &Device) -> Self {
+        let entries = catalog
+            .models
+            .iter()
+            .map(|spec| {
+                let (state, segmenter) = if enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id)) {
+                    (LoadState::Disabled, None)
+                } else {
+                    load_one(spec, store, device)
+                };
+                match &state {
+                    LoadState::Ready => tracing::info!(model = %spec.id, "model ready"),
+                    LoadState::Disabled => tracing::info!(model = %spec.id, "model disabled by configuration"),
+                    other => tracing::warn!(model = %spec.id, state = ?other, "model not served"),
+                }
+                Entry { spec: spec.clone(), state, segmenter }
+            })
+            .collect();
+        Self { catalog, entries }
+    }
+
+    /// A registry over models that are already built (tests, embedding).
+    pub fn from_segmenters(catalog: Catalog, models: Vec<Arc<dyn Segmenter>>) -> Self {
+        let entries = models
+            .into_iter()
+            .map(|m| Entry { spec: m.spec().clone(), state: LoadState::Ready, segmenter: Some(m) })
+            .collect();
+        Self { catalog, entries }
+    }
+
+    pub fn entry(&self, id: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.spec.id == id)
+    }
+
+    /// The task's default model id: the catalog default if it is ready, else the first ready one.
+    pub fn default_id(&self, task: Task) -> Option<&str> {
+        let ready = |id: &str| self.entry(id).is_some_and(|e| e.state == LoadState::Ready);
+        if let Some(d) = self.catalog.default_for(task).filter(|d| ready(&d.id)) {
+            return Some(&d.id);
+        }
+        self.entries
+            .iter()
+            .find(|e| e.spec.task == task && e.state == LoadState::Ready)
+            .map(|e| e.spec.id.as_str())
+    }
+}
+
+fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Arc<dyn Segmenter>>) {
+    match store.state(spec) {
+        ModelState::Ready => {}
+        ModelState::Missing(_) => return (LoadState::Missing { fix: fix_command(&spec.id) }, None),
+        ModelState::Corrupt(detail) => return (LoadState::Corrupt { detail, fix: fix_command(&spec.id) }, None),
+    }
+    let loaded: crate::Result<Arc<dyn Segmenter>> = match (spec.task, spec.format.as_str()) {
+        (Task::Segmentation, "tfjs-graph") => {
+            TfjsSegmenter::load(spec, &store.graph_path(spec), device).map(|m| Arc::new(m) as Arc<dyn Segmenter>)
+        }
+        (task, format) => Err(crate::ModelError::Catalog(format!("no loader for {task:?} models in format '{format}'"))),
+    };
+    match loaded {
+        Ok(m) => (LoadState::Ready, Some(m)),
+        Err(e) => (LoadState::Failed { detail: e.to_string() }, None),
+    }
+}

@@ -1,0 +1,166 @@
+//! Tensor helpers for TF semantics that candle does not have as one call: TF "SAME" padding,
+//! padding with a constant, bilinear resize with TF's coordinate rules. Pure functions on
+//! tensors, tested on small hand-computed cases.
+
+use candle_core::{DType, Result, Tensor, D};
+
+/// TF's SAME padding for one spatial dim: output = ceil(input / stride); the extra pixel of an
+/// odd total goes after, not before (unlike PyTorch's symmetric padding).
+pub fn same_padding(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
+    let effective = (kernel - 1) * dilation + 1;
+    let out = input.div_ceil(stride);
+    let total = ((out - 1) * stride + effective).saturating_sub(input);
+    (total / 2, total - total / 2)
+}
+
+/// Pads `dim` of `x` with `before`/`after` copies of `value`.
+pub fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f32) -> Result<Tensor> {
+    if before == 0 && after == 0 {
+        return Ok(x.clone());
+    }
+    if value == 0.0 {
+        return x.pad_with_zeros(dim, before, after);
+    }
+    let mut parts = Vec::with_capacity(3);
+    let mut dims = x.dims().to_vec();
+    if before > 0 {
+        dims[dim] = before;
+        parts.push(Tensor::full(value, dims.as_slice(), x.device())?.to_dtype(x.dtype())?);
+    }
+    parts.push(x.clone());
+    if after > 0 {
+        dims[dim] = after;
+        parts.push(Tensor::full(value, dims.as_slice(), x.device())?.to_dtype(x.dtype())?);
+    }
+    Tensor::cat(&parts, dim)
+}
+
+/// Source indices and weights for resizing one axis from `in_size` to `out_size`, following
+/// TF's `ResizeBilinear` (and TF.js's, which copies it) for its two coordinate flags.
+pub fn bilinear_taps(in_size: usize, out_size: usize, align_corners: bool, half_pixel: bool) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+    let scale = if align_corners && out_size > 1 {
+        (in_size as f32 - 1.0) / (out_size as f32 - 1.0)
+    } else {
+        in_size as f32 / out_size as f32
+    };
+    let mut lower = Vec::with_capacity(out_size);
+    let mut upper = Vec::with_capacity(out_size);
+    let mut frac = Vec::with_capacity(out_size);
+    for o in 0..out_size {
+        let src = if half_pixel { (o as f32 + 0.5) * scale - 0.5 } else { o as f32 * scale };
+        let floor = src.floor();
+        lower.push(floor.max(0.0) as u32);
+        upper.push((src.ceil() as i64).clamp(0, in_size as i64 - 1) as u32);
+        frac.push(src - floor);
+    }
+    (lower, upper, frac)
+}
+
+/// Bilinear resize along one axis of `x` (any rank).
+pub fn resize_axis(x: &Tensor, axis: usize, out_size: usize, align_corners: bool, half_pixel: bool) -> Result<Tensor> {
+    let in_size = x.dim(axis)?;
+    if in_size == out_size && !half_pixel && !align_corners {
+        return Ok(x.clone());
+    }
+    let (lo, hi, frac) = bilinear_taps(in_size, out_size, align_corners, half_pixel);
+    let dev = x.device();
+    let lo = x.index_select(&Tensor::new(lo, dev)?, axis)?;
+    let hi = x.index_select(&Tensor::new(hi, dev)?, axis)?;
+    let mut wshape = vec![1usize; x.rank()];
+    wshape[axis] = out_size;
+    let w = Tensor::new(frac, dev)?.to_dtype(x.dtype())?.reshape(wshape)?;
+    lo.broadcast_add(&(hi - &lo)?.broadcast_mul(&w)?)
+}
+
+/// Bilinear resize of an NHWC tensor to `(height, width)`.
+pub fn resize_bilinear_nhwc(x: &Tensor, height: usize, width: usize, align_corners: bool, half_pixel: bool) -> Result<Tensor> {
+    let y = resize_axis(x, 1, height, align_corners, half_pixel)?;
+    resize_axis(&y, 2, width, align_corners, half_pixel)
+}
+
+pub fn relu6(x: &Tensor) -> Result<Tensor> {
+    x.clamp(0f32, 6f32)
+}
+
+pub fn leaky_relu(x: &Tensor, alpha: f32) -> Result<Tensor> {
+    // max(x, alpha * x) equals LeakyRelu for 0 <= alpha <= 1.
+    x.maximum(&(x * alpha as f64)?)
+}
+
+pub fn softmax_last(x: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::softmax_last_dim(&x.to_dtype(DType::F32)?)
+}
+
+/// Normalises a possibly negative axis against `rank`.
+pub fn axis(axis: i64, rank: usize) -> Result<usize> {
+    let a = if axis < 0 { axis + rank as i64 } else { axis };
+    if a < 0 || a as usize >= rank {
+        candle_core::bail!("axis {axis} out of range for rank {rank}");
+    }
+    Ok(a as usize)
+}
+
+/// Mean over several axes, keeping them as size-1 dims when asked.
+pub fn mean_axes(x: &Tensor, axes: &[usize], keep_dims: bool) -> Result<Tensor> {
+    let mut y = x.clone();
+    let mut sorted = axes.to_vec();
+    sorted.sort_unstable();
+    for &a in sorted.iter().rev() {
+        y = y.mean_keepdim(a)?;
+    }
+    if !keep_dims {
+        for &a in sorted.iter().rev() {
+            y = y.squeeze(a)?;
+        }
+    }
+    let _ = D::Minus1;
+    Ok(y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn same_padding_matches_tf_for_even_and_odd_sizes() {
+        assert_eq!(same_padding(224, 3, 2, 1), (0, 1));
+        assert_eq!(same_padding(225, 3, 2, 1), (1, 1));
+        assert_eq!(same_padding(256, 3, 1, 1), (1, 1));
+        assert_eq!(same_padding(8, 5, 1, 2), (4, 4));
+        assert_eq!(same_padding(4, 1, 1, 1), (0, 0));
+    }
+
+    #[test]
+    fn bilinear_half_pixel_upsample_by_two() {
+        // TF: out[o] samples src = (o + 0.5) / 2 - 0.5, clamped at the edges.
+        let x = Tensor::new(&[[0f32, 10.0]], &Device::Cpu).unwrap().reshape((1, 1, 2, 1)).unwrap();
+        let y = resize_bilinear_nhwc(&x, 1, 4, false, true).unwrap();
+        let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(v, vec![0.0, 2.5, 7.5, 10.0]);
+    }
+
+    #[test]
+    fn bilinear_align_corners_hits_both_ends() {
+        let x = Tensor::new(&[0f32, 10.0, 20.0], &Device::Cpu).unwrap().reshape((1, 1, 3, 1)).unwrap();
+        let y = resize_bilinear_nhwc(&x, 1, 5, true, false).unwrap();
+        let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
+        assert_eq!(v, vec![0.0, 5.0, 10.0, 15.0, 20.0]);
+    }
+
+    #[test]
+    fn pad_const_with_negative_infinity() {
+        let x = Tensor::new(&[1f32, 2.0], &Device::Cpu).unwrap();
+        let y = pad_const(&x, 0, 1, 2, f32::NEG_INFINITY).unwrap();
+        let v: Vec<f32> = y.to_vec1().unwrap();
+        assert_eq!(v[1..3], [1.0, 2.0]);
+        assert!(v[0].is_infinite() && v[3].is_infinite() && v[4] < 0.0);
+    }
+
+    #[test]
+    fn leaky_relu_and_relu6() {
+        let x = Tensor::new(&[-10f32, 0.5, 8.0], &Device::Cpu).unwrap();
+        assert_eq!(leaky_relu(&x, 0.1).unwrap().to_vec1::<f32>().unwrap(), vec![-1.0, 0.5, 8.0]);
+        assert_eq!(relu6(&x).unwrap().to_vec1::<f32>().unwrap(), vec![0.0, 0.5, 6.0]);
+    }
+}
