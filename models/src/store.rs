@@ -316,3 +316,7 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
     }
 }
+
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}

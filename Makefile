@@ -1,0 +1,61 @@
+# candlelit: `make run` serves the site on the default models; `make test` runs every test.
+# Both do all set-up on a fresh machine (tools, weights, builds) and reuse the cache in
+# ~/.cache/candlelit on the next run, so a second run downloads and rebuilds nothing.
+
+SHELL := /bin/bash
+CACHE ?= $(HOME)/.cache/candlelit
+# Build outputs live in the cache so a fresh clone (CI) reuses compiled dependencies.
+export CARGO_TARGET_DIR ?= $(CACHE)/target
+export PATH := $(CACHE)/tools/bin:$(CACHE)/npm/node_modules/.bin:$(PATH)
+export CANDLELIT_MODEL_DIR ?= $(CURDIR)/model-store
+export CANDLELIT_CACHE_DIR ?= $(CACHE)/downloads
+SITE := $(CARGO_TARGET_DIR)/site
+BIN := $(CARGO_TARGET_DIR)/release/candlelit
+HOST ?= 127.0.0.1
+PORT ?= 3000
+
+.PHONY: run test tools fetch build site server golden bench lint fmt clean
+
+run: tools fetch build
+	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
+
+test:
+	scripts/setup-tools.sh --browser
+	$(MAKE) lint fetch site
+	cargo test --release -p models -p server
+	cargo test --release -p app --features ssr
+	node end2end/e2e.mjs
+
+tools:
+	scripts/setup-tools.sh
+
+server:
+	cargo build --release -p server
+
+fetch: server
+	$(BIN) models fetch
+	$(BIN) models list
+
+site: tools
+	scripts/build-site.sh $(SITE)
+
+build: site server
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --release -p models -p server -- -D warnings
+	cargo clippy --release -p frontend --target wasm32-unknown-unknown -- -D warnings
+
+# Regenerates tests/golden from the reference runtimes (TF.js here). Needs only npm packages.
+golden: tools fetch
+	cargo run --release -p models --example parity_inputs -- $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity
+	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/golden/segmentation.mjs $(CARGO_TARGET_DIR)/parity models/tests/golden
+
+bench: tools fetch
+	cargo run --release -p models --example bench_segment -- $(CANDLELIT_MODEL_DIR)
+
+fmt:
+	cargo fmt --all
+
+clean:
+	rm -rf $(SITE) model-store

@@ -1,0 +1,53 @@
+//! Latency of the segmentation models on a 640x480 photo: model forward alone and the whole
+//! `segment` call (resize + tensor + forward), p50/p90 over warm runs. A benchmark, not a test.
+//!
+//! cargo run --release -p models --example bench_segment -- <model-store> [runs]
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use candle_core::Device;
+use models::{preprocess, Catalog, Segmenter, Store, Task, TfjsSegmenter};
+
+fn pct(v: &mut [f64], p: f64) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[((v.len() - 1) as f64 * p).round() as usize]
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let mut args = std::env::args().skip(1);
+    let dir = PathBuf::from(args.next().unwrap_or_else(|| "model-store".into()));
+    let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
+    let store = Store::new(&dir, std::env::temp_dir());
+    let img = image::open(dir.join("samples/person.jpg"))?.to_rgb8();
+    let img = image::imageops::resize(&img, 640, 480, image::imageops::FilterType::Triangle);
+    println!("| model | input | forward p50 | forward p90 | segment() p50 | segment() p90 |");
+    println!("|---|---|---|---|---|---|");
+    for spec in Catalog::builtin().models.iter().filter(|m| m.task == Task::Segmentation) {
+        let m = TfjsSegmenter::load(spec, &store.graph_path(spec), &Device::Cpu)?;
+        let resized = preprocess::resize_for(&img, &spec.input);
+        for _ in 0..3 {
+            m.segment(&img)?;
+        }
+        let (mut fwd, mut whole) = (Vec::new(), Vec::new());
+        for _ in 0..runs {
+            let t = Instant::now();
+            m.probabilities(&resized)?;
+            fwd.push(t.elapsed().as_secs_f64() * 1e3);
+            let t = Instant::now();
+            m.segment(&img)?;
+            whole.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        println!(
+            "| {} | {}x{} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
+            spec.id,
+            spec.input.width,
+            spec.input.height,
+            pct(&mut fwd, 0.5),
+            pct(&mut fwd, 0.9),
+            pct(&mut whole, 0.5),
+            pct(&mut whole, 0.9)
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,69 @@
+//! candle vs TF.js on the same inputs: the golden files (tests/golden/, made by
+//! `make golden` with scripts/golden/segmentation.mjs) hold TF.js's person probabilities for
+//! Selfie and Meet on three real photos. Tolerance: thresholded masks (p >= 0.5) agree on at
+//! least 99.5 % of pixels; max |Δp| is printed and must stay below 1e-3 (measured: ~5e-5).
+
+mod common;
+
+use base64::Engine;
+use candle_core::Device;
+use models::{preprocess, TfjsSegmenter};
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    model: String,
+    photo: String,
+    width: u32,
+    height: u32,
+    input_sha256: String,
+    reference: String,
+    probs_u16le_base64: String,
+}
+
+#[test]
+fn segmentation_matches_tfjs_on_real_photos() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(|c: char| c == 's' || c == 'm'))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 6, "expected at least 3 photos x 2 models of goldens in {}", dir.display());
+    for path in files {
+        let g: Golden = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let (spec, store) = common::ready(&g.model);
+        let model = TfjsSegmenter::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
+        let resized = preprocess::resize_for(&common::photo(&g.photo), &spec.input);
+        assert_eq!(
+            models::store::sha256_bytes(resized.as_raw()),
+            g.input_sha256,
+            "{}: candle's input differs from the one the golden was made on; rerun `make golden`",
+            path.display()
+        );
+        let ours = model.probabilities(&resized).unwrap();
+        assert_eq!((ours.width, ours.height), (g.width, g.height));
+        let raw = base64::engine::general_purpose::STANDARD.decode(&g.probs_u16le_base64).unwrap();
+        let reference: Vec<f32> = raw.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as f32 / 65535.0).collect();
+        assert_eq!(reference.len(), ours.data.len());
+        let mut max_dp = 0f32;
+        let mut agree = 0usize;
+        for (a, b) in ours.data.iter().zip(&reference) {
+            max_dp = max_dp.max((a - b).abs());
+            agree += usize::from((*a >= 0.5) == (*b >= 0.5));
+        }
+        let agreement = agree as f32 / reference.len() as f32;
+        println!(
+            "parity {:>6} {:<11} mask agreement {:.4}%  max|dp| {:.2e}  (vs {})",
+            g.model,
+            g.photo,
+            agreement * 100.0,
+            max_dp,
+            g.reference
+        );
+        assert!(agreement >= 0.995, "{}: masks agree on {:.3}%", path.display(), agreement * 100.0);
+        assert!(max_dp < 1e-3, "{}: max |dp| {max_dp}", path.display());
+    }
+}
