@@ -13,8 +13,8 @@ use web_sys::{CanvasRenderingContext2d, File, FormData, HtmlCanvasElement, HtmlI
 use crate::dto::{ErrorBody, SegmentResponse};
 use crate::pages::segment::{PageCtx, RunInfo};
 
-/// Person tint, Okabe–Ito blue (matches the server's overlay).
-const TINT: [f64; 3] = [0.0, 114.0, 178.0];
+/// Person tint, Okabe–Ito orange (matches the server's overlay).
+const TINT: [f64; 3] = [230.0, 159.0, 0.0];
 
 /// The last input and result: original RGBA and the probability (0..255) per pixel.
 struct Frame {

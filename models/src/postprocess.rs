@@ -12,8 +12,8 @@ pub struct ProbMap {
     pub data: Vec<f32>,
 }
 
-/// Tint used for the person class: Okabe–Ito blue, distinguishable for colour-blind viewers.
-pub const PERSON_TINT: [u8; 3] = [0, 114, 178];
+/// Tint used for the person class: Okabe–Ito orange, distinguishable for colour-blind viewers.
+pub const PERSON_TINT: [u8; 3] = [230, 159, 0];
 
 impl ProbMap {
     pub fn new(width: u32, height: u32, data: Vec<f32>) -> Result<Self> {

@@ -63,46 +63,46 @@ impl StoreArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "HOST", default_value = "127.0.0.1")]
+    #[arg(long, env = "HOST", default_value = "127.0.0.1", global = true)]
     pub host: String,
     /// Port to listen on.
-    #[arg(long, env = "PORT", default_value_t = 3000)]
+    #[arg(long, env = "PORT", default_value_t = 3000, global = true)]
     pub port: u16,
     /// Comma-separated model ids to load (default: every model in the store).
-    #[arg(long, env = "CANDLELIT_MODELS", value_delimiter = ',')]
+    #[arg(long, env = "CANDLELIT_MODELS", value_delimiter = ',', global = true)]
     pub models: Option<Vec<String>>,
     /// Directory with the built site (the `pkg/` folder with the wasm, JS and CSS).
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
     pub site_root: String,
     /// Largest request body in bytes; bigger uploads get 413.
-    #[arg(long, env = "CANDLELIT_BODY_LIMIT", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "CANDLELIT_BODY_LIMIT", default_value_t = 16 * 1024 * 1024, global = true)]
     pub body_limit: usize,
     /// Largest decoded image in pixels (checked from the header before decoding); bigger gets 422.
-    #[arg(long, env = "CANDLELIT_MAX_PIXELS", default_value_t = 40_000_000)]
+    #[arg(long, env = "CANDLELIT_MAX_PIXELS", default_value_t = 40_000_000, global = true)]
     pub max_pixels: u64,
     /// Inference jobs that run at once (each on a blocking thread, never on the async runtime).
-    #[arg(long, env = "CANDLELIT_WORKERS", default_value_t = 2)]
+    #[arg(long, env = "CANDLELIT_WORKERS", default_value_t = 2, global = true)]
     pub workers: usize,
     /// Requests that may wait for a worker; beyond this the server answers 429 at once
     /// rather than letting latency grow without bound.
-    #[arg(long, env = "CANDLELIT_QUEUE", default_value_t = 16)]
+    #[arg(long, env = "CANDLELIT_QUEUE", default_value_t = 16, global = true)]
     pub queue: usize,
     /// Connect timeout for `image_url` fetches, in milliseconds.
-    #[arg(long, env = "CANDLELIT_FETCH_CONNECT_TIMEOUT_MS", default_value_t = 3000)]
+    #[arg(long, env = "CANDLELIT_FETCH_CONNECT_TIMEOUT_MS", default_value_t = 3000, global = true)]
     pub fetch_connect_timeout_ms: u64,
     /// Total time allowed for an `image_url` fetch (all redirects included), in milliseconds.
-    #[arg(long, env = "CANDLELIT_FETCH_TIMEOUT_MS", default_value_t = 10_000)]
+    #[arg(long, env = "CANDLELIT_FETCH_TIMEOUT_MS", default_value_t = 10_000, global = true)]
     pub fetch_timeout_ms: u64,
     /// Largest image fetched from a URL, in bytes (checked while streaming).
-    #[arg(long, env = "CANDLELIT_FETCH_MAX_BYTES", default_value_t = 16 * 1024 * 1024)]
+    #[arg(long, env = "CANDLELIT_FETCH_MAX_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
     pub fetch_max_bytes: usize,
     /// Comma-separated networks (CIDR) that `image_url` may reach even though they are not
     /// public, e.g. an internal image store. Empty by default: loopback, private, link-local
     /// and metadata addresses are refused.
-    #[arg(long, env = "CANDLELIT_FETCH_ALLOW", value_delimiter = ',')]
+    #[arg(long, env = "CANDLELIT_FETCH_ALLOW", value_delimiter = ',', global = true)]
     pub fetch_allow: Vec<ipnet::IpNet>,
     /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long, env = "CANDLELIT_LOG_FORMAT", default_value = "text")]
+    #[arg(long, env = "CANDLELIT_LOG_FORMAT", default_value = "text", global = true)]
     pub log_format: String,
 }
 

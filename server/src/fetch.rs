@@ -6,7 +6,7 @@
 //! it. Redirects are followed by hand and each hop is checked again. TLS is verified, there are
 //! connect and total timeouts, and the body is capped while it streams.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use ipnet::IpNet;

@@ -232,7 +232,7 @@ async fn image_server() -> u16 {
     let app = Router::new()
         .route("/person.jpg", get(move || async move { ([(header::CONTENT_TYPE, "image/jpeg")], jpg.clone()).into_response() }))
         .route("/text", get(|| async { "hello, I am text" }))
-        .route("/big", get(|| async { vec![0xffu8; 200_000] }))
+        .route("/big", get(|| async { vec![0xffu8; 400_000] }))
         .route("/hop", get(|| async { Redirect::temporary("/person.jpg") }))
         .route("/escape", get(move || async move { Redirect::temporary(&format!("http://127.0.0.2:{port}/person.jpg")) }))
         .route("/metadata", get(|| async { Redirect::temporary("http://169.254.169.254/latest/meta-data/") }));
@@ -261,7 +261,7 @@ async fn url_to_loopback_is_refused_by_default() {
 #[tokio::test]
 async fn url_fetch_with_an_explicit_allow_list() {
     let port = image_server().await;
-    let policy = FetchPolicy { allow: vec!["127.0.0.1/32".parse().unwrap()], max_bytes: 100_000, ..FetchPolicy::default() };
+    let policy = FetchPolicy { allow: vec!["127.0.0.1/32".parse().unwrap()], max_bytes: 300_000, ..FetchPolicy::default() };
     let app = server::app(state(Limits::default(), policy));
     let ok = |p: &str| url_body(format!("http://127.0.0.1:{port}{p}"));
     let (status, _, body) = send(app.clone(), post("/api/v1/segment/selfie?output=json", "application/json", ok("/person.jpg"))).await;

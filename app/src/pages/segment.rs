@@ -132,7 +132,7 @@ pub fn SegmentPage() -> impl IntoView {
                     <figcaption>"Original"</figcaption>
                 </figure>
                 <figure>
-                    <canvas id="overlay-canvas" aria-label="The image with detected people tinted blue"></canvas>
+                    <canvas id="overlay-canvas" aria-label="The image with detected people tinted orange"></canvas>
                     <figcaption>"Overlay"</figcaption>
                 </figure>
             </div>
