@@ -65,6 +65,13 @@ impl TfjsSegmenter {
     }
 }
 
+impl TfjsSegmenter {
+    /// The graph, for benchmarks and profiling.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
 impl Segmenter for TfjsSegmenter {
     fn spec(&self) -> &ModelSpec {
         &self.spec

@@ -45,6 +45,10 @@ enum Padding {
 enum Op {
     /// Conv2D and DepthwiseConv2dNative (as a grouped conv); weights are OIHW.
     Conv { w: Tensor, stride: usize, dilation: usize, padding: Padding, groups: usize },
+    /// A 1x1, stride-1 Conv2D: one matmul on NHWC rows, no layout changes. `w` is [in, out].
+    Pointwise { w: Tensor },
+    /// DepthwiseConv2dNative with multiplier 1, by the direct NHWC kernel; `w` is [kh, kw, c].
+    Depthwise { w: std::sync::Arc<Vec<f32>>, k: (usize, usize), stride: usize, dilation: usize, padding: Padding },
     /// Conv2DBackpropInput; weights are (in, out, kh, kw) and the output size comes from the graph.
     ConvTranspose { w: Tensor, stride: usize, padding: Padding, out_hw: (usize, usize) },
     Add,
@@ -156,6 +160,15 @@ impl Graph {
     /// Runs the graph on one tensor per input (in [`Graph::inputs`] order); returns the outputs
     /// in [`Graph::output_names`] order.
     pub fn run(&self, inputs: &[Tensor]) -> Result<Vec<Tensor>> {
+        self.run_inner(inputs, None)
+    }
+
+    /// Like [`Graph::run`], also adding each step's wall time to `profile` by op kind.
+    pub fn run_profiled(&self, inputs: &[Tensor], profile: &mut HashMap<String, f64>) -> Result<Vec<Tensor>> {
+        self.run_inner(inputs, Some(profile))
+    }
+
+    fn run_inner(&self, inputs: &[Tensor], mut profile: Option<&mut HashMap<String, f64>>) -> Result<Vec<Tensor>> {
         if inputs.len() != self.inputs.len() {
             return Err(ModelError::Input(format!("graph takes {} inputs, got {}", self.inputs.len(), inputs.len())));
         }
@@ -183,10 +196,20 @@ impl Graph {
                 .iter()
                 .map(|s| env[*s].as_ref().expect("topological order guarantees inputs are set"))
                 .collect();
+            let t0 = profile.is_some().then(std::time::Instant::now);
             let outs = step
                 .op
                 .run(&args)
                 .map_err(|e| ModelError::Graph(format!("node '{}': {e}", step.node)))?;
+            if let (Some(p), Some(t0)) = (profile.as_deref_mut(), t0) {
+                let kind = format!("{:?}", step.op);
+                let kind = kind.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_owned();
+                let kind = match &step.op {
+                    Op::Conv { groups, .. } if *groups > 1 => "GroupedConv".to_owned(),
+                    _ => kind,
+                };
+                *p.entry(kind).or_default() += t0.elapsed().as_secs_f64() * 1e3;
+            }
             for (slot, v) in step.outputs.iter().zip(outs) {
                 env[*slot] = Some(v);
             }
@@ -387,15 +410,25 @@ impl Builder {
                 check_nhwc(node)?;
                 let f = self.const_tensor(node, args[1], "the filter")?; // [kh, kw, in, out|mult]
                 let (kh, kw, cin, cout) = f.dims4()?;
+                let stride = square(node, "strides", &node.attr_ints_required("strides")?)?;
+                let dilation = dilations(node)?;
+                let padding = padding(node)?;
+                let unpadded = matches!(padding, Padding::Valid | Padding::Same | Padding::Explicit([0, 0, 0, 0]));
+                if node.op == "Conv2D" && kh == 1 && kw == 1 && stride == 1 && unpadded {
+                    return Ok((Op::Pointwise { w: f.reshape((cin, cout))?.contiguous()? }, vec![args[0]]));
+                }
+                if node.op == "DepthwiseConv2dNative" && cout == 1 {
+                    let w = f.flatten_all()?.to_vec1::<f32>()?;
+                    let op = Op::Depthwise { w: std::sync::Arc::new(w), k: (kh, kw), stride, dilation, padding };
+                    return Ok((op, vec![args[0]]));
+                }
                 let (w, groups) = if node.op == "Conv2D" {
                     (f.permute((3, 2, 0, 1))?.contiguous()?, 1)
                 } else {
                     // [kh, kw, c, m] -> [c*m, 1, kh, kw]: output channel c*m + j reads input c.
                     (f.reshape((kh, kw, cin * cout))?.permute((2, 0, 1))?.unsqueeze(1)?.contiguous()?, cin)
                 };
-                let stride = square(node, "strides", &node.attr_ints_required("strides")?)?;
-                let dilation = dilations(node)?;
-                (Op::Conv { w, stride, dilation, padding: padding(node)?, groups }, vec![args[0]])
+                (Op::Conv { w, stride, dilation, padding, groups }, vec![args[0]])
             }
             "Conv2DBackpropInput" => {
                 need(3)?;
@@ -649,6 +682,25 @@ impl Op {
                 };
                 let y = x.contiguous()?.conv2d(w, sym, *stride, *dilation, *groups)?;
                 one(y.permute((0, 2, 3, 1))?)
+            }
+            Op::Pointwise { w } => {
+                let x = x()?;
+                let (n, h, wd, c) = x.dims4()?;
+                let y = x.reshape((n * h * wd, c))?.matmul(w)?; // [N*H*W, Cin] x [Cin, Cout]
+                one(y.reshape((n, h, wd, w.dim(1)?))?)
+            }
+            Op::Depthwise { w, k, stride, dilation, padding } => {
+                let x = x()?;
+                let pads = match padding {
+                    Padding::Valid => [0; 4],
+                    Padding::Same => {
+                        let (t, b) = ops::same_padding(x.dim(1)?, k.0, *stride, *dilation);
+                        let (l, r) = ops::same_padding(x.dim(2)?, k.1, *stride, *dilation);
+                        [t, b, l, r]
+                    }
+                    Padding::Explicit(p) => *p,
+                };
+                one(ops::depthwise_nhwc(x, w, *k, *stride, *dilation, pads)?)
             }
             Op::ConvTranspose { w, stride, padding, out_hw } => {
                 let x = x()?.permute((0, 3, 1, 2))?.contiguous()?;
