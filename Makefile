@@ -43,8 +43,11 @@ build: site server
 
 lint:
 	cargo fmt --all -- --check
-	cargo clippy --release -p models -p server -- -D warnings
+	cargo clippy --release -p models -p server --all-targets -- -D warnings
 	cargo clippy --release -p frontend --target wasm32-unknown-unknown -- -D warnings
+	@# candle must never reach the browser bundle.
+	@if cargo tree -p frontend --target wasm32-unknown-unknown -e normal | grep -q candle; then \
+	  echo "candle is in the wasm dependency graph"; exit 1; fi
 
 # Regenerates tests/golden from the reference runtimes (TF.js here). Needs only npm packages.
 golden: tools fetch

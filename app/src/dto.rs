@@ -11,8 +11,14 @@ pub struct ModelChoice {
 
 /// The segmentation models in the catalog, default first.
 pub const SEGMENTATION_MODELS: &[ModelChoice] = &[
-    ModelChoice { id: "selfie", label: "MediaPipe Selfie (256×256)" },
-    ModelChoice { id: "meet", label: "MediaPipe Meet (256×144)" },
+    ModelChoice {
+        id: "selfie",
+        label: "MediaPipe Selfie (256×256)",
+    },
+    ModelChoice {
+        id: "meet",
+        label: "MediaPipe Meet (256×144)",
+    },
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

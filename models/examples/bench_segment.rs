@@ -23,7 +23,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let img = image::imageops::resize(&img, 640, 480, image::imageops::FilterType::Triangle);
     println!("| model | input | forward p50 | forward p90 | segment() p50 | segment() p90 |");
     println!("|---|---|---|---|---|---|");
-    for spec in Catalog::builtin().models.iter().filter(|m| m.task == Task::Segmentation) {
+    for spec in Catalog::builtin()
+        .models
+        .iter()
+        .filter(|m| m.task == Task::Segmentation)
+    {
         let m = TfjsSegmenter::load(spec, &store.graph_path(spec), &Device::Cpu)?;
         let resized = preprocess::resize_for(&img, &spec.input);
         for _ in 0..3 {
@@ -42,7 +46,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let mut prof = std::collections::HashMap::new();
             let x = preprocess::to_tensor(&resized, &spec.input, &Device::Cpu)?;
             for _ in 0..runs {
-                m.graph().run_profiled(std::slice::from_ref(&x), &mut prof)?;
+                m.graph()
+                    .run_profiled(std::slice::from_ref(&x), &mut prof)?;
             }
             let mut v: Vec<_> = prof.into_iter().collect();
             v.sort_by(|a, b| b.1.total_cmp(&a.1));

@@ -17,7 +17,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     std::fs::create_dir_all(&out)?;
     let catalog = Catalog::builtin();
     let mut cases = Vec::new();
-    for spec in catalog.models.iter().filter(|m| m.task == Task::Segmentation) {
+    for spec in catalog
+        .models
+        .iter()
+        .filter(|m| m.task == Task::Segmentation)
+    {
         for photo in PHOTOS {
             let img = image::open(store.join("samples").join(photo))?.to_rgb8();
             let resized = preprocess::resize_for(&img, &spec.input);
@@ -37,7 +41,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             }));
         }
     }
-    std::fs::write(out.join("inputs.json"), serde_json::to_string_pretty(&cases)?)?;
+    std::fs::write(
+        out.join("inputs.json"),
+        serde_json::to_string_pretty(&cases)?,
+    )?;
     println!("wrote {} cases to {}", cases.len(), out.display());
     Ok(())
 }

@@ -146,10 +146,16 @@ impl Catalog {
         let mut seen = std::collections::HashSet::new();
         for m in &c.models {
             if !seen.insert(m.id.as_str()) {
-                return Err(ModelError::Catalog(format!("duplicate model id '{}'", m.id)));
+                return Err(ModelError::Catalog(format!(
+                    "duplicate model id '{}'",
+                    m.id
+                )));
             }
             if !m.files.iter().any(|f| f.file_name() == m.graph) {
-                return Err(ModelError::Catalog(format!("model '{}': graph '{}' is not among its files", m.id, m.graph)));
+                return Err(ModelError::Catalog(format!(
+                    "model '{}': graph '{}' is not among its files",
+                    m.id, m.graph
+                )));
             }
         }
         Ok(c)
@@ -184,13 +190,19 @@ mod tests {
                 assert_eq!(f.sha256.len(), 64, "{} {}", m.id, f.path);
             }
         }
-        assert!(c.samples[0].files.iter().any(|f| f.file_name() == "person.jpg"));
+        assert!(c.samples[0]
+            .files
+            .iter()
+            .any(|f| f.file_name() == "person.jpg"));
     }
 
     #[test]
     fn duplicate_ids_are_refused() {
         let one = BUILTIN.split("[[model]]").nth(1).unwrap();
         let text = format!("[[model]]{one}[[model]]{one}");
-        assert!(Catalog::parse(&text).unwrap_err().to_string().contains("duplicate"));
+        assert!(Catalog::parse(&text)
+            .unwrap_err()
+            .to_string()
+            .contains("duplicate"));
     }
 }

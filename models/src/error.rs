@@ -6,7 +6,10 @@ pub enum ModelError {
     #[error("candle: {0}")]
     Candle(#[from] candle_core::Error),
     #[error("{path}: {source}")]
-    Io { path: String, source: std::io::Error },
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("catalog: {0}")]
     Catalog(String),
     #[error("graph: {0}")]
@@ -21,12 +24,19 @@ pub enum ModelError {
     #[error("fetch: {0}")]
     Fetch(String),
     #[error("model '{id}' is {state}; run `{fix}`")]
-    NotReady { id: String, state: String, fix: String },
+    NotReady {
+        id: String,
+        state: String,
+        fix: String,
+    },
 }
 
 impl ModelError {
     pub fn io(path: &Path, source: std::io::Error) -> Self {
-        ModelError::Io { path: path.display().to_string(), source }
+        ModelError::Io {
+            path: path.display().to_string(),
+            source,
+        }
     }
 }
 

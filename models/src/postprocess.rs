@@ -18,9 +18,16 @@ pub const PERSON_TINT: [u8; 3] = [230, 159, 0];
 impl ProbMap {
     pub fn new(width: u32, height: u32, data: Vec<f32>) -> Result<Self> {
         if data.len() != (width * height) as usize {
-            return Err(ModelError::Input(format!("probability map of {} values is not {width}x{height}", data.len())));
+            return Err(ModelError::Input(format!(
+                "probability map of {} values is not {width}x{height}",
+                data.len()
+            )));
         }
-        Ok(Self { width, height, data })
+        Ok(Self {
+            width,
+            height,
+            data,
+        })
     }
 
     /// Bilinear resize with half-pixel centres (the mapping TF uses), to the original image size.
@@ -44,25 +51,40 @@ impl ProbMap {
         let w = self.width as usize;
         let mut data = Vec::with_capacity((width * height) as usize);
         for &(y0, y1, fy) in &ys {
-            let (r0, r1) = (&self.data[y0 * w..(y0 + 1) * w], &self.data[y1 * w..(y1 + 1) * w]);
+            let (r0, r1) = (
+                &self.data[y0 * w..(y0 + 1) * w],
+                &self.data[y1 * w..(y1 + 1) * w],
+            );
             for &(x0, x1, fx) in &xs {
                 let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
                 let bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
                 data.push(top + (bot - top) * fy);
             }
         }
-        ProbMap { width, height, data }
+        ProbMap {
+            width,
+            height,
+            data,
+        }
     }
 
     /// A 0/255 mask: 255 where p >= threshold.
     pub fn mask(&self, threshold: f32) -> GrayImage {
-        let px = self.data.iter().map(|&p| if p >= threshold { 255u8 } else { 0 }).collect();
+        let px = self
+            .data
+            .iter()
+            .map(|&p| if p >= threshold { 255u8 } else { 0 })
+            .collect();
         GrayImage::from_raw(self.width, self.height, px).expect("size checked in new/resize")
     }
 
     /// Probabilities quantised to 0..=255, for clients that re-threshold themselves.
     pub fn to_gray(&self) -> GrayImage {
-        let px = self.data.iter().map(|&p| (p.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
+        let px = self
+            .data
+            .iter()
+            .map(|&p| (p.clamp(0.0, 1.0) * 255.0).round() as u8)
+            .collect();
         GrayImage::from_raw(self.width, self.height, px).expect("size checked in new/resize")
     }
 
@@ -78,7 +100,9 @@ impl ProbMap {
 /// The image with foreground pixels blended towards `tint` by `alpha`.
 pub fn overlay(img: &RgbImage, mask: &GrayImage, tint: [u8; 3], alpha: f32) -> Result<RgbImage> {
     if img.dimensions() != mask.dimensions() {
-        return Err(ModelError::Input("overlay: image and mask sizes differ".into()));
+        return Err(ModelError::Input(
+            "overlay: image and mask sizes differ".into(),
+        ));
     }
     let a = alpha.clamp(0.0, 1.0);
     let mut out = img.clone();
@@ -94,15 +118,33 @@ pub fn overlay(img: &RgbImage, mask: &GrayImage, tint: [u8; 3], alpha: f32) -> R
 
 pub fn encode_png_gray(img: &GrayImage) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(&mut buf, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Adaptive)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::L8)?;
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut buf,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::L8,
+    )?;
     Ok(buf)
 }
 
 pub fn encode_png_rgb(img: &RgbImage) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(&mut buf, image::codecs::png::CompressionType::Fast, image::codecs::png::FilterType::Adaptive)
-        .write_image(img.as_raw(), img.width(), img.height(), image::ExtendedColorType::Rgb8)?;
+    image::codecs::png::PngEncoder::new_with_quality(
+        &mut buf,
+        image::codecs::png::CompressionType::Fast,
+        image::codecs::png::FilterType::Adaptive,
+    )
+    .write_image(
+        img.as_raw(),
+        img.width(),
+        img.height(),
+        image::ExtendedColorType::Rgb8,
+    )?;
     Ok(buf)
 }
 

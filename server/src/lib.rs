@@ -42,8 +42,20 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn new(registry: Registry, limits: Limits, fetch: FetchPolicy, executor: Executor, site_root: &str) -> Self {
-        Self { registry: Arc::new(registry), limits, fetch, executor, leptos: leptos_options(site_root) }
+    pub fn new(
+        registry: Registry,
+        limits: Limits,
+        fetch: FetchPolicy,
+        executor: Executor,
+        site_root: &str,
+    ) -> Self {
+        Self {
+            registry: Arc::new(registry),
+            limits,
+            fetch,
+            executor,
+            leptos: leptos_options(site_root),
+        }
     }
 
     /// The loaded segmenter `id`, or the 4xx/503 that explains why there is none.
@@ -56,18 +68,29 @@ impl AppState {
                 .filter(|e| e.spec.task == models::Task::Segmentation)
                 .map(|e| e.spec.id.as_str())
                 .collect();
-            ApiError::NotFound(format!("unknown model '{id}'; segmentation models: {}", known.join(", ")))
+            ApiError::NotFound(format!(
+                "unknown model '{id}'; segmentation models: {}",
+                known.join(", ")
+            ))
         })?;
         if entry.spec.task != models::Task::Segmentation {
-            return Err(ApiError::BadRequest(format!("model '{id}' is a {:?} model, not a segmentation model", entry.spec.task)));
+            return Err(ApiError::BadRequest(format!(
+                "model '{id}' is a {:?} model, not a segmentation model",
+                entry.spec.task
+            )));
         }
         match (&entry.state, &entry.segmenter) {
             (LoadState::Ready, Some(m)) => Ok(m.clone()),
-            (LoadState::Missing { fix } | LoadState::Corrupt { fix, .. }, _) => Err(ApiError::Unavailable(format!(
-                "model '{id}' is {} in the store; run `{fix}`",
-                entry.state.label()
+            (LoadState::Missing { fix } | LoadState::Corrupt { fix, .. }, _) => {
+                Err(ApiError::Unavailable(format!(
+                    "model '{id}' is {} in the store; run `{fix}`",
+                    entry.state.label()
+                )))
+            }
+            (state, _) => Err(ApiError::Unavailable(format!(
+                "model '{id}' is {}",
+                state.label()
             ))),
-            (state, _) => Err(ApiError::Unavailable(format!("model '{id}' is {}", state.label()))),
         }
     }
 
@@ -82,7 +105,11 @@ impl AppState {
                 description: e.spec.description.clone(),
                 licence: e.spec.licence.clone(),
                 homepage: e.spec.homepage.clone(),
-                source: format!("{:?} {}@{}", e.spec.source.registry, e.spec.source.package, e.spec.source.version).to_lowercase(),
+                source: format!(
+                    "{:?} {}@{}",
+                    e.spec.source.registry, e.spec.source.package, e.spec.source.version
+                )
+                .to_lowercase(),
                 input_width: e.spec.input.width,
                 input_height: e.spec.input.height,
                 labels: e.spec.labels.clone(),
@@ -96,7 +123,11 @@ impl AppState {
 /// Leptos options set at run time. `LEPTOS_OUTPUT_NAME` must not be set at compile time (the
 /// plain wasm-bindgen output is `frontend_bg.wasm`, which Leptos expects only then).
 pub fn leptos_options(site_root: &str) -> LeptosOptions {
-    LeptosOptions::builder().output_name("frontend").site_root(site_root).site_pkg_dir("pkg").build()
+    LeptosOptions::builder()
+        .output_name("frontend")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .build()
 }
 
 /// The whole HTTP surface: API routes, health, the Leptos pages and static files.
@@ -116,7 +147,9 @@ pub fn app(state: AppState) -> Router {
             let options = state.leptos.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(app::shell));
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ));
 
     api.merge(site)
         .with_state(state)

@@ -18,11 +18,20 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { body_bytes: 16 * 1024 * 1024, max_pixels: 40_000_000 }
+        Self {
+            body_bytes: 16 * 1024 * 1024,
+            max_pixels: 40_000_000,
+        }
     }
 }
 
-pub const ALLOWED_FORMATS: &[ImageFormat] = &[ImageFormat::Jpeg, ImageFormat::Png, ImageFormat::WebP, ImageFormat::Gif, ImageFormat::Bmp];
+pub const ALLOWED_FORMATS: &[ImageFormat] = &[
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::WebP,
+    ImageFormat::Gif,
+    ImageFormat::Bmp,
+];
 
 /// The sniffed image format, if it is one we accept.
 pub fn sniff(bytes: &[u8]) -> Result<ImageFormat, ApiError> {
@@ -84,14 +93,26 @@ mod tests {
 
     #[test]
     fn pixel_limit_is_checked_from_the_header() {
-        let err = decode(&png(100, 100), &Limits { max_pixels: 9_999, ..Limits::default() }).unwrap_err();
+        let err = decode(
+            &png(100, 100),
+            &Limits {
+                max_pixels: 9_999,
+                ..Limits::default()
+            },
+        )
+        .unwrap_err();
         assert_eq!(err.status(), axum::http::StatusCode::UNPROCESSABLE_ENTITY);
         assert!(err.to_string().contains("--max-pixels"));
     }
 
     #[test]
     fn text_and_truncated_images_are_refused() {
-        assert_eq!(decode(b"hello, not an image", &Limits::default()).unwrap_err().status(), 415);
+        assert_eq!(
+            decode(b"hello, not an image", &Limits::default())
+                .unwrap_err()
+                .status(),
+            415
+        );
         let mut p = png(64, 64);
         p.truncate(40);
         assert_eq!(decode(&p, &Limits::default()).unwrap_err().status(), 422);

@@ -9,7 +9,9 @@ use server::AppState;
 
 fn catalog(args: &StoreArgs) -> anyhow::Result<Catalog> {
     Ok(match &args.catalog {
-        Some(p) => Catalog::from_file(p).with_context(|| format!("reading catalog {}", p.display()))?,
+        Some(p) => {
+            Catalog::from_file(p).with_context(|| format!("reading catalog {}", p.display()))?
+        }
         None => Catalog::builtin(),
     })
 }
@@ -30,35 +32,96 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
     let store = Store::new(&args.model_dir, args.cache_dir());
     match cmd {
         ModelsCommand::List => {
-            println!("{:<10} {:<14} {:<8} {:<34} LICENCE", "ID", "TASK", "STATE", "SOURCE");
+            println!(
+                "{:<10} {:<14} {:<8} {:<34} LICENCE",
+                "ID", "TASK", "STATE", "SOURCE"
+            );
             for m in &catalog.models {
                 let state = store.state(m);
-                let source = format!("{:?}:{}@{}", m.source.registry, m.source.package, m.source.version).to_lowercase();
-                println!("{:<10} {:<14} {:<8} {:<34} {}", m.id, format!("{:?}", m.task).to_lowercase(), state.label(), source, m.licence);
+                let source = format!(
+                    "{:?}:{}@{}",
+                    m.source.registry, m.source.package, m.source.version
+                )
+                .to_lowercase();
+                println!(
+                    "{:<10} {:<14} {:<8} {:<34} {}",
+                    m.id,
+                    format!("{:?}", m.task).to_lowercase(),
+                    state.label(),
+                    source,
+                    m.licence
+                );
                 match state {
                     models::ModelState::Ready => {}
-                    models::ModelState::Missing(files) => println!("           missing {}; fix: candlelit models fetch {}", files.join(", "), m.id),
-                    models::ModelState::Corrupt(why) => println!("           {why}; fix: candlelit models fetch {}", m.id),
+                    models::ModelState::Missing(files) => println!(
+                        "           missing {}; fix: candlelit models fetch {}",
+                        files.join(", "),
+                        m.id
+                    ),
+                    models::ModelState::Corrupt(why) => {
+                        println!("           {why}; fix: candlelit models fetch {}", m.id)
+                    }
                 }
             }
             for s in &catalog.samples {
-                println!("{:<10} {:<14} {:<8} {}:{}@{}  {}", "samples", "-", store.sample_state(s).label(), "debian", s.source.package, s.source.version, s.licence);
+                println!(
+                    "{:<10} {:<14} {:<8} {}:{}@{}  {}",
+                    s.id,
+                    "samples",
+                    store.sample_state(s).label(),
+                    format!("{:?}", s.source.registry).to_lowercase(),
+                    s.source.package,
+                    s.source.version,
+                    s.licence
+                );
             }
         }
         ModelsCommand::Fetch { ids } => {
             for id in &ids {
                 if catalog.get(id).is_none() {
-                    anyhow::bail!("unknown model '{id}'; known: {}", catalog.models.iter().map(|m| m.id.as_str()).collect::<Vec<_>>().join(", "));
+                    anyhow::bail!(
+                        "unknown model '{id}'; known: {}",
+                        catalog
+                            .models
+                            .iter()
+                            .map(|m| m.id.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    );
                 }
             }
-            for m in catalog.models.iter().filter(|m| ids.is_empty() || ids.contains(&m.id)) {
-                let did = store.fetch_model(m).with_context(|| format!("fetching model '{}'", m.id))?;
-                println!("{:<10} {}", m.id, if did { "fetched" } else { "ready (nothing to do)" });
+            for m in catalog
+                .models
+                .iter()
+                .filter(|m| ids.is_empty() || ids.contains(&m.id))
+            {
+                let did = store
+                    .fetch_model(m)
+                    .with_context(|| format!("fetching model '{}'", m.id))?;
+                println!(
+                    "{:<10} {}",
+                    m.id,
+                    if did {
+                        "fetched"
+                    } else {
+                        "ready (nothing to do)"
+                    }
+                );
             }
             if ids.is_empty() {
                 for s in &catalog.samples {
-                    let did = store.fetch_sample(s).with_context(|| format!("fetching samples '{}'", s.id))?;
-                    println!("{:<10} {}", s.id, if did { "fetched" } else { "ready (nothing to do)" });
+                    let did = store
+                        .fetch_sample(s)
+                        .with_context(|| format!("fetching samples '{}'", s.id))?;
+                    println!(
+                        "{:<10} {}",
+                        s.id,
+                        if did {
+                            "fetched"
+                        } else {
+                            "ready (nothing to do)"
+                        }
+                    );
                 }
             }
         }
@@ -73,7 +136,10 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     let device = candle_core::Device::Cpu;
     let enabled = args.models.clone();
     // Loading is CPU work; keep it off the runtime like inference.
-    let registry = tokio::task::spawn_blocking(move || Registry::load(catalog, &store, enabled.as_deref(), &device)).await?;
+    let registry = tokio::task::spawn_blocking(move || {
+        Registry::load(catalog, &store, enabled.as_deref(), &device)
+    })
+    .await?;
     let state = AppState::new(
         registry,
         args.limits(),
@@ -81,8 +147,12 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
         Executor::new(args.workers, args.queue),
         &args.site_root,
     );
-    let addr: SocketAddr = format!("{}:{}", args.host, args.port).parse().context("bad --host/--port")?;
-    let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("could not bind {addr}"))?;
+    let addr: SocketAddr = format!("{}:{}", args.host, args.port)
+        .parse()
+        .context("bad --host/--port")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("could not bind {addr}"))?;
     tracing::info!("listening on http://{addr}");
     axum::serve(listener, server::app(state))
         .with_graceful_shutdown(shutdown_signal())
@@ -96,7 +166,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };
@@ -112,7 +183,9 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Models(cmd)) => models_command(cmd, &cli.store),
         None | Some(Command::Serve) => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
             rt.block_on(serve(cli.serve, cli.store))
         }
     }

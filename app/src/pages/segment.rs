@@ -27,8 +27,18 @@ pub fn SegmentPage() -> impl IntoView {
     let error = RwSignal::new(None::<String>);
     let info = RwSignal::new(None::<RunInfo>);
     let url = RwSignal::new(String::new());
-    let ctx = PageCtx { model, threshold, opacity, busy, error, info };
+    let ctx = PageCtx {
+        model,
+        threshold,
+        opacity,
+        busy,
+        error,
+        info,
+    };
 
+    // Without `hydrate` (server rendering) the handlers below are inert and never read `ctx`.
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ctx;
     let on_file = move |ev: leptos::ev::Event| {
         #[cfg(feature = "hydrate")]
         crate::client::file_chosen(ctx, ev);

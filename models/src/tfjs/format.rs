@@ -74,7 +74,10 @@ pub struct Ints {
 
 impl Ints {
     pub fn vector(data: Vec<i64>) -> Self {
-        Self { shape: vec![data.len()], data }
+        Self {
+            shape: vec![data.len()],
+            data,
+        }
     }
 }
 
@@ -91,7 +94,10 @@ impl NodeDef {
     }
 
     fn missing(&self, key: &str) -> ModelError {
-        ModelError::Graph(format!("node '{}' ({}) lacks attribute '{key}'", self.name, self.op))
+        ModelError::Graph(format!(
+            "node '{}' ({}) lacks attribute '{key}'",
+            self.name, self.op
+        ))
     }
 
     pub fn attr_str(&self, key: &str) -> Result<String> {
@@ -102,16 +108,24 @@ impl NodeDef {
             .ok_or_else(|| self.missing(key))?;
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(s)
-            .map_err(|e| ModelError::Graph(format!("node '{}': bad base64 in '{key}': {e}", self.name)))?;
+            .map_err(|e| {
+                ModelError::Graph(format!("node '{}': bad base64 in '{key}': {e}", self.name))
+            })?;
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
     pub fn attr_bool(&self, key: &str) -> bool {
-        self.attr(key).and_then(|a| a.get("b")).and_then(Json::as_bool).unwrap_or(false)
+        self.attr(key)
+            .and_then(|a| a.get("b"))
+            .and_then(Json::as_bool)
+            .unwrap_or(false)
     }
 
     pub fn attr_f32(&self, key: &str) -> Option<f32> {
-        self.attr(key).and_then(|a| a.get("f")).and_then(Json::as_f64).map(|v| v as f32)
+        self.attr(key)
+            .and_then(|a| a.get("f"))
+            .and_then(Json::as_f64)
+            .map(|v| v as f32)
     }
 
     pub fn attr_int(&self, key: &str) -> Option<i64> {
@@ -139,7 +153,11 @@ impl NodeDef {
     /// The static shape of a Placeholder (`-1` for unknown dims).
     pub fn attr_shape(&self, key: &str) -> Option<Vec<i64>> {
         let dims = self.attr(key)?.get("shape")?.get("dim")?.as_array()?;
-        Some(dims.iter().map(|d| d.get("size").and_then(json_int).unwrap_or(-1)).collect())
+        Some(
+            dims.iter()
+                .map(|d| d.get("size").and_then(json_int).unwrap_or(-1))
+                .collect(),
+        )
     }
 }
 
@@ -153,13 +171,23 @@ fn json_int(v: &Json) -> Option<i64> {
 }
 
 /// Parses `model.json` and decodes every weight named in its manifest.
-pub fn read_model(json_path: &Path, device: &Device) -> Result<(ModelJson, HashMap<String, ConstValue>)> {
+pub fn read_model(
+    json_path: &Path,
+    device: &Device,
+) -> Result<(ModelJson, HashMap<String, ConstValue>)> {
     let text = std::fs::read_to_string(json_path).map_err(|e| ModelError::io(json_path, e))?;
-    let model: ModelJson = serde_json::from_str(&text)
-        .map_err(|e| ModelError::Graph(format!("{}: not a TF.js model.json: {e}", json_path.display())))?;
+    let model: ModelJson = serde_json::from_str(&text).map_err(|e| {
+        ModelError::Graph(format!(
+            "{}: not a TF.js model.json: {e}",
+            json_path.display()
+        ))
+    })?;
     if let Some(f) = &model.format {
         if f != "graph-model" {
-            return Err(ModelError::Graph(format!("{}: format '{f}' is not 'graph-model'", json_path.display())));
+            return Err(ModelError::Graph(format!(
+                "{}: format '{f}' is not 'graph-model'",
+                json_path.display()
+            )));
         }
     }
     let dir = json_path.parent().unwrap_or(Path::new("."));
@@ -185,36 +213,63 @@ pub fn decode_group(
     let mut offset = 0usize;
     for spec in specs {
         let numel: usize = spec.shape.iter().product();
-        let stored = spec.quantization.as_ref().map(|q| q.dtype.as_str()).unwrap_or(spec.dtype.as_str());
+        let stored = spec
+            .quantization
+            .as_ref()
+            .map(|q| q.dtype.as_str())
+            .unwrap_or(spec.dtype.as_str());
         let width = match stored {
             "float32" | "int32" => 4,
             "float16" | "uint16" | "int16" => 2,
             "uint8" | "int8" | "bool" => 1,
-            other => return Err(ModelError::Graph(format!("weight '{}': unsupported dtype '{other}'", spec.name))),
+            other => {
+                return Err(ModelError::Graph(format!(
+                    "weight '{}': unsupported dtype '{other}'",
+                    spec.name
+                )))
+            }
         };
         let len = numel * width;
         let chunk = bytes.get(offset..offset + len).ok_or_else(|| {
-            ModelError::Graph(format!("weights file too short at '{}' (need {} bytes at {offset})", spec.name, len))
+            ModelError::Graph(format!(
+                "weights file too short at '{}' (need {} bytes at {offset})",
+                spec.name, len
+            ))
         })?;
         offset += len;
         let value = match (spec.dtype.as_str(), stored) {
-            ("float32", "float32") => ConstValue::Float(Tensor::from_raw_buffer(chunk, DType::F32, &spec.shape, device)?),
-            ("float32", "float16") => {
-                ConstValue::Float(Tensor::from_raw_buffer(chunk, DType::F16, &spec.shape, device)?.to_dtype(DType::F32)?)
-            }
+            ("float32", "float32") => ConstValue::Float(Tensor::from_raw_buffer(
+                chunk,
+                DType::F32,
+                &spec.shape,
+                device,
+            )?),
+            ("float32", "float16") => ConstValue::Float(
+                Tensor::from_raw_buffer(chunk, DType::F16, &spec.shape, device)?
+                    .to_dtype(DType::F32)?,
+            ),
             ("float32", "uint8") | ("float32", "uint16") => {
-                let q = spec.quantization.as_ref().expect("quantised dtype implies quantization");
+                let q = spec
+                    .quantization
+                    .as_ref()
+                    .expect("quantised dtype implies quantization");
                 let (scale, min) = (q.scale.unwrap_or(1.0), q.min.unwrap_or(0.0));
                 let vals: Vec<f32> = if width == 1 {
                     chunk.iter().map(|&b| b as f32 * scale + min).collect()
                 } else {
-                    chunk.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as f32 * scale + min).collect()
+                    chunk
+                        .chunks_exact(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]]) as f32 * scale + min)
+                        .collect()
                 };
                 ConstValue::Float(Tensor::from_vec(vals, spec.shape.as_slice(), device)?)
             }
             ("int32", "int32") => ConstValue::Int(Ints {
                 shape: spec.shape.clone(),
-                data: chunk.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
+                data: chunk
+                    .chunks_exact(4)
+                    .map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64)
+                    .collect(),
             }),
             ("bool", "bool") => ConstValue::Int(Ints {
                 shape: spec.shape.clone(),
@@ -238,6 +293,15 @@ pub fn decode_group(
     Ok(())
 }
 
+impl ConstValue {
+    pub fn int(self) -> Option<Ints> {
+        match self {
+            ConstValue::Int(i) => Some(i),
+            ConstValue::Float(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -247,7 +311,11 @@ mod tests {
             name: name.into(),
             shape: shape.to_vec(),
             dtype: dtype.into(),
-            quantization: q.map(|d| Quantization { dtype: d.into(), scale: None, min: None }),
+            quantization: q.map(|d| Quantization {
+                dtype: d.into(),
+                scale: None,
+                min: None,
+            }),
         }
     }
 
@@ -260,7 +328,10 @@ mod tests {
         for v in [7i32, -1] {
             bytes.extend(v.to_le_bytes());
         }
-        let specs = [spec("w", &[3], "float32", Some("float16")), spec("s", &[2], "int32", None)];
+        let specs = [
+            spec("w", &[3], "float32", Some("float16")),
+            spec("s", &[2], "int32", None),
+        ];
         let mut out = HashMap::new();
         decode_group(&specs, &bytes, &Device::Cpu, &mut out).unwrap();
         match &out["w"] {
@@ -287,14 +358,5 @@ mod tests {
         assert_eq!(node.attr_str("padding").unwrap(), "SAME");
         assert_eq!(node.attr_ints("strides"), vec![1, 2, 2, 1]);
         assert!(node.attr_str("data_format").is_err());
-    }
-}
-
-impl ConstValue {
-    pub fn int(self) -> Option<Ints> {
-        match self {
-            ConstValue::Int(i) => Some(i),
-            ConstValue::Float(_) => None,
-        }
     }
 }

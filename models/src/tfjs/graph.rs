@@ -44,13 +44,32 @@ enum Padding {
 #[derive(Debug, Clone)]
 enum Op {
     /// Conv2D and DepthwiseConv2dNative (as a grouped conv); weights are OIHW.
-    Conv { w: Tensor, stride: usize, dilation: usize, padding: Padding, groups: usize },
+    Conv {
+        w: Tensor,
+        stride: usize,
+        dilation: usize,
+        padding: Padding,
+        groups: usize,
+    },
     /// A 1x1, stride-1 Conv2D: one matmul on NHWC rows, no layout changes. `w` is [in, out].
-    Pointwise { w: Tensor },
+    Pointwise {
+        w: Tensor,
+    },
     /// DepthwiseConv2dNative with multiplier 1, by the direct NHWC kernel; `w` is [kh, kw, c].
-    Depthwise { w: std::sync::Arc<Vec<f32>>, k: (usize, usize), stride: usize, dilation: usize, padding: Padding },
+    Depthwise {
+        w: std::sync::Arc<Vec<f32>>,
+        k: (usize, usize),
+        stride: usize,
+        dilation: usize,
+        padding: Padding,
+    },
     /// Conv2DBackpropInput; weights are (in, out, kh, kw) and the output size comes from the graph.
-    ConvTranspose { w: Tensor, stride: usize, padding: Padding, out_hw: (usize, usize) },
+    ConvTranspose {
+        w: Tensor,
+        stride: usize,
+        padding: Padding,
+        out_hw: (usize, usize),
+    },
     Add,
     Sub,
     Mul,
@@ -64,15 +83,36 @@ enum Op {
     Tanh,
     LeakyRelu(f32),
     Softmax,
-    Pool { max: bool, k: (usize, usize), stride: (usize, usize), padding: Padding },
-    ResizeBilinear { size: (usize, usize), align_corners: bool, half_pixel: bool },
+    Pool {
+        max: bool,
+        k: (usize, usize),
+        stride: (usize, usize),
+        padding: Padding,
+    },
+    ResizeBilinear {
+        size: (usize, usize),
+        align_corners: bool,
+        half_pixel: bool,
+    },
     Reshape(Vec<i64>),
     Transpose(Vec<usize>),
     Concat(i64),
-    Split { axis: i64, sizes: Vec<i64> },
-    Pad { pads: Vec<(usize, usize)>, value: f32 },
-    MatMul { ta: bool, tb: bool },
-    Mean { axes: Vec<i64>, keep_dims: bool },
+    Split {
+        axis: i64,
+        sizes: Vec<i64>,
+    },
+    Pad {
+        pads: Vec<(usize, usize)>,
+        value: f32,
+    },
+    MatMul {
+        ta: bool,
+        tb: bool,
+    },
+    Mean {
+        axes: Vec<i64>,
+        keep_dims: bool,
+    },
     Identity,
 }
 
@@ -116,17 +156,28 @@ impl Graph {
             .as_ref()
             .and_then(|s| s.get("outputs"))
             .and_then(|o| o.as_object())
-            .map(|o| o.values().filter_map(|v| v.get("name")?.as_str().map(str::to_owned)).collect())
+            .map(|o| {
+                o.values()
+                    .filter_map(|v| v.get("name")?.as_str().map(str::to_owned))
+                    .collect()
+            })
             .unwrap_or_default();
         outputs.sort();
         if outputs.is_empty() {
-            return Err(ModelError::Graph(format!("{}: the signature names no outputs", json_path.display())));
+            return Err(ModelError::Graph(format!(
+                "{}: the signature names no outputs",
+                json_path.display()
+            )));
         }
         Self::build(&model.model_topology.node, weights, &outputs)
     }
 
     /// Resolves the graph that computes `outputs` (`node` or `node:k`) from `nodes`.
-    pub fn build(nodes: &[NodeDef], mut weights: HashMap<String, ConstValue>, outputs: &[String]) -> Result<Self> {
+    pub fn build(
+        nodes: &[NodeDef],
+        mut weights: HashMap<String, ConstValue>,
+        outputs: &[String],
+    ) -> Result<Self> {
         let by_name: HashMap<&str, &NodeDef> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
         let order = topo_order(&by_name, outputs)?;
 
@@ -164,18 +215,34 @@ impl Graph {
     }
 
     /// Like [`Graph::run`], also adding each step's wall time to `profile` by op kind.
-    pub fn run_profiled(&self, inputs: &[Tensor], profile: &mut HashMap<String, f64>) -> Result<Vec<Tensor>> {
+    pub fn run_profiled(
+        &self,
+        inputs: &[Tensor],
+        profile: &mut HashMap<String, f64>,
+    ) -> Result<Vec<Tensor>> {
         self.run_inner(inputs, Some(profile))
     }
 
-    fn run_inner(&self, inputs: &[Tensor], mut profile: Option<&mut HashMap<String, f64>>) -> Result<Vec<Tensor>> {
+    fn run_inner(
+        &self,
+        inputs: &[Tensor],
+        mut profile: Option<&mut HashMap<String, f64>>,
+    ) -> Result<Vec<Tensor>> {
         if inputs.len() != self.inputs.len() {
-            return Err(ModelError::Input(format!("graph takes {} inputs, got {}", self.inputs.len(), inputs.len())));
+            return Err(ModelError::Input(format!(
+                "graph takes {} inputs, got {}",
+                self.inputs.len(),
+                inputs.len()
+            )));
         }
         let mut env: Vec<Option<Value>> = vec![None; self.n_slots];
         for (spec, t) in self.inputs.iter().zip(inputs) {
             let ok = spec.shape.as_ref().is_none_or(|shape| {
-                shape.len() == t.rank() && shape.iter().zip(t.dims()).all(|(&want, &got)| want < 0 || want as usize == got)
+                shape.len() == t.rank()
+                    && shape
+                        .iter()
+                        .zip(t.dims())
+                        .all(|(&want, &got)| want < 0 || want as usize == got)
             });
             if !ok {
                 return Err(ModelError::Input(format!(
@@ -194,7 +261,11 @@ impl Graph {
             let args: Vec<&Value> = step
                 .inputs
                 .iter()
-                .map(|s| env[*s].as_ref().expect("topological order guarantees inputs are set"))
+                .map(|s| {
+                    env[*s]
+                        .as_ref()
+                        .expect("topological order guarantees inputs are set")
+                })
                 .collect();
             let t0 = profile.is_some().then(std::time::Instant::now);
             let outs = step
@@ -203,7 +274,11 @@ impl Graph {
                 .map_err(|e| ModelError::Graph(format!("node '{}': {e}", step.node)))?;
             if let (Some(p), Some(t0)) = (profile.as_deref_mut(), t0) {
                 let kind = format!("{:?}", step.op);
-                let kind = kind.split(|c: char| !c.is_alphanumeric()).next().unwrap_or("?").to_owned();
+                let kind = kind
+                    .split(|c: char| !c.is_alphanumeric())
+                    .next()
+                    .unwrap_or("?")
+                    .to_owned();
                 let kind = match &step.op {
                     Op::Conv { groups, .. } if *groups > 1 => "GroupedConv".to_owned(),
                     _ => kind,
@@ -221,7 +296,9 @@ impl Graph {
             .iter()
             .map(|(name, s)| match env[*s].take() {
                 Some(Value::F(t)) => Ok(t),
-                _ => Err(ModelError::Graph(format!("output '{name}' is not a float tensor"))),
+                _ => Err(ModelError::Graph(format!(
+                    "output '{name}' is not a float tensor"
+                ))),
             })
             .collect()
     }
@@ -230,27 +307,35 @@ impl Graph {
 /// Splits `node:k` into (`node`, k); a bare name is output 0.
 fn parse_ref(s: &str) -> (&str, usize) {
     match s.rsplit_once(':') {
-        Some((n, k)) if k.chars().all(|c| c.is_ascii_digit()) && !k.is_empty() => (n, k.parse().unwrap_or(0)),
+        Some((n, k)) if k.chars().all(|c| c.is_ascii_digit()) && !k.is_empty() => {
+            (n, k.parse().unwrap_or(0))
+        }
         _ => (s, 0),
     }
 }
 
 fn data_inputs(node: &NodeDef) -> impl Iterator<Item = &str> {
     // `^name` marks a control dependency, which inference ignores.
-    node.input.iter().filter(|i| !i.starts_with('^')).map(String::as_str)
+    node.input
+        .iter()
+        .filter(|i| !i.starts_with('^'))
+        .map(String::as_str)
 }
 
 /// Post-order DFS from the outputs (iterative: real graphs are deep enough to blow a stack).
-fn topo_order<'a>(by_name: &HashMap<&str, &'a NodeDef>, outputs: &[String]) -> Result<Vec<&'a NodeDef>> {
+fn topo_order<'a>(
+    by_name: &HashMap<&str, &'a NodeDef>,
+    outputs: &[String],
+) -> Result<Vec<&'a NodeDef>> {
     let mut state: HashMap<&str, u8> = HashMap::new(); // 1 = on stack, 2 = done
     let mut order = Vec::new();
     for out in outputs {
         let root = parse_ref(out).0;
         let mut stack: Vec<(&str, bool)> = vec![(root, false)];
         while let Some((name, expanded)) = stack.pop() {
-            let node = *by_name
-                .get(name)
-                .ok_or_else(|| ModelError::Graph(format!("graph refers to missing node '{name}'")))?;
+            let node = *by_name.get(name).ok_or_else(|| {
+                ModelError::Graph(format!("graph refers to missing node '{name}'"))
+            })?;
             if expanded {
                 state.insert(name, 2);
                 order.push(node);
@@ -300,25 +385,36 @@ impl Builder {
         self.known.get(&slot)
     }
 
-    fn add_node(&mut self, node: &NodeDef, weights: &mut HashMap<String, ConstValue>) -> Result<()> {
+    fn add_node(
+        &mut self,
+        node: &NodeDef,
+        weights: &mut HashMap<String, ConstValue>,
+    ) -> Result<()> {
         let name = node.name.clone();
         match node.op.as_str() {
             "Const" => {
-                let v = weights
-                    .remove(&name)
-                    .ok_or_else(|| ModelError::Graph(format!("constant '{name}' is not in the weights manifest")))?;
+                let v = weights.remove(&name).ok_or_else(|| {
+                    ModelError::Graph(format!("constant '{name}' is not in the weights manifest"))
+                })?;
                 let slot = self.new_slot();
-                self.known.insert(slot, match v {
-                    ConstValue::Float(t) => Value::F(t),
-                    ConstValue::Int(i) => Value::I(i),
-                });
+                self.known.insert(
+                    slot,
+                    match v {
+                        ConstValue::Float(t) => Value::F(t),
+                        ConstValue::Int(i) => Value::I(i),
+                    },
+                );
                 self.slots.insert((name, 0), slot);
                 return Ok(());
             }
             "Placeholder" => {
                 let slot = self.new_slot();
                 let shape = node.attr_shape("shape");
-                self.inputs.push(GraphInput { name: name.clone(), shape, slot });
+                self.inputs.push(GraphInput {
+                    name: name.clone(),
+                    shape,
+                    slot,
+                });
                 self.slots.insert((name, 0), slot);
                 return Ok(());
             }
@@ -361,12 +457,20 @@ impl Builder {
         if data.iter().all(|s| self.known.contains_key(s)) {
             // Constant folding: run it now, once.
             let vals: Vec<&Value> = data.iter().map(|s| &self.known[s]).collect();
-            let outs = op.run(&vals).map_err(|e| ModelError::Graph(format!("folding '{name}': {e}")))?;
+            let outs = op
+                .run(&vals)
+                .map_err(|e| ModelError::Graph(format!("folding '{name}': {e}")))?;
             for (s, v) in outputs.iter().zip(outs) {
                 self.known.insert(*s, v);
             }
         } else {
-            self.steps.push(Step { node: name, op, inputs: data, outputs, release: Vec::new() });
+            self.steps.push(Step {
+                node: name,
+                op,
+                inputs: data,
+                outputs,
+                release: Vec::new(),
+            });
         }
         Ok(())
     }
@@ -384,7 +488,10 @@ impl Builder {
     fn const_tensor(&self, node: &NodeDef, slot: Slot, what: &str) -> Result<Tensor> {
         match self.konst(slot) {
             Some(Value::F(t)) => Ok(t.clone()),
-            _ => Err(ModelError::Graph(format!("node '{}' ({}): {what} must be a constant", node.name, node.op))),
+            _ => Err(ModelError::Graph(format!(
+                "node '{}' ({}): {what} must be a constant",
+                node.name, node.op
+            ))),
         }
     }
 
@@ -392,7 +499,10 @@ impl Builder {
     fn compile(&self, node: &NodeDef, args: &[Slot]) -> Result<(Op, Vec<Slot>)> {
         let need = |n: usize| -> Result<()> {
             if args.len() < n {
-                return Err(ModelError::Graph(format!("node '{}' ({}) needs {n} inputs", node.name, node.op)));
+                return Err(ModelError::Graph(format!(
+                    "node '{}' ({}) needs {n} inputs",
+                    node.name, node.op
+                )));
             }
             Ok(())
         };
@@ -413,22 +523,51 @@ impl Builder {
                 let stride = square(node, "strides", &node.attr_ints_required("strides")?)?;
                 let dilation = dilations(node)?;
                 let padding = padding(node)?;
-                let unpadded = matches!(padding, Padding::Valid | Padding::Same | Padding::Explicit([0, 0, 0, 0]));
+                let unpadded = matches!(
+                    padding,
+                    Padding::Valid | Padding::Same | Padding::Explicit([0, 0, 0, 0])
+                );
                 if node.op == "Conv2D" && kh == 1 && kw == 1 && stride == 1 && unpadded {
-                    return Ok((Op::Pointwise { w: f.reshape((cin, cout))?.contiguous()? }, vec![args[0]]));
+                    return Ok((
+                        Op::Pointwise {
+                            w: f.reshape((cin, cout))?.contiguous()?,
+                        },
+                        vec![args[0]],
+                    ));
                 }
                 if node.op == "DepthwiseConv2dNative" && cout == 1 {
                     let w = f.flatten_all()?.to_vec1::<f32>()?;
-                    let op = Op::Depthwise { w: std::sync::Arc::new(w), k: (kh, kw), stride, dilation, padding };
+                    let op = Op::Depthwise {
+                        w: std::sync::Arc::new(w),
+                        k: (kh, kw),
+                        stride,
+                        dilation,
+                        padding,
+                    };
                     return Ok((op, vec![args[0]]));
                 }
                 let (w, groups) = if node.op == "Conv2D" {
                     (f.permute((3, 2, 0, 1))?.contiguous()?, 1)
                 } else {
                     // [kh, kw, c, m] -> [c*m, 1, kh, kw]: output channel c*m + j reads input c.
-                    (f.reshape((kh, kw, cin * cout))?.permute((2, 0, 1))?.unsqueeze(1)?.contiguous()?, cin)
+                    (
+                        f.reshape((kh, kw, cin * cout))?
+                            .permute((2, 0, 1))?
+                            .unsqueeze(1)?
+                            .contiguous()?,
+                        cin,
+                    )
                 };
-                (Op::Conv { w, stride, dilation, padding, groups }, vec![args[0]])
+                (
+                    Op::Conv {
+                        w,
+                        stride,
+                        dilation,
+                        padding,
+                        groups,
+                    },
+                    vec![args[0]],
+                )
             }
             "Conv2DBackpropInput" => {
                 need(3)?;
@@ -436,15 +575,29 @@ impl Builder {
                 let sizes = self.const_ints(node, args[0], "the output size")?;
                 let f = self.const_tensor(node, args[1], "the filter")?; // [kh, kw, out, in]
                 if dilations(node)? != 1 {
-                    return Err(ModelError::Graph(format!("node '{}': dilated transposed conv", node.name)));
+                    return Err(ModelError::Graph(format!(
+                        "node '{}': dilated transposed conv",
+                        node.name
+                    )));
                 }
                 if sizes.len() != 4 {
-                    return Err(ModelError::Graph(format!("node '{}': output size must have 4 dims", node.name)));
+                    return Err(ModelError::Graph(format!(
+                        "node '{}': output size must have 4 dims",
+                        node.name
+                    )));
                 }
                 let stride = square(node, "strides", &node.attr_ints_required("strides")?)?;
                 let w = f.permute((3, 2, 0, 1))?.contiguous()?;
                 let out_hw = (sizes[1] as usize, sizes[2] as usize);
-                (Op::ConvTranspose { w, stride, padding: padding(node)?, out_hw }, vec![args[2]])
+                (
+                    Op::ConvTranspose {
+                        w,
+                        stride,
+                        padding: padding(node)?,
+                        out_hw,
+                    },
+                    vec![args[2]],
+                )
             }
             "Add" | "AddV2" | "BiasAdd" => binary(Op::Add)?,
             "Sub" => binary(Op::Sub)?,
@@ -466,10 +619,18 @@ impl Builder {
                 let padding = padding(node)?;
                 let max = node.op == "MaxPool";
                 if !max && padding != Padding::Valid {
-                    return Err(ModelError::UnsupportedOp(format!("{} with SAME padding (node '{}')", node.op, node.name)));
+                    return Err(ModelError::UnsupportedOp(format!(
+                        "{} with SAME padding (node '{}')",
+                        node.op, node.name
+                    )));
                 }
                 let k = (k[1] as usize, k[2] as usize);
-                unary(Op::Pool { max, k, stride: (s[1] as usize, s[2] as usize), padding })?
+                unary(Op::Pool {
+                    max,
+                    k,
+                    stride: (s[1] as usize, s[2] as usize),
+                    padding,
+                })?
             }
             "ResizeBilinear" => {
                 need(2)?;
@@ -483,12 +644,18 @@ impl Builder {
             }
             "Reshape" => {
                 need(2)?;
-                (Op::Reshape(self.const_ints(node, args[1], "the shape")?), vec![args[0]])
+                (
+                    Op::Reshape(self.const_ints(node, args[1], "the shape")?),
+                    vec![args[0]],
+                )
             }
             "Transpose" => {
                 need(2)?;
                 let perm = self.const_ints(node, args[1], "the permutation")?;
-                (Op::Transpose(perm.iter().map(|&p| p as usize).collect()), vec![args[0]])
+                (
+                    Op::Transpose(perm.iter().map(|&p| p as usize).collect()),
+                    vec![args[0]],
+                )
             }
             "ConcatV2" => {
                 need(2)?;
@@ -506,28 +673,55 @@ impl Builder {
                 need(2)?;
                 let axis = self.const_ints(node, args[0], "the axis")?[0];
                 let n = node.attr_int("num_split").unwrap_or(1);
-                (Op::Split { axis, sizes: vec![-(n.max(1)); 1] }, vec![args[1]])
+                (
+                    Op::Split {
+                        axis,
+                        sizes: vec![-(n.max(1)); 1],
+                    },
+                    vec![args[1]],
+                )
             }
             "Pad" | "PadV2" => {
                 need(2)?;
                 let p = self.const_ints(node, args[1], "the paddings")?;
-                let pads = p.chunks_exact(2).map(|c| (c[0] as usize, c[1] as usize)).collect();
+                let pads = p
+                    .chunks_exact(2)
+                    .map(|c| (c[0] as usize, c[1] as usize))
+                    .collect();
                 let value = if node.op == "PadV2" && args.len() > 2 {
                     let v = self.const_tensor(node, args[2], "the pad value")?;
-                    v.flatten_all()?.to_vec1::<f32>()?.first().copied().unwrap_or(0.0)
+                    v.flatten_all()?
+                        .to_vec1::<f32>()?
+                        .first()
+                        .copied()
+                        .unwrap_or(0.0)
                 } else {
                     0.0
                 };
                 (Op::Pad { pads, value }, vec![args[0]])
             }
-            "MatMul" => binary(Op::MatMul { ta: node.attr_bool("transpose_a"), tb: node.attr_bool("transpose_b") })?,
+            "MatMul" => binary(Op::MatMul {
+                ta: node.attr_bool("transpose_a"),
+                tb: node.attr_bool("transpose_b"),
+            })?,
             "Mean" => {
                 need(2)?;
                 let axes = self.const_ints(node, args[1], "the axes")?;
-                (Op::Mean { axes, keep_dims: node.attr_bool("keep_dims") }, vec![args[0]])
+                (
+                    Op::Mean {
+                        axes,
+                        keep_dims: node.attr_bool("keep_dims"),
+                    },
+                    vec![args[0]],
+                )
             }
             "Cast" => unary(Op::Identity)?,
-            other => return Err(ModelError::UnsupportedOp(format!("{other} (node '{}')", node.name))),
+            other => {
+                return Err(ModelError::UnsupportedOp(format!(
+                    "{other} (node '{}')",
+                    node.name
+                )))
+            }
         })
     }
 
@@ -545,27 +739,43 @@ impl Builder {
                 self.steps[*i].release.push(*slot);
             }
         }
-        let used: std::collections::HashSet<Slot> = self.steps.iter().flat_map(|s| s.inputs.iter().copied()).collect();
+        let used: std::collections::HashSet<Slot> = self
+            .steps
+            .iter()
+            .flat_map(|s| s.inputs.iter().copied())
+            .collect();
         let mut consts: Vec<(Slot, Value)> = Vec::new();
         for (slot, v) in self.known {
             if used.contains(&slot) || keep.contains(&slot) {
                 consts.push((slot, v));
             }
         }
-        Ok(Graph { inputs: self.inputs, outputs, consts, steps: self.steps, n_slots: self.n_slots })
+        Ok(Graph {
+            inputs: self.inputs,
+            outputs,
+            consts,
+            steps: self.steps,
+            n_slots: self.n_slots,
+        })
     }
 }
 
 fn check_nhwc(node: &NodeDef) -> Result<()> {
     match node.attr_str("data_format") {
-        Ok(f) if f != "NHWC" => Err(ModelError::UnsupportedOp(format!("{} with data_format {f} (node '{}')", node.op, node.name))),
+        Ok(f) if f != "NHWC" => Err(ModelError::UnsupportedOp(format!(
+            "{} with data_format {f} (node '{}')",
+            node.op, node.name
+        ))),
         _ => Ok(()),
     }
 }
 
 fn square(node: &NodeDef, what: &str, v: &[i64]) -> Result<usize> {
     if v.len() != 4 || v[1] != v[2] {
-        return Err(ModelError::UnsupportedOp(format!("{} with non-square {what} {v:?} (node '{}')", node.op, node.name)));
+        return Err(ModelError::UnsupportedOp(format!(
+            "{} with non-square {what} {v:?} (node '{}')",
+            node.op, node.name
+        )));
     }
     Ok(v[1] as usize)
 }
@@ -586,11 +796,22 @@ fn padding(node: &NodeDef) -> Result<Padding> {
         "EXPLICIT" => {
             let p = node.attr_ints("explicit_paddings");
             if p.len() != 8 {
-                return Err(ModelError::Graph(format!("node '{}': explicit_paddings needs 8 values", node.name)));
+                return Err(ModelError::Graph(format!(
+                    "node '{}': explicit_paddings needs 8 values",
+                    node.name
+                )));
             }
-            Ok(Padding::Explicit([p[2] as usize, p[3] as usize, p[4] as usize, p[5] as usize]))
+            Ok(Padding::Explicit([
+                p[2] as usize,
+                p[3] as usize,
+                p[4] as usize,
+                p[5] as usize,
+            ]))
         }
-        other => Err(ModelError::UnsupportedOp(format!("padding {other} (node '{}')", node.name))),
+        other => Err(ModelError::UnsupportedOp(format!(
+            "padding {other} (node '{}')",
+            node.name
+        ))),
     }
 }
 
@@ -600,7 +821,10 @@ fn fold_ints(node: &NodeDef, vals: &[&Value]) -> Result<Option<Ints>> {
     let ints = |i: usize| -> Result<&Ints> {
         match vals.get(i) {
             Some(Value::I(x)) => Ok(x),
-            _ => Err(ModelError::Graph(format!("node '{}' ({}): input {i} must be integers", node.name, node.op))),
+            _ => Err(ModelError::Graph(format!(
+                "node '{}' ({}): input {i} must be integers",
+                node.name, node.op
+            ))),
         }
     };
     let elementwise = |f: fn(i64, i64) -> i64| -> Result<Option<Ints>> {
@@ -612,9 +836,16 @@ fn fold_ints(node: &NodeDef, vals: &[&Value]) -> Result<Option<Ints>> {
         } else if a.data.len() == 1 {
             b.data.iter().map(|y| f(a.data[0], *y)).collect()
         } else {
-            return Err(ModelError::Graph(format!("node '{}': integer broadcast of unequal shapes", node.name)));
+            return Err(ModelError::Graph(format!(
+                "node '{}': integer broadcast of unequal shapes",
+                node.name
+            )));
         };
-        let shape = if a.data.len() >= b.data.len() { a.shape.clone() } else { b.shape.clone() };
+        let shape = if a.data.len() >= b.data.len() {
+            a.shape.clone()
+        } else {
+            b.shape.clone()
+        };
         Ok(Some(Ints { shape, data }))
     };
     match node.op.as_str() {
@@ -630,10 +861,19 @@ fn fold_ints(node: &NodeDef, vals: &[&Value]) -> Result<Option<Ints>> {
             let len: i64 = shape.data.iter().product();
             let mut data = vec![default.data.first().copied().unwrap_or(0); len.max(0) as usize];
             for (k, &i) in idx.data.iter().enumerate() {
-                let v = if values.data.len() == 1 { values.data[0] } else { values.data[k] };
-                *data.get_mut(i as usize).ok_or_else(|| ModelError::Graph(format!("node '{}': index out of range", node.name)))? = v;
+                let v = if values.data.len() == 1 {
+                    values.data[0]
+                } else {
+                    values.data[k]
+                };
+                *data.get_mut(i as usize).ok_or_else(|| {
+                    ModelError::Graph(format!("node '{}': index out of range", node.name))
+                })? = v;
             }
-            Ok(Some(Ints { shape: shape.data.iter().map(|&d| d as usize).collect(), data }))
+            Ok(Some(Ints {
+                shape: shape.data.iter().map(|&d| d as usize).collect(),
+                data,
+            }))
         }
         "Pack" => {
             let mut data = Vec::new();
@@ -662,7 +902,13 @@ impl Op {
         let y = || args[1].tensor();
         let one = |t: Tensor| Ok(vec![Value::F(t)]);
         match self {
-            Op::Conv { w, stride, dilation, padding, groups } => {
+            Op::Conv {
+                w,
+                stride,
+                dilation,
+                padding,
+                groups,
+            } => {
                 let x = x()?.permute((0, 3, 1, 2))?; // NHWC -> NCHW
                 let (kh, kw) = (w.dim(2)?, w.dim(3)?);
                 let (h, wd) = (x.dim(2)?, x.dim(3)?);
@@ -680,7 +926,9 @@ impl Op {
                 } else {
                     (x.pad_with_zeros(2, t, b)?.pad_with_zeros(3, l, r)?, 0)
                 };
-                let y = x.contiguous()?.conv2d(w, sym, *stride, *dilation, *groups)?;
+                let y = x
+                    .contiguous()?
+                    .conv2d(w, sym, *stride, *dilation, *groups)?;
                 one(y.permute((0, 2, 3, 1))?)
             }
             Op::Pointwise { w } => {
@@ -689,7 +937,13 @@ impl Op {
                 let y = x.reshape((n * h * wd, c))?.matmul(w)?; // [N*H*W, Cin] x [Cin, Cout]
                 one(y.reshape((n, h, wd, w.dim(1)?))?)
             }
-            Op::Depthwise { w, k, stride, dilation, padding } => {
+            Op::Depthwise {
+                w,
+                k,
+                stride,
+                dilation,
+                padding,
+            } => {
                 let x = x()?;
                 let pads = match padding {
                     Padding::Valid => [0; 4],
@@ -702,12 +956,22 @@ impl Op {
                 };
                 one(ops::depthwise_nhwc(x, w, *k, *stride, *dilation, pads)?)
             }
-            Op::ConvTranspose { w, stride, padding, out_hw } => {
+            Op::ConvTranspose {
+                w,
+                stride,
+                padding,
+                out_hw,
+            } => {
                 let x = x()?.permute((0, 3, 1, 2))?.contiguous()?;
                 let full = x.conv_transpose2d(w, 0, 0, *stride, 1)?;
                 let (kh, kw) = (w.dim(2)?, w.dim(3)?);
                 let (ih, iw) = (x.dim(2)?, x.dim(3)?);
-                let crop = |t: Tensor, dim: usize, input: usize, k: usize, out: usize| -> candle_core::Result<Tensor> {
+                let crop = |t: Tensor,
+                            dim: usize,
+                            input: usize,
+                            k: usize,
+                            out: usize|
+                 -> candle_core::Result<Tensor> {
                     // The forward conv that this op transposes maps `out` to `input`.
                     let before = match padding {
                         Padding::Same => ((input - 1) * stride + k).saturating_sub(out) / 2,
@@ -717,7 +981,11 @@ impl Op {
                     if before + out <= have {
                         t.narrow(dim, before, out)
                     } else {
-                        t.narrow(dim, before, have - before)?.pad_with_zeros(dim, 0, before + out - have)
+                        t.narrow(dim, before, have - before)?.pad_with_zeros(
+                            dim,
+                            0,
+                            before + out - have,
+                        )
                     }
                 };
                 let y = crop(full, 2, ih, kh, out_hw.0)?;
@@ -743,7 +1011,12 @@ impl Op {
             Op::Tanh => one(x()?.tanh()?),
             Op::LeakyRelu(a) => one(ops::leaky_relu(x()?, *a)?),
             Op::Softmax => one(ops::softmax_last(x()?)?),
-            Op::Pool { max, k, stride, padding } => {
+            Op::Pool {
+                max,
+                k,
+                stride,
+                padding,
+            } => {
                 let mut x = x()?.permute((0, 3, 1, 2))?;
                 if *padding == Padding::Same {
                     let (t, b) = ops::same_padding(x.dim(2)?, k.0, stride.0, 1);
@@ -752,24 +1025,45 @@ impl Op {
                     x = ops::pad_const(&x, 3, l, r, f32::NEG_INFINITY)?;
                 }
                 let x = x.contiguous()?;
-                let y = if *max { x.max_pool2d_with_stride(*k, *stride)? } else { x.avg_pool2d_with_stride(*k, *stride)? };
+                let y = if *max {
+                    x.max_pool2d_with_stride(*k, *stride)?
+                } else {
+                    x.avg_pool2d_with_stride(*k, *stride)?
+                };
                 one(y.permute((0, 2, 3, 1))?)
             }
-            Op::ResizeBilinear { size, align_corners, half_pixel } => {
-                one(ops::resize_bilinear_nhwc(x()?, size.0, size.1, *align_corners, *half_pixel)?)
-            }
+            Op::ResizeBilinear {
+                size,
+                align_corners,
+                half_pixel,
+            } => one(ops::resize_bilinear_nhwc(
+                x()?,
+                size.0,
+                size.1,
+                *align_corners,
+                *half_pixel,
+            )?),
             Op::Reshape(shape) => {
                 let x = x()?;
                 let known: i64 = shape.iter().filter(|&&d| d >= 0).product();
                 let dims: Vec<usize> = shape
                     .iter()
-                    .map(|&d| if d < 0 { x.elem_count() / known.max(1) as usize } else { d as usize })
+                    .map(|&d| {
+                        if d < 0 {
+                            x.elem_count() / known.max(1) as usize
+                        } else {
+                            d as usize
+                        }
+                    })
                     .collect();
                 one(x.reshape(dims)?)
             }
             Op::Transpose(perm) => one(x()?.permute(perm.as_slice())?),
             Op::Concat(axis) => {
-                let ts: Vec<&Tensor> = args.iter().map(|a| a.tensor()).collect::<candle_core::Result<_>>()?;
+                let ts: Vec<&Tensor> = args
+                    .iter()
+                    .map(|a| a.tensor())
+                    .collect::<candle_core::Result<_>>()?;
                 let axis = ops::axis(*axis, ts[0].rank())?;
                 one(Tensor::cat(&ts, axis)?)
             }
@@ -781,7 +1075,15 @@ impl Op {
                     [n] if *n < 0 => vec![total / (-n) as usize; (-n) as usize],
                     s => {
                         let known: i64 = s.iter().filter(|&&v| v >= 0).sum();
-                        s.iter().map(|&v| if v < 0 { total - known as usize } else { v as usize }).collect()
+                        s.iter()
+                            .map(|&v| {
+                                if v < 0 {
+                                    total - known as usize
+                                } else {
+                                    v as usize
+                                }
+                            })
+                            .collect()
                     }
                 };
                 let mut start = 0;
@@ -806,7 +1108,10 @@ impl Op {
             }
             Op::Mean { axes, keep_dims } => {
                 let x = x()?;
-                let axes: Vec<usize> = axes.iter().map(|&a| ops::axis(a, x.rank())).collect::<candle_core::Result<_>>()?;
+                let axes: Vec<usize> = axes
+                    .iter()
+                    .map(|&a| ops::axis(a, x.rank()))
+                    .collect::<candle_core::Result<_>>()?;
                 one(ops::mean_axes(x, &axes, *keep_dims)?)
             }
             Op::Identity => Ok(vec![args[0].clone()]),
@@ -825,7 +1130,9 @@ mod tests {
     fn conv_graph(padding: &str, stride: usize) -> (Vec<NodeDef>, HashMap<String, ConstValue>) {
         let strides = format!(r#"{{"list":{{"i":["1","{stride}","{stride}","1"]}}}}"#);
         let nodes = vec![
-            node(r#"{"name":"x","op":"Placeholder","attr":{"shape":{"shape":{"dim":[{"size":"1"},{"size":"4"},{"size":"4"},{"size":"1"}]}}}}"#),
+            node(
+                r#"{"name":"x","op":"Placeholder","attr":{"shape":{"shape":{"dim":[{"size":"1"},{"size":"4"},{"size":"4"},{"size":"1"}]}}}}"#,
+            ),
             node(r#"{"name":"w","op":"Const"}"#),
             node(r#"{"name":"b","op":"Const"}"#),
             node(&format!(
@@ -837,8 +1144,16 @@ mod tests {
         ];
         let mut w = HashMap::new();
         // A 3x3 box filter (all ones), one in/out channel: HWIO [3, 3, 1, 1].
-        w.insert("w".to_owned(), ConstValue::Float(Tensor::ones((3, 3, 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap()));
-        w.insert("b".to_owned(), ConstValue::Float(Tensor::new(&[-1f32], &Device::Cpu).unwrap()));
+        w.insert(
+            "w".to_owned(),
+            ConstValue::Float(
+                Tensor::ones((3, 3, 1, 1), candle_core::DType::F32, &Device::Cpu).unwrap(),
+            ),
+        );
+        w.insert(
+            "b".to_owned(),
+            ConstValue::Float(Tensor::new(&[-1f32], &Device::Cpu).unwrap()),
+        );
         (nodes, w)
     }
 
@@ -861,7 +1176,14 @@ mod tests {
         let (nodes, w) = conv_graph("U0FNRQ==", 2);
         let g = Graph::build(&nodes, w, &["out".into()]).unwrap();
         let x = Tensor::ones((1, 4, 4, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
-        let v: Vec<f32> = g.run(&[x]).unwrap().remove(0).flatten_all().unwrap().to_vec1().unwrap();
+        let v: Vec<f32> = g
+            .run(&[x])
+            .unwrap()
+            .remove(0)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         // TF pads 0 before and 1 after: the first window is fully inside (9), the last is clipped (4).
         assert_eq!(v, vec![8.0, 5.0, 5.0, 3.0]);
     }
@@ -892,11 +1214,20 @@ mod tests {
             node(r#"{"name":"out","op":"Add","input":["x","ab"]}"#),
         ];
         let mut w = HashMap::new();
-        w.insert("a".into(), ConstValue::Float(Tensor::new(&[2f32], &Device::Cpu).unwrap()));
-        w.insert("b".into(), ConstValue::Float(Tensor::new(&[3f32], &Device::Cpu).unwrap()));
+        w.insert(
+            "a".into(),
+            ConstValue::Float(Tensor::new(&[2f32], &Device::Cpu).unwrap()),
+        );
+        w.insert(
+            "b".into(),
+            ConstValue::Float(Tensor::new(&[3f32], &Device::Cpu).unwrap()),
+        );
         let g = Graph::build(&nodes, w, &["out".into()]).unwrap();
         assert_eq!(g.num_steps(), 1);
-        let y = g.run(&[Tensor::new(&[1f32, 2.0], &Device::Cpu).unwrap()]).unwrap().remove(0);
+        let y = g
+            .run(&[Tensor::new(&[1f32, 2.0], &Device::Cpu).unwrap()])
+            .unwrap()
+            .remove(0);
         assert_eq!(y.to_vec1::<f32>().unwrap(), vec![7.0, 8.0]);
     }
 
@@ -905,20 +1236,42 @@ mod tests {
         let nodes = vec![
             node(r#"{"name":"x","op":"Placeholder"}"#),
             node(r#"{"name":"f","op":"Const"}"#),
-            node(r#"{"name":"dw","op":"DepthwiseConv2dNative","input":["x","f"],"attr":{"padding":{"s":"VkFMSUQ="},"strides":{"list":{"i":["1","1","1","1"]}}}}"#),
+            node(
+                r#"{"name":"dw","op":"DepthwiseConv2dNative","input":["x","f"],"attr":{"padding":{"s":"VkFMSUQ="},"strides":{"list":{"i":["1","1","1","1"]}}}}"#,
+            ),
             node(r#"{"name":"sizes","op":"Const"}"#),
             node(r#"{"name":"ax","op":"Const"}"#),
-            node(r#"{"name":"sp","op":"SplitV","input":["dw","sizes","ax"],"attr":{"num_split":{"i":"2"}}}"#),
+            node(
+                r#"{"name":"sp","op":"SplitV","input":["dw","sizes","ax"],"attr":{"num_split":{"i":"2"}}}"#,
+            ),
             node(r#"{"name":"cat","op":"ConcatV2","input":["sp:1","sp","ax"]}"#),
         ];
         let mut w = HashMap::new();
         // Per-channel 1x1 scale: channel 0 x2, channel 1 x10.
-        w.insert("f".into(), ConstValue::Float(Tensor::new(&[2f32, 10.0], &Device::Cpu).unwrap().reshape((1, 1, 2, 1)).unwrap()));
+        w.insert(
+            "f".into(),
+            ConstValue::Float(
+                Tensor::new(&[2f32, 10.0], &Device::Cpu)
+                    .unwrap()
+                    .reshape((1, 1, 2, 1))
+                    .unwrap(),
+            ),
+        );
         w.insert("sizes".into(), ConstValue::Int(Ints::vector(vec![1, -1])));
         w.insert("ax".into(), ConstValue::Int(Ints::vector(vec![-1])));
         let g = Graph::build(&nodes, w, &["cat".into()]).unwrap();
-        let x = Tensor::new(&[1f32, 1.0], &Device::Cpu).unwrap().reshape((1, 1, 1, 2)).unwrap();
-        let v: Vec<f32> = g.run(&[x]).unwrap().remove(0).flatten_all().unwrap().to_vec1().unwrap();
+        let x = Tensor::new(&[1f32, 1.0], &Device::Cpu)
+            .unwrap()
+            .reshape((1, 1, 1, 2))
+            .unwrap();
+        let v: Vec<f32> = g
+            .run(&[x])
+            .unwrap()
+            .remove(0)
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap();
         assert_eq!(v, vec![10.0, 2.0]);
     }
 }

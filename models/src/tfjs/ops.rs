@@ -14,7 +14,13 @@ pub fn same_padding(input: usize, kernel: usize, stride: usize, dilation: usize)
 }
 
 /// Pads `dim` of `x` with `before`/`after` copies of `value`.
-pub fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f32) -> Result<Tensor> {
+pub fn pad_const(
+    x: &Tensor,
+    dim: usize,
+    before: usize,
+    after: usize,
+    value: f32,
+) -> Result<Tensor> {
     if before == 0 && after == 0 {
         return Ok(x.clone());
     }
@@ -37,7 +43,12 @@ pub fn pad_const(x: &Tensor, dim: usize, before: usize, after: usize, value: f32
 
 /// Source indices and weights for resizing one axis from `in_size` to `out_size`, following
 /// TF's `ResizeBilinear` (and TF.js's, which copies it) for its two coordinate flags.
-pub fn bilinear_taps(in_size: usize, out_size: usize, align_corners: bool, half_pixel: bool) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
+pub fn bilinear_taps(
+    in_size: usize,
+    out_size: usize,
+    align_corners: bool,
+    half_pixel: bool,
+) -> (Vec<u32>, Vec<u32>, Vec<f32>) {
     let scale = if align_corners && out_size > 1 {
         (in_size as f32 - 1.0) / (out_size as f32 - 1.0)
     } else {
@@ -47,7 +58,11 @@ pub fn bilinear_taps(in_size: usize, out_size: usize, align_corners: bool, half_
     let mut upper = Vec::with_capacity(out_size);
     let mut frac = Vec::with_capacity(out_size);
     for o in 0..out_size {
-        let src = if half_pixel { (o as f32 + 0.5) * scale - 0.5 } else { o as f32 * scale };
+        let src = if half_pixel {
+            (o as f32 + 0.5) * scale - 0.5
+        } else {
+            o as f32 * scale
+        };
         let floor = src.floor();
         lower.push(floor.max(0.0) as u32);
         upper.push((src.ceil() as i64).clamp(0, in_size as i64 - 1) as u32);
@@ -57,7 +72,13 @@ pub fn bilinear_taps(in_size: usize, out_size: usize, align_corners: bool, half_
 }
 
 /// Bilinear resize along one axis of `x` (any rank).
-pub fn resize_axis(x: &Tensor, axis: usize, out_size: usize, align_corners: bool, half_pixel: bool) -> Result<Tensor> {
+pub fn resize_axis(
+    x: &Tensor,
+    axis: usize,
+    out_size: usize,
+    align_corners: bool,
+    half_pixel: bool,
+) -> Result<Tensor> {
     let in_size = x.dim(axis)?;
     if in_size == out_size && !half_pixel && !align_corners {
         return Ok(x.clone());
@@ -68,12 +89,20 @@ pub fn resize_axis(x: &Tensor, axis: usize, out_size: usize, align_corners: bool
     let hi = x.index_select(&Tensor::new(hi, dev)?, axis)?;
     let mut wshape = vec![1usize; x.rank()];
     wshape[axis] = out_size;
-    let w = Tensor::new(frac, dev)?.to_dtype(x.dtype())?.reshape(wshape)?;
+    let w = Tensor::new(frac, dev)?
+        .to_dtype(x.dtype())?
+        .reshape(wshape)?;
     lo.broadcast_add(&(hi - &lo)?.broadcast_mul(&w)?)
 }
 
 /// Bilinear resize of an NHWC tensor to `(height, width)`.
-pub fn resize_bilinear_nhwc(x: &Tensor, height: usize, width: usize, align_corners: bool, half_pixel: bool) -> Result<Tensor> {
+pub fn resize_bilinear_nhwc(
+    x: &Tensor,
+    height: usize,
+    width: usize,
+    align_corners: bool,
+    half_pixel: bool,
+) -> Result<Tensor> {
     let y = resize_axis(x, 1, height, align_corners, half_pixel)?;
     resize_axis(&y, 2, width, align_corners, half_pixel)
 }
@@ -134,7 +163,10 @@ mod tests {
     #[test]
     fn bilinear_half_pixel_upsample_by_two() {
         // TF: out[o] samples src = (o + 0.5) / 2 - 0.5, clamped at the edges.
-        let x = Tensor::new(&[[0f32, 10.0]], &Device::Cpu).unwrap().reshape((1, 1, 2, 1)).unwrap();
+        let x = Tensor::new(&[[0f32, 10.0]], &Device::Cpu)
+            .unwrap()
+            .reshape((1, 1, 2, 1))
+            .unwrap();
         let y = resize_bilinear_nhwc(&x, 1, 4, false, true).unwrap();
         let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(v, vec![0.0, 2.5, 7.5, 10.0]);
@@ -142,7 +174,10 @@ mod tests {
 
     #[test]
     fn bilinear_align_corners_hits_both_ends() {
-        let x = Tensor::new(&[0f32, 10.0, 20.0], &Device::Cpu).unwrap().reshape((1, 1, 3, 1)).unwrap();
+        let x = Tensor::new(&[0f32, 10.0, 20.0], &Device::Cpu)
+            .unwrap()
+            .reshape((1, 1, 3, 1))
+            .unwrap();
         let y = resize_bilinear_nhwc(&x, 1, 5, true, false).unwrap();
         let v: Vec<f32> = y.flatten_all().unwrap().to_vec1().unwrap();
         assert_eq!(v, vec![0.0, 5.0, 10.0, 15.0, 20.0]);
@@ -160,8 +195,14 @@ mod tests {
     #[test]
     fn leaky_relu_and_relu6() {
         let x = Tensor::new(&[-10f32, 0.5, 8.0], &Device::Cpu).unwrap();
-        assert_eq!(leaky_relu(&x, 0.1).unwrap().to_vec1::<f32>().unwrap(), vec![-1.0, 0.5, 8.0]);
-        assert_eq!(relu6(&x).unwrap().to_vec1::<f32>().unwrap(), vec![0.0, 0.5, 6.0]);
+        assert_eq!(
+            leaky_relu(&x, 0.1).unwrap().to_vec1::<f32>().unwrap(),
+            vec![-1.0, 0.5, 8.0]
+        );
+        assert_eq!(
+            relu6(&x).unwrap().to_vec1::<f32>().unwrap(),
+            vec![0.0, 0.5, 6.0]
+        );
     }
 }
 
@@ -194,7 +235,10 @@ pub fn depthwise_nhwc(
     use rayon::prelude::*;
     let (n, h, wd, c) = x.dims4()?;
     if w.len() != kh * kw * c {
-        candle_core::bail!("depthwise filter has {} values, expected {kh}x{kw}x{c}", w.len());
+        candle_core::bail!(
+            "depthwise filter has {} values, expected {kh}x{kw}x{c}",
+            w.len()
+        );
     }
     let span_h = (kh - 1) * dilation + 1;
     let span_w = (kw - 1) * dilation + 1;
@@ -205,31 +249,33 @@ pub fn depthwise_nhwc(
     let ow = (wd + pad_l + pad_r - span_w) / stride + 1;
     let mut out = vec![0f32; n * oh * ow * c];
     with_f32_slice(x, |xs| {
-        out.par_chunks_mut(ow * c).enumerate().for_each(|(row, orow)| {
-            let (b, oy) = (row / oh, row % oh);
-            let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-            for ky in 0..kh {
-                let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let xrow = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
-                for kx in 0..kw {
-                    let wk = &w[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
-                    for ox in 0..ow {
-                        let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
-                        if ix < 0 || ix >= wd as isize {
-                            continue;
-                        }
-                        let xi = &xrow[ix as usize * c..(ix as usize + 1) * c];
-                        let o = &mut orow[ox * c..(ox + 1) * c];
-                        for ((o, &xv), &wv) in o.iter_mut().zip(xi).zip(wk) {
-                            *o += xv * wv;
+        out.par_chunks_mut(ow * c)
+            .enumerate()
+            .for_each(|(row, orow)| {
+                let (b, oy) = (row / oh, row % oh);
+                let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+                for ky in 0..kh {
+                    let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    let xrow = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+                    for kx in 0..kw {
+                        let wk = &w[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                        for ox in 0..ow {
+                            let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
+                            if ix < 0 || ix >= wd as isize {
+                                continue;
+                            }
+                            let xi = &xrow[ix as usize * c..(ix as usize + 1) * c];
+                            let o = &mut orow[ox * c..(ox + 1) * c];
+                            for ((o, &xv), &wv) in o.iter_mut().zip(xi).zip(wk) {
+                                *o += xv * wv;
+                            }
                         }
                     }
                 }
-            }
-        });
+            });
     })?;
     Tensor::from_vec(out, (n, oh, ow, c), x.device())
 }
@@ -242,18 +288,61 @@ mod depthwise_tests {
     #[test]
     fn depthwise_kernel_matches_candle_grouped_conv() {
         let dev = Device::Cpu;
-        for (stride, dilation, pads) in [(1, 1, [1, 1, 1, 1]), (2, 1, [0, 1, 0, 1]), (1, 2, [2, 2, 2, 2]), (2, 1, [1, 1, 1, 1])] {
+        for (stride, dilation, pads) in [
+            (1, 1, [1, 1, 1, 1]),
+            (2, 1, [0, 1, 0, 1]),
+            (1, 2, [2, 2, 2, 2]),
+            (2, 1, [1, 1, 1, 1]),
+        ] {
             let x = Tensor::randn(0f32, 1.0, (2, 9, 7, 5), &dev).unwrap();
             let w = Tensor::randn(0f32, 1.0, (3, 3, 5), &dev).unwrap();
-            let ours = depthwise_nhwc(&x, &w.flatten_all().unwrap().to_vec1().unwrap(), (3, 3), stride, dilation, pads).unwrap();
+            let ours = depthwise_nhwc(
+                &x,
+                &w.flatten_all().unwrap().to_vec1().unwrap(),
+                (3, 3),
+                stride,
+                dilation,
+                pads,
+            )
+            .unwrap();
             // Reference: candle's grouped conv on NCHW with explicit padding.
-            let xc = x.permute((0, 3, 1, 2)).unwrap().pad_with_zeros(2, pads[0], pads[1]).unwrap().pad_with_zeros(3, pads[2], pads[3]).unwrap();
-            let wc = w.permute((2, 0, 1)).unwrap().unsqueeze(1).unwrap().contiguous().unwrap();
-            let reference = xc.contiguous().unwrap().conv2d(&wc, 0, stride, dilation, 5).unwrap().permute((0, 2, 3, 1)).unwrap();
+            let xc = x
+                .permute((0, 3, 1, 2))
+                .unwrap()
+                .pad_with_zeros(2, pads[0], pads[1])
+                .unwrap()
+                .pad_with_zeros(3, pads[2], pads[3])
+                .unwrap();
+            let wc = w
+                .permute((2, 0, 1))
+                .unwrap()
+                .unsqueeze(1)
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            let reference = xc
+                .contiguous()
+                .unwrap()
+                .conv2d(&wc, 0, stride, dilation, 5)
+                .unwrap()
+                .permute((0, 2, 3, 1))
+                .unwrap();
             assert_eq!(ours.dims(), reference.dims());
-            let diff = (ours - reference).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap();
-            assert!(diff.to_scalar::<f32>().unwrap() < 1e-4, "stride {stride} dilation {dilation}");
+            let diff = (ours - reference)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap();
+            assert!(
+                diff.to_scalar::<f32>().unwrap() < 1e-4,
+                "stride {stride} dilation {dilation}"
+            );
         }
-        let _ = Tensor::zeros((1, 1), candle_core::DType::F32, &dev).unwrap().i(0);
+        let _ = Tensor::zeros((1, 1), candle_core::DType::F32, &dev)
+            .unwrap()
+            .i(0);
     }
 }

@@ -16,7 +16,10 @@ pub fn store() -> Store {
 
 pub fn ready(id: &str) -> (models::ModelSpec, Store) {
     let store = store();
-    let spec = Catalog::builtin().get(id).expect("model in catalog").clone();
+    let spec = Catalog::builtin()
+        .get(id)
+        .expect("model in catalog")
+        .clone();
     assert_eq!(
         store.state(&spec),
         ModelState::Ready,
