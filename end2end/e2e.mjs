@@ -103,8 +103,11 @@ try {
   check('sliders made no new request', apiCalls.length === callsBefore, JSON.stringify(apiCalls.slice(callsBefore)));
 
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
-  await page.waitForFunction(() => document.querySelector('#error')?.textContent.length > 0, null, { timeout: 10000 });
-  const err = await page.textContent('#error');
+  const errHandle = await page.waitForFunction(() => {
+    const t = document.querySelector('#error')?.textContent;
+    return t && t.length > 0 ? t : null;
+  }, null, { timeout: 10000 });
+  const err = await errHandle.jsonValue();
   check('a text file shows the server\'s error', /not an image/.test(err) && /415/.test(err), err);
 
   await page.setViewportSize({ width: 375, height: 800 });
