@@ -4,6 +4,8 @@
 
 SHELL := /bin/bash
 CACHE ?= $(HOME)/.cache/candlelit
+# Scripts (setup-tools.sh, e2e.mjs) read the same cache location.
+export CANDLELIT_CACHE := $(CACHE)
 # Build outputs live in the cache so a fresh clone (CI) reuses compiled dependencies.
 export CARGO_TARGET_DIR ?= $(CACHE)/target
 export PATH := $(CACHE)/tools/bin:$(CACHE)/npm/node_modules/.bin:$(PATH)
