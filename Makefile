@@ -56,8 +56,12 @@ golden: tools fetch
 	cargo run --release -p models --example parity_inputs -- $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity
 	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/golden/segmentation.mjs $(CARGO_TARGET_DIR)/parity models/tests/golden
 
+# Benchmark (not a test): candle vs TF.js on the same files and inputs, alternating.
 bench: tools fetch
-	cargo run --release -p models --example bench_segment -- $(CANDLELIT_MODEL_DIR)
+	cargo build --release -p models --example bench_segment --example parity_inputs
+	$(CARGO_TARGET_DIR)/release/examples/parity_inputs $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity
+	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/bench/run.mjs $(CARGO_TARGET_DIR)/release/examples/bench_segment \
+	  $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity 30 2
 
 fmt:
 	cargo fmt --all

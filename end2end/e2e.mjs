@@ -4,6 +4,7 @@
 // end2end/artifacts/ (ignored by git). Usage: node end2end/e2e.mjs
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -31,8 +32,16 @@ const check = (name, ok, detail = '') => {
   if (ok) { passed++; console.log(`  ok   ${name}`); } else { failed++; console.log(`  FAIL ${name} ${detail}`); }
 };
 
+// A loopback image server for the URL-paste path; the app server opts in to fetching from it
+// with --fetch-allow (the default refuses loopback).
+const images = http.createServer((req, res) => {
+  if (req.url === '/person.jpg') { res.writeHead(200, { 'content-type': 'image/jpeg' }); res.end(fs.readFileSync(photo)); } else { res.writeHead(404); res.end(); }
+}).listen(0, '127.0.0.1');
+await new Promise((r) => images.once('listening', r));
+const imageUrl = `http://127.0.0.1:${images.address().port}/person.jpg`;
+
 const port = await freePort();
-const server = spawn(bin, ['serve', '--port', String(port)], {
+const server = spawn(bin, ['serve', '--port', String(port), '--fetch-allow', '127.0.0.1/32'], {
   env: { ...process.env, CANDLELIT_MODEL_DIR: modelDir, LEPTOS_SITE_ROOT: path.join(target, 'site'), RUST_LOG: 'warn' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
@@ -54,6 +63,8 @@ try {
   page.on('pageerror', (e) => errors.push(String(e)));
   const apiCalls = [];
   page.on('request', (r) => { if (r.url().includes('/api/')) apiCalls.push(r.url()); });
+  const apiStatuses = [];
+  page.on('response', (r) => { if (r.url().includes('/api/')) apiStatuses.push(r.status()); });
 
   await page.goto(base + '/');
   check('server-rendered heading', (await page.textContent('h1')) === 'Person segmentation');
@@ -104,11 +115,38 @@ try {
 
   await page.setInputFiles('#file', { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') });
   const errHandle = await page.waitForFunction(() => {
-    const t = document.querySelector('#error')?.textContent;
-    return t && t.length > 0 ? t : null;
+    const t = document.querySelector('#error')?.textContent.trim();
+    return t ? t : null;
   }, null, { timeout: 10000 });
   const err = await errHandle.jsonValue();
-  check('a text file shows the server\'s error', /not an image/.test(err) && /415/.test(err), err);
+  check('a text file shows the server\'s error', /not an image/.test(err) && /415/.test(err), JSON.stringify(err));
+
+  // Drag-and-drop a photo onto the drop zone: the error clears and a new result arrives.
+  const calls0 = apiCalls.length;
+  const b64 = fs.readFileSync(photo).toString('base64');
+  await page.evaluate((b64) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], 'person.jpg', { type: 'image/jpeg' }));
+    document.querySelector('#drop-zone').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+  }, b64);
+  await page.waitForFunction(() => document.querySelector('#error')?.textContent.trim() === '' && document.querySelector('#latency')?.textContent.includes('model'), null, { timeout: 30000 });
+  check('drag-and-drop runs the model', apiCalls.length === calls0 + 1, JSON.stringify(apiCalls.slice(calls0)));
+
+  // Switching model re-runs on the same input.
+  await page.selectOption('#model', 'meet');
+  await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('meet'), null, { timeout: 30000 });
+  check('model switch re-runs with Meet', apiCalls.at(-1).includes('/api/v1/segment/meet'), apiCalls.at(-1));
+
+  // Paste a URL: the server fetches it (allowed loopback host) and the overlay appears.
+  await page.fill('#image-url', imageUrl);
+  const calls1 = apiCalls.length;
+  await page.click('#url-form button[type=submit]');
+  await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('meet') && !document.querySelector('#status')?.textContent, null, { timeout: 30000 });
+  await page.waitForTimeout(200);
+  const afterUrl = await hash();
+  check('URL paste runs the model on the fetched image', apiCalls.length === calls1 + 1 && apiStatuses.at(-1) === 200, `${apiCalls.length - calls1} calls, last status ${apiStatuses.at(-1)}`);
+  check('URL paste shows an overlay', afterUrl.tinted > 0.02 * afterUrl.total, String(afterUrl.tinted));
 
   await page.setViewportSize({ width: 375, height: 800 });
   await page.screenshot({ path: path.join(artifacts, 'segment-phone.png'), fullPage: true });
@@ -119,6 +157,7 @@ try {
 } finally {
   if (browser) await browser.close();
   server.kill('SIGTERM');
+  images.close();
 }
 console.log(`e2e: ${passed} passed, ${failed} failed`);
 process.exit(failed ? 1 : 0);

@@ -17,12 +17,21 @@ fn pct(v: &mut [f64], p: f64) -> f64 {
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
     let dir = PathBuf::from(args.next().unwrap_or_else(|| "model-store".into()));
-    let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(30);
+    let runs: usize = args
+        .next()
+        .filter(|a| a != "--json")
+        .map(|s| s.parse())
+        .transpose()?
+        .unwrap_or(30);
     let store = Store::new(&dir, std::env::temp_dir());
     let img = image::open(dir.join("samples/person.jpg"))?.to_rgb8();
     let img = image::imageops::resize(&img, 640, 480, image::imageops::FilterType::Triangle);
-    println!("| model | input | forward p50 | forward p90 | segment() p50 | segment() p90 |");
-    println!("|---|---|---|---|---|---|");
+    // `--json` (used by scripts/bench/run.mjs) prints one JSON line per model instead of a table.
+    let json = std::env::args().any(|a| a == "--json");
+    if !json {
+        println!("| model | input | forward p50 | forward p90 | segment() p50 | segment() p90 |");
+        println!("|---|---|---|---|---|---|");
+    }
     for spec in Catalog::builtin()
         .models
         .iter()
@@ -54,6 +63,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             for (k, t) in v {
                 eprintln!("  {}: {k:<16} {:.2} ms/run", spec.id, t / runs as f64);
             }
+        }
+        if json {
+            println!(
+                "{}",
+                serde_json::json!({
+                    "model": spec.id, "runtime": "candle", "p50": pct(&mut fwd, 0.5), "p90": pct(&mut fwd, 0.9),
+                    "segment_p50": pct(&mut whole, 0.5), "segment_p90": pct(&mut whole, 0.9),
+                })
+            );
+            continue;
         }
         println!(
             "| {} | {}x{} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",

@@ -14,10 +14,21 @@ use crate::store::{ModelState, Store};
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LoadState {
     Ready,
-    Missing { fix: String },
-    Corrupt { detail: String, fix: String },
-    Failed { detail: String },
+    Missing {
+        fix: String,
+    },
+    Corrupt {
+        detail: String,
+        fix: String,
+    },
+    Failed {
+        detail: String,
+    },
     Disabled,
+    /// In the catalog and in the store, but this build has no serving pipeline for its task yet.
+    NotServed {
+        detail: String,
+    },
 }
 
 impl LoadState {
@@ -28,7 +39,13 @@ impl LoadState {
             LoadState::Corrupt { .. } => "corrupt",
             LoadState::Failed { .. } => "failed",
             LoadState::Disabled => "disabled",
+            LoadState::NotServed { .. } => "not_served",
         }
+    }
+
+    /// Whether readiness should wait for this model.
+    pub fn counts_for_readiness(&self) -> bool {
+        !matches!(self, LoadState::Disabled | LoadState::NotServed { .. })
     }
 }
 
@@ -118,6 +135,10 @@ fn load_one(
     store: &Store,
     device: &Device,
 ) -> (LoadState, Option<Arc<dyn Segmenter>>) {
+    if spec.task != Task::Segmentation {
+        let detail = format!("no {:?} pipeline in this build yet", spec.task);
+        return (LoadState::NotServed { detail }, None);
+    }
     match store.state(spec) {
         ModelState::Ready => {}
         ModelState::Missing(_) => {

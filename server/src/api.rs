@@ -316,7 +316,7 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .registry
         .entries
         .iter()
-        .filter(|e| e.state != LoadState::Disabled)
+        .filter(|e| e.state.counts_for_readiness())
         .map(|e| (e.spec.id.clone(), e.state.label()))
         .collect();
     let ready = !models.is_empty() && models.iter().all(|(_, s)| *s == "ready");

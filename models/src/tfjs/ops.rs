@@ -85,6 +85,8 @@ pub fn resize_axis(
     }
     let (lo, hi, frac) = bilinear_taps(in_size, out_size, align_corners, half_pixel);
     let dev = x.device();
+    // index_select reads contiguous data only (a Transpose upstream leaves strided views).
+    let x = &x.contiguous()?;
     let lo = x.index_select(&Tensor::new(lo, dev)?, axis)?;
     let hi = x.index_select(&Tensor::new(hi, dev)?, axis)?;
     let mut wshape = vec![1usize; x.rank()];
