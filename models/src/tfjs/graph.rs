@@ -51,6 +51,14 @@ enum Op {
         padding: Padding,
         groups: usize,
     },
+    /// Conv2D as NHWC patches x filter: `w` is the HWIO filter as [kh*kw*in, out].
+    ConvIm2col {
+        w: Tensor,
+        k: (usize, usize),
+        stride: usize,
+        dilation: usize,
+        padding: Padding,
+    },
     /// A 1x1, stride-1 Conv2D: one matmul on NHWC rows, no layout changes. `w` is [in, out].
     Pointwise {
         w: Tensor,
@@ -64,11 +72,14 @@ enum Op {
         padding: Padding,
     },
     /// Conv2DBackpropInput; weights are (in, out, kh, kw) and the output size comes from the graph.
+    /// `tiled` is set when kernel == stride (windows do not overlap): then the op is one matmul
+    /// with this [in, kh*kw*out] matrix and a reshape, all in NHWC.
     ConvTranspose {
         w: Tensor,
         stride: usize,
         padding: Padding,
         out_hw: (usize, usize),
+        tiled: Option<Tensor>,
     },
     Add,
     Sub,
@@ -546,6 +557,19 @@ impl Builder {
                     };
                     return Ok((op, vec![args[0]]));
                 }
+                if node.op == "Conv2D" {
+                    let w = f.reshape((kh * kw * cin, cout))?.contiguous()?;
+                    return Ok((
+                        Op::ConvIm2col {
+                            w,
+                            k: (kh, kw),
+                            stride,
+                            dilation,
+                            padding,
+                        },
+                        vec![args[0]],
+                    ));
+                }
                 let (w, groups) = if node.op == "Conv2D" {
                     (f.permute((3, 2, 0, 1))?.contiguous()?, 1)
                 } else {
@@ -589,12 +613,24 @@ impl Builder {
                 let stride = square(node, "strides", &node.attr_ints_required("strides")?)?;
                 let w = f.permute((3, 2, 0, 1))?.contiguous()?;
                 let out_hw = (sizes[1] as usize, sizes[2] as usize);
+                let (kh, kw, cout, cin) = f.dims4()?;
+                let padding = padding(node)?;
+                let tiled = (kh == stride
+                    && kw == stride
+                    && matches!(padding, Padding::Same | Padding::Valid))
+                .then(|| {
+                    f.permute((3, 0, 1, 2))?
+                        .reshape((cin, kh * kw * cout))?
+                        .contiguous()
+                })
+                .transpose()?;
                 (
                     Op::ConvTranspose {
                         w,
                         stride,
-                        padding: padding(node)?,
+                        padding,
                         out_hw,
+                        tiled,
                     },
                     vec![args[2]],
                 )
@@ -956,11 +992,50 @@ impl Op {
                 };
                 one(ops::depthwise_nhwc(x, w, *k, *stride, *dilation, pads)?)
             }
+            Op::ConvIm2col {
+                w,
+                k,
+                stride,
+                dilation,
+                padding,
+            } => {
+                let x = x()?;
+                let pads = match padding {
+                    Padding::Valid => [0; 4],
+                    Padding::Same => {
+                        let (t, b) = ops::same_padding(x.dim(1)?, k.0, *stride, *dilation);
+                        let (l, r) = ops::same_padding(x.dim(2)?, k.1, *stride, *dilation);
+                        [t, b, l, r]
+                    }
+                    Padding::Explicit(p) => *p,
+                };
+                let (patches, (n, oh, ow)) = ops::im2col_nhwc(x, *k, *stride, *dilation, pads)?;
+                one(patches.matmul(w)?.reshape((n, oh, ow, w.dim(1)?))?)
+            }
+            Op::ConvTranspose {
+                tiled: Some(wm),
+                stride,
+                out_hw,
+                ..
+            } if out_hw.0 == x()?.dim(1)? * stride && out_hw.1 == x()?.dim(2)? * stride => {
+                let x = x()?;
+                let (n, h, wd, c) = x.dims4()?;
+                let cout = wm.dim(1)? / (stride * stride);
+                // [N*H*W, in] x [in, kh*kw*out] -> [N, H, W, kh, kw, out] -> [N, H, kh, W, kw, out]
+                let y = x.reshape((n * h * wd, c))?.matmul(wm)?;
+                let y = y
+                    .reshape((n, h, wd, *stride, *stride, cout))?
+                    .permute((0, 1, 3, 2, 4, 5))?;
+                one(y
+                    .contiguous()?
+                    .reshape((n, h * stride, wd * stride, cout))?)
+            }
             Op::ConvTranspose {
                 w,
                 stride,
                 padding,
                 out_hw,
+                ..
             } => {
                 let x = x()?.permute((0, 3, 1, 2))?.contiguous()?;
                 let full = x.conv_transpose2d(w, 0, 0, *stride, 1)?;
@@ -1011,6 +1086,14 @@ impl Op {
             Op::Tanh => one(x()?.tanh()?),
             Op::LeakyRelu(a) => one(ops::leaky_relu(x()?, *a)?),
             Op::Softmax => one(ops::softmax_last(x()?)?),
+            Op::Pool {
+                max,
+                k,
+                stride,
+                padding,
+            } if *padding == Padding::Valid && *k == *stride => {
+                one(ops::pool_tiled_nhwc(x()?, *k, *max)?)
+            }
             Op::Pool {
                 max,
                 k,

@@ -348,3 +348,170 @@ mod depthwise_tests {
             .i(0);
     }
 }
+
+/// Patches of an NHWC tensor for a convolution as a matmul: `[N*OH*OW, KH*KW*C]`, ordered
+/// (ky, kx, c) so a TF HWIO filter reshaped to `[KH*KW*C, O]` multiplies it directly and the
+/// product is already NHWC. Zero padding is applied while copying.
+pub fn im2col_nhwc(
+    x: &Tensor,
+    (kh, kw): (usize, usize),
+    stride: usize,
+    dilation: usize,
+    [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
+) -> Result<(Tensor, (usize, usize, usize))> {
+    use rayon::prelude::*;
+    let (n, h, wd, c) = x.dims4()?;
+    let span_h = (kh - 1) * dilation + 1;
+    let span_w = (kw - 1) * dilation + 1;
+    if h + pad_t + pad_b < span_h || wd + pad_l + pad_r < span_w {
+        candle_core::bail!("conv input {h}x{wd} is smaller than its {kh}x{kw} window");
+    }
+    let oh = (h + pad_t + pad_b - span_h) / stride + 1;
+    let ow = (wd + pad_l + pad_r - span_w) / stride + 1;
+    let k = kh * kw * c;
+    let mut patches = vec![0f32; n * oh * ow * k];
+    with_f32_slice(x, |xs| {
+        patches
+            .par_chunks_mut(ow * k)
+            .enumerate()
+            .for_each(|(row, prow)| {
+                let (b, oy) = (row / oh, row % oh);
+                let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+                for ox in 0..ow {
+                    let patch = &mut prow[ox * k..(ox + 1) * k];
+                    for ky in 0..kh {
+                        let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
+                        if iy < 0 || iy >= h as isize {
+                            continue;
+                        }
+                        for kx in 0..kw {
+                            let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
+                            if ix < 0 || ix >= wd as isize {
+                                continue;
+                            }
+                            let src = (iy as usize * wd + ix as usize) * c;
+                            let dst = (ky * kw + kx) * c;
+                            patch[dst..dst + c].copy_from_slice(&image[src..src + c]);
+                        }
+                    }
+                }
+            });
+    })?;
+    Ok((
+        Tensor::from_vec(patches, (n * oh * ow, k), x.device())?,
+        (n, oh, ow),
+    ))
+}
+
+/// Average or max pooling whose windows tile the input exactly (kernel == stride, VALID), by
+/// reshaping NHWC into windows and reducing: no layout changes, one pass.
+pub fn pool_tiled_nhwc(x: &Tensor, (kh, kw): (usize, usize), max: bool) -> Result<Tensor> {
+    let (n, h, w, c) = x.dims4()?;
+    let (oh, ow) = (h / kh, w / kw);
+    if oh == 0 || ow == 0 {
+        candle_core::bail!("pool window {kh}x{kw} is larger than the {h}x{w} input");
+    }
+    let mut out = vec![if max { f32::NEG_INFINITY } else { 0.0 }; n * oh * ow * c];
+    with_f32_slice(x, |xs| {
+        for b in 0..n {
+            for y in 0..oh * kh {
+                let orow = &mut out[(b * oh + y / kh) * ow * c..(b * oh + y / kh + 1) * ow * c];
+                let xrow = &xs[(b * h + y) * w * c..(b * h + y) * w * c + ow * kw * c];
+                for (xi, px) in xrow.chunks_exact(c).enumerate() {
+                    let o = &mut orow[(xi / kw) * c..(xi / kw + 1) * c];
+                    if max {
+                        o.iter_mut().zip(px).for_each(|(o, &v)| *o = o.max(v));
+                    } else {
+                        o.iter_mut().zip(px).for_each(|(o, &v)| *o += v);
+                    }
+                }
+            }
+        }
+    })?;
+    if !max {
+        let scale = 1.0 / (kh * kw) as f32;
+        out.iter_mut().for_each(|v| *v *= scale);
+    }
+    Tensor::from_vec(out, (n, oh, ow, c), x.device())
+}
+
+#[cfg(test)]
+mod im2col_tests {
+    use super::*;
+    use candle_core::Device;
+
+    #[test]
+    fn im2col_conv_matches_candle_conv2d() {
+        let dev = Device::Cpu;
+        for (k, stride, dilation, pads) in [
+            (3, 2, 1, [0, 1, 0, 1]),
+            (3, 1, 1, [1, 1, 1, 1]),
+            (5, 1, 2, [4, 4, 4, 4]),
+            (2, 2, 1, [0, 0, 0, 0]),
+        ] {
+            let x = Tensor::randn(0f32, 1.0, (2, 11, 9, 3), &dev).unwrap();
+            let w = Tensor::randn(0f32, 1.0, (k, k, 3, 4), &dev).unwrap(); // HWIO
+            let (patches, (n, oh, ow)) = im2col_nhwc(&x, (k, k), stride, dilation, pads).unwrap();
+            let ours = patches
+                .matmul(&w.reshape((k * k * 3, 4)).unwrap())
+                .unwrap()
+                .reshape((n, oh, ow, 4))
+                .unwrap();
+            let xc = x
+                .permute((0, 3, 1, 2))
+                .unwrap()
+                .pad_with_zeros(2, pads[0], pads[1])
+                .unwrap()
+                .pad_with_zeros(3, pads[2], pads[3])
+                .unwrap();
+            let wc = w.permute((3, 2, 0, 1)).unwrap().contiguous().unwrap();
+            let reference = xc
+                .contiguous()
+                .unwrap()
+                .conv2d(&wc, 0, stride, dilation, 1)
+                .unwrap()
+                .permute((0, 2, 3, 1))
+                .unwrap();
+            assert_eq!(ours.dims(), reference.dims(), "k{k} s{stride}");
+            let diff = (ours - reference)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-4, "k{k} s{stride} d{dilation}: {diff}");
+        }
+    }
+
+    #[test]
+    fn tiled_pools_match_candle_pools() {
+        let x = Tensor::randn(0f32, 1.0, (1, 8, 12, 3), &Device::Cpu).unwrap();
+        let xc = x.permute((0, 3, 1, 2)).unwrap().contiguous().unwrap();
+        for max in [false, true] {
+            let ours = pool_tiled_nhwc(&x, (4, 4), max).unwrap();
+            let r = if max {
+                xc.max_pool2d((4, 4))
+            } else {
+                xc.avg_pool2d((4, 4))
+            }
+            .unwrap()
+            .permute((0, 2, 3, 1))
+            .unwrap();
+            let diff = (ours - r)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar::<f32>()
+                .unwrap();
+            assert!(diff < 1e-5, "max={max}: {diff}");
+        }
+    }
+}
