@@ -151,6 +151,15 @@ try {
   await page.setViewportSize({ width: 375, height: 800 });
   await page.screenshot({ path: path.join(artifacts, 'segment-phone.png'), fullPage: true });
   check('no page errors', errors.length === 0, errors.join('\n'));
+
+  // Without JavaScript the same form posts to /segment and the browser gets the overlay PNG.
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await nojs.newPage();
+  await plain.goto(base + '/');
+  await plain.setInputFiles('#file', photo);
+  const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#segment-button')]);
+  check('no-JS form post answers the overlay PNG', resp.status() === 200 && resp.headers()['content-type'] === 'image/png', `${resp.status()} ${resp.headers()['content-type']}`);
+  await nojs.close();
 } catch (e) {
   failed++;
   console.log('  FAIL', e.stack || e);
