@@ -117,34 +117,26 @@ pub fn overlay(img: &RgbImage, mask: &GrayImage, tint: [u8; 3], alpha: f32) -> R
 }
 
 pub fn encode_png_gray(img: &GrayImage) -> Result<Vec<u8>> {
-    let mut buf = Vec::new();
-    image::codecs::png::PngEncoder::new_with_quality(
-        &mut buf,
-        image::codecs::png::CompressionType::Fast,
-        image::codecs::png::FilterType::Adaptive,
-    )
-    .write_image(
-        img.as_raw(),
-        img.width(),
-        img.height(),
-        image::ExtendedColorType::L8,
-    )?;
-    Ok(buf)
+    encode_png(img.as_raw(), img.dimensions(), image::ExtendedColorType::L8)
 }
 
 pub fn encode_png_rgb(img: &RgbImage) -> Result<Vec<u8>> {
+    encode_png(
+        img.as_raw(),
+        img.dimensions(),
+        image::ExtendedColorType::Rgb8,
+    )
+}
+
+/// Fast PNG compression: these images are made per request, so speed beats size.
+fn encode_png(raw: &[u8], (w, h): (u32, u32), color: image::ExtendedColorType) -> Result<Vec<u8>> {
     let mut buf = Vec::new();
     image::codecs::png::PngEncoder::new_with_quality(
         &mut buf,
         image::codecs::png::CompressionType::Fast,
         image::codecs::png::FilterType::Adaptive,
     )
-    .write_image(
-        img.as_raw(),
-        img.width(),
-        img.height(),
-        image::ExtendedColorType::Rgb8,
-    )?;
+    .write_image(raw, w, h, color)?;
     Ok(buf)
 }
 

@@ -796,6 +796,27 @@ impl Builder {
     }
 }
 
+impl Padding {
+    /// (top, bottom, left, right) for an input of `hw` under this padding mode.
+    fn resolve(
+        self,
+        hw: (usize, usize),
+        k: (usize, usize),
+        stride: usize,
+        dilation: usize,
+    ) -> [usize; 4] {
+        match self {
+            Padding::Valid => [0; 4],
+            Padding::Same => {
+                let (t, b) = ops::same_padding(hw.0, k.0, stride, dilation);
+                let (l, r) = ops::same_padding(hw.1, k.1, stride, dilation);
+                [t, b, l, r]
+            }
+            Padding::Explicit(p) => p,
+        }
+    }
+}
+
 fn check_nhwc(node: &NodeDef) -> Result<()> {
     match node.attr_str("data_format") {
         Ok(f) if f != "NHWC" => Err(ModelError::UnsupportedOp(format!(
@@ -948,15 +969,7 @@ impl Op {
                 let x = x()?.permute((0, 3, 1, 2))?; // NHWC -> NCHW
                 let (kh, kw) = (w.dim(2)?, w.dim(3)?);
                 let (h, wd) = (x.dim(2)?, x.dim(3)?);
-                let [t, b, l, r] = match padding {
-                    Padding::Valid => [0; 4],
-                    Padding::Same => {
-                        let (t, b) = ops::same_padding(h, kh, *stride, *dilation);
-                        let (l, r) = ops::same_padding(wd, kw, *stride, *dilation);
-                        [t, b, l, r]
-                    }
-                    Padding::Explicit(p) => *p,
-                };
+                let [t, b, l, r] = padding.resolve((h, wd), (kh, kw), *stride, *dilation);
                 let (x, sym) = if t == b && l == r && t == l {
                     (x, t)
                 } else {
@@ -981,15 +994,7 @@ impl Op {
                 padding,
             } => {
                 let x = x()?;
-                let pads = match padding {
-                    Padding::Valid => [0; 4],
-                    Padding::Same => {
-                        let (t, b) = ops::same_padding(x.dim(1)?, k.0, *stride, *dilation);
-                        let (l, r) = ops::same_padding(x.dim(2)?, k.1, *stride, *dilation);
-                        [t, b, l, r]
-                    }
-                    Padding::Explicit(p) => *p,
-                };
+                let pads = padding.resolve((x.dim(1)?, x.dim(2)?), *k, *stride, *dilation);
                 one(ops::depthwise_nhwc(x, w, *k, *stride, *dilation, pads)?)
             }
             Op::ConvIm2col {
@@ -1000,15 +1005,7 @@ impl Op {
                 padding,
             } => {
                 let x = x()?;
-                let pads = match padding {
-                    Padding::Valid => [0; 4],
-                    Padding::Same => {
-                        let (t, b) = ops::same_padding(x.dim(1)?, k.0, *stride, *dilation);
-                        let (l, r) = ops::same_padding(x.dim(2)?, k.1, *stride, *dilation);
-                        [t, b, l, r]
-                    }
-                    Padding::Explicit(p) => *p,
-                };
+                let pads = padding.resolve((x.dim(1)?, x.dim(2)?), *k, *stride, *dilation);
                 let (patches, (n, oh, ow)) = ops::im2col_nhwc(x, *k, *stride, *dilation, pads)?;
                 one(patches.matmul(w)?.reshape((n, oh, ow, w.dim(1)?))?)
             }
