@@ -38,7 +38,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|m| m.task == Task::Segmentation)
     {
         let m = TfjsSegmenter::load(spec, &store.graph_path(spec), &Device::Cpu)?;
-        let resized = preprocess::resize_for(&img, &spec.input);
+        let resized = preprocess::resize_for(&img, spec.image_input());
         for _ in 0..3 {
             m.segment(&img)?;
         }
@@ -53,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         if std::env::var_os("CANDLELIT_PROFILE").is_some() {
             let mut prof = std::collections::HashMap::new();
-            let x = preprocess::to_tensor(&resized, &spec.input, &Device::Cpu)?;
+            let x = preprocess::to_tensor(&resized, spec.image_input(), &Device::Cpu)?;
             for _ in 0..runs {
                 m.graph()
                     .run_profiled(std::slice::from_ref(&x), &mut prof)?;
@@ -77,8 +77,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!(
             "| {} | {}x{} | {:.1} ms | {:.1} ms | {:.1} ms | {:.1} ms |",
             spec.id,
-            spec.input.width,
-            spec.input.height,
+            spec.image_input().width,
+            spec.image_input().height,
             pct(&mut fwd, 0.5),
             pct(&mut fwd, 0.9),
             pct(&mut whole, 0.5),

@@ -24,7 +24,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     {
         for photo in PHOTOS {
             let img = image::open(store.join("samples").join(photo))?.to_rgb8();
-            let resized = preprocess::resize_for(&img, &spec.input);
+            let resized = preprocess::resize_for(&img, spec.image_input());
             let stem = photo.trim_end_matches(".jpg");
             let name = format!("{}-{stem}", spec.id);
             std::fs::write(out.join(format!("{name}.rgb")), resized.as_raw())?;
@@ -33,10 +33,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "model": spec.id,
                 "photo": photo,
                 "graph": store.join(&spec.id).join(&spec.graph),
-                "width": spec.input.width,
-                "height": spec.input.height,
-                "output_kind": format!("{:?}", spec.output.kind).to_lowercase(),
-                "channel": spec.output.channel,
+                "width": spec.image_input().width,
+                "height": spec.image_input().height,
+                "output_kind": format!("{:?}", spec.output.unwrap().kind).to_lowercase(),
+                "channel": spec.output.unwrap().channel,
                 "input_sha256": models::store::sha256_bytes(resized.as_raw()),
             }));
         }

@@ -10,6 +10,12 @@ use crate::error::{ModelError, Result};
 /// The catalog shipped with this build.
 pub const BUILTIN: &str = include_str!("../catalog.toml");
 
+/// Label sets several models share, one class name per line, in the models' index order.
+const LABEL_SETS: &[(&str, &str)] = &[
+    ("coco-80", include_str!("../labels/coco-80.txt")),
+    ("imagenet-1k", include_str!("../labels/imagenet-1k.txt")),
+];
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct Catalog {
     #[serde(default, rename = "model")]
@@ -40,14 +46,56 @@ pub struct ModelSpec {
     #[serde(default)]
     pub homepage: String,
     pub format: String,
-    /// The file (after extraction, in the model's store folder) that the loader opens.
+    /// Which decoder/architecture reads the graph's outputs (e.g. `nanodet`, `centernet`,
+    /// `efficientnet-lite`, `llama`); empty when the task has only one.
+    #[serde(default)]
+    pub arch: String,
+    /// The file (after extraction and conversion, in the model's store folder) the loader opens.
     pub graph: String,
     #[serde(default)]
     pub labels: Vec<String>,
+    /// A shared label set from `models/labels/` (filled into `labels` at parse).
+    #[serde(default)]
+    pub label_set: Option<String>,
     pub source: Source,
     pub files: Vec<FileSpec>,
-    pub input: InputSpec,
-    pub output: OutputSpec,
+    /// A conversion the fetch step runs after extraction (its output is `graph`).
+    #[serde(default)]
+    pub convert: Option<Conversion>,
+    /// Image models only (checked at parse).
+    #[serde(default)]
+    pub input: Option<InputSpec>,
+    #[serde(default)]
+    pub output: Option<OutputSpec>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConversionKind {
+    /// PyTorch's legacy (pre-1.6, non-zip) `.pth` state dict to safetensors.
+    TorchLegacy,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Conversion {
+    pub kind: ConversionKind,
+    /// The extracted file to convert (a base name in the model's folder).
+    pub from: String,
+    /// sha256 of the converted file: conversion is deterministic, so this is checked too.
+    pub sha256: String,
+}
+
+impl ModelSpec {
+    /// The image input settings; every image task has them (the catalog parser checks).
+    pub fn image_input(&self) -> &InputSpec {
+        self.input
+            .as_ref()
+            .expect("image models have an input spec (checked by Catalog::parse)")
+    }
+
+    pub fn is_image_task(&self) -> bool {
+        self.task != Task::Summarization
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -113,6 +161,10 @@ pub struct InputSpec {
     pub channels: Channels,
     pub mean: [f32; 3],
     pub std: [f32; 3],
+    /// When set, resize the shorter side to this many pixels (bicubic), then take the centre
+    /// `width`x`height` crop, as ImageNet classifiers are evaluated. Otherwise stretch-resize.
+    #[serde(default)]
+    pub centre_crop_from: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -124,7 +176,7 @@ pub enum OutputKind {
     Softmax,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize)]
 pub struct OutputSpec {
     pub kind: OutputKind,
     #[serde(default)]
@@ -142,7 +194,16 @@ impl Catalog {
     }
 
     pub fn parse(text: &str) -> Result<Self> {
-        let c: Catalog = toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
+        let mut c: Catalog =
+            toml::from_str(text).map_err(|e| ModelError::Catalog(e.to_string()))?;
+        for m in &mut c.models {
+            if let Some(set) = &m.label_set {
+                let (_, names) = LABEL_SETS.iter().find(|(n, _)| n == set).ok_or_else(|| {
+                    ModelError::Catalog(format!("model '{}': unknown label set '{set}'", m.id))
+                })?;
+                m.labels = names.lines().map(str::to_owned).collect();
+            }
+        }
         let mut seen = std::collections::HashSet::new();
         for m in &c.models {
             if !seen.insert(m.id.as_str()) {
@@ -151,10 +212,31 @@ impl Catalog {
                     m.id
                 )));
             }
-            if !m.files.iter().any(|f| f.file_name() == m.graph) {
+            let extracted = m.files.iter().any(|f| f.file_name() == m.graph);
+            if !extracted && m.convert.is_none() {
                 return Err(ModelError::Catalog(format!(
-                    "model '{}': graph '{}' is not among its files",
+                    "model '{}': graph '{}' is neither among its files nor converted",
                     m.id, m.graph
+                )));
+            }
+            if let Some(c) = &m.convert {
+                if !m.files.iter().any(|f| f.file_name() == c.from) {
+                    return Err(ModelError::Catalog(format!(
+                        "model '{}': conversion source '{}' is not among its files",
+                        m.id, c.from
+                    )));
+                }
+            }
+            if m.is_image_task() && m.input.is_none() {
+                return Err(ModelError::Catalog(format!(
+                    "model '{}': an image model needs an `input` table",
+                    m.id
+                )));
+            }
+            if m.task == Task::Segmentation && m.output.is_none() {
+                return Err(ModelError::Catalog(format!(
+                    "model '{}': a segmentation model needs an `output` table",
+                    m.id
                 )));
             }
         }
@@ -182,8 +264,9 @@ mod tests {
         let c = Catalog::builtin();
         assert_eq!(c.default_for(Task::Segmentation).unwrap().id, "selfie");
         let meet = c.get("meet").unwrap();
-        assert_eq!((meet.input.width, meet.input.height), (256, 144));
-        assert_eq!(meet.output.kind, OutputKind::Softmax);
+        let input = meet.image_input();
+        assert_eq!((input.width, input.height), (256, 144));
+        assert_eq!(meet.output.unwrap().kind, OutputKind::Softmax);
         for m in &c.models {
             assert!(!m.licence.is_empty(), "{} has a licence", m.id);
             for f in &m.files {

@@ -23,6 +23,8 @@ pub enum ModelError {
     Image(#[from] image::ImageError),
     #[error("fetch: {0}")]
     Fetch(String),
+    #[error("convert: {0}")]
+    Convert(String),
     #[error("model '{id}' is {state}; run `{fix}`")]
     NotReady {
         id: String,

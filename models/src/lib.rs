@@ -3,6 +3,8 @@
 //! loads them, and pre/post-processing as pure functions. Nothing here knows about HTTP.
 
 pub mod catalog;
+pub mod convert;
+pub mod detect;
 pub mod error;
 pub mod postprocess;
 pub mod preprocess;
@@ -12,6 +14,7 @@ pub mod store;
 pub mod tfjs;
 
 pub use catalog::{Catalog, ModelSpec, Task};
+pub use detect::{Detection, Detections, Detector, TfjsDetector};
 pub use error::{ModelError, Result};
 pub use registry::{LoadState, Registry};
 pub use segment::{Segmentation, Segmenter, TfjsSegmenter};

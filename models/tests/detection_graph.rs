@@ -11,8 +11,8 @@ use models::{preprocess, tfjs::Graph};
 fn nanodet_graph_runs_and_sees_the_dog_the_bicycle_and_the_truck() {
     let (spec, store) = common::ready("nanodet");
     let graph = Graph::load(&store.graph_path(&spec), &Device::Cpu).unwrap();
-    let img = preprocess::resize_for(&common::photo("dog.jpg"), &spec.input);
-    let x = preprocess::to_tensor(&img, &spec.input, &Device::Cpu).unwrap();
+    let img = preprocess::resize_for(&common::photo("dog.jpg"), spec.image_input());
+    let x = preprocess::to_tensor(&img, spec.image_input(), &Device::Cpu).unwrap();
     assert_eq!(x.dims(), &[1, 3, 416, 416]);
     let outs = graph.run(&[x]).unwrap();
     let names = graph.output_names();

@@ -39,7 +39,7 @@ fn segmentation_matches_tfjs_on_real_photos() {
         let g: Golden = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let (spec, store) = common::ready(&g.model);
         let model = TfjsSegmenter::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
-        let resized = preprocess::resize_for(&common::photo(&g.photo), &spec.input);
+        let resized = preprocess::resize_for(&common::photo(&g.photo), spec.image_input());
         assert_eq!(
             models::store::sha256_bytes(resized.as_raw()),
             g.input_sha256,

@@ -114,6 +114,32 @@ impl NodeDef {
         Ok(String::from_utf8_lossy(&bytes).into_owned())
     }
 
+    /// A list-of-strings attribute (base64 in the JSON); empty when absent.
+    pub fn attr_strs(&self, key: &str) -> Result<Vec<String>> {
+        let items = self
+            .attr(key)
+            .and_then(|a| a.get("list"))
+            .and_then(|l| l.get("s"))
+            .and_then(Json::as_array)
+            .cloned()
+            .unwrap_or_default();
+        items
+            .iter()
+            .map(|v| {
+                let s = v.as_str().ok_or_else(|| self.missing(key))?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(s)
+                    .map_err(|e| {
+                        ModelError::Graph(format!(
+                            "node '{}': bad base64 in '{key}': {e}",
+                            self.name
+                        ))
+                    })?;
+                Ok(String::from_utf8_lossy(&bytes).into_owned())
+            })
+            .collect()
+    }
+
     pub fn attr_bool(&self, key: &str) -> bool {
         self.attr(key)
             .and_then(|a| a.get("b"))

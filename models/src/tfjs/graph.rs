@@ -81,6 +81,13 @@ enum Op {
         out_hw: (usize, usize),
         tiled: Option<Tensor>,
     },
+    /// Grappler's fused ops (`_FusedConv2D`, `FusedDepthwiseConv2dNative`): a conv, a bias on
+    /// the channel axis, then an optional activation.
+    Fused {
+        conv: Box<Op>,
+        bias: Tensor,
+        activation: Option<Box<Op>>,
+    },
     Add,
     Sub,
     Mul,
@@ -180,6 +187,14 @@ impl Graph {
                 json_path.display()
             )));
         }
+        Self::build(&model.model_topology.node, weights, &outputs)
+    }
+
+    /// Loads `model.json` computing only `outputs` (in that order): the nodes no output needs
+    /// are never compiled, so a decoder written outside the graph can replace its tail.
+    pub fn load_outputs(json_path: &Path, device: &Device, outputs: &[&str]) -> Result<Self> {
+        let (model, weights) = read_model(json_path, device)?;
+        let outputs: Vec<String> = outputs.iter().map(|o| o.to_string()).collect();
         Self::build(&model.model_topology.node, weights, &outputs)
     }
 
@@ -592,6 +607,45 @@ impl Builder {
                     },
                     vec![args[0]],
                 )
+            }
+            "_FusedConv2D" | "FusedDepthwiseConv2dNative" => {
+                need(3)?;
+                let fused = node.attr_strs("fused_ops")?;
+                let unsupported = || {
+                    ModelError::UnsupportedOp(format!(
+                        "{} with fused ops {fused:?} (node '{}')",
+                        node.op, node.name
+                    ))
+                };
+                let activation = match fused.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+                    ["BiasAdd"] => None,
+                    ["BiasAdd", "Relu"] => Some(Op::Relu),
+                    ["BiasAdd", "Relu6"] => Some(Op::Relu6),
+                    ["BiasAdd", "LeakyRelu"] => Some(Op::LeakyRelu(
+                        node.attr_f32("leakyrelu_alpha").unwrap_or(0.2),
+                    )),
+                    _ => return Err(unsupported()),
+                };
+                if args.len() != 3 {
+                    return Err(unsupported());
+                }
+                let plain = NodeDef {
+                    op: if node.op == "_FusedConv2D" {
+                        "Conv2D"
+                    } else {
+                        "DepthwiseConv2dNative"
+                    }
+                    .into(),
+                    ..node.clone()
+                };
+                let (conv, data) = self.compile(&plain, &args[..2])?;
+                let bias = self.const_tensor(node, args[2], "the bias")?;
+                let op = Op::Fused {
+                    conv: Box::new(conv),
+                    bias,
+                    activation: activation.map(Box::new),
+                };
+                (op, data)
             }
             "Conv2DBackpropInput" => {
                 need(3)?;
@@ -1076,6 +1130,18 @@ impl Op {
                     acc = acc.broadcast_add(a.tensor()?)?;
                 }
                 one(acc)
+            }
+            Op::Fused {
+                conv,
+                bias,
+                activation,
+            } => {
+                let out = conv.run(&args[..1])?.remove(0);
+                let y = out.tensor()?.broadcast_add(bias)?;
+                match activation {
+                    Some(act) => act.run(&[&Value::F(y)]),
+                    None => one(y),
+                }
             }
             Op::Relu => one(x()?.relu()?),
             Op::Relu6 => one(ops::relu6(x()?)?),

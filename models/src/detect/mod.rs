@@ -1,0 +1,203 @@
+//! Object detection: the task trait, its TF.js-graph implementation (NanoDet, CenterNet), and
+//! decoding/suppression as pure functions in the submodules.
+
+pub mod centernet;
+pub mod nanodet;
+pub mod nms;
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{Device, Tensor};
+use image::RgbImage;
+
+use crate::catalog::ModelSpec;
+use crate::error::{ModelError, Result};
+use crate::preprocess;
+use crate::segment::Timings;
+use crate::tfjs::Graph;
+pub use nms::{BBox, Candidate};
+
+/// The lowest score any detector reports; callers filter higher (the page re-thresholds in the
+/// browser without a new request, so the API returns everything down to here).
+pub const SCORE_FLOOR: f32 = 0.05;
+/// At most this many boxes per image, best first.
+pub const MAX_DETECTIONS: usize = 100;
+
+/// One object found in the image, in the original image's pixels.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Detection {
+    /// Index into the model's labels (COCO-80 order for both detectors).
+    pub category_id: usize,
+    pub label: String,
+    pub score: f32,
+    /// `[x1, y1, x2, y2]`.
+    pub bbox: BBox,
+}
+
+impl Detection {
+    /// COCO's `[x, y, width, height]`.
+    pub fn coco_bbox(&self) -> [f32; 4] {
+        let b = self.bbox;
+        [b[0], b[1], b[2] - b[0], b[3] - b[1]]
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Detections {
+    pub width: u32,
+    pub height: u32,
+    pub score_floor: f32,
+    pub detections: Vec<Detection>,
+    pub timings: Timings,
+}
+
+/// A detection model. Sync and `&self`: run on a blocking thread, shared between requests.
+pub trait Detector: Send + Sync {
+    fn spec(&self) -> &ModelSpec;
+    /// Every detection scoring at least `min_score` (never below [`SCORE_FLOOR`]).
+    fn detect(&self, img: &RgbImage, min_score: f32) -> Result<Detections>;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Arch {
+    NanoDet,
+    CenterNet,
+}
+
+/// A COCO detector stored as a TF.js graph, decoded outside the graph.
+pub struct TfjsDetector {
+    spec: ModelSpec,
+    arch: Arch,
+    graph: Graph,
+    device: Device,
+}
+
+impl TfjsDetector {
+    pub fn load(spec: &ModelSpec, graph_path: &Path, device: &Device) -> Result<Self> {
+        let (arch, graph) = match spec.arch.as_str() {
+            // Outputs sorted by name: Identity (stride 8 scores), _1, _2, then _3.._5 (boxes).
+            "nanodet" => (Arch::NanoDet, Graph::load(graph_path, device)?),
+            // Only the heatmap and box sizes: the graph's own top-k tail is replaced by
+            // `centernet::decode`, which computes the same boxes.
+            "centernet" => (
+                Arch::CenterNet,
+                Graph::load_outputs(graph_path, device, &centernet::OUTPUTS)?,
+            ),
+            other => {
+                return Err(ModelError::Catalog(format!(
+                    "{}: no detection decoder for arch '{other}'",
+                    spec.id
+                )))
+            }
+        };
+        if spec.labels.is_empty() {
+            return Err(ModelError::Catalog(format!("{}: no labels", spec.id)));
+        }
+        Ok(Self {
+            spec: spec.clone(),
+            arch,
+            graph,
+            device: device.clone(),
+        })
+    }
+
+    fn input_size(&self) -> (u32, u32) {
+        let i = self.spec.image_input();
+        (i.width, i.height)
+    }
+
+    /// Runs the graph on an image already at the model's input size and returns the
+    /// suppressed candidates in input pixels; exposed for parity tests.
+    pub fn candidates(&self, resized: &RgbImage, min_score: f32) -> Result<Vec<Candidate>> {
+        let x = preprocess::to_tensor(resized, self.spec.image_input(), &self.device)?;
+        let outs = self.graph.run(&[x])?;
+        self.decode(&outs, min_score.max(SCORE_FLOOR))
+    }
+
+    fn decode(&self, outs: &[Tensor], floor: f32) -> Result<Vec<Candidate>> {
+        let flat = |t: &Tensor| -> Result<Vec<f32>> { Ok(t.flatten_all()?.to_vec1::<f32>()?) };
+        let classes = self.spec.labels.len();
+        let cands = match self.arch {
+            Arch::NanoDet => {
+                if outs.len() != 6 {
+                    return Err(ModelError::Graph(format!(
+                        "{}: NanoDet has 6 outputs, got {}",
+                        self.spec.id,
+                        outs.len()
+                    )));
+                }
+                let data: Vec<Vec<f32>> = outs.iter().map(flat).collect::<Result<_>>()?;
+                let levels: Vec<nanodet::Level> = (0..3)
+                    .map(|i| nanodet::Level {
+                        stride: nanodet::STRIDES[i],
+                        scores: &data[i],
+                        dists: &data[i + 3],
+                    })
+                    .collect();
+                let c = nanodet::decode(&levels, classes, self.input_size(), floor);
+                nms::nms_per_class(c, nanodet::NMS_IOU, MAX_DETECTIONS)
+            }
+            Arch::CenterNet => {
+                let (_, h, w, c) = outs[0].dims4()?;
+                let heat = centernet::Heatmap {
+                    width: w,
+                    height: h,
+                    classes: c,
+                    scores: &flat(&outs[0])?,
+                    wh: &flat(&outs[1])?,
+                };
+                centernet::decode(&heat, self.input_size(), floor, MAX_DETECTIONS)
+            }
+        };
+        Ok(cands)
+    }
+
+    /// The graph, for benchmarks and profiling.
+    pub fn graph(&self) -> &Graph {
+        &self.graph
+    }
+}
+
+impl Detector for TfjsDetector {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn detect(&self, img: &RgbImage, min_score: f32) -> Result<Detections> {
+        let t0 = Instant::now();
+        let resized = preprocess::resize_for(img, self.spec.image_input());
+        let x = preprocess::to_tensor(&resized, self.spec.image_input(), &self.device)?;
+        let t1 = Instant::now();
+        let outs = self.graph.run(&[x])?;
+        let t2 = Instant::now();
+        let floor = min_score.max(SCORE_FLOOR);
+        let size = (img.width(), img.height());
+        let detections = self
+            .decode(&outs, floor)?
+            .into_iter()
+            .map(|c| Detection {
+                category_id: c.class,
+                label: self.spec.labels.get(c.class).cloned().unwrap_or_default(),
+                score: c.score,
+                bbox: nms::rescale(&c.bbox, self.input_size(), size),
+            })
+            .collect();
+        let t3 = Instant::now();
+        Ok(Detections {
+            width: size.0,
+            height: size.1,
+            score_floor: floor,
+            detections,
+            timings: Timings {
+                preprocess_ms: ms(t1 - t0),
+                inference_ms: ms(t2 - t1),
+                postprocess_ms: ms(t3 - t2),
+            },
+        })
+    }
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
