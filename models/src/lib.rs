@@ -3,6 +3,7 @@
 //! loads them, and pre/post-processing as pure functions. Nothing here knows about HTTP.
 
 pub mod catalog;
+pub mod classify;
 pub mod convert;
 pub mod detect;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod store;
 pub mod tfjs;
 
 pub use catalog::{Catalog, ModelSpec, Task};
+pub use classify::{Classification, Classifier, EfficientNetLite};
 pub use detect::{Detection, Detections, Detector, TfjsDetector};
 pub use error::{ModelError, Result};
 pub use registry::{LoadState, Registry};

@@ -6,13 +6,40 @@ use image::{imageops::FilterType, RgbImage};
 use crate::catalog::{Channels, InputSpec, Layout};
 use crate::error::Result;
 
-/// Resizes to the model's input size, ignoring aspect ratio (the models were trained on
-/// stretched inputs, and masks are stretched back, so no letterbox bars leak into results).
+/// Brings an image to the model's input size. By default it stretches, ignoring aspect ratio
+/// (the segmenters and detectors were trained on stretched inputs, and their outputs are
+/// stretched back, so no letterbox bars leak into results). With `centre_crop_from` it resizes
+/// the shorter side to that size (bicubic) and takes the centre crop, as classifiers expect.
 pub fn resize_for(img: &RgbImage, spec: &InputSpec) -> RgbImage {
+    if let Some(shorter) = spec.centre_crop_from {
+        return resize_and_centre_crop(img, shorter, spec.width, spec.height);
+    }
     if img.dimensions() == (spec.width, spec.height) {
         return img.clone();
     }
     image::imageops::resize(img, spec.width, spec.height, FilterType::Triangle)
+}
+
+/// The size an image gets when its shorter side becomes `shorter` (aspect kept, rounded).
+pub fn shorter_side_to(w: u32, h: u32, shorter: u32) -> (u32, u32) {
+    let scale = shorter as f64 / w.min(h) as f64;
+    let fit = |v: u32| ((v as f64 * scale).round() as u32).max(shorter);
+    if w <= h {
+        (shorter, fit(h))
+    } else {
+        (fit(w), shorter)
+    }
+}
+
+fn resize_and_centre_crop(img: &RgbImage, shorter: u32, width: u32, height: u32) -> RgbImage {
+    let (w, h) = shorter_side_to(img.width(), img.height(), shorter.max(width).max(height));
+    let resized = if (w, h) == img.dimensions() {
+        img.clone()
+    } else {
+        image::imageops::resize(img, w, h, FilterType::CatmullRom)
+    };
+    let (x, y) = ((w - width) / 2, (h - height) / 2);
+    image::imageops::crop_imm(&resized, x, y, width, height).to_image()
 }
 
 /// Turns an image already at the input size into a `[1, H, W, 3]` or `[1, 3, H, W]` f32 tensor:
@@ -51,6 +78,31 @@ pub fn to_tensor(img: &RgbImage, spec: &InputSpec, device: &Device) -> Result<Te
 mod tests {
     use super::*;
 
+    #[test]
+    fn shorter_side_keeps_the_aspect_ratio() {
+        assert_eq!(shorter_side_to(768, 576, 256), (341, 256));
+        assert_eq!(shorter_side_to(576, 768, 256), (256, 341));
+        assert_eq!(shorter_side_to(100, 100, 256), (256, 256));
+    }
+
+    #[test]
+    fn centre_crop_takes_the_middle() {
+        // 40x20, left half black, right half white; shorter side 10 -> 20x10, crop 10x10 centre.
+        let img = RgbImage::from_fn(40, 20, |x, _| {
+            if x < 20 {
+                image::Rgb([0, 0, 0])
+            } else {
+                image::Rgb([255, 255, 255])
+            }
+        });
+        let mut s = spec(Layout::Nhwc, Channels::Rgb);
+        (s.width, s.height, s.centre_crop_from) = (10, 10, Some(10));
+        let out = resize_for(&img, &s);
+        assert_eq!(out.dimensions(), (10, 10));
+        assert!(out.get_pixel(0, 5)[0] < 30, "left edge stays dark");
+        assert!(out.get_pixel(9, 5)[0] > 225, "right edge stays bright");
+    }
+
     fn spec(layout: Layout, channels: Channels) -> InputSpec {
         InputSpec {
             width: 2,
@@ -58,6 +110,7 @@ mod tests {
             layout,
             channels,
             mean: [0.0, 10.0, 20.0],
+            centre_crop_from: None,
             std: [1.0, 2.0, 4.0],
         }
     }

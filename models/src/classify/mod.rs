@@ -1,0 +1,71 @@
+//! Image classification: the task trait, top-k as a pure function, and EfficientNet-Lite.
+
+pub mod efficientnet_lite;
+
+use image::RgbImage;
+
+use crate::catalog::ModelSpec;
+use crate::error::Result;
+use crate::segment::Timings;
+pub use efficientnet_lite::EfficientNetLite;
+
+/// Class probabilities for one image (softmax over the model's labels).
+#[derive(Debug, Clone)]
+pub struct Classification {
+    pub probs: Vec<f32>,
+    pub timings: Timings,
+}
+
+/// One ranked class.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Ranked {
+    pub index: usize,
+    pub label: String,
+    pub probability: f32,
+}
+
+/// A classification model. Sync and `&self`: run on a blocking thread, shared between requests.
+pub trait Classifier: Send + Sync {
+    fn spec(&self) -> &ModelSpec;
+    fn classify(&self, img: &RgbImage) -> Result<Classification>;
+}
+
+/// The `k` most probable classes, best first; equal probabilities keep index order.
+pub fn top_k(probs: &[f32], labels: &[String], k: usize) -> Vec<Ranked> {
+    let mut idx: Vec<usize> = (0..probs.len()).collect();
+    idx.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+    idx.into_iter()
+        .take(k)
+        .map(|i| Ranked {
+            index: i,
+            label: labels.get(i).cloned().unwrap_or_default(),
+            probability: probs[i],
+        })
+        .collect()
+}
+
+/// The first name of an ImageNet-style label ("kite, Milvus milvus" -> "kite").
+pub fn short_label(label: &str) -> &str {
+    label.split(',').next().unwrap_or(label).trim()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn top_k_ranks_by_probability_then_index() {
+        let labels: Vec<String> = ["a", "b", "c", "d"].map(String::from).to_vec();
+        let got = top_k(&[0.1, 0.4, 0.1, 0.4], &labels, 3);
+        let idx: Vec<usize> = got.iter().map(|r| r.index).collect();
+        assert_eq!(idx, [1, 3, 0]);
+        assert_eq!(got[0].label, "b");
+        assert_eq!(top_k(&[0.5, 0.5], &labels, 10).len(), 2);
+    }
+
+    #[test]
+    fn short_labels() {
+        assert_eq!(short_label("kite, Milvus milvus"), "kite");
+        assert_eq!(short_label("zebra"), "zebra");
+    }
+}
