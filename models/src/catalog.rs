@@ -33,6 +33,25 @@ pub enum Task {
     Summarization,
 }
 
+impl Task {
+    pub const ALL: [Task; 4] = [
+        Task::Segmentation,
+        Task::Detection,
+        Task::Classification,
+        Task::Summarization,
+    ];
+
+    /// The lowercase name used in URLs, JSON and messages.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Task::Segmentation => "segmentation",
+            Task::Detection => "detection",
+            Task::Classification => "classification",
+            Task::Summarization => "summarization",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct ModelSpec {
     pub id: String,

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use candle_core::Device;
 
 use crate::catalog::{Catalog, ModelSpec, Task};
+use crate::classify::{Classifier, EfficientNetLite};
+use crate::detect::{Detector, TfjsDetector};
 use crate::segment::{Segmenter, TfjsSegmenter};
 use crate::store::{ModelState, Store};
 
@@ -49,10 +51,41 @@ impl LoadState {
     }
 }
 
+/// A loaded model, by task.
+#[derive(Clone)]
+pub enum Model {
+    Segmenter(Arc<dyn Segmenter>),
+    Detector(Arc<dyn Detector>),
+    Classifier(Arc<dyn Classifier>),
+}
+
 pub struct Entry {
     pub spec: ModelSpec,
     pub state: LoadState,
-    pub segmenter: Option<Arc<dyn Segmenter>>,
+    pub model: Option<Model>,
+}
+
+impl Entry {
+    pub fn segmenter(&self) -> Option<&Arc<dyn Segmenter>> {
+        match &self.model {
+            Some(Model::Segmenter(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn detector(&self) -> Option<&Arc<dyn Detector>> {
+        match &self.model {
+            Some(Model::Detector(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn classifier(&self) -> Option<&Arc<dyn Classifier>> {
+        match &self.model {
+            Some(Model::Classifier(m)) => Some(m),
+            _ => None,
+        }
+    }
 }
 
 pub struct Registry {
@@ -77,12 +110,12 @@ impl Registry {
             .models
             .iter()
             .map(|spec| {
-                let (state, segmenter) =
-                    if enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id)) {
-                        (LoadState::Disabled, None)
-                    } else {
-                        load_one(spec, store, device)
-                    };
+                let (state, model) = if enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id))
+                {
+                    (LoadState::Disabled, None)
+                } else {
+                    load_one(spec, store, device)
+                };
                 match &state {
                     LoadState::Ready => tracing::info!(model = %spec.id, "model ready"),
                     LoadState::Disabled => {
@@ -93,7 +126,7 @@ impl Registry {
                 Entry {
                     spec: spec.clone(),
                     state,
-                    segmenter,
+                    model,
                 }
             })
             .collect();
@@ -101,16 +134,25 @@ impl Registry {
     }
 
     /// A registry over models that are already built (tests, embedding).
-    pub fn from_segmenters(catalog: Catalog, models: Vec<Arc<dyn Segmenter>>) -> Self {
+    pub fn from_models(catalog: Catalog, models: Vec<(ModelSpec, Model)>) -> Self {
         let entries = models
             .into_iter()
-            .map(|m| Entry {
-                spec: m.spec().clone(),
+            .map(|(spec, m)| Entry {
+                spec,
                 state: LoadState::Ready,
-                segmenter: Some(m),
+                model: Some(m),
             })
             .collect();
         Self { catalog, entries }
+    }
+
+    /// A registry over segmenters that are already built (tests, embedding).
+    pub fn from_segmenters(catalog: Catalog, models: Vec<Arc<dyn Segmenter>>) -> Self {
+        let models = models
+            .into_iter()
+            .map(|m| (m.spec().clone(), Model::Segmenter(m)))
+            .collect();
+        Self::from_models(catalog, models)
     }
 
     pub fn entry(&self, id: &str) -> Option<&Entry> {
@@ -130,12 +172,8 @@ impl Registry {
     }
 }
 
-fn load_one(
-    spec: &ModelSpec,
-    store: &Store,
-    device: &Device,
-) -> (LoadState, Option<Arc<dyn Segmenter>>) {
-    if spec.task != Task::Segmentation {
+fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
+    if spec.task == Task::Summarization {
         let detail = format!("no {:?} pipeline in this build yet", spec.task);
         return (LoadState::NotServed { detail }, None);
     }
@@ -159,10 +197,16 @@ fn load_one(
             )
         }
     }
-    let loaded: crate::Result<Arc<dyn Segmenter>> = match (spec.task, spec.format.as_str()) {
+    let path = store.graph_path(spec);
+    let loaded: crate::Result<Model> = match (spec.task, spec.format.as_str()) {
         (Task::Segmentation, "tfjs-graph") => {
-            TfjsSegmenter::load(spec, &store.graph_path(spec), device)
-                .map(|m| Arc::new(m) as Arc<dyn Segmenter>)
+            TfjsSegmenter::load(spec, &path, device).map(|m| Model::Segmenter(Arc::new(m)))
+        }
+        (Task::Detection, "tfjs-graph") => {
+            TfjsDetector::load(spec, &path, device).map(|m| Model::Detector(Arc::new(m)))
+        }
+        (Task::Classification, "safetensors") if spec.arch == "efficientnet-lite" => {
+            EfficientNetLite::load(spec, &path, device).map(|m| Model::Classifier(Arc::new(m)))
         }
         (task, format) => Err(crate::ModelError::Catalog(format!(
             "no loader for {task:?} models in format '{format}'"

@@ -17,7 +17,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use models::segment::Segmenter;
-use models::{LoadState, Registry};
+use models::{Classifier, Detector, LoadState, Model, Registry, Task};
 
 use crate::api::ModelInfo;
 use crate::error::ApiError;
@@ -58,28 +58,32 @@ impl AppState {
         }
     }
 
-    /// The loaded segmenter `id`, or the 4xx/503 that explains why there is none.
-    pub fn segmenter(&self, id: &str) -> Result<Arc<dyn Segmenter>, ApiError> {
+    /// The loaded model `id` of `task`, or the 4xx/503 that explains why there is none:
+    /// 404 for an unknown id (naming the task's models), 400 for a model of another task,
+    /// 503 (with the fixing command) for one that is missing, corrupt or failed to load.
+    pub fn model(&self, id: &str, task: Task) -> Result<Model, ApiError> {
         let entry = self.registry.entry(id).ok_or_else(|| {
             let known: Vec<&str> = self
                 .registry
                 .entries
                 .iter()
-                .filter(|e| e.spec.task == models::Task::Segmentation)
+                .filter(|e| e.spec.task == task)
                 .map(|e| e.spec.id.as_str())
                 .collect();
             ApiError::NotFound(format!(
-                "unknown model '{id}'; segmentation models: {}",
+                "unknown model '{id}'; {} models: {}",
+                task.name(),
                 known.join(", ")
             ))
         })?;
-        if entry.spec.task != models::Task::Segmentation {
+        if entry.spec.task != task {
             return Err(ApiError::BadRequest(format!(
-                "model '{id}' is a {:?} model, not a segmentation model",
-                entry.spec.task
+                "model '{id}' is a {} model, not a {} model",
+                entry.spec.task.name(),
+                task.name()
             )));
         }
-        match (&entry.state, &entry.segmenter) {
+        match (&entry.state, &entry.model) {
             (LoadState::Ready, Some(m)) => Ok(m.clone()),
             (LoadState::Missing { fix } | LoadState::Corrupt { fix, .. }, _) => {
                 Err(ApiError::Unavailable(format!(
@@ -91,6 +95,27 @@ impl AppState {
                 "model '{id}' is {}",
                 state.label()
             ))),
+        }
+    }
+
+    pub fn segmenter(&self, id: &str) -> Result<Arc<dyn Segmenter>, ApiError> {
+        match self.model(id, Task::Segmentation)? {
+            Model::Segmenter(m) => Ok(m),
+            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
+        }
+    }
+
+    pub fn detector(&self, id: &str) -> Result<Arc<dyn Detector>, ApiError> {
+        match self.model(id, Task::Detection)? {
+            Model::Detector(m) => Ok(m),
+            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
+        }
+    }
+
+    pub fn classifier(&self, id: &str) -> Result<Arc<dyn Classifier>, ApiError> {
+        match self.model(id, Task::Classification)? {
+            Model::Classifier(m) => Ok(m),
+            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
         }
     }
 
@@ -110,8 +135,8 @@ impl AppState {
                     e.spec.source.registry, e.spec.source.package, e.spec.source.version
                 )
                 .to_lowercase(),
-                input_width: e.spec.input.width,
-                input_height: e.spec.input.height,
+                input_width: e.spec.input.as_ref().map(|i| i.width),
+                input_height: e.spec.input.as_ref().map(|i| i.height),
                 labels: e.spec.labels.clone(),
                 default: self.registry.default_id(e.spec.task) == Some(e.spec.id.as_str()),
                 state: e.state.clone(),
@@ -135,6 +160,10 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/segment", post(api::segment_legacy))
         .route("/api/v1/segment/{model_id}", post(api::segment_v1))
+        .route("/predict", post(api::detect_legacy))
+        .route("/api/v1/detect/{model_id}", post(api::detect_v1))
+        .route("/predict/image_classes", post(api::classify_legacy))
+        .route("/api/v1/classify/{model_id}", post(api::classify_v1))
         .route("/api/v1/models", get(api::list_models))
         .route("/api/{*rest}", any(api::api_not_found))
         .route("/healthz", get(api::healthz))

@@ -18,11 +18,37 @@ use crate::segment::Timings;
 use crate::tfjs::Graph;
 pub use nms::{BBox, Candidate};
 
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn coco_ids_follow_the_official_numbering() {
+        // person 1, bicycle 2, stop sign 13 (12 is unused), toothbrush 90.
+        assert_eq!(super::coco91_id(0), 1);
+        assert_eq!(super::coco91_id(1), 2);
+        assert_eq!(super::coco91_id(11), 13);
+        assert_eq!(super::coco91_id(79), 90);
+        assert_eq!(super::coco91_id(80), 0);
+    }
+}
+
 /// The lowest score any detector reports; callers filter higher (the page re-thresholds in the
 /// browser without a new request, so the API returns everything down to here).
 pub const SCORE_FLOOR: f32 = 0.05;
 /// At most this many boxes per image, best first.
 pub const MAX_DETECTIONS: usize = 100;
+
+/// COCO's official category ids (1..90, with gaps) for the 80 classes detectors index 0..79.
+const COCO91: [u32; 80] = [
+    1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 27, 28,
+    31, 32, 33, 34, 35, 36, 37, 38, 39, 40, 41, 42, 43, 44, 46, 47, 48, 49, 50, 51, 52, 53, 54, 55,
+    56, 57, 58, 59, 60, 61, 62, 63, 64, 65, 67, 70, 72, 73, 74, 75, 76, 77, 78, 79, 80, 81, 82, 84,
+    85, 86, 87, 88, 89, 90,
+];
+
+/// The COCO category id of class index `i` (0..79); out-of-range indices map to 0.
+pub fn coco91_id(i: usize) -> u32 {
+    COCO91.get(i).copied().unwrap_or(0)
+}
 
 /// One object found in the image, in the original image's pixels.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]

@@ -1,17 +1,15 @@
-//! HTTP handlers for the JSON/PNG API. Each one parses, hands CPU work to the executor, and
-//! shapes the answer; errors are `ApiError` and become JSON in one place.
+//! Segmentation routes: `POST /segment` (the seed's) and `POST /api/v1/segment/{model_id}`.
 
 use std::time::Instant;
 
 use axum::extract::{Path, Query, Request, State};
-use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::response::Response;
 use base64::Engine;
 use models::postprocess::{self, ProbMap, PERSON_TINT};
-use models::{LoadState, Task};
+use models::Task;
 use serde::{Deserialize, Serialize};
 
+use super::{finish, model_or_default, pick, query_or_400, StageTimings};
 use crate::error::ApiError;
 use crate::input::read_image;
 use crate::AppState;
@@ -57,15 +55,6 @@ pub struct ClassShare {
     pub share: f32,
 }
 
-#[derive(Debug, Default, Serialize)]
-pub struct StageTimings {
-    pub decode_ms: f64,
-    pub preprocess_ms: f64,
-    pub inference_ms: f64,
-    pub postprocess_ms: f64,
-    pub total_ms: f64,
-}
-
 #[derive(Debug, Serialize)]
 pub struct SegmentResponse {
     pub model: String,
@@ -78,13 +67,6 @@ pub struct SegmentResponse {
     pub probability_png: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_png: Option<String>,
-}
-
-fn query_or_400(
-    q: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>,
-) -> Result<SegmentQuery, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
 }
 
 /// `POST /segment` — the seed's route: model from `?model=` or the form, else the default.
@@ -108,16 +90,6 @@ pub async fn segment_v1(
     segment(state, Some(model_id), q, req, SegmentOutput::Json).await
 }
 
-fn pick<'a>(
-    q: &'a Option<String>,
-    fields: &'a std::collections::HashMap<String, String>,
-    key: &str,
-) -> Option<&'a str> {
-    q.as_deref()
-        .or_else(|| fields.get(key).map(String::as_str))
-        .filter(|s| !s.is_empty())
-}
-
 async fn segment(
     state: AppState,
     path_model: Option<String>,
@@ -131,19 +103,8 @@ async fn segment(
         state.segmenter(id)?;
     }
     let input = read_image(&state, req).await?;
-    let model_id =
-        match path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned)) {
-            Some(id) => id,
-            None => state
-                .registry
-                .default_id(Task::Segmentation)
-                .ok_or_else(|| {
-                    ApiError::Unavailable(
-                        "no segmentation model is ready; run `candlelit models fetch`".into(),
-                    )
-                })?
-                .to_owned(),
-        };
+    let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
+    let model_id = model_or_default(&state, named, Task::Segmentation)?;
     let model = state.segmenter(&model_id)?;
     let output = match pick(&q.output, &input.fields, "output") {
         Some(s) => s.parse()?,
@@ -248,90 +209,6 @@ async fn segment(
         })
         .await?;
 
-    let total_ms = started.elapsed().as_secs_f64() * 1e3;
-    let body = if ctype == "application/json" {
-        patch_timings(body, &timings, total_ms)
-    } else {
-        body
-    };
-    let mut headers = HeaderMap::new();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
-    headers.insert(
-        "x-model-id",
-        HeaderValue::from_str(&model_id).unwrap_or(HeaderValue::from_static("?")),
-    );
-    headers.insert(
-        "x-inference-ms",
-        HeaderValue::from_str(&format!("{:.2}", timings.inference_ms)).expect("ascii"),
-    );
-    let st = format!(
-        "decode;dur={:.2}, preprocess;dur={:.2}, inference;dur={:.2}, postprocess;dur={:.2}, total;dur={:.2}",
-        timings.decode_ms, timings.preprocess_ms, timings.inference_ms, timings.postprocess_ms, total_ms
-    );
-    headers.insert("server-timing", HeaderValue::from_str(&st).expect("ascii"));
-    tracing::info!(model = %model_id, ?output, inference_ms = timings.inference_ms, total_ms, "segmented");
-    Ok((StatusCode::OK, headers, body).into_response())
-}
-
-/// Fills the post-processing and total times into the JSON, which are only known at the end.
-fn patch_timings(body: Vec<u8>, t: &StageTimings, total_ms: f64) -> Vec<u8> {
-    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
-        return body;
-    };
-    v["timings"]["postprocess_ms"] = t.postprocess_ms.into();
-    v["timings"]["total_ms"] = total_ms.into();
-    serde_json::to_vec(&v).unwrap_or(body)
-}
-
-#[derive(Debug, Serialize)]
-pub struct ModelInfo {
-    pub id: String,
-    pub task: Task,
-    pub name: String,
-    pub description: String,
-    pub licence: String,
-    pub homepage: String,
-    pub source: String,
-    pub input_width: u32,
-    pub input_height: u32,
-    pub labels: Vec<String>,
-    pub default: bool,
-    #[serde(flatten)]
-    pub state: LoadState,
-}
-
-/// `GET /api/v1/models`.
-pub async fn list_models(State(state): State<AppState>) -> Json<Vec<ModelInfo>> {
-    Json(state.model_infos())
-}
-
-/// `GET /healthz`: the process is alive.
-pub async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// `GET /readyz`: 200 when every enabled model is loaded, else 503 with per-model detail.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let models: Vec<(String, &'static str)> = state
-        .registry
-        .entries
-        .iter()
-        .filter(|e| e.state.counts_for_readiness())
-        .map(|e| (e.spec.id.clone(), e.state.label()))
-        .collect();
-    let ready = !models.is_empty() && models.iter().all(|(_, s)| *s == "ready");
-    let body = serde_json::json!({
-        "ready": ready,
-        "models": models.iter().map(|(id, s)| (id.clone(), serde_json::Value::from(*s))).collect::<serde_json::Map<_, _>>(),
-    });
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(body)).into_response()
-}
-
-pub async fn api_not_found() -> ApiError {
-    ApiError::NotFound("no such API route; see GET /api/v1/models and the README".into())
+    tracing::debug!(model = %model_id, ?output, "segmented");
+    Ok(finish(body, ctype, &model_id, &timings, started))
 }

@@ -1,0 +1,135 @@
+//! Classification routes: `POST /predict/image_classes` (the seed's: `{"class_label": ...}`)
+//! and `POST /api/v1/classify/{model_id}?top_k=5` (ranked labels with probabilities).
+
+use std::time::Instant;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::response::Response;
+use models::classify::{short_label, top_k, Ranked};
+use models::Task;
+use serde::{Deserialize, Serialize};
+
+use super::{finish, model_or_default, pick, query_or_400, StageTimings};
+use crate::error::ApiError;
+use crate::input::read_image;
+use crate::AppState;
+
+pub const DEFAULT_TOP_K: usize = 5;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ClassifyQuery {
+    pub model: Option<String>,
+    pub top_k: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ClassifyResponse {
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    pub top_k: Vec<Ranked>,
+    pub timings: StageTimings,
+}
+
+/// The seed's answer: the top class's common name, plus its probability and full label.
+#[derive(Debug, Serialize)]
+pub struct ClassLabel {
+    pub class_label: String,
+    pub label: String,
+    pub probability: f32,
+    pub model: String,
+}
+
+pub async fn classify_legacy(
+    State(state): State<AppState>,
+    q: Result<Query<ClassifyQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    classify(state, None, query_or_400(q)?, req, true).await
+}
+
+pub async fn classify_v1(
+    State(state): State<AppState>,
+    Path(model_id): Path<String>,
+    q: Result<Query<ClassifyQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    classify(state, Some(model_id), query_or_400(q)?, req, false).await
+}
+
+fn parse_top_k(raw: Option<&str>, classes: usize) -> Result<usize, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(DEFAULT_TOP_K.min(classes));
+    };
+    match raw.trim().parse::<usize>() {
+        Ok(k) if (1..=classes).contains(&k) => Ok(k),
+        _ => Err(ApiError::BadRequest(format!(
+            "top_k must be a whole number within 1..{classes}, got '{raw}'"
+        ))),
+    }
+}
+
+async fn classify(
+    state: AppState,
+    path_model: Option<String>,
+    q: ClassifyQuery,
+    req: Request,
+    legacy: bool,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    if let Some(id) = path_model.as_deref().or(q.model.as_deref()) {
+        let m = state.classifier(id)?;
+        parse_top_k(q.top_k.as_deref(), m.spec().labels.len())?;
+    }
+    let input = read_image(&state, req).await?;
+    let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
+    let model_id = model_or_default(&state, named, Task::Classification)?;
+    let model = state.classifier(&model_id)?;
+    let labels = model.spec().labels.clone();
+    let k = parse_top_k(pick(&q.top_k, &input.fields, "top_k"), labels.len())?;
+    let limits = state.limits.clone();
+    let id = model_id.clone();
+    let (body, timings) = state
+        .executor
+        .run(move || {
+            let t0 = Instant::now();
+            let img = crate::limits::decode(&input.bytes, &limits)?;
+            let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let out = model.classify(&img)?;
+            let ranked = top_k(&out.probs, &labels, k);
+            let json = if legacy {
+                let best = &ranked[0];
+                serde_json::to_vec(&ClassLabel {
+                    class_label: short_label(&best.label).to_owned(),
+                    label: best.label.clone(),
+                    probability: best.probability,
+                    model: id,
+                })
+            } else {
+                serde_json::to_vec(&ClassifyResponse {
+                    model: id,
+                    width: img.width(),
+                    height: img.height(),
+                    top_k: ranked,
+                    timings: StageTimings::default(),
+                })
+            }
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+            let timings = StageTimings {
+                decode_ms,
+                preprocess_ms: out.timings.preprocess_ms,
+                inference_ms: out.timings.inference_ms,
+                postprocess_ms: out.timings.postprocess_ms,
+                total_ms: 0.0,
+            };
+            Ok((json, timings))
+        })
+        .await?;
+    Ok(finish(
+        body,
+        "application/json",
+        &model_id,
+        &timings,
+        started,
+    ))
+}

@@ -1,0 +1,148 @@
+//! Detection routes: `POST /predict` (the seed's: the image back as JPEG with boxes and labels
+//! drawn) and `POST /api/v1/detect/{model_id}` (COCO-style JSON). The JSON route returns every
+//! box down to the model's score floor, so a page can re-threshold without a new request.
+
+use std::time::Instant;
+
+use axum::extract::{Path, Query, Request, State};
+use axum::response::Response;
+use models::detect::{coco91_id, SCORE_FLOOR};
+use models::{draw, Task};
+use serde::{Deserialize, Serialize};
+
+use super::{finish, model_or_default, number_in, pick, query_or_400, StageTimings};
+use crate::error::ApiError;
+use crate::input::read_image;
+use crate::AppState;
+
+/// The seed's default confidence for drawn boxes.
+pub const DEFAULT_CONFIDENCE: f32 = 0.35;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DetectQuery {
+    pub model: Option<String>,
+    /// Minimum score, 0..1 (kept as text so a bad value gets a clear 400).
+    pub confidence: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DetectionJson {
+    /// COCO's `[x, y, width, height]` in the original image's pixels.
+    pub bbox: [f32; 4],
+    pub label: String,
+    /// The official COCO category id (1..90).
+    pub category_id: u32,
+    /// The model's class index (0..79).
+    pub class_index: usize,
+    pub score: f32,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DetectResponse {
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    /// Boxes scoring below this are never returned.
+    pub score_floor: f32,
+    /// The threshold applied to this answer (`confidence`, at least the floor).
+    pub min_score: f32,
+    pub detections: Vec<DetectionJson>,
+    pub timings: StageTimings,
+}
+
+/// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
+pub async fn detect_legacy(
+    State(state): State<AppState>,
+    q: Result<Query<DetectQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    detect(state, None, query_or_400(q)?, req, true).await
+}
+
+/// `POST /api/v1/detect/{model_id}?confidence=<0..1>`: JSON.
+pub async fn detect_v1(
+    State(state): State<AppState>,
+    Path(model_id): Path<String>,
+    q: Result<Query<DetectQuery>, axum::extract::rejection::QueryRejection>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    detect(state, Some(model_id), query_or_400(q)?, req, false).await
+}
+
+async fn detect(
+    state: AppState,
+    path_model: Option<String>,
+    q: DetectQuery,
+    req: Request,
+    annotated: bool,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    // Cheap checks first, before reading a possibly large body.
+    if let Some(id) = path_model.as_deref().or(q.model.as_deref()) {
+        state.detector(id)?;
+    }
+    number_in(q.confidence.as_deref(), "confidence", 0.0..=1.0, 0.0)?;
+    let input = read_image(&state, req).await?;
+    let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
+    let model_id = model_or_default(&state, named, Task::Detection)?;
+    let model = state.detector(&model_id)?;
+    let default = if annotated {
+        DEFAULT_CONFIDENCE
+    } else {
+        SCORE_FLOOR
+    };
+    let confidence = number_in(
+        pick(&q.confidence, &input.fields, "confidence"),
+        "confidence",
+        0.0..=1.0,
+        default,
+    )?;
+    let limits = state.limits.clone();
+    let id = model_id.clone();
+    let (body, ctype, timings) = state
+        .executor
+        .run(move || {
+            let t0 = Instant::now();
+            let img = crate::limits::decode(&input.bytes, &limits)?;
+            let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
+            let out = model.detect(&img, confidence)?;
+            let t1 = Instant::now();
+            let (body, ctype) = if annotated {
+                let drawn = draw::annotate(&img, &out.detections);
+                (draw::encode_jpeg(&drawn, 90)?, "image/jpeg")
+            } else {
+                let resp = DetectResponse {
+                    model: id,
+                    width: out.width,
+                    height: out.height,
+                    score_floor: SCORE_FLOOR,
+                    min_score: out.score_floor,
+                    detections: out
+                        .detections
+                        .iter()
+                        .map(|d| DetectionJson {
+                            bbox: d.coco_bbox(),
+                            label: d.label.clone(),
+                            category_id: coco91_id(d.category_id),
+                            class_index: d.category_id,
+                            score: d.score,
+                        })
+                        .collect(),
+                    timings: StageTimings::default(),
+                };
+                let json =
+                    serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?;
+                (json, "application/json")
+            };
+            let timings = StageTimings {
+                decode_ms,
+                preprocess_ms: out.timings.preprocess_ms,
+                inference_ms: out.timings.inference_ms,
+                postprocess_ms: out.timings.postprocess_ms + t1.elapsed().as_secs_f64() * 1e3,
+                total_ms: 0.0,
+            };
+            Ok((body, ctype, timings))
+        })
+        .await?;
+    Ok(finish(body, ctype, &model_id, &timings, started))
+}

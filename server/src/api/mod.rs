@@ -1,0 +1,191 @@
+//! HTTP handlers for the JSON/image API, one file per task. Each handler parses, hands CPU work
+//! to the executor, and shapes the answer; errors are `ApiError` and become JSON in one place.
+
+pub mod classify;
+pub mod detect;
+pub mod segment;
+
+use std::collections::HashMap;
+
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use models::{LoadState, Task};
+use serde::Serialize;
+
+use crate::error::ApiError;
+use crate::AppState;
+
+pub use classify::{classify_legacy, classify_v1};
+pub use detect::{detect_legacy, detect_v1};
+pub use segment::{segment_legacy, segment_v1};
+
+#[derive(Debug, Default, Clone, Copy, Serialize)]
+pub struct StageTimings {
+    pub decode_ms: f64,
+    pub preprocess_ms: f64,
+    pub inference_ms: f64,
+    pub postprocess_ms: f64,
+    pub total_ms: f64,
+}
+
+pub(crate) fn query_or_400<T>(
+    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
+) -> Result<T, ApiError> {
+    q.map(|Query(q)| q)
+        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
+}
+
+/// A parameter from the query string, else from the multipart form; empty counts as absent.
+pub(crate) fn pick<'a>(
+    q: &'a Option<String>,
+    fields: &'a HashMap<String, String>,
+    key: &str,
+) -> Option<&'a str> {
+    q.as_deref()
+        .or_else(|| fields.get(key).map(String::as_str))
+        .filter(|s| !s.is_empty())
+}
+
+/// The model to run: the one named (path, query or form), else the task's default.
+pub(crate) fn model_or_default(
+    state: &AppState,
+    named: Option<String>,
+    task: Task,
+) -> Result<String, ApiError> {
+    match named {
+        Some(id) => Ok(id),
+        None => state
+            .registry
+            .default_id(task)
+            .map(str::to_owned)
+            .ok_or_else(|| {
+                ApiError::Unavailable(format!(
+                    "no {} model is ready; run `candlelit models fetch`",
+                    task.name()
+                ))
+            }),
+    }
+}
+
+/// A number parameter within `range`, or 400 naming it.
+pub(crate) fn number_in(
+    raw: Option<&str>,
+    name: &str,
+    range: std::ops::RangeInclusive<f32>,
+    default: f32,
+) -> Result<f32, ApiError> {
+    let Some(raw) = raw else {
+        return Ok(default);
+    };
+    let v: f32 = raw
+        .trim()
+        .parse()
+        .map_err(|_| ApiError::BadRequest(format!("{name} '{raw}' is not a number")))?;
+    if !range.contains(&v) {
+        return Err(ApiError::BadRequest(format!(
+            "{name} must be within {}..{}, got {v}",
+            range.start(),
+            range.end()
+        )));
+    }
+    Ok(v)
+}
+
+/// The common answer: body, content type, model id, and timing headers (`server-timing`).
+/// JSON bodies get the post-processing and total times patched in, known only at the end.
+pub(crate) fn finish(
+    body: Vec<u8>,
+    ctype: &'static str,
+    model_id: &str,
+    timings: &StageTimings,
+    started: std::time::Instant,
+) -> Response {
+    let total_ms = started.elapsed().as_secs_f64() * 1e3;
+    let body = if ctype == "application/json" {
+        patch_timings(body, timings, total_ms)
+    } else {
+        body
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(ctype));
+    headers.insert(
+        "x-model-id",
+        HeaderValue::from_str(model_id).unwrap_or(HeaderValue::from_static("?")),
+    );
+    headers.insert(
+        "x-inference-ms",
+        HeaderValue::from_str(&format!("{:.2}", timings.inference_ms)).expect("ascii"),
+    );
+    let st = format!(
+        "decode;dur={:.2}, preprocess;dur={:.2}, inference;dur={:.2}, postprocess;dur={:.2}, total;dur={:.2}",
+        timings.decode_ms, timings.preprocess_ms, timings.inference_ms, timings.postprocess_ms, total_ms
+    );
+    headers.insert("server-timing", HeaderValue::from_str(&st).expect("ascii"));
+    tracing::info!(model = %model_id, inference_ms = timings.inference_ms, total_ms, "answered");
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// Fills the post-processing and total times into the JSON, which are only known at the end.
+fn patch_timings(body: Vec<u8>, t: &StageTimings, total_ms: f64) -> Vec<u8> {
+    let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(&body) else {
+        return body;
+    };
+    let all = StageTimings { total_ms, ..*t };
+    v["timings"] = serde_json::to_value(all).unwrap_or_default();
+    serde_json::to_vec(&v).unwrap_or(body)
+}
+
+#[derive(Debug, Serialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub task: Task,
+    pub name: String,
+    pub description: String,
+    pub licence: String,
+    pub homepage: String,
+    pub source: String,
+    pub input_width: Option<u32>,
+    pub input_height: Option<u32>,
+    pub labels: Vec<String>,
+    pub default: bool,
+    #[serde(flatten)]
+    pub state: LoadState,
+}
+
+/// `GET /api/v1/models`.
+pub async fn list_models(State(state): State<AppState>) -> Json<Vec<ModelInfo>> {
+    Json(state.model_infos())
+}
+
+/// `GET /healthz`: the process is alive.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when every enabled model is loaded, else 503 with per-model detail.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let models: Vec<(String, &'static str)> = state
+        .registry
+        .entries
+        .iter()
+        .filter(|e| e.state.counts_for_readiness())
+        .map(|e| (e.spec.id.clone(), e.state.label()))
+        .collect();
+    let ready = !models.is_empty() && models.iter().all(|(_, s)| *s == "ready");
+    let body = serde_json::json!({
+        "ready": ready,
+        "models": models.iter().map(|(id, s)| (id.clone(), serde_json::Value::from(*s))).collect::<serde_json::Map<_, _>>(),
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+pub async fn api_not_found() -> ApiError {
+    ApiError::NotFound("no such API route; see GET /api/v1/models and the README".into())
+}
