@@ -73,14 +73,8 @@ const tf = require('@tensorflow/tfjs');
 export const SCORE_FLOOR = 0.05;
 export const NMS_IOU = 0.5;
 export const MAX_DETECTIONS = 100;
-export const COCO80 = ['person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train', 'truck', 'boat', 'traffic light',
-  'fire hydrant', 'stop sign', 'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow', 'elephant', 'bear',
-  'zebra', 'giraffe', 'backpack', 'umbrella', 'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard', 'sports ball',
-  'kite', 'baseball bat', 'baseball glove', 'skateboard', 'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup', 'fork',
-  'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange', 'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake',
-  'chair', 'couch', 'potted plant', 'bed', 'dining table', 'toilet', 'tv', 'laptop', 'mouse', 'remote', 'keyboard',
-  'cell phone', 'microwave', 'oven', 'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors', 'teddy bear',
-  'hair drier', 'toothbrush'];
+// Class names: the project's label set (index = category_id).
+export const COCO80 = fs.readFileSync(new URL('../../models/labels/coco-80.txt', import.meta.url), 'utf8').trim().split('\n');
 export const NANODET_OUTPUTS = ['Identity', 'Identity_1', 'Identity_2', 'Identity_3', 'Identity_4', 'Identity_5'];
 export const CENTERNET_OUTPUTS = ['tower_0/keypoints', 'tower_0/wh', 'tower_0/detections'];
 
@@ -193,7 +187,8 @@ export function decodeCenternetRows(kp, wh, k = 100, stride = 4) {
   return idx.map((i) => {
     const c = i % C, x = Math.floor(i / C) % W, y = Math.floor(Math.floor(i / C) / W);
     const o = (y * W + x) * 4;
-    return [x * stride - wh.data[o], y * stride - wh.data[o + 1], x * stride + wh.data[o + 2], y * stride + wh.data[o + 3], heat[i], c];
+    const f = Math.fround; // the graph computes in float32
+    return [f(x * stride - wh.data[o]), f(y * stride - wh.data[o + 1]), f(x * stride + wh.data[o + 2]), f(y * stride + wh.data[o + 3]), heat[i], c];
   });
 }
 

@@ -1,110 +1,14 @@
 //! API tests: the real router from `server::app`, driven with `oneshot`, on the real Selfie
 //! weights from the store (`make test` fetches them first).
 
-use std::sync::{Arc, OnceLock};
+mod common;
 
 use axum::body::Body;
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, Request};
 use axum::Router;
-use http_body_util::BodyExt;
-use models::{Catalog, Registry, Store};
-use server::executor::Executor;
+use common::*;
 use server::fetch::FetchPolicy;
 use server::limits::Limits;
-use server::AppState;
-use tower::ServiceExt;
-
-fn model_dir() -> std::path::PathBuf {
-    std::env::var_os("CANDLELIT_MODEL_DIR")
-        .map(Into::into)
-        .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../model-store"))
-}
-
-fn registry() -> Arc<Registry> {
-    static R: OnceLock<Arc<Registry>> = OnceLock::new();
-    R.get_or_init(|| {
-        let store = Store::new(model_dir(), std::env::temp_dir());
-        let r = Registry::load(Catalog::builtin(), &store, None, &candle_core::Device::Cpu);
-        assert!(
-            r.entry("selfie")
-                .is_some_and(|e| e.state == models::LoadState::Ready),
-            "selfie is not in the store at {}; run `make fetch`",
-            store.dir.display()
-        );
-        Arc::new(r)
-    })
-    .clone()
-}
-
-fn state(limits: Limits, fetch: FetchPolicy) -> AppState {
-    AppState {
-        registry: registry(),
-        limits,
-        fetch,
-        executor: Executor::new(2, 8),
-        leptos: server::leptos_options("target/site"),
-    }
-}
-
-fn router() -> Router {
-    server::app(state(Limits::default(), FetchPolicy::default()))
-}
-
-fn photo(name: &str) -> Vec<u8> {
-    std::fs::read(model_dir().join("samples").join(name)).expect("sample photos; run `make fetch`")
-}
-
-fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
-    let boundary = "candlelit-test-boundary";
-    let mut body = Vec::new();
-    for (name, filename, data) in fields {
-        body.extend(format!("--{boundary}\r\n").as_bytes());
-        match filename {
-            Some(f) => body.extend(
-                format!("Content-Disposition: form-data; name=\"{name}\"; filename=\"{f}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
-            ),
-            None => body.extend(format!("Content-Disposition: form-data; name=\"{name}\"\r\n\r\n").as_bytes()),
-        }
-        body.extend(*data);
-        body.extend(b"\r\n");
-    }
-    body.extend(format!("--{boundary}--\r\n").as_bytes());
-    (format!("multipart/form-data; boundary={boundary}"), body)
-}
-
-async fn send(app: Router, req: Request<Body>) -> (StatusCode, String, Vec<u8>) {
-    let resp = app.oneshot(req).await.unwrap();
-    let status = resp.status();
-    let ctype = resp
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .unwrap()
-        .to_bytes()
-        .to_vec();
-    (status, ctype, body)
-}
-
-fn post(uri: &str, ctype: &str, body: Vec<u8>) -> Request<Body> {
-    Request::post(uri)
-        .header(header::CONTENT_TYPE, ctype)
-        .body(Body::from(body))
-        .unwrap()
-}
-
-fn error_of(body: &[u8]) -> (String, String) {
-    let v: serde_json::Value = serde_json::from_slice(body)
-        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(body)));
-    (
-        v["type"].as_str().unwrap().to_owned(),
-        v["error"].as_str().unwrap().to_owned(),
-    )
-}
 
 #[tokio::test]
 async fn segment_multipart_answers_a_mask_png_at_the_input_size() {
