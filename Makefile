@@ -51,10 +51,15 @@ lint:
 	@if cargo tree -p frontend --target wasm32-unknown-unknown -e normal | grep -q candle; then \
 	  echo "candle is in the wasm dependency graph"; exit 1; fi
 
-# Regenerates tests/golden from the reference runtimes (TF.js here). Needs only npm packages.
+# Regenerates models/tests/golden from the reference runtimes: TF.js (npm) for the graph models,
+# PyTorch (PyPI, in a venv under the cache) for EfficientNet-Lite0 and transformers for SmolLM2.
+# Not part of `make test`: the goldens are committed; this is how they were made.
 golden: tools fetch
 	cargo run --release -p models --example parity_inputs -- $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity
-	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/golden/segmentation.mjs $(CARGO_TARGET_DIR)/parity models/tests/golden
+	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/golden/segmentation.mjs $(CARGO_TARGET_DIR)/parity models/tests/golden/segmentation
+	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/golden/detection.mjs $(CARGO_TARGET_DIR)/parity models/tests/golden/detection
+	scripts/golden/pyenv.sh
+	$(CACHE)/py/bin/python scripts/golden/classification.py $(CARGO_TARGET_DIR)/parity models/tests/golden/classification
 
 # Benchmark (not a test): candle vs TF.js on the same files and inputs, alternating.
 bench: tools fetch

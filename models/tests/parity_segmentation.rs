@@ -1,4 +1,4 @@
-//! candle vs TF.js on the same inputs: the golden files (tests/golden/, made by
+//! candle vs TF.js on the same inputs: the golden files (tests/golden/segmentation/, made by
 //! `make golden` with scripts/golden/segmentation.mjs) hold TF.js's person probabilities for
 //! Selfie and Meet on three real photos. Tolerance: thresholded masks (p >= 0.5) agree on at
 //! least 99.5 % of pixels; max |Δp| is printed and must stay below 1e-3 (measured: ~5e-5).
@@ -22,7 +22,7 @@ struct Golden {
 
 #[test]
 fn segmentation_matches_tfjs_on_real_photos() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/segmentation");
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()

@@ -71,7 +71,9 @@ const require = createRequire(process.env.CANDLELIT_NPM_DIR ? path.join(process.
 const tf = require('@tensorflow/tfjs');
 
 export const SCORE_FLOOR = 0.05;
-export const NMS_IOU = 0.5;
+// Per-class NMS overlap: NanoDet's upstream config (nms_cfg iou_threshold 0.6); CenterNet has
+// no NMS of its own beyond peak picking, so the project uses 0.5 (models/src/detect/centernet.rs).
+export const NMS_IOU = { nanodet: 0.6, centernet: 0.5 };
 export const MAX_DETECTIONS = 100;
 // Class names: the project's label set (index = category_id).
 export const COCO80 = fs.readFileSync(new URL('../../models/labels/coco-80.txt', import.meta.url), 'utf8').trim().split('\n');
@@ -109,17 +111,17 @@ function stats(name, shape, d) {
   return { name, shape, sum, sum_abs: abs, min, max, first: Array.from(d.slice(0, 8)) };
 }
 
+// Areas without +1, an inverted box has area 0; suppression when IoU > threshold.
+const area = (b) => Math.max(0, b[2] - b[0]) * Math.max(0, b[3] - b[1]);
 const iou = (a, b) => {
-  const iw = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
-  const ih = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
-  const inter = iw * ih;
-  const ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+  const inter = area([Math.max(a[0], b[0]), Math.max(a[1], b[1]), Math.min(a[2], b[2]), Math.min(a[3], b[3])]);
+  const ua = area(a) + area(b) - inter;
   return ua > 0 ? inter / ua : 0;
 };
 
 // cands: [{category_id, score, box}] in candidate order. Per-class greedy NMS (stable: equal
 // scores keep candidate order), then all classes by score desc, at most `max`.
-export function perClassNms(cands, iouThr = NMS_IOU, max = MAX_DETECTIONS) {
+export function perClassNms(cands, iouThr, max = MAX_DETECTIONS) {
   const byClass = new Map();
   cands.forEach((d, i) => { d.i = i; (byClass.get(d.category_id) || byClass.set(d.category_id, []).get(d.category_id)).push(d); });
   const kept = [];
@@ -162,7 +164,7 @@ export function decodeNanodet(outs, width, height, floor = SCORE_FLOOR) {
       }
     }
   }
-  return perClassNms(cands);
+  return perClassNms(cands, NMS_IOU.nanodet);
 }
 
 // CenterNet in-graph decode re-derived from keypoints [1,H,W,C] + wh [1,H,W,4] (see the header).
@@ -194,7 +196,7 @@ export function decodeCenternetRows(kp, wh, k = 100, stride = 4) {
 
 export function centernetDetections(rows, floor = SCORE_FLOOR) {
   const cands = rows.filter((r) => r[4] >= floor).map((r) => ({ category_id: r[5], score: r[4], box: r.slice(0, 4) }));
-  return perClassNms(cands);
+  return perClassNms(cands, NMS_IOU.centernet);
 }
 
 async function main() {
@@ -223,7 +225,7 @@ async function main() {
       input_sha256: c.input_sha256,
       reference: `@tensorflow/tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}`,
       score_floor: SCORE_FLOOR,
-      nms_iou: NMS_IOU,
+      nms_iou: isCenternet ? NMS_IOU.centernet : NMS_IOU.nanodet,
       detections: [],
       raw: [...outs].map(([n, o]) => stats(n, o.shape, o.data)),
     };

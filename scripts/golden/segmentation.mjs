@@ -15,7 +15,7 @@ const tf = require('@tensorflow/tfjs');
 const [parityDir, outDir] = process.argv.slice(2);
 await tf.setBackend('cpu');
 await tf.ready();
-const cases = JSON.parse(fs.readFileSync(path.join(parityDir, 'inputs.json'), 'utf8'));
+const cases = JSON.parse(fs.readFileSync(path.join(parityDir, 'inputs.json'), 'utf8')).filter((c) => c.task === 'segmentation');
 fs.mkdirSync(outDir, { recursive: true });
 const models = new Map();
 for (const c of cases) {

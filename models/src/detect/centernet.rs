@@ -7,6 +7,8 @@ use super::nms::Candidate;
 /// The graph outputs the decoder reads: class heatmap `[1, H, W, C]` (sigmoid applied) and
 /// side distances `[1, H, W, 4]` (left, top, right, bottom) in input pixels.
 pub const OUTPUTS: [&str; 2] = ["tower_0/keypoints", "tower_0/wh"];
+/// Peaks can still overlap (a large object has several); suppress within a class like NanoDet.
+pub const NMS_IOU: f32 = 0.5;
 
 pub struct Heatmap<'a> {
     pub width: usize,
@@ -37,7 +39,8 @@ impl Heatmap<'_> {
     }
 }
 
-/// The top `k` peaks scoring at least `floor`, as boxes in input pixels (clamped to `input`).
+/// The top `k` peaks scoring at least `floor`, as boxes in input pixels. Like the graph's own
+/// decode, boxes are not clamped (they may cross the input's edges); rescaling clamps them.
 pub fn decode(heat: &Heatmap, input: (u32, u32), floor: f32, k: usize) -> Vec<Candidate> {
     let stride_x = input.0 as f32 / heat.width as f32;
     let stride_y = input.1 as f32 / heat.height as f32;
@@ -55,7 +58,6 @@ pub fn decode(heat: &Heatmap, input: (u32, u32), floor: f32, k: usize) -> Vec<Ca
     // Highest score first; equal scores by flat index, as top-k does.
     peaks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
     peaks.truncate(k);
-    let (w, h) = (input.0 as f32, input.1 as f32);
     peaks
         .into_iter()
         .map(|(score, i)| {
@@ -67,12 +69,7 @@ pub fn decode(heat: &Heatmap, input: (u32, u32), floor: f32, k: usize) -> Vec<Ca
             Candidate {
                 class,
                 score,
-                bbox: [
-                    (cx - d[0]).clamp(0.0, w),
-                    (cy - d[1]).clamp(0.0, h),
-                    (cx + d[2]).clamp(0.0, w),
-                    (cy + d[3]).clamp(0.0, h),
-                ],
+                bbox: [cx - d[0], cy - d[1], cx + d[2], cy + d[3]],
             }
         })
         .collect()
@@ -89,7 +86,7 @@ mod tests {
         scores[5] = 0.9;
         scores[6] = 0.8; // beside the peak: not a peak itself
         scores[15] = 0.4;
-        let wh: Vec<f32> = (0..16).flat_map(|_| [2.0, 2.0, 2.0, 2.0]).collect();
+        let wh: Vec<f32> = (0..16).flat_map(|_| [2.0, 2.0, 2.0, 3.0]).collect();
         let heat = Heatmap {
             width: 4,
             height: 4,

@@ -173,7 +173,8 @@ impl TfjsDetector {
                     scores: &flat(&outs[0])?,
                     wh: &flat(&outs[1])?,
                 };
-                centernet::decode(&heat, self.input_size(), floor, MAX_DETECTIONS)
+                let c = centernet::decode(&heat, self.input_size(), floor, MAX_DETECTIONS);
+                nms::nms_per_class(c, centernet::NMS_IOU, MAX_DETECTIONS)
             }
         };
         Ok(cands)

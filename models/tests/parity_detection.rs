@@ -1,0 +1,97 @@
+//! candle vs TF.js for the detectors on the same inputs: the golden files
+//! (tests/golden/detection/, made by `make golden` with scripts/golden/detection.mjs) hold the
+//! boxes TF.js's run of the same graph gives after the same decoding. Tolerance (the issue's):
+//! every reference box scoring >= 0.3 is matched by a candle box of the same class with
+//! IoU >= 0.95 and |Δscore| < 0.01. The worst IoU and score difference are printed.
+
+mod common;
+
+use candle_core::Device;
+use models::detect::nms::iou;
+use models::{preprocess, TfjsDetector};
+
+#[derive(serde::Deserialize)]
+struct Golden {
+    model: String,
+    photo: String,
+    input_sha256: String,
+    reference: String,
+    detections: Vec<Reference>,
+}
+
+#[derive(serde::Deserialize)]
+struct Reference {
+    category_id: usize,
+    label: String,
+    score: f32,
+    #[serde(rename = "box")]
+    bbox: [f32; 4],
+}
+
+const MIN_SCORE: f32 = 0.3;
+
+#[test]
+fn detections_match_tfjs_on_real_photos() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/detection");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 6,
+        "expected goldens for 2 models x 3+ photos in {}",
+        dir.display()
+    );
+    let mut checked = 0;
+    for path in files {
+        let g: Golden = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let (spec, store) = common::ready(&g.model);
+        let model = TfjsDetector::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
+        let resized = preprocess::resize_for(&common::photo(&g.photo), spec.image_input());
+        assert_eq!(
+            models::store::sha256_bytes(resized.as_raw()),
+            g.input_sha256,
+            "{}: candle's input differs from the golden's; rerun `make golden`",
+            path.display()
+        );
+        let ours = model.candidates(&resized, 0.05).unwrap();
+        let (mut worst_iou, mut worst_ds) = (1f32, 0f32);
+        for r in g.detections.iter().filter(|r| r.score >= MIN_SCORE) {
+            let best = ours
+                .iter()
+                .filter(|c| c.class == r.category_id)
+                .map(|c| (iou(&c.bbox, &r.bbox), (c.score - r.score).abs()))
+                .max_by(|a, b| a.0.total_cmp(&b.0));
+            let Some((i, ds)) = best else {
+                panic!(
+                    "{}: no candle box of class {} ({})",
+                    path.display(),
+                    r.category_id,
+                    r.label
+                );
+            };
+            assert!(
+                i >= 0.95 && ds < 0.01,
+                "{}: {} {:.3} {:?}: best candle match IoU {i:.4}, |Δscore| {ds:.4}",
+                path.display(),
+                r.label,
+                r.score,
+                r.bbox
+            );
+            worst_iou = worst_iou.min(i);
+            worst_ds = worst_ds.max(ds);
+            checked += 1;
+        }
+        println!(
+            "{} {}: {} reference boxes >= {MIN_SCORE}, worst IoU {worst_iou:.5}, max |Δscore| {worst_ds:.2e} (vs {})",
+            g.model,
+            g.photo,
+            g.detections.iter().filter(|r| r.score >= MIN_SCORE).count(),
+            g.reference
+        );
+    }
+    assert!(checked >= 10, "only {checked} reference boxes checked");
+}
