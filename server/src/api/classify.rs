@@ -20,6 +20,8 @@ pub const DEFAULT_TOP_K: usize = 5;
 pub struct ClassifyQuery {
     pub model: Option<String>,
     pub top_k: Option<String>,
+    /// `image`: embed the decoded input as a PNG data URL (for pages given only a URL).
+    pub include: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -29,6 +31,8 @@ pub struct ClassifyResponse {
     pub height: u32,
     pub top_k: Vec<Ranked>,
     pub timings: StageTimings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_png: Option<String>,
 }
 
 /// The seed's answer: the top class's common name, plus its probability and full label.
@@ -87,6 +91,7 @@ async fn classify(
     let model = state.classifier(&model_id)?;
     let labels = model.spec().labels.clone();
     let k = parse_top_k(pick(&q.top_k, &input.fields, "top_k"), labels.len())?;
+    let want_image = q.include.as_deref().unwrap_or("").contains("image");
     let limits = state.limits.clone();
     let id = model_id.clone();
     let (body, timings) = state
@@ -112,6 +117,7 @@ async fn classify(
                     height: img.height(),
                     top_k: ranked,
                     timings: StageTimings::default(),
+                    image_png: want_image.then(|| super::png_data_url(&img)).transpose()?,
                 })
             }
             .map_err(|e| ApiError::Internal(e.to_string()))?;

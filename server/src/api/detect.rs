@@ -23,6 +23,8 @@ pub struct DetectQuery {
     pub model: Option<String>,
     /// Minimum score, 0..1 (kept as text so a bad value gets a clear 400).
     pub confidence: Option<String>,
+    /// `image`: embed the decoded input as a PNG data URL (for pages given only a URL).
+    pub include: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -48,6 +50,8 @@ pub struct DetectResponse {
     pub min_score: f32,
     pub detections: Vec<DetectionJson>,
     pub timings: StageTimings,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image_png: Option<String>,
 }
 
 /// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
@@ -97,6 +101,7 @@ async fn detect(
         0.0..=1.0,
         default,
     )?;
+    let want_image = q.include.as_deref().unwrap_or("").contains("image");
     let limits = state.limits.clone();
     let id = model_id.clone();
     let (body, ctype, timings) = state
@@ -129,6 +134,7 @@ async fn detect(
                         })
                         .collect(),
                     timings: StageTimings::default(),
+                    image_png: want_image.then(|| super::png_data_url(&img)).transpose()?,
                 };
                 let json =
                     serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?;

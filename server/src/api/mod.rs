@@ -93,6 +93,16 @@ pub(crate) fn number_in(
     Ok(v)
 }
 
+/// An image as a `data:image/png;base64,...` URL, for JSON answers that carry the input back.
+pub(crate) fn png_data_url(img: &image::RgbImage) -> Result<String, ApiError> {
+    use base64::Engine;
+    let png = models::postprocess::encode_png_rgb(img)?;
+    Ok(format!(
+        "data:image/png;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(png)
+    ))
+}
+
 /// The common answer: body, content type, model id, and timing headers (`server-timing`).
 /// JSON bodies get the post-processing and total times patched in, known only at the end.
 pub(crate) fn finish(
