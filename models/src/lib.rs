@@ -9,6 +9,7 @@ pub mod preprocess;
 pub mod registry;
 pub mod segment;
 pub mod store;
+pub mod summarize;
 pub mod tfjs;
 
 pub use catalog::{Catalog, ModelSpec, Task};
@@ -16,3 +17,4 @@ pub use error::{ModelError, Result};
 pub use registry::{LoadState, Registry};
 pub use segment::{Segmentation, Segmenter, TfjsSegmenter};
 pub use store::{ModelState, Store};
+pub use summarize::{SmolLm, StopReason, SummarizeRequest, Summarizer, Summary};
