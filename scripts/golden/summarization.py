@@ -53,19 +53,81 @@ TEXTS = [
 ]
 
 
-def smollm_tokenizer(gguf_tok):
-    """SmolLM2's tokenizer.json pipeline (llama.cpp's `smollm` pre-tokenizer): digits split one
-    by one, then GPT-2 byte-level BPE. Built from the vocabulary transformers read from the GGUF."""
-    backend = gguf_tok.backend_tokenizer
-    model = json.loads(backend.to_str())["model"]
-    bpe = BPE(vocab=model["vocab"], merges=[tuple(m.split(" ", 1)) if isinstance(m, str) else tuple(m) for m in model["merges"]])
-    tk = Tokenizer(bpe)
+def gguf_vocab(gguf_path):
+    from gguf import GGUFReader
+
+    r = GGUFReader(gguf_path)
+    tokens = r.fields["tokenizer.ggml.tokens"].contents()
+    merges = r.fields["tokenizer.ggml.merges"].contents()
+    types = r.fields["tokenizer.ggml.token_type"].contents()
+    return tokens, merges, types
+
+
+def smollm_tokenizers_lib(tokens, merges, types):
+    """SmolLM2's tokenizer.json pipeline in the `tokenizers` library: digits split one by one,
+    then GPT-2 byte-level BPE; control tokens (type 3) kept whole."""
+    tk = Tokenizer(BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=[tuple(m.split(" ", 1)) for m in merges]))
     tk.pre_tokenizer = pre_tokenizers.Sequence(
         [pre_tokenizers.Digits(individual_digits=True), pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)]
     )
     tk.decoder = decoders.ByteLevel()
-    tk.add_special_tokens([t for t in gguf_tok.all_special_tokens] + ["<|im_start|>", "<|im_end|>", "<|endoftext|>"])
+    tk.add_special_tokens([t for t, ty in zip(tokens, types) if ty == 3])
     return tk
+
+
+class LlamaCppSmollm:
+    """llama.cpp's algorithm for `tokenizer.ggml.pre = smollm`, written out: split on control
+    tokens, then on `\\p{N}` (each digit alone), then with the GPT-2 regex; map bytes to the
+    byte-level alphabet; apply BPE merges by rank. Independent of the `tokenizers` library."""
+
+    GPT2 = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"
+
+    def __init__(self, tokens, merges, types):
+        import regex
+
+        self.re_digit = regex.compile(r"\p{N}")
+        self.re_gpt2 = regex.compile(self.GPT2)
+        self.ids = {t: i for i, t in enumerate(tokens)}
+        self.ranks = {tuple(m.split(" ", 1)): r for r, m in enumerate(merges)}
+        self.control = [t for t, ty in zip(tokens, types) if ty == 3]
+        self.re_control = regex.compile("|".join(regex.escape(t) for t in sorted(self.control, key=len, reverse=True)))
+        bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("\xa1"), ord("\xac") + 1)) + list(range(ord("\xae"), ord("\xff") + 1))
+        cs, n = bs[:], 0
+        for b in range(256):
+            if b not in bs:
+                bs.append(b)
+                cs.append(256 + n)
+                n += 1
+        self.byte_char = {b: chr(c) for b, c in zip(bs, cs)}
+
+    def _split(self, text):
+        pieces, at = [], 0
+        for m in self.re_digit.finditer(text):
+            pieces += [text[at:m.start()], m.group()]
+            at = m.end()
+        pieces.append(text[at:])
+        return [w for p in pieces if p for w in self.re_gpt2.findall(p)]
+
+    def _bpe(self, word):
+        parts = list(word)
+        while len(parts) > 1:
+            pairs = [(self.ranks.get((a, b), 1 << 30), i) for i, (a, b) in enumerate(zip(parts, parts[1:]))]
+            rank, i = min(pairs)
+            if rank == 1 << 30:
+                break
+            parts[i:i + 2] = [parts[i] + parts[i + 1]]
+        return [self.ids[p] for p in parts]
+
+    def encode(self, text):
+        out, at = [], 0
+        for m in list(self.re_control.finditer(text)) + [None]:
+            seg = text[at:m.start()] if m else text[at:]
+            for w in self._split(seg):
+                out += self._bpe("".join(self.byte_char[b] for b in w.encode("utf-8")))
+            if m:
+                out.append(self.ids[m.group()])
+                at = m.end()
+        return out
 
 
 def main():
@@ -73,9 +135,11 @@ def main():
     torch.set_num_threads(2)
     d, f = os.path.split(os.path.abspath(gguf_path))
     tok = AutoTokenizer.from_pretrained(d, gguf_file=f)
-    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, torch_dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(d, gguf_file=f, dtype=torch.float32)
     model.eval()
-    ref_tok = smollm_tokenizer(tok)
+    vocab = gguf_vocab(gguf_path)
+    lib_tok = smollm_tokenizers_lib(*vocab)
+    cpp_tok = LlamaCppSmollm(*vocab)
     im_end = tok.convert_tokens_to_ids("<|im_end|>")
     eot = tok.convert_tokens_to_ids("<|endoftext|>")
     stop = {im_end, eot}
@@ -83,12 +147,17 @@ def main():
     for n, text in enumerate(TEXTS, 1):
         user = f"{INSTRUCTION}\n\n{text.strip()}"
         prompt = tok.apply_chat_template([{"role": "user", "content": user}], tokenize=False, add_generation_prompt=True)
+        ids = lib_tok.encode(prompt, add_special_tokens=False).ids
+        if ids != cpp_tok.encode(prompt):
+            sys.exit(f"text {n}: the two smollm tokenizers disagree; fix them before writing goldens")
+        # transformers (through 5.x) has no `smollm` pre-tokenizer for GGUF files and falls back
+        # to plain GPT-2 splitting (numbers whole). Its ids are recorded, not used.
         ids_tf = tok(prompt, add_special_tokens=False)["input_ids"]
-        ids = ref_tok.encode(prompt, add_special_tokens=False).ids
+        diff = next((i for i, (a, b) in enumerate(zip(ids, ids_tf)) if a != b), None)
         if ids != ids_tf:
-            first = next((i for i, (a, b) in enumerate(zip(ids, ids_tf)) if a != b), min(len(ids), len(ids_tf)))
-            print(f"text {n}: transformers' GGUF tokenizer differs from the smollm pre-tokenizer at {first}: "
-                  f"{ids_tf[first:first + 6]} vs {ids[first:first + 6]} (using the smollm ids)", file=sys.stderr)
+            print(f"text {n}: transformers' GGUF tokenizer differs from smollm at {diff}: "
+                  f"{tok.convert_ids_to_tokens(ids_tf[diff:diff + 4])} vs {tok.convert_ids_to_tokens(ids[diff:diff + 4])}",
+                  file=sys.stderr)
         gen, margins = [], []
         top = None
         with torch.no_grad():
@@ -110,6 +179,8 @@ def main():
             "text": text,
             "prompt": prompt,
             "prompt_token_ids": ids,
+            "prompt_token_ids_source": "smollm pre-tokenizer: tokenizers Digits+ByteLevel == llama.cpp algorithm (both in this script)",
+            "transformers_gguf_tokenizer_agrees": ids == ids_tf,
             "greedy_token_ids": gen,
             "stopped_on_eos": len(gen) < N_TOKENS,
             "top2_margins": [round(m, 5) for m in margins],
