@@ -13,6 +13,7 @@ pub mod preprocess;
 pub mod registry;
 pub mod segment;
 pub mod store;
+pub mod summarize;
 pub mod tfjs;
 
 pub use catalog::{Catalog, ModelSpec, Task};
@@ -22,3 +23,4 @@ pub use error::{ModelError, Result};
 pub use registry::{LoadState, Model, Registry};
 pub use segment::{Segmentation, Segmenter, TfjsSegmenter};
 pub use store::{ModelState, Store};
+pub use summarize::{SmolLm, StopReason, SummarizeRequest, Summarizer, Summary};
