@@ -11,6 +11,7 @@ use crate::classify::{Classifier, EfficientNetLite};
 use crate::detect::{Detector, TfjsDetector};
 use crate::segment::{Segmenter, TfjsSegmenter};
 use crate::store::{ModelState, Store};
+use crate::summarize::{SmolLm, Summarizer};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -57,6 +58,7 @@ pub enum Model {
     Segmenter(Arc<dyn Segmenter>),
     Detector(Arc<dyn Detector>),
     Classifier(Arc<dyn Classifier>),
+    Summarizer(Arc<dyn Summarizer>),
 }
 
 pub struct Entry {
@@ -76,6 +78,13 @@ impl Entry {
     pub fn detector(&self) -> Option<&Arc<dyn Detector>> {
         match &self.model {
             Some(Model::Detector(m)) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn summarizer(&self) -> Option<&Arc<dyn Summarizer>> {
+        match &self.model {
+            Some(Model::Summarizer(m)) => Some(m),
             _ => None,
         }
     }
@@ -173,10 +182,6 @@ impl Registry {
 }
 
 fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
-    if spec.task == Task::Summarization {
-        let detail = format!("no {:?} pipeline in this build yet", spec.task);
-        return (LoadState::NotServed { detail }, None);
-    }
     match store.state(spec) {
         ModelState::Ready => {}
         ModelState::Missing(_) => {
@@ -205,6 +210,8 @@ fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Opt
         (Task::Detection, "tfjs-graph") => {
             TfjsDetector::load(spec, &path, device).map(|m| Model::Detector(Arc::new(m)))
         }
+        (Task::Summarization, "gguf") if spec.arch == "llama" => SmolLm::load(&path, device)
+            .map(|m| Model::Summarizer(Arc::new(m.with_id(spec.id.clone())))),
         (Task::Classification, "safetensors") if spec.arch == "efficientnet-lite" => {
             EfficientNetLite::load(spec, &path, device).map(|m| Model::Classifier(Arc::new(m)))
         }

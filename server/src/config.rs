@@ -101,6 +101,23 @@ pub struct ServeArgs {
         global = true
     )]
     pub max_pixels: u64,
+    /// Longest text to summarize, in characters; longer gets 413. (Texts within it that still
+    /// overflow the model's context are truncated, and the answer says so.)
+    #[arg(
+        long,
+        env = "CANDLELIT_TEXT_LIMIT",
+        default_value_t = 20_000,
+        global = true
+    )]
+    pub text_limit: usize,
+    /// Most tokens a summary may have (`max` / `max_tokens` above it get 400).
+    #[arg(
+        long,
+        env = "CANDLELIT_MAX_SUMMARY_TOKENS",
+        default_value_t = 512,
+        global = true
+    )]
+    pub max_summary_tokens: usize,
     /// Inference jobs that run at once (each on a blocking thread, never on the async runtime).
     #[arg(long, env = "CANDLELIT_WORKERS", default_value_t = 2, global = true)]
     pub workers: usize,
@@ -152,6 +169,8 @@ impl ServeArgs {
         crate::limits::Limits {
             body_bytes: self.body_limit,
             max_pixels: self.max_pixels,
+            text_chars: self.text_limit,
+            summary_tokens: self.max_summary_tokens,
         }
     }
 

@@ -17,6 +17,7 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use models::segment::Segmenter;
+use models::summarize::Summarizer;
 use models::{Classifier, Detector, LoadState, Model, Registry, Task};
 
 use crate::api::ModelInfo;
@@ -112,6 +113,13 @@ impl AppState {
         }
     }
 
+    pub fn summarizer(&self, id: &str) -> Result<Arc<dyn Summarizer>, ApiError> {
+        match self.model(id, Task::Summarization)? {
+            Model::Summarizer(m) => Ok(m),
+            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
+        }
+    }
+
     pub fn classifier(&self, id: &str) -> Result<Arc<dyn Classifier>, ApiError> {
         match self.model(id, Task::Classification)? {
             Model::Classifier(m) => Ok(m),
@@ -164,6 +172,9 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/detect/{model_id}", post(api::detect_v1))
         .route("/predict/image_classes", post(api::classify_legacy))
         .route("/api/v1/classify/{model_id}", post(api::classify_v1))
+        .route("/predict/text_summarize", post(api::summarize_legacy))
+        .route("/Summarizer", get(api::summarize_ray))
+        .route("/api/v1/summarize/{model_id}", post(api::summarize_v1))
         .route("/api/v1/models", get(api::list_models))
         .route("/api/{*rest}", any(api::api_not_found))
         .route("/healthz", get(api::healthz))

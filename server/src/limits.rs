@@ -14,6 +14,10 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Largest decoded image, in pixels (`--max-pixels`).
     pub max_pixels: u64,
+    /// Longest text to summarize, in characters (`--text-limit`).
+    pub text_chars: usize,
+    /// Most tokens a summary may ask for (`--max-summary-tokens`).
+    pub summary_tokens: usize,
 }
 
 impl Default for Limits {
@@ -21,6 +25,8 @@ impl Default for Limits {
         Self {
             body_bytes: 16 * 1024 * 1024,
             max_pixels: 40_000_000,
+            text_chars: 20_000,
+            summary_tokens: 512,
         }
     }
 }

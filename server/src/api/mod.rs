@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod detect;
 pub mod segment;
+pub mod summarize;
 
 use std::collections::HashMap;
 
@@ -20,6 +21,7 @@ use crate::AppState;
 pub use classify::{classify_legacy, classify_v1};
 pub use detect::{detect_legacy, detect_v1};
 pub use segment::{segment_legacy, segment_v1};
+pub use summarize::{summarize_legacy, summarize_ray, summarize_v1};
 
 #[derive(Debug, Default, Clone, Copy, Serialize)]
 pub struct StageTimings {

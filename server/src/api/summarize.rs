@@ -1,0 +1,276 @@
+//! Summarization routes: the seeds' `POST /predict/text_summarize?model=&min=&max=` (answers
+//! `{"summary": ...}`) and `GET /Summarizer?txt=...` (Ray Serve's: the summary as plain text),
+//! and `POST /api/v1/summarize/{model_id}`, which can stream tokens as server-sent events.
+//! Generation runs on the executor (a blocking thread); each request decodes on its own copy
+//! of the model's state, and a client that goes away stops its generation at the next token.
+
+use std::convert::Infallible;
+use std::time::Instant;
+
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use models::summarize::{SummarizeRequest, Summarizer, Summary};
+use models::Task;
+use serde::{Deserialize, Serialize};
+
+use super::{model_or_default, query_or_400};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub const DEFAULT_MIN_TOKENS: usize = 8;
+pub const DEFAULT_MAX_TOKENS: usize = 128;
+
+#[derive(Debug, Default, Deserialize)]
+pub struct LegacyQuery {
+    pub model: Option<String>,
+    pub min: Option<String>,
+    pub max: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TextBody {
+    pub text: Option<String>,
+    pub min_tokens: Option<usize>,
+    pub max_tokens: Option<usize>,
+    #[serde(default)]
+    pub stream: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RayQuery {
+    pub txt: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SummaryTimings {
+    pub prefill_ms: f64,
+    pub generate_ms: f64,
+    pub tokens_per_s: f64,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SummarizeResponse {
+    pub model: String,
+    pub summary: String,
+    pub tokens_generated: usize,
+    pub prompt_tokens: usize,
+    /// The text did not fit the model's context with room for the summary and was cut.
+    pub input_truncated: bool,
+    pub stop_reason: models::summarize::StopReason,
+    pub min_tokens: usize,
+    pub max_tokens: usize,
+    pub timings: SummaryTimings,
+}
+
+fn response(
+    model: &str,
+    s: Summary,
+    req: &SummarizeRequest,
+    started: Instant,
+) -> SummarizeResponse {
+    SummarizeResponse {
+        model: model.to_owned(),
+        summary: s.text,
+        tokens_generated: s.tokens_generated,
+        prompt_tokens: s.prompt_tokens,
+        input_truncated: s.input_truncated,
+        stop_reason: s.stop_reason,
+        min_tokens: req.min_tokens,
+        max_tokens: req.max_tokens,
+        timings: SummaryTimings {
+            prefill_ms: s.timings.prefill_ms,
+            generate_ms: s.timings.generate_ms,
+            tokens_per_s: s.timings.tokens_per_s,
+            total_ms: started.elapsed().as_secs_f64() * 1e3,
+        },
+    }
+}
+
+/// Checks the text and lengths against the limits; the messages are the seed's where it has one.
+fn request(
+    state: &AppState,
+    text: Option<String>,
+    min: Option<usize>,
+    max: Option<usize>,
+) -> Result<SummarizeRequest, ApiError> {
+    let text = text.unwrap_or_default();
+    if text.trim().is_empty() {
+        return Err(ApiError::BadRequest("Text cannot be empty".into()));
+    }
+    let chars = text.chars().count();
+    if chars > state.limits.text_chars {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "the text has {chars} characters; the limit is {} (--text-limit)",
+            state.limits.text_chars
+        )));
+    }
+    let max_tokens = max.unwrap_or(DEFAULT_MAX_TOKENS);
+    let min_tokens = min.unwrap_or(DEFAULT_MIN_TOKENS.min(max_tokens));
+    if max_tokens == 0 || max_tokens > state.limits.summary_tokens {
+        return Err(ApiError::BadRequest(format!(
+            "max must be within 1..{} tokens (--max-summary-tokens), got {max_tokens}",
+            state.limits.summary_tokens
+        )));
+    }
+    if min_tokens > max_tokens {
+        return Err(ApiError::BadRequest(format!(
+            "min ({min_tokens}) must not exceed max ({max_tokens})"
+        )));
+    }
+    Ok(SummarizeRequest {
+        text,
+        min_tokens,
+        max_tokens,
+    })
+}
+
+fn tokens_param(raw: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
+    raw.map(|r| {
+        r.trim().parse::<usize>().map_err(|_| {
+            ApiError::BadRequest(format!(
+                "{name} must be a whole number of tokens, not '{r}'"
+            ))
+        })
+    })
+    .transpose()
+}
+
+/// The seed answers 400 (not 404) for an unknown model, naming the choices.
+fn summarizer_400(state: &AppState, id: &str) -> Result<std::sync::Arc<dyn Summarizer>, ApiError> {
+    state.summarizer(id).map_err(|e| match e {
+        ApiError::NotFound(msg) => ApiError::BadRequest(msg),
+        other => other,
+    })
+}
+
+async fn run_to_end(
+    state: &AppState,
+    model: std::sync::Arc<dyn Summarizer>,
+    req: SummarizeRequest,
+) -> Result<(Summary, SummarizeRequest), ApiError> {
+    state
+        .executor
+        .run(move || {
+            let s = model.summarize(&req, &mut |_| true)?;
+            Ok((s, req))
+        })
+        .await
+}
+
+/// `POST /predict/text_summarize?model=<id>&min=<n>&max=<n>` with `{"text": ...}`.
+pub async fn summarize_legacy(
+    State(state): State<AppState>,
+    q: Result<Query<LegacyQuery>, axum::extract::rejection::QueryRejection>,
+    body: Result<Json<TextBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let q = query_or_400(q)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::BadRequest(format!("bad JSON body: {}", e.body_text())))?;
+    let id = model_or_default(&state, q.model.clone(), Task::Summarization)?;
+    let model = summarizer_400(&state, &id)?;
+    let min = tokens_param(q.min.as_deref(), "min")?;
+    let max = tokens_param(q.max.as_deref(), "max")?;
+    let req = request(&state, body.text, min, max)?;
+    let (s, req) = run_to_end(&state, model, req).await?;
+    let full = response(&id, s, &req, started);
+    Ok(Json(serde_json::json!({
+        "summary": full.summary,
+        "model": full.model,
+        "input_truncated": full.input_truncated,
+        "tokens_generated": full.tokens_generated,
+        "stop_reason": full.stop_reason,
+    }))
+    .into_response())
+}
+
+/// `GET /Summarizer?txt=...` (the Ray Serve seed): the summary as plain text.
+pub async fn summarize_ray(
+    State(state): State<AppState>,
+    q: Result<Query<RayQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query_or_400(q)?;
+    let id = model_or_default(&state, None, Task::Summarization)?;
+    let model = state.summarizer(&id)?;
+    let req = request(&state, q.txt, None, None)?;
+    let (s, _) = run_to_end(&state, model, req).await?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        s.text,
+    )
+        .into_response())
+}
+
+/// `POST /api/v1/summarize/{model_id}` with `{"text", "min_tokens"?, "max_tokens"?, "stream"?}`.
+/// With `stream: true` (or `Accept: text/event-stream`) the answer is server-sent events:
+/// `token` events (`{"text": piece}`) as they decode, then one `done` event with the same JSON
+/// as the non-streaming answer, or one `error` event (`{"error", "type"}`).
+pub async fn summarize_v1(
+    State(state): State<AppState>,
+    Path(model_id): Path<String>,
+    headers: axum::http::HeaderMap,
+    body: Result<Json<TextBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let model = state.summarizer(&model_id)?;
+    let Json(body) =
+        body.map_err(|e| ApiError::BadRequest(format!("bad JSON body: {}", e.body_text())))?;
+    let wants_sse = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/event-stream"));
+    let stream = body.stream || wants_sse;
+    let req = request(&state, body.text, body.min_tokens, body.max_tokens)?;
+    if !stream {
+        let (s, req) = run_to_end(&state, model, req).await?;
+        return Ok(Json(response(&model_id, s, &req, started)).into_response());
+    }
+
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
+    let job = {
+        let tx = tx.clone();
+        let state = state.clone();
+        async move {
+            state
+                .executor
+                .run(move || {
+                    // A failed send means the client is gone: stop generating.
+                    let mut on_token = |piece: &str| {
+                        let ev = Event::default()
+                            .event("token")
+                            .data(serde_json::json!({ "text": piece }).to_string());
+                        tx.send(ev).is_ok()
+                    };
+                    let s = model.summarize(&req, &mut on_token)?;
+                    Ok((s, req))
+                })
+                .await
+        }
+    };
+    tokio::spawn(async move {
+        let last = match job.await {
+            Ok((s, req)) => Event::default()
+                .event("done")
+                .json_data(response(&model_id, s, &req, started)),
+            Err(e) => Event::default()
+                .event("error")
+                .json_data(serde_json::json!({
+                    "error": e.to_string(),
+                    "type": e.kind(),
+                })),
+        };
+        if let Ok(ev) = last {
+            let _ = tx.send(ev);
+        }
+    });
+    let events = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|ev| (Ok::<_, Infallible>(ev), rx))
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
