@@ -63,9 +63,12 @@ golden: tools fetch
 
 # Benchmark (not a test): candle vs TF.js on the same files and inputs, alternating.
 bench: tools fetch
-	cargo build --release -p models --example bench_segment --example parity_inputs
+	cargo build --release -p models --example bench_segment --example bench_vision --example parity_inputs
 	$(CARGO_TARGET_DIR)/release/examples/parity_inputs $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity
-	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/bench/run.mjs $(CARGO_TARGET_DIR)/release/examples/bench_segment \
+	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/bench/run.mjs \
+	  --segment $(CARGO_TARGET_DIR)/release/examples/bench_segment \
+	  --vision $(CARGO_TARGET_DIR)/release/examples/bench_vision \
+	  --python $${CANDLELIT_PY:-$(CACHE)/py/bin/python} \
 	  $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity 30 2
 
 fmt:

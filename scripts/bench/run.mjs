@@ -1,34 +1,102 @@
-// `make bench`: candle and the reference runtime (TF.js wasm) on the same model files and the
-// same inputs, in one run, alternating A B A B so machine drift hits both; prints a markdown
-// table with p50/p90 of the model forward and the ratio reference / candle (> 1: candle faster).
+// `make bench`: candle and the reference runtimes on the same model files and the same inputs, in
+// one run: segmentation and detection against TF.js wasm, classification against PyTorch. Each
+// round runs every candle binary and every reference script, candle first then its reference
+// (A B A B over `rounds`), so machine drift hits both sides; prints one markdown table with p50/p90
+// of the model forward (median over rounds) and the ratio reference / candle (> 1: candle faster).
 //
-//   node scripts/bench/run.mjs <candle-bench-binary> <model-store> <parity-dir> [runs] [rounds]
+//   node scripts/bench/run.mjs [--segment BIN] [--vision BIN] [--python PY]
+//                              <model-store> <parity-dir> [runs] [rounds]
+//
+// --segment: the bench_segment example (segmentation); --vision: the bench_vision example
+// (detection + classification); either may be left out to skip those tasks. --python: the venv
+// interpreter with torch for scripts/bench/classification.py (default $CANDLELIT_PY, else
+// ~/.cache/candlelit/py/bin/python); when it does not exist the PyTorch reference is skipped with
+// a note (`make golden` creates the venv). CANDLELIT_NPM_DIR finds the pinned TF.js.
 import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { parseArgs } from 'node:util';
 
-const [candleBin, store, parityDir, runs = '30', rounds = '2'] = process.argv.slice(2);
-const here = path.dirname(new URL(import.meta.url).pathname);
-const lines = (out) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
-const results = {};
-const add = (r) => { const k = `${r.model}|${r.runtime}`; (results[k] ||= { ...r, p50s: [], p90s: [] }); results[k].p50s.push(r.p50); results[k].p90s.push(r.p90); };
-for (let i = 0; i < Number(rounds); i++) {
-  lines(execFileSync(candleBin, [store, runs, '--json'], { encoding: 'utf8' })).forEach(add);
-  lines(execFileSync('node', [path.join(here, 'segmentation.mjs'), parityDir, runs], { encoding: 'utf8' })).forEach(add);
+const { values: opt, positionals } = parseArgs({
+  options: { segment: { type: 'string' }, vision: { type: 'string' }, python: { type: 'string' } },
+  allowPositionals: true,
+});
+const [store, parityDir, runs = '30', rounds = '2'] = positionals;
+if (!store || !parityDir || (!opt.segment && !opt.vision)) {
+  console.error('usage: run.mjs [--segment BIN] [--vision BIN] [--python PY] <model-store> <parity-dir> [runs] [rounds]');
+  process.exit(2);
 }
-const med = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
-const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`Machine: ${os.cpus().length} cores, ${cpu}; ${runs} warm runs x ${rounds} alternating rounds; batch 1.`);
-console.log('TF.js wasm runs on one thread in node; candle uses both cores.\n');
-console.log('| model | runtime | forward p50 | forward p90 | ratio (TF.js / candle, p50) |');
-console.log('|---|---|---|---|---|');
-const models = [...new Set(Object.values(results).map((r) => r.model))];
-for (const m of models) {
-  const c = results[`${m}|candle`];
-  const t = Object.values(results).find((r) => r.model === m && r.runtime !== 'candle');
-  for (const r of [c, t]) {
-    if (!r) continue;
-    const ratio = r === t && c ? `${(med(t.p50s) / med(c.p50s)).toFixed(2)}x` : '';
-    console.log(`| ${m} | ${r.runtime} | ${med(r.p50s).toFixed(1)} ms | ${med(r.p90s).toFixed(1)} ms | ${ratio} |`);
+const python = opt.python || process.env.CANDLELIT_PY || path.join(os.homedir(), '.cache/candlelit/py/bin/python');
+const here = path.dirname(new URL(import.meta.url).pathname);
+const notes = [];
+
+// One round's steps, in order: [label, command, args]. A candle binary, then its references.
+const steps = [];
+if (opt.segment) {
+  steps.push(['candle segmentation', opt.segment, [store, runs, '--json']]);
+  steps.push(['TF.js segmentation', 'node', [path.join(here, 'segmentation.mjs'), parityDir, runs]]);
+}
+if (opt.vision) {
+  steps.push(['candle detection + classification', opt.vision, [store, runs, '--json']]);
+  steps.push(['TF.js detection', 'node', [path.join(here, 'detection.mjs'), parityDir, runs]]);
+  if (fs.existsSync(python)) {
+    steps.push(['PyTorch classification', python, [path.join(here, 'classification.py'), parityDir, runs]]);
+  } else {
+    notes.push(`PyTorch reference skipped: no interpreter at ${python} (set CANDLELIT_PY or --python; \`make golden\` creates the venv).`);
   }
 }
+
+const lines = (out) => out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const results = new Map();
+const add = (r) => {
+  const k = `${r.model}|${r.runtime}`;
+  if (!results.has(k)) results.set(k, { ...r, p50s: [], p90s: [], whole_p50s: [] });
+  const e = results.get(k);
+  e.p50s.push(r.p50);
+  e.p90s.push(r.p90);
+  if (r.whole_p50 !== undefined) e.whole_p50s.push(r.whole_p50);
+};
+const t0 = Date.now();
+for (let i = 0; i < Number(rounds); i++) {
+  for (const [label, cmd, args] of steps) {
+    const t = Date.now();
+    lines(execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'], maxBuffer: 1 << 26 })).forEach(add);
+    console.error(`round ${i + 1}/${rounds}: ${label} ${((Date.now() - t) / 1e3).toFixed(0)} s`);
+  }
+}
+
+// Both sides must have timed the same bytes: bench_vision reports the sha256 of its input.
+const cases = JSON.parse(fs.readFileSync(path.join(parityDir, 'inputs.json'), 'utf8'));
+for (const r of results.values()) {
+  if (!r.input_sha256) continue;
+  const c = cases.find((c) => c.model === r.model && c.photo === r.photo);
+  if (c && c.input_sha256 !== r.input_sha256) {
+    notes.push(`WARNING ${r.model}: candle's input differs from ${c.name}.rgb (stale parity dir? rerun parity_inputs).`);
+  }
+}
+
+const med = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
+const ms = (v) => `${med(v).toFixed(1)} ms`;
+const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
+console.log(`Machine: ${os.cpus().length} cores, ${cpu}, load average ${os.loadavg()[0].toFixed(2)} at the end; ${runs} warm runs x ${rounds} alternating rounds (${((Date.now() - t0) / 60e3).toFixed(1)} min); batch 1.`);
+console.log('TF.js wasm runs on one thread in node; PyTorch on 2 threads; candle uses every core.\n');
+console.log('| model | runtime | forward p50 | forward p90 | ratio (reference / candle, p50) |');
+console.log('|---|---|---|---|---|');
+const all = [...results.values()];
+for (const m of [...new Set(all.map((r) => r.model))]) {
+  const c = results.get(`${m}|candle`);
+  for (const r of [c, ...all.filter((r) => r.model === m && r.runtime !== 'candle')]) {
+    if (!r) continue;
+    const ratio = r !== c && c ? `${(med(r.p50s) / med(c.p50s)).toFixed(2)}x` : '';
+    console.log(`| ${m} | ${r.runtime} | ${ms(r.p50s)} | ${ms(r.p90s)} | ${ratio} |`);
+  }
+}
+const wholes = all.filter((r) => r.whole && r.whole_p50s.length);
+if (wholes.length) {
+  console.log('\ncandle beyond the forward (p50): ' + wholes.map((r) => `${r.model} ${r.whole} ${ms(r.whole_p50s)}`).join('; ') + '.');
+}
+if (results.has('centernet|candle')) {
+  console.log("centernet: TF.js's forward includes the graph's own top-100 decode; candle's forward stops at the heatmap (its decode + NMS are in candidates()).");
+}
+for (const n of notes) console.log(`\nNote: ${n}`);
