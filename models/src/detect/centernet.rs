@@ -96,9 +96,10 @@ mod tests {
         };
         let got = decode(&heat, (16, 16), 0.1, 100);
         let found: Vec<(f32, [f32; 4])> = got.iter().map(|c| (c.score, c.bbox)).collect();
+        // Cell points at (x * 4, y * 4), sides (2, 2, 2, 3): unclamped, like the graph's decode.
         assert_eq!(
             found,
-            [(0.9, [2., 2., 6., 6.]), (0.4, [10., 10., 14., 14.])]
+            [(0.9, [2., 2., 6., 7.]), (0.4, [10., 10., 14., 15.])]
         );
         assert_eq!(decode(&heat, (16, 16), 0.1, 1).len(), 1);
         assert!(decode(&heat, (16, 16), 0.95, 100).is_empty());
