@@ -240,7 +240,7 @@ impl SmolLm {
     /// The prompt ids for `text`, cut at a token boundary of the text so that the prompt plus
     /// `max_tokens` fits the context.
     pub fn prompt(&self, text: &str, max_tokens: usize) -> Result<Prompt> {
-        let budget = self.context.checked_sub(max_tokens).unwrap_or(0);
+        let budget = self.context.saturating_sub(max_tokens);
         let ids = self.encode_text(text)?;
         if ids.len() <= budget {
             return Ok(Prompt {
