@@ -39,6 +39,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .unwrap_or_else(|| "model-store/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf".into()),
     );
     let runs: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(3);
+    if runs == 0 {
+        return Err("runs must be at least 1".into());
+    }
     let formats = match args.next().as_deref() {
         None | Some("f32") => vec![WeightFormat::F32],
         Some("quantized") => vec![WeightFormat::Quantized],

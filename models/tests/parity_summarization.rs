@@ -177,6 +177,24 @@ fn first_32_greedy_tokens_match_transformers() {
     }
 }
 
+/// Two requests at once on one `SmolLm`: each decodes on its own KV cache, so each still gives
+/// the reference tokens.
+#[test]
+fn concurrent_requests_do_not_share_state() {
+    let m = model();
+    let gs = goldens();
+    std::thread::scope(|s| {
+        let runs: Vec<_> = gs[..2]
+            .iter()
+            .map(|g| s.spawn(move || (g, m.generate(&g.prompt_ids, 0, 16, &mut |_| true))))
+            .collect();
+        for r in runs {
+            let (g, got) = r.join().unwrap();
+            assert_eq!(got.unwrap().tokens, g.greedy[..16], "{}", g.name);
+        }
+    });
+}
+
 fn req(text: &str, min_tokens: usize, max_tokens: usize) -> SummarizeRequest {
     SummarizeRequest {
         text: text.into(),

@@ -40,8 +40,8 @@ pub struct F32View<R> {
     parts: Vec<(u64, u64, TensorInfo)>,
     len: u64,
     pos: u64,
-    /// The tensor last dequantized: (index in `parts`, its bytes).
-    cached: Option<(usize, Vec<u8>)>,
+    /// The tensor last dequantized: (index in `parts`, its values).
+    cached: Option<(usize, Vec<f32>)>,
 }
 
 impl<R: Read + Seek> F32View<R> {
@@ -79,7 +79,7 @@ impl<R: Read + Seek> F32View<R> {
         }
     }
 
-    fn load(&mut self, idx: usize) -> std::io::Result<&[u8]> {
+    fn load(&mut self, idx: usize) -> std::io::Result<&[f32]> {
         if self.cached.as_ref().map(|c| c.0) != Some(idx) {
             self.cached = None; // free the previous tensor first
             let info = &self.parts[idx].2;
@@ -88,11 +88,7 @@ impl<R: Read + Seek> F32View<R> {
                 .and_then(|q| q.dequantize(&Device::Cpu))
                 .and_then(|t| t.flatten_all()?.to_vec1::<f32>())
                 .map_err(std::io::Error::other)?;
-            let mut bytes = Vec::with_capacity(values.len() * 4);
-            for v in values {
-                bytes.extend_from_slice(&v.to_le_bytes());
-            }
-            self.cached = Some((idx, bytes));
+            self.cached = Some((idx, values));
         }
         Ok(&self.cached.as_ref().expect("just filled").1)
     }
@@ -105,11 +101,20 @@ impl<R: Read + Seek> Read for F32View<R> {
         }
         let idx = self.parts.partition_point(|p| p.0 <= self.pos) - 1;
         let (start, len) = (self.parts[idx].0, self.parts[idx].1);
-        let pos = self.pos;
-        let bytes = self.load(idx)?;
-        let from = (pos - start) as usize;
+        let from = (self.pos - start) as usize;
         let n = buf.len().min(len as usize - from);
-        buf[..n].copy_from_slice(&bytes[from..from + n]);
+        let values = self.load(idx)?;
+        if from.is_multiple_of(4) && n.is_multiple_of(4) {
+            // The usual case: `from_gguf` reads whole tensors.
+            for (dst, v) in buf[..n].chunks_exact_mut(4).zip(&values[from / 4..]) {
+                dst.copy_from_slice(&v.to_le_bytes());
+            }
+        } else {
+            for (i, dst) in buf[..n].iter_mut().enumerate() {
+                let b = from + i;
+                *dst = values[b / 4].to_le_bytes()[b % 4];
+            }
+        }
         self.pos += n as u64;
         Ok(n)
     }
@@ -170,6 +175,21 @@ mod tests {
                 .unwrap();
             assert_eq!(got, want, "{name}");
         }
+        // Reads that do not start or end on a value still see the same bytes.
+        let mut whole = vec![0u8; 12];
+        view.seek(SeekFrom::Start(ct.tensor_infos["w.b"].offset))
+            .unwrap();
+        view.read_exact(&mut whole).unwrap();
+        let mut pieces = Vec::new();
+        view.seek(SeekFrom::Start(ct.tensor_infos["w.b"].offset))
+            .unwrap();
+        for chunk in [3usize, 6, 3] {
+            let mut part = vec![0u8; chunk];
+            view.read_exact(&mut part).unwrap();
+            pieces.extend_from_slice(&part);
+        }
+        assert_eq!(pieces, whole);
+        assert_eq!(whole[4..8], (-1.5f32).to_le_bytes());
         assert!(view.seek(SeekFrom::Current(-1_000_000)).is_err());
     }
 }
