@@ -59,3 +59,175 @@ pub struct ErrorBody {
     #[serde(rename = "type")]
     pub kind: String,
 }
+
+/// The detection models in the catalog, default first.
+pub const DETECTION_MODELS: &[ModelChoice] = &[
+    ModelChoice {
+        id: "nanodet",
+        label: "NanoDet (fast)",
+    },
+    ModelChoice {
+        id: "centernet",
+        label: "CenterNet (accurate)",
+    },
+];
+
+/// The classification models in the catalog, default first.
+pub const CLASSIFICATION_MODELS: &[ModelChoice] = &[ModelChoice {
+    id: "efficientnet-lite0",
+    label: "EfficientNet-Lite0 (ImageNet, 1000 classes)",
+}];
+
+/// The summarization models in the catalog, default first.
+pub const SUMMARIZATION_MODELS: &[ModelChoice] = &[ModelChoice {
+    id: "smollm2",
+    label: "SmolLM2 360M Instruct (GGUF)",
+}];
+
+/// Okabe–Ito colours for boxes, picked by `class_index % 7` (as the server's `draw.rs`).
+pub const PALETTE: [[u8; 3]; 7] = [
+    [230, 159, 0],
+    [86, 180, 233],
+    [0, 158, 115],
+    [240, 228, 66],
+    [0, 114, 178],
+    [213, 94, 0],
+    [204, 121, 167],
+];
+
+/// The box colour of a class.
+pub fn class_colour(class_index: usize) -> [u8; 3] {
+    PALETTE[class_index % PALETTE.len()]
+}
+
+/// One box of `POST /api/v1/detect/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Detection {
+    /// `[x, y, width, height]` in the original image's pixels.
+    pub bbox: [f32; 4],
+    pub label: String,
+    pub category_id: u32,
+    pub class_index: usize,
+    pub score: f32,
+}
+
+/// `POST /api/v1/detect/{id}?include=image`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DetectResponse {
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    pub score_floor: f32,
+    pub min_score: f32,
+    pub detections: Vec<Detection>,
+    pub timings: Timings,
+    #[serde(default)]
+    pub image_png: Option<String>,
+}
+
+/// The boxes at or above `threshold`, best first.
+pub fn above(detections: &[Detection], threshold: f32) -> Vec<Detection> {
+    let mut out: Vec<Detection> = detections
+        .iter()
+        .filter(|d| d.score >= threshold)
+        .cloned()
+        .collect();
+    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+    out
+}
+
+/// One class of `POST /api/v1/classify/{id}`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClassProb {
+    pub index: usize,
+    pub label: String,
+    pub probability: f32,
+}
+
+/// `POST /api/v1/classify/{id}?top_k=n&include=image`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ClassifyResponse {
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    pub top_k: Vec<ClassProb>,
+    pub timings: Timings,
+    #[serde(default)]
+    pub image_png: Option<String>,
+}
+
+/// `POST /api/v1/summarize/{id}` body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SummarizeRequest {
+    pub text: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_tokens: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<usize>,
+    pub stream: bool,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct SummaryTimings {
+    pub prefill_ms: f64,
+    pub generate_ms: f64,
+    pub tokens_per_s: f64,
+    pub total_ms: f64,
+}
+
+/// The non-streaming answer, and the `done` event's data when streaming.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SummarizeResponse {
+    pub model: String,
+    pub summary: String,
+    pub tokens_generated: usize,
+    pub prompt_tokens: usize,
+    #[serde(default)]
+    pub input_truncated: bool,
+    pub stop_reason: String,
+    pub timings: SummaryTimings,
+}
+
+/// A streamed `token` event's data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TokenPiece {
+    pub text: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn det(label: &str, score: f32) -> Detection {
+        Detection {
+            bbox: [0.0; 4],
+            label: label.into(),
+            category_id: 1,
+            class_index: 0,
+            score,
+        }
+    }
+
+    #[test]
+    fn above_filters_and_sorts() {
+        let all = [det("a", 0.2), det("b", 0.9), det("c", 0.5)];
+        let kept: Vec<_> = above(&all, 0.3).into_iter().map(|d| d.label).collect();
+        assert_eq!(kept, ["b", "c"]);
+        assert!(above(&all, 0.95).is_empty());
+    }
+
+    #[test]
+    fn palette_wraps() {
+        assert_eq!(class_colour(0), [230, 159, 0]);
+        assert_eq!(class_colour(7), class_colour(0));
+        assert_eq!(class_colour(16), [86, 180, 233]);
+    }
+
+    #[test]
+    fn parses_the_done_event() {
+        let done = r#"{"model":"smollm2","summary":"x","tokens_generated":20,"prompt_tokens":71,"input_truncated":false,"stop_reason":"max_tokens","min_tokens":8,"max_tokens":20,"timings":{"prefill_ms":1.0,"generate_ms":2.0,"tokens_per_s":18.1,"total_ms":3.0}}"#;
+        let r: SummarizeResponse = serde_json::from_str(done).unwrap();
+        assert_eq!(r.tokens_generated, 20);
+        assert_eq!(r.timings.tokens_per_s, 18.1);
+    }
+}

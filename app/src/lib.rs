@@ -4,13 +4,14 @@
 
 pub mod dto;
 pub mod pages;
+pub mod sse;
 
 #[cfg(feature = "hydrate")]
 mod client;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes};
+use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
 
 /// The HTML document around the app (server side only renders this once per page).
@@ -35,18 +36,33 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    // Effects run only in the browser: mark the page once hydrated (tests wait for this).
+    Effect::new(|_| {
+        #[cfg(feature = "hydrate")]
+        if let Some(body) = document().body() {
+            let _ = body.set_attribute("data-hydrated", "");
+        }
+    });
     view! {
         <Stylesheet id="candlelit" href="/pkg/frontend.css"/>
         <Title text="candlelit"/>
         <Router>
             <header class="site-header">
                 <a class="brand" href="/">"candlelit"</a>
-                <span class="tagline">"pretrained models, served with candle"</span>
+                <nav aria-label="Tasks">
+                    <A href="/segment">"Segment"</A>
+                    <A href="/detect">"Detect"</A>
+                    <A href="/classify">"Classify"</A>
+                    <A href="/summarize">"Summarize"</A>
+                </nav>
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
-                    <Route path=path!("/") view=pages::segment::SegmentPage/>
+                    <Route path=path!("/") view=pages::home::HomePage/>
                     <Route path=path!("/segment") view=pages::segment::SegmentPage/>
+                    <Route path=path!("/detect") view=pages::detect::DetectPage/>
+                    <Route path=path!("/classify") view=pages::classify::ClassifyPage/>
+                    <Route path=path!("/summarize") view=pages::summarize::SummarizePage/>
                 </Routes>
             </main>
         </Router>

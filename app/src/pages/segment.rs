@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use super::common::{ImageInput, Pick, StatusLines};
 use crate::dto::SEGMENTATION_MODELS;
 
 /// What the page shows about the last run.
@@ -26,7 +27,6 @@ pub fn SegmentPage() -> impl IntoView {
     let busy = RwSignal::new(false);
     let error = RwSignal::new(None::<String>);
     let info = RwSignal::new(None::<RunInfo>);
-    let url = RwSignal::new(String::new());
     let ctx = PageCtx {
         model,
         threshold,
@@ -39,41 +39,21 @@ pub fn SegmentPage() -> impl IntoView {
     // Without `hydrate` (server rendering) the handlers below are inert and never read `ctx`.
     #[cfg(not(feature = "hydrate"))]
     let _ = ctx;
-    let on_file = move |ev: leptos::ev::Event| {
+    let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
-        crate::client::file_chosen(ctx, ev);
+        crate::client::segment::pick(ctx, pick);
         #[cfg(not(feature = "hydrate"))]
-        let _ = ev;
-    };
-    let on_drop = move |ev: leptos::ev::DragEvent| {
-        ev.prevent_default();
-        #[cfg(feature = "hydrate")]
-        crate::client::file_dropped(ctx, ev);
-    };
-    let on_url = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        #[cfg(feature = "hydrate")]
-        crate::client::url_submitted(ctx, url.get_untracked());
-    };
-    let on_upload_submit = move |ev: leptos::ev::SubmitEvent| {
-        ev.prevent_default();
-        #[cfg(feature = "hydrate")]
-        crate::client::rerun(ctx);
-    };
-    let on_model = move |ev: leptos::ev::Event| {
-        model.set(event_target_value(&ev));
-        #[cfg(feature = "hydrate")]
-        crate::client::rerun(ctx);
-    };
+        let _ = pick;
+    });
     let on_threshold = move |ev: leptos::ev::Event| {
         threshold.set(event_target_value(&ev).parse().unwrap_or(0.5));
         #[cfg(feature = "hydrate")]
-        crate::client::redraw(ctx);
+        crate::client::segment::redraw(ctx);
     };
     let on_opacity = move |ev: leptos::ev::Event| {
         opacity.set(event_target_value(&ev).parse().unwrap_or(0.6));
         #[cfg(feature = "hydrate")]
-        crate::client::redraw(ctx);
+        crate::client::segment::redraw(ctx);
     };
 
     view! {
@@ -82,46 +62,15 @@ pub fn SegmentPage() -> impl IntoView {
             <p class="lead">
                 "Find the people in a photo. The model runs on the server with candle; the sliders re-threshold and blend the returned probability map right here in your browser."
             </p>
-            <form
-                id="upload-form"
-                class="panel"
-                method="post"
+            <ImageInput
                 action="/segment?output=overlay"
-                enctype="multipart/form-data"
-                on:submit=on_upload_submit
-            >
-                <label for="model">"Model"</label>
-                <select id="model" name="model" on:change=on_model prop:value=move || model.get()>
-                    {SEGMENTATION_MODELS
-                        .iter()
-                        .map(|m| view! { <option value=m.id>{m.label}</option> })
-                        .collect_view()}
-                </select>
-                <label
-                    id="drop-zone"
-                    class="drop-zone"
-                    class:busy=move || busy.get()
-                    on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
-                    on:drop=on_drop
-                >
-                    <span>"Drop a photo here, or choose a file"</span>
-                    <input id="file" type="file" name="file" accept="image/*" on:change=on_file/>
-                </label>
-                <button type="submit" id="segment-button">"Segment"</button>
-            </form>
-            <form id="url-form" class="panel" method="post" action="/segment?output=overlay" enctype="multipart/form-data" on:submit=on_url>
-                <label for="image-url">"…or paste an image URL"</label>
-                <input
-                    id="image-url"
-                    type="url"
-                    name="image_url"
-                    placeholder="https://example.com/photo.jpg"
-                    on:input=move |ev| url.set(event_target_value(&ev))
-                    prop:value=move || url.get()
-                />
-                <input type="hidden" name="model" prop:value=move || model.get()/>
-                <button type="submit">"Fetch and segment"</button>
-            </form>
+                submit_id="segment-button"
+                submit_label="Segment"
+                models=SEGMENTATION_MODELS
+                model
+                busy
+                on_pick
+            />
             <div class="panel sliders">
                 <label for="threshold">
                     "Threshold " <output id="threshold-value">{move || format!("{:.2}", threshold.get())}</output>
@@ -132,10 +81,7 @@ pub fn SegmentPage() -> impl IntoView {
                 </label>
                 <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get() on:input=on_opacity/>
             </div>
-            <p id="status" role="status" class="status">
-                {move || if busy.get() { "Running…".to_string() } else { String::new() }}
-            </p>
-            <p id="error" role="alert" class="error">{move || error.get().unwrap_or_default()}</p>
+            <StatusLines busy error/>
             <div class="views">
                 <figure>
                     <canvas id="original-canvas" aria-label="The original image"></canvas>

@@ -1,0 +1,118 @@
+//! Image classification: upload (button, drag-drop) or URL → the top classes with bars. One
+//! request asks for the top 20; the "show" selector re-slices them in the browser. Without
+//! JavaScript the form posts to the seed route `/predict/image_classes` and shows its JSON.
+
+use leptos::prelude::*;
+
+use super::common::{ImageInput, Pick, StatusLines};
+use crate::dto::{ClassProb, CLASSIFICATION_MODELS};
+
+/// How many classes the page asks for once; the selector shows up to this many.
+pub const FETCH_TOP_K: usize = 20;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ClassifyInfo {
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    pub inference_ms: f64,
+    pub server_ms: f64,
+    pub round_trip_ms: f64,
+}
+
+/// The page's signals, handed to the browser-side code. All `Copy`.
+#[derive(Clone, Copy)]
+pub struct ClassifyCtx {
+    pub model: RwSignal<String>,
+    pub classes: RwSignal<Vec<ClassProb>>,
+    pub busy: RwSignal<bool>,
+    pub error: RwSignal<Option<String>>,
+    pub info: RwSignal<Option<ClassifyInfo>>,
+}
+
+#[component]
+pub fn ClassifyPage() -> impl IntoView {
+    let ctx = ClassifyCtx {
+        model: RwSignal::new(CLASSIFICATION_MODELS[0].id.to_string()),
+        classes: RwSignal::new(Vec::new()),
+        busy: RwSignal::new(false),
+        error: RwSignal::new(None),
+        info: RwSignal::new(None),
+    };
+    let ClassifyCtx {
+        model,
+        classes,
+        busy,
+        error,
+        info,
+    } = ctx;
+    let k = RwSignal::new(5usize);
+    let on_pick = Callback::new(move |pick: Pick| {
+        #[cfg(feature = "hydrate")]
+        crate::client::classify::pick(ctx, pick);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = pick;
+    });
+
+    view! {
+        <section class="task">
+            <h1>"Image classification"</h1>
+            <p class="lead">
+                "Name the main subject of a photo, out of the 1000 ImageNet classes, with the model's confidence in each guess."
+            </p>
+            <ImageInput
+                action="/predict/image_classes"
+                submit_id="classify-button"
+                submit_label="Classify"
+                models=CLASSIFICATION_MODELS
+                model
+                busy
+                on_pick
+            />
+            <StatusLines busy error/>
+            <div class="result">
+                <figure>
+                    <canvas id="classify-canvas" aria-label="The photo that was classified"></canvas>
+                    <figcaption id="latency" class="latency">
+                        {move || {
+                            info.get()
+                                .map(|i| {
+                                    format!(
+                                        "{} · {}×{} · model {:.1} ms · server {:.1} ms · round trip {:.0} ms",
+                                        i.model, i.width, i.height, i.inference_ms, i.server_ms, i.round_trip_ms,
+                                    )
+                                })
+                                .unwrap_or_else(|| "Choose a photo to start.".into())
+                        }}
+                    </figcaption>
+                </figure>
+                <div class="side">
+                    <label for="top-k-count">"Show the top "</label>
+                    <select id="top-k-count" prop:value=move || k.get().to_string() on:change=move |ev| k.set(event_target_value(&ev).parse().unwrap_or(5))>
+                        {[1usize, 3, 5, 10, FETCH_TOP_K].map(|n| view! { <option value=n.to_string()>{n}</option> }).collect_view()}
+                    </select>
+                    <ol id="top-k" class="top-k">
+                        {move || {
+                            classes.get()
+                                .into_iter()
+                                .take(k.get())
+                                .map(|c| {
+                                    let pct = c.probability * 100.0;
+                                    view! {
+                                        <li>
+                                            <span class="label">{c.label}</span>
+                                            <span class="pct">{format!("{pct:.1}%")}</span>
+                                            <span class="bar" aria-hidden="true">
+                                                <span style=format!("width: {:.1}%", pct.clamp(0.0, 100.0))></span>
+                                            </span>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </ol>
+                </div>
+            </div>
+        </section>
+    }
+}

@@ -1,0 +1,118 @@
+//! Summarization: paste text → a summary that grows token by token (server-sent events read
+//! from `fetch`'s stream), with the decode speed. Without JavaScript the form is a plain GET to
+//! the seed route `/Summarizer?txt=...`, which answers the summary as text.
+
+use leptos::prelude::*;
+
+use super::common::StatusLines;
+use crate::dto::{SummarizeResponse, SUMMARIZATION_MODELS};
+
+/// The page's signals, handed to the browser-side code. All `Copy`.
+#[derive(Clone, Copy)]
+pub struct SummarizeCtx {
+    pub model: RwSignal<String>,
+    pub text: RwSignal<String>,
+    pub min_tokens: RwSignal<String>,
+    pub max_tokens: RwSignal<String>,
+    pub summary: RwSignal<String>,
+    /// While streaming: tokens received, when the first arrived (ms, page clock), tokens/s since.
+    pub live: RwSignal<(usize, f64, f64)>,
+    pub done: RwSignal<Option<SummarizeResponse>>,
+    pub busy: RwSignal<bool>,
+    pub error: RwSignal<Option<String>>,
+}
+
+#[component]
+pub fn SummarizePage() -> impl IntoView {
+    let ctx = SummarizeCtx {
+        model: RwSignal::new(SUMMARIZATION_MODELS[0].id.to_string()),
+        text: RwSignal::new(String::new()),
+        min_tokens: RwSignal::new("8".into()),
+        max_tokens: RwSignal::new("128".into()),
+        summary: RwSignal::new(String::new()),
+        live: RwSignal::new((0, 0.0, 0.0)),
+        done: RwSignal::new(None),
+        busy: RwSignal::new(false),
+        error: RwSignal::new(None),
+    };
+    let SummarizeCtx {
+        model,
+        text,
+        min_tokens,
+        max_tokens,
+        summary,
+        live,
+        done,
+        busy,
+        error,
+    } = ctx;
+    let on_submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        #[cfg(feature = "hydrate")]
+        crate::client::summarize::start(ctx);
+    };
+    let on_stop = move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::client::summarize::stop();
+    };
+    let stats = move || {
+        if let Some(d) = done.get() {
+            format!(
+                "{} · {} tokens · {:.1} tokens/s · prompt {} tokens in {:.0} ms · total {:.0} ms · stopped: {}{}",
+                d.model,
+                d.tokens_generated,
+                d.timings.tokens_per_s,
+                d.prompt_tokens,
+                d.timings.prefill_ms,
+                d.timings.total_ms,
+                d.stop_reason,
+                if d.input_truncated { " · input truncated" } else { "" },
+            )
+        } else {
+            let (n, _, rate) = live.get();
+            match (n, busy.get()) {
+                (0, _) => String::new(),
+                (_, true) => format!("{n} tokens so far · {rate:.1} tokens/s"),
+                (_, false) => format!("{n} tokens · stopped"),
+            }
+        }
+    };
+
+    view! {
+        <section class="task">
+            <h1>"Summarization"</h1>
+            <p class="lead">
+                "Paste an article or a few paragraphs; a small instruction-tuned language model writes a short summary, streamed word by word as it decodes."
+            </p>
+            <form id="summarize-form" class="panel column" method="get" action="/Summarizer" on:submit=on_submit>
+                <label for="text">"Text"</label>
+                <textarea
+                    id="text"
+                    name="txt"
+                    rows="10"
+                    required
+                    placeholder="Paste the text to summarize…"
+                    on:input=move |ev| text.set(event_target_value(&ev))
+                    prop:value=move || text.get()
+                ></textarea>
+                <p id="char-count" class="hint">{move || format!("{} characters", text.with(|t| t.chars().count()))}</p>
+                <div class="row">
+                    <label for="model">"Model"</label>
+                    <select id="model" prop:value=move || model.get() on:change=move |ev| model.set(event_target_value(&ev))>
+                        {SUMMARIZATION_MODELS.iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
+                    </select>
+                    <label for="min-tokens">"Min tokens"</label>
+                    <input id="min-tokens" class="num" type="number" min="0" max="512" prop:value=move || min_tokens.get() on:input=move |ev| min_tokens.set(event_target_value(&ev))/>
+                    <label for="max-tokens">"Max tokens"</label>
+                    <input id="max-tokens" class="num" type="number" min="1" max="512" prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
+                    <button type="submit" id="summarize-button" prop:disabled=move || busy.get()>"Summarize"</button>
+                    <button type="button" id="stop-button" class="secondary" prop:disabled=move || !busy.get() on:click=on_stop>"Stop"</button>
+                </div>
+            </form>
+            <StatusLines busy error/>
+            <h2>"Summary"</h2>
+            <output id="summary" class="summary panel" aria-live="polite">{move || summary.get()}</output>
+            <p id="tokens-per-s" class="latency">{stats}</p>
+        </section>
+    }
+}

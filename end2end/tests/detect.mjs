@@ -1,0 +1,65 @@
+// Detection: upload dog.jpg, boxes are listed (dog, bicycle) and drawn; the confidence slider
+// filters the list and redraws the canvas with no new request; switching to CenterNet runs
+// again; a text file shows the server's 415; without JavaScript /predict answers the JPEG.
+import path from 'node:path';
+import { check, openPage, errorText, slide, canvasHash, textFile } from '../lib.mjs';
+
+const labels = (page) => page.$$eval('#detections li .label', (els) => els.map((e) => e.textContent));
+
+export default async function detect({ browser, base, samples, artifacts }) {
+  const photo = path.join(samples, 'dog.jpg');
+  const { page, errors, apiCalls } = await openPage(browser, base + '/detect');
+  check('detect: server-rendered heading', (await page.textContent('h1')) === 'Object detection');
+
+  await page.setInputFiles('#file', photo);
+  await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('nanodet'), null, { timeout: 30000 });
+  check('detect: one API request for the upload', apiCalls.length === 1 && apiCalls[0].includes('/api/v1/detect/nanodet'), JSON.stringify(apiCalls));
+  const first = await labels(page);
+  check('detect: dog and bicycle listed', first.includes('dog') && first.includes('bicycle'), JSON.stringify(first));
+  const size = await page.$eval('#detect-canvas', (c) => [c.width, c.height]);
+  check('detect: canvas at the photo size (768x576)', size[0] === 768 && size[1] === 576, JSON.stringify(size));
+  const latency = await page.textContent('#latency');
+  check('detect: latency shown', /model [\d.]+ ms/.test(latency), latency);
+  await page.screenshot({ path: path.join(artifacts, 'detect-desktop.png'), fullPage: true });
+
+  const calls0 = apiCalls.length;
+  const h0 = await canvasHash(page, '#detect-canvas');
+  await slide(page, '#confidence', 0.6);
+  await page.waitForTimeout(200);
+  const high = await labels(page);
+  const h1 = await canvasHash(page, '#detect-canvas');
+  check('detect: raising confidence shortens the list', high.length < first.length && high.includes('bicycle') && !high.includes('dog'), JSON.stringify(high));
+  check('detect: raising confidence redraws the canvas', h1 !== h0);
+  check('detect: the value label follows the slider', (await page.textContent('#confidence-value')) === '0.60');
+  await slide(page, '#confidence', 0.1);
+  await page.waitForTimeout(200);
+  const low = await labels(page);
+  check('detect: lowering confidence lengthens the list', low.length > first.length, `${first.length} -> ${low.length}`);
+  check('detect: the slider made no new request', apiCalls.length === calls0, JSON.stringify(apiCalls.slice(calls0)));
+  await page.screenshot({ path: path.join(artifacts, 'detect-low-confidence.png'), fullPage: true });
+
+  await slide(page, '#confidence', 0.35);
+  await page.selectOption('#model', 'centernet');
+  await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('centernet'), null, { timeout: 60000 });
+  const cn = await labels(page);
+  check('detect: model switch re-runs with CenterNet', apiCalls.length === calls0 + 1 && apiCalls.at(-1).includes('/api/v1/detect/centernet'), JSON.stringify(apiCalls.slice(calls0)));
+  check('detect: CenterNet finds the dog', cn.includes('dog'), JSON.stringify(cn));
+  await page.screenshot({ path: path.join(artifacts, 'detect-centernet.png'), fullPage: true });
+
+  await page.setInputFiles('#file', textFile);
+  const err = await errorText(page);
+  check('detect: a text file shows the server\'s 415', /not an image/.test(err) && /415/.test(err), JSON.stringify(err));
+
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.screenshot({ path: path.join(artifacts, 'detect-phone.png'), fullPage: true });
+  check('detect: no page errors', errors.length === 0, errors.join('\n'));
+  await page.close();
+
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await nojs.newPage();
+  await plain.goto(base + '/detect');
+  await plain.setInputFiles('#file', photo);
+  const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#detect-button')]);
+  check('detect: no-JS form post answers the annotated JPEG', resp.status() === 200 && resp.headers()['content-type'] === 'image/jpeg', `${resp.status()} ${resp.headers()['content-type']}`);
+  await nojs.close();
+}

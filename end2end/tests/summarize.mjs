@@ -1,0 +1,54 @@
+// Summarization: type a paragraph, the summary grows over several updates (streamed), then
+// tokens/s appears; one request. Without JavaScript the form GETs /Summarizer (plain text).
+import path from 'node:path';
+import { check, openPage } from '../lib.mjs';
+
+const PARAGRAPH = 'The city council voted on Tuesday to turn the old railway depot into a public library '
+  + 'and community workshop. The project will cost about four million euros, paid partly by a regional '
+  + 'grant, and construction is planned to start next spring. Supporters said the neighbourhood has lacked '
+  + 'a library for twenty years, while critics worried about parking and the loss of the depot\'s historic '
+  + 'facade, which the architects have promised to keep.';
+
+export default async function summarize({ browser, base, artifacts }) {
+  const { page, errors, apiCalls } = await openPage(browser, base + '/summarize');
+  check('summarize: server-rendered heading', (await page.textContent('h1')) === 'Summarization');
+  await page.fill('#text', PARAGRAPH);
+  check('summarize: character count', (await page.textContent('#char-count')) === `${PARAGRAPH.length} characters`, await page.textContent('#char-count'));
+  await page.fill('#max-tokens', '48');
+  // Record the summary's length every time it changes, in the page.
+  await page.evaluate(() => {
+    window.__lengths = [];
+    new MutationObserver(() => window.__lengths.push(document.querySelector('#summary').textContent.length))
+      .observe(document.querySelector('#summary'), { childList: true, characterData: true, subtree: true });
+  });
+  await page.click('#summarize-button');
+  await page.waitForFunction(() => /tokens\/s/.test(document.querySelector('#tokens-per-s')?.textContent) && !document.querySelector('#status')?.textContent, null, { timeout: 60000 });
+  const lengths = await page.evaluate(() => window.__lengths);
+  const distinct = new Set(lengths.filter((n) => n > 0)).size;
+  check('summarize: the summary grew over several updates (streamed)', distinct >= 5, JSON.stringify(lengths.slice(0, 20)));
+  const summary = (await page.textContent('#summary')).trim();
+  check('summarize: a non-trivial summary', summary.length > 20 && summary.length < PARAGRAPH.length * 1.5, JSON.stringify(summary));
+  const stats = await page.textContent('#tokens-per-s');
+  check('summarize: tokens/s shown', /[\d.]+ tokens\/s/.test(stats) && stats.startsWith('smollm2'), stats);
+  check('summarize: one API request', apiCalls.length === 1 && apiCalls[0].endsWith('/api/v1/summarize/smollm2'), JSON.stringify(apiCalls));
+  await page.screenshot({ path: path.join(artifacts, 'summarize-desktop.png'), fullPage: true });
+
+  await page.fill('#text', '   ');
+  await page.click('#summarize-button');
+  await page.waitForTimeout(200);
+  check('summarize: blank text is refused with a message', /Paste some text/.test(await page.textContent('#error')) && apiCalls.length === 1);
+
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.screenshot({ path: path.join(artifacts, 'summarize-phone.png'), fullPage: true });
+  check('summarize: no page errors', errors.length === 0, errors.join('\n'));
+  await page.close();
+
+  const nojs = await browser.newContext({ javaScriptEnabled: false });
+  const plain = await nojs.newPage();
+  await plain.goto(base + '/summarize');
+  await plain.fill('#text', PARAGRAPH);
+  const [resp] = await Promise.all([plain.waitForNavigation({ timeout: 60000 }), plain.click('#summarize-button')]);
+  const text = (await resp.text()).trim();
+  check('summarize: no-JS form GET answers the summary text', resp.status() === 200 && resp.url().includes('/Summarizer?txt=') && text.length > 20, `${resp.status()} ${text.slice(0, 80)}`);
+  await nojs.close();
+}
