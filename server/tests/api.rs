@@ -250,6 +250,20 @@ async fn models_health_and_page() {
     assert_eq!(status, 200);
     assert!(ctype.starts_with("text/html"));
     let html = String::from_utf8(html).unwrap();
+    // The home page links every task's page.
+    for page in ["/segment", "/detect", "/classify", "/summarize"] {
+        assert!(
+            html.contains(&format!("href=\"{page}\"")),
+            "{page} in {html}"
+        );
+    }
+    let (status, _, html) = send(
+        router(),
+        Request::get("/segment").body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let html = String::from_utf8(html).unwrap();
     assert!(
         html.contains("Person segmentation") && html.contains("action=\"/segment?output=overlay\""),
         "{html}"
