@@ -64,24 +64,24 @@ pub struct ErrorBody {
 pub const DETECTION_MODELS: &[ModelChoice] = &[
     ModelChoice {
         id: "nanodet",
-        label: "NanoDet (fast)",
+        label: "NanoDet-g 416 (fast)",
     },
     ModelChoice {
         id: "centernet",
-        label: "CenterNet (accurate)",
+        label: "CenterNet MobileNetV3 512 (accurate)",
     },
 ];
 
 /// The classification models in the catalog, default first.
 pub const CLASSIFICATION_MODELS: &[ModelChoice] = &[ModelChoice {
     id: "efficientnet-lite0",
-    label: "EfficientNet-Lite0 (ImageNet, 1000 classes)",
+    label: "EfficientNet-Lite0 (ImageNet-1k)",
 }];
 
 /// The summarization models in the catalog, default first.
 pub const SUMMARIZATION_MODELS: &[ModelChoice] = &[ModelChoice {
     id: "smollm2",
-    label: "SmolLM2 360M Instruct (GGUF)",
+    label: "SmolLM2-135M-Instruct (Q4_1 GGUF)",
 }];
 
 /// Okabe–Ito colours for boxes, picked by `class_index % 7` (as the server's `draw.rs`).
@@ -220,7 +220,7 @@ mod tests {
     fn palette_wraps() {
         assert_eq!(class_colour(0), [230, 159, 0]);
         assert_eq!(class_colour(7), class_colour(0));
-        assert_eq!(class_colour(16), [86, 180, 233]);
+        assert_eq!(class_colour(16), [0, 158, 115]); // dog: bluish green, as drawn by the server
     }
 
     #[test]

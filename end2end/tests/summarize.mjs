@@ -33,10 +33,20 @@ export default async function summarize({ browser, base, artifacts }) {
   check('summarize: one API request', apiCalls.length === 1 && apiCalls[0].endsWith('/api/v1/summarize/smollm2'), JSON.stringify(apiCalls));
   await page.screenshot({ path: path.join(artifacts, 'summarize-desktop.png'), fullPage: true });
 
+  // Stop after the first tokens: the stream is aborted, the text so far stays, no error.
+  await page.fill('#max-tokens', '200');
+  await page.click('#summarize-button');
+  await page.waitForFunction(() => document.querySelector('#summary')?.textContent.length > 10, null, { timeout: 30000 });
+  await page.click('#stop-button');
+  await page.waitForFunction(() => /stopped$/.test(document.querySelector('#tokens-per-s')?.textContent), null, { timeout: 5000 });
+  const stopped = await page.textContent('#summary');
+  const stopErr = (await page.textContent('#error')).trim();
+  check('summarize: Stop keeps the partial text and shows no error', stopped.length > 10 && stopErr === '', JSON.stringify([stopped, stopErr]));
+
   await page.fill('#text', '   ');
   await page.click('#summarize-button');
   await page.waitForTimeout(200);
-  check('summarize: blank text is refused with a message', /Paste some text/.test(await page.textContent('#error')) && apiCalls.length === 1);
+  check('summarize: blank text is refused with a message', /Paste some text/.test(await page.textContent('#error')) && apiCalls.length === 2, `${apiCalls.length} calls`);
 
   await page.setViewportSize({ width: 375, height: 800 });
   await page.screenshot({ path: path.join(artifacts, 'summarize-phone.png'), fullPage: true });
