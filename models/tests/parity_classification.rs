@@ -8,7 +8,7 @@ mod common;
 
 use candle_core::Device;
 use models::classify::top_k;
-use models::{preprocess, EfficientNetLite};
+use models::EfficientNetLite;
 
 #[derive(serde::Deserialize)]
 struct Golden {
@@ -29,31 +29,13 @@ fn softmax(x: &[f32]) -> Vec<f32> {
 
 #[test]
 fn efficientnet_lite0_matches_pytorch_on_real_photos() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/classification");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 3,
-        "expected goldens for 3+ photos in {}",
-        dir.display()
-    );
+    let files = common::golden_files("classification", 3);
     let (spec, store) = common::ready("efficientnet-lite0");
     let model = EfficientNetLite::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
     for path in files {
         let g: Golden = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         assert_eq!(g.model, spec.id);
-        let resized = preprocess::resize_for(&common::photo(&g.photo), spec.image_input());
-        assert_eq!(
-            models::store::sha256_bytes(resized.as_raw()),
-            g.input_sha256,
-            "{}: candle's input differs from the golden's; rerun `make golden`",
-            path.display()
-        );
+        let resized = common::golden_input(&spec, &g.photo, &g.input_sha256, &path);
         let logits = model.logits(&resized).unwrap();
         let probs = softmax(&logits);
         assert_eq!(probs.len(), g.probs.len());

@@ -8,7 +8,7 @@ mod common;
 
 use candle_core::Device;
 use models::detect::nms::iou;
-use models::{preprocess, TfjsDetector};
+use models::TfjsDetector;
 
 #[derive(serde::Deserialize)]
 struct Golden {
@@ -32,31 +32,13 @@ const MIN_SCORE: f32 = 0.3;
 
 #[test]
 fn detections_match_tfjs_on_real_photos() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/detection");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 6,
-        "expected goldens for 2 models x 3+ photos in {}",
-        dir.display()
-    );
+    let files = common::golden_files("detection", 6);
     let mut checked = 0;
     for path in files {
         let g: Golden = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let (spec, store) = common::ready(&g.model);
         let model = TfjsDetector::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
-        let resized = preprocess::resize_for(&common::photo(&g.photo), spec.image_input());
-        assert_eq!(
-            models::store::sha256_bytes(resized.as_raw()),
-            g.input_sha256,
-            "{}: candle's input differs from the golden's; rerun `make golden`",
-            path.display()
-        );
+        let resized = common::golden_input(&spec, &g.photo, &g.input_sha256, &path);
         let ours = model.candidates(&resized, 0.05).unwrap();
         let (mut worst_iou, mut worst_ds) = (1f32, 0f32);
         for r in g.detections.iter().filter(|r| r.score >= MIN_SCORE) {

@@ -7,7 +7,7 @@ mod common;
 
 use base64::Engine;
 use candle_core::Device;
-use models::{preprocess, TfjsSegmenter};
+use models::TfjsSegmenter;
 
 #[derive(serde::Deserialize)]
 struct Golden {
@@ -22,30 +22,12 @@ struct Golden {
 
 #[test]
 fn segmentation_matches_tfjs_on_real_photos() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/segmentation");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(
-        files.len() >= 6,
-        "expected at least 3 photos x 2 models of goldens in {}",
-        dir.display()
-    );
+    let files = common::golden_files("segmentation", 6);
     for path in files {
         let g: Golden = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let (spec, store) = common::ready(&g.model);
         let model = TfjsSegmenter::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
-        let resized = preprocess::resize_for(&common::photo(&g.photo), spec.image_input());
-        assert_eq!(
-            models::store::sha256_bytes(resized.as_raw()),
-            g.input_sha256,
-            "{}: candle's input differs from the one the golden was made on; rerun `make golden`",
-            path.display()
-        );
+        let resized = common::golden_input(&spec, &g.photo, &g.input_sha256, &path);
         let ours = model.probabilities(&resized).unwrap();
         assert_eq!((ours.width, ours.height), (g.width, g.height));
         let raw = base64::engine::general_purpose::STANDARD
