@@ -121,13 +121,7 @@ async fn classify(
                 })
             }
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let timings = StageTimings {
-                decode_ms,
-                preprocess_ms: out.timings.preprocess_ms,
-                inference_ms: out.timings.inference_ms,
-                postprocess_ms: out.timings.postprocess_ms,
-                total_ms: 0.0,
-            };
+            let timings = StageTimings::of_run(decode_ms, &out.timings, 0.0);
             Ok((json, timings))
         })
         .await?;

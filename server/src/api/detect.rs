@@ -140,13 +140,8 @@ async fn detect(
                     serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?;
                 (json, "application/json")
             };
-            let timings = StageTimings {
-                decode_ms,
-                preprocess_ms: out.timings.preprocess_ms,
-                inference_ms: out.timings.inference_ms,
-                postprocess_ms: out.timings.postprocess_ms + t1.elapsed().as_secs_f64() * 1e3,
-                total_ms: 0.0,
-            };
+            let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
+            let timings = StageTimings::of_run(decode_ms, &out.timings, encode_ms);
             Ok((body, ctype, timings))
         })
         .await?;

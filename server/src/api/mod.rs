@@ -32,6 +32,20 @@ pub struct StageTimings {
     pub total_ms: f64,
 }
 
+impl StageTimings {
+    /// The stages of one run: decoding, the model's own split, and the handler's encoding
+    /// (`encode_ms`, counted as post-processing). The total is filled in by [`finish`].
+    pub fn of_run(decode_ms: f64, model: &models::segment::Timings, encode_ms: f64) -> Self {
+        Self {
+            decode_ms,
+            preprocess_ms: model.preprocess_ms,
+            inference_ms: model.inference_ms,
+            postprocess_ms: model.postprocess_ms + encode_ms,
+            total_ms: 0.0,
+        }
+    }
+}
+
 pub(crate) fn query_or_400<T>(
     q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
 ) -> Result<T, ApiError> {

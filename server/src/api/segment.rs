@@ -183,12 +183,8 @@ async fn segment(
                         height: img.height(),
                         threshold,
                         classes,
-                        timings: StageTimings {
-                            decode_ms,
-                            preprocess_ms: seg.timings.preprocess_ms,
-                            inference_ms: seg.timings.inference_ms,
-                            ..Default::default()
-                        },
+                        // Filled in whole by `finish`, once the encoding time is known.
+                        timings: StageTimings::default(),
                         probability_png,
                         image_png,
                     };
@@ -198,13 +194,8 @@ async fn segment(
                     )
                 }
             };
-            let timings = StageTimings {
-                decode_ms,
-                preprocess_ms: seg.timings.preprocess_ms,
-                inference_ms: seg.timings.inference_ms,
-                postprocess_ms: t1.elapsed().as_secs_f64() * 1e3,
-                total_ms: 0.0,
-            };
+            let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
+            let timings = StageTimings::of_run(decode_ms, &seg.timings, encode_ms);
             Ok((body, ctype, timings))
         })
         .await?;
