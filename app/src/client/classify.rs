@@ -6,8 +6,8 @@ use leptos::prelude::*;
 
 use super::{draw_image, load_image, post_image, resolve, spawn_run, Source};
 use crate::dto::ClassifyResponse;
-use crate::pages::classify::{ClassifyCtx, ClassifyInfo, FETCH_TOP_K};
-use crate::pages::common::Pick;
+use crate::pages::classify::{ClassifyCtx, FETCH_TOP_K};
+use crate::pages::common::{Pick, RunInfo};
 
 thread_local! {
     static LAST: RefCell<Option<Source>> = const { RefCell::new(None) };
@@ -24,13 +24,11 @@ pub fn pick(ctx: ClassifyCtx, pick: Pick) {
 async fn run(ctx: ClassifyCtx, src: Source) -> Result<(), String> {
     let model = ctx.model.get_untracked();
     let url = format!("/api/v1/classify/{model}?top_k={FETCH_TOP_K}&include=image");
-    let (text, round_trip_ms) = post_image(&url, &src).await?;
-    let out: ClassifyResponse =
-        serde_json::from_str(&text).map_err(|e| format!("Unexpected answer: {e}"))?;
+    let (out, round_trip_ms): (ClassifyResponse, f64) = post_image(&url, &src).await?;
     let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
     draw_image("classify-canvas", &img)?;
     ctx.classes.set(out.top_k);
-    ctx.info.set(Some(ClassifyInfo {
+    ctx.info.set(Some(RunInfo {
         model: out.model,
         width: out.width,
         height: out.height,

@@ -8,8 +8,8 @@ use web_sys::{CanvasRenderingContext2d, HtmlImageElement};
 
 use super::{draw_image, js_err, load_image, post_image, resolve, spawn_run, Source};
 use crate::dto::{above, class_colour, DetectResponse};
-use crate::pages::common::Pick;
-use crate::pages::detect::{DetectCtx, DetectInfo};
+use crate::pages::common::{Pick, RunInfo};
+use crate::pages::detect::DetectCtx;
 
 thread_local! {
     static IMAGE: RefCell<Option<HtmlImageElement>> = const { RefCell::new(None) };
@@ -31,13 +31,11 @@ pub fn pick(ctx: DetectCtx, pick: Pick) {
 async fn run(ctx: DetectCtx, src: Source) -> Result<(), String> {
     let model = ctx.model.get_untracked();
     let url = format!("/api/v1/detect/{model}?include=image");
-    let (text, round_trip_ms) = post_image(&url, &src).await?;
-    let out: DetectResponse =
-        serde_json::from_str(&text).map_err(|e| format!("Unexpected answer: {e}"))?;
+    let (out, round_trip_ms): (DetectResponse, f64) = post_image(&url, &src).await?;
     let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
     IMAGE.with(|i| *i.borrow_mut() = Some(img));
     ctx.detections.set(out.detections);
-    ctx.info.set(Some(DetectInfo {
+    ctx.info.set(Some(RunInfo {
         model: out.model,
         width: out.width,
         height: out.height,

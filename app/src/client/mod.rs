@@ -128,9 +128,12 @@ pub async fn fetch(url: &str, init: &RequestInit) -> Result<Response, String> {
         .unchecked_into())
 }
 
-/// Posts the image (multipart file, or JSON `{"image_url"}`) and returns the JSON text of a
+/// Posts the image (multipart file, or JSON `{"image_url"}`) and returns the parsed JSON of a
 /// successful answer and the round trip in ms, or the error message.
-pub async fn post_image(url: &str, src: &Source) -> Result<(String, f64), String> {
+pub async fn post_image<T: serde::de::DeserializeOwned>(
+    url: &str,
+    src: &Source,
+) -> Result<(T, f64), String> {
     let init = RequestInit::new();
     init.set_method("POST");
     match src {
@@ -161,7 +164,8 @@ pub async fn post_image(url: &str, src: &Source) -> Result<(String, f64), String
     if !resp.ok() {
         return Err(error_message(&resp, &text));
     }
-    Ok((text, rt))
+    let parsed = serde_json::from_str(&text).map_err(|e| format!("Unexpected answer: {e}"))?;
+    Ok((parsed, rt))
 }
 
 /// Decodes an image (data URL) with the browser's decoder.

@@ -44,9 +44,7 @@ pub fn pick(ctx: PageCtx, pick: Pick) {
 async fn run(ctx: PageCtx, src: Source) -> Result<(), String> {
     let model = ctx.model.get_untracked();
     let url = format!("/api/v1/segment/{model}?output=json&include=probability,image");
-    let (text, round_trip_ms) = post_image(&url, &src).await?;
-    let out: SegmentResponse =
-        serde_json::from_str(&text).map_err(|e| format!("Unexpected answer: {e}"))?;
+    let (out, round_trip_ms): (SegmentResponse, f64) = post_image(&url, &src).await?;
     let image = load_pixels(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
     let prob = load_pixels(
         out.probability_png

@@ -4,21 +4,11 @@
 
 use leptos::prelude::*;
 
-use super::common::{ImageInput, Pick, StatusLines};
+use super::common::{ImageInput, Pick, RunInfo, StatusLines};
 use crate::dto::{ClassProb, CLASSIFICATION_MODELS};
 
 /// How many classes the page asks for once; the selector shows up to this many.
 pub const FETCH_TOP_K: usize = 20;
-
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ClassifyInfo {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub inference_ms: f64,
-    pub server_ms: f64,
-    pub round_trip_ms: f64,
-}
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
 #[derive(Clone, Copy)]
@@ -27,7 +17,7 @@ pub struct ClassifyCtx {
     pub classes: RwSignal<Vec<ClassProb>>,
     pub busy: RwSignal<bool>,
     pub error: RwSignal<Option<String>>,
-    pub info: RwSignal<Option<ClassifyInfo>>,
+    pub info: RwSignal<Option<RunInfo>>,
 }
 
 #[component]
@@ -76,12 +66,7 @@ pub fn ClassifyPage() -> impl IntoView {
                     <figcaption id="latency" class="latency">
                         {move || {
                             info.get()
-                                .map(|i| {
-                                    format!(
-                                        "{} · {}×{} · model {:.1} ms · server {:.1} ms · round trip {:.0} ms",
-                                        i.model, i.width, i.height, i.inference_ms, i.server_ms, i.round_trip_ms,
-                                    )
-                                })
+                                .map(|i| i.line())
                                 .unwrap_or_else(|| "Choose a photo to start.".into())
                         }}
                     </figcaption>

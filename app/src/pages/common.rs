@@ -5,6 +5,32 @@ use leptos::prelude::*;
 
 use crate::dto::ModelChoice;
 
+/// What an image page shows about its last run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RunInfo {
+    pub model: String,
+    pub width: u32,
+    pub height: u32,
+    pub inference_ms: f64,
+    pub server_ms: f64,
+    pub round_trip_ms: f64,
+}
+
+impl RunInfo {
+    /// The latency line under the result.
+    pub fn line(&self) -> String {
+        format!(
+            "{} · {}×{} · model {:.1} ms · server {:.1} ms · round trip {:.0} ms",
+            self.model,
+            self.width,
+            self.height,
+            self.inference_ms,
+            self.server_ms,
+            self.round_trip_ms,
+        )
+    }
+}
+
 /// What the user just did with the input controls; the page's browser code decides what to run.
 pub enum Pick {
     /// The file input changed.

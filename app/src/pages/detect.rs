@@ -5,19 +5,8 @@
 
 use leptos::prelude::*;
 
-use super::common::{ImageInput, Pick, StatusLines};
+use super::common::{ImageInput, Pick, RunInfo, StatusLines};
 use crate::dto::{above, class_colour, Detection, DETECTION_MODELS};
-
-/// What the page shows about the last run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct DetectInfo {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub inference_ms: f64,
-    pub server_ms: f64,
-    pub round_trip_ms: f64,
-}
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
 #[derive(Clone, Copy)]
@@ -27,7 +16,7 @@ pub struct DetectCtx {
     pub detections: RwSignal<Vec<Detection>>,
     pub busy: RwSignal<bool>,
     pub error: RwSignal<Option<String>>,
-    pub info: RwSignal<Option<DetectInfo>>,
+    pub info: RwSignal<Option<RunInfo>>,
 }
 
 #[component]
@@ -90,12 +79,7 @@ pub fn DetectPage() -> impl IntoView {
                     <figcaption id="latency" class="latency">
                         {move || {
                             info.get()
-                                .map(|i| {
-                                    format!(
-                                        "{} · {}×{} · model {:.1} ms · server {:.1} ms · round trip {:.0} ms",
-                                        i.model, i.width, i.height, i.inference_ms, i.server_ms, i.round_trip_ms,
-                                    )
-                                })
+                                .map(|i| i.line())
                                 .unwrap_or_else(|| "Choose a photo to start.".into())
                         }}
                     </figcaption>
