@@ -60,7 +60,7 @@ golden: tools fetch
 	CANDLELIT_NPM_DIR=$(CACHE)/npm node scripts/golden/detection.mjs $(CARGO_TARGET_DIR)/parity models/tests/golden/detection
 	scripts/golden/pyenv.sh
 	$(CACHE)/py/bin/python scripts/golden/classification.py $(CARGO_TARGET_DIR)/parity models/tests/golden/classification
-	$(CACHE)/py/bin/python scripts/golden/summarization.py $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf models/tests/golden
+	$(CACHE)/py/bin/python scripts/golden/summarization.py $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf models/tests/golden/summarization
 
 # Benchmark (not a test): candle vs TF.js on the same files and inputs, alternating.
 bench: tools fetch

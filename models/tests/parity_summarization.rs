@@ -3,25 +3,19 @@
 //! 32 greedy tokens, close logits after the prompt. Plus the `Summarizer` contract on the real
 //! model (min/max tokens, truncation, cancellation, streaming).
 
+mod common;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::Device;
 use models::summarize::{LogitsSource, SmolLm, StopReason, SummarizeRequest, Summarizer};
 
-/// `<store>/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf`. `make test` fills the store first; a
-/// missing file is a failure with the command that fixes it, never a silent skip.
+/// The GGUF in the store, checked against the catalog's sha256 (`make test` fills the store
+/// first; a missing file fails with the command that fixes it, never a silent skip).
 fn gguf() -> PathBuf {
-    let store = std::env::var_os("CANDLELIT_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model-store"));
-    let path = store.join("smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
-    assert!(
-        path.is_file(),
-        "{} is missing; run `make fetch` (candlelit models fetch smollm2)",
-        path.display()
-    );
-    path
+    let (spec, store) = common::ready("smollm2");
+    store.graph_path(&spec)
 }
 
 /// Loaded once for all tests in this file (tests run on threads: this also exercises sharing).
@@ -42,7 +36,7 @@ struct Golden {
 }
 
 fn goldens() -> Vec<Golden> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summarization");
     let mut out = vec![];
     for n in 1..=3 {
         let path = dir.join(format!("smollm2-{n}.json"));
