@@ -17,21 +17,10 @@ use crate::summarize::{SmolLm, Summarizer};
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LoadState {
     Ready,
-    Missing {
-        fix: String,
-    },
-    Corrupt {
-        detail: String,
-        fix: String,
-    },
-    Failed {
-        detail: String,
-    },
+    Missing { fix: String },
+    Corrupt { detail: String, fix: String },
+    Failed { detail: String },
     Disabled,
-    /// In the catalog and in the store, but this build has no serving pipeline for its task yet.
-    NotServed {
-        detail: String,
-    },
 }
 
 impl LoadState {
@@ -42,13 +31,12 @@ impl LoadState {
             LoadState::Corrupt { .. } => "corrupt",
             LoadState::Failed { .. } => "failed",
             LoadState::Disabled => "disabled",
-            LoadState::NotServed { .. } => "not_served",
         }
     }
 
     /// Whether readiness should wait for this model.
     pub fn counts_for_readiness(&self) -> bool {
-        !matches!(self, LoadState::Disabled | LoadState::NotServed { .. })
+        !matches!(self, LoadState::Disabled)
     }
 }
 
@@ -65,36 +53,6 @@ pub struct Entry {
     pub spec: ModelSpec,
     pub state: LoadState,
     pub model: Option<Model>,
-}
-
-impl Entry {
-    pub fn segmenter(&self) -> Option<&Arc<dyn Segmenter>> {
-        match &self.model {
-            Some(Model::Segmenter(m)) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn detector(&self) -> Option<&Arc<dyn Detector>> {
-        match &self.model {
-            Some(Model::Detector(m)) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn summarizer(&self) -> Option<&Arc<dyn Summarizer>> {
-        match &self.model {
-            Some(Model::Summarizer(m)) => Some(m),
-            _ => None,
-        }
-    }
-
-    pub fn classifier(&self) -> Option<&Arc<dyn Classifier>> {
-        match &self.model {
-            Some(Model::Classifier(m)) => Some(m),
-            _ => None,
-        }
-    }
 }
 
 pub struct Registry {

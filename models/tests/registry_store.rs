@@ -31,7 +31,10 @@ fn missing_and_corrupt_models_are_reported_and_the_rest_serve() {
     let store = Store::new(&dir, std::env::temp_dir());
     let reg = Registry::load(Catalog::builtin(), &store, None, &Device::Cpu);
     assert_eq!(reg.entry("selfie").unwrap().state, LoadState::Ready);
-    assert!(reg.entry("selfie").unwrap().segmenter().is_some());
+    assert!(matches!(
+        reg.entry("selfie").unwrap().model,
+        Some(models::Model::Segmenter(_))
+    ));
     match &reg.entry("meet").unwrap().state {
         LoadState::Corrupt { detail, fix } => {
             assert!(detail.contains("meet.bin"), "{detail}");
