@@ -16,7 +16,7 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden bench lint fmt clean
+.PHONY: run test tools fetch build site server golden bench bench-load bench-overhead lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -71,6 +71,16 @@ bench: tools fetch
 	  --vision $(CARGO_TARGET_DIR)/release/examples/bench_vision \
 	  --python $${CANDLELIT_PY:-$(CACHE)/py/bin/python} \
 	  $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity 30 2
+
+# Load benchmark (not a test): the real server on loopback at 1/4/16/64 clients, batching off
+# and on. ROUTE and LOAD_SECONDS pick what and how long.
+bench-load: fetch
+	cargo build --release -p server --example load
+	scripts/bench/load.sh $${ROUTE:-/api/v1/segment/selfie} $${LOAD_SECONDS:-10}
+
+# HTTP overhead (not a test): one image through the route and through the model call directly.
+bench-overhead: fetch
+	cargo run --release -p server --example overhead -- $(CANDLELIT_MODEL_DIR) 50
 
 fmt:
 	cargo fmt --all

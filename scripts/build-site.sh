@@ -12,6 +12,12 @@ unset LEPTOS_OUTPUT_NAME
 cd "$ROOT"
 cargo build -p frontend --target wasm32-unknown-unknown --profile wasm-release
 WASM="$TARGET/wasm32-unknown-unknown/wasm-release/frontend.wasm"
+# Swagger UI for /docs, from the pinned npm package (no CDN), with our init script.
+SWAGGER="$SITE/swagger"
+DIST="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}/npm/node_modules/swagger-ui-dist"
+mkdir -p "$SWAGGER"
+cp "$DIST/swagger-ui-bundle.js" "$DIST/swagger-ui.css" "$DIST/LICENSE" "$SWAGGER/"
+cp public/swagger/swagger-init.js "$SWAGGER/"
 STAMP="$PKG/.built-from"
 SUM="$(sha256sum "$WASM" style/*.scss | sha256sum | cut -c1-16)"
 if [[ "$(cat "$STAMP" 2>/dev/null || true)" == "$SUM" ]]; then

@@ -16,16 +16,29 @@ use crate::summarize::{SmolLm, Summarizer};
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum LoadState {
+    /// Waiting for (or in) its turn to load at start.
+    Loading,
+    /// Loaded; running its warm-up inference before it takes requests.
+    WarmingUp,
     Ready,
-    Missing { fix: String },
-    Corrupt { detail: String, fix: String },
-    Failed { detail: String },
+    Missing {
+        fix: String,
+    },
+    Corrupt {
+        detail: String,
+        fix: String,
+    },
+    Failed {
+        detail: String,
+    },
     Disabled,
 }
 
 impl LoadState {
     pub fn label(&self) -> &'static str {
         match self {
+            LoadState::Loading => "loading",
+            LoadState::WarmingUp => "warming_up",
             LoadState::Ready => "ready",
             LoadState::Missing { .. } => "missing",
             LoadState::Corrupt { .. } => "corrupt",
@@ -139,7 +152,8 @@ impl Registry {
     }
 }
 
-fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
+/// Loads one model from the store, or says why it cannot be served.
+pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
     match store.state(spec) {
         ModelState::Ready => {}
         ModelState::Missing(_) => {

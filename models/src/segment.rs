@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{Device, IndexOp};
+use candle_core::{Device, IndexOp, Tensor};
 use image::RgbImage;
 
 use crate::catalog::{ModelSpec, OutputKind, OutputSpec};
@@ -30,6 +30,13 @@ pub struct Timings {
 pub trait Segmenter: Send + Sync {
     fn spec(&self) -> &ModelSpec;
     fn segment(&self, img: &RgbImage) -> Result<Segmentation>;
+    /// Several images at once, one answer per image in order, each equal to [`segment`]'s
+    /// for that image alone. Models that gain from a batched forward override this.
+    ///
+    /// [`segment`]: Segmenter::segment
+    fn segment_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Segmentation>> {
+        imgs.iter().map(|img| self.segment(img)).collect()
+    }
 }
 
 /// A person/background model stored as a TF.js graph (MediaPipe Selfie, Meet).
@@ -62,9 +69,25 @@ impl TfjsSegmenter {
 
     /// Runs the graph on an image already at the model's input size; exposed for parity tests.
     pub fn probabilities(&self, resized: &RgbImage) -> Result<ProbMap> {
-        let input = preprocess::to_tensor(resized, self.spec.image_input(), &self.device)?;
-        let out = self.graph.run(&[input])?.remove(0); // [1, H, W, C]
-        let (_, h, w, c) = out.dims4()?;
+        Ok(self.probabilities_batch(&[resized])?.remove(0))
+    }
+
+    /// One graph run over images already at the input size, stacked as `[N, H, W, 3]`.
+    pub fn probabilities_batch(&self, resized: &[&RgbImage]) -> Result<Vec<ProbMap>> {
+        let inputs = resized
+            .iter()
+            .map(|r| preprocess::to_tensor(r, self.spec.image_input(), &self.device))
+            .collect::<Result<Vec<_>>>()?;
+        let input = Tensor::cat(&inputs, 0)?;
+        let out = self.graph.run(&[input])?.remove(0); // [N, H, W, C]
+        let (n, h, w, c) = out.dims4()?;
+        if n != resized.len() {
+            return Err(ModelError::Graph(format!(
+                "{}: {} images in, {n} maps out",
+                self.spec.id,
+                resized.len()
+            )));
+        }
         let channel = self.output.channel;
         if channel >= c {
             return Err(ModelError::Graph(format!(
@@ -73,13 +96,20 @@ impl TfjsSegmenter {
             )));
         }
         let probs = match self.output.kind {
-            OutputKind::Sigmoid => out.i((0, .., .., channel))?,
+            OutputKind::Sigmoid => out.i((.., .., .., channel))?,
             OutputKind::Softmax => {
-                candle_nn::ops::softmax_last_dim(&out)?.i((0, .., .., channel))?
+                candle_nn::ops::softmax_last_dim(&out)?.i((.., .., .., channel))?
             }
         };
-        let data = probs.flatten_all()?.to_vec1::<f32>()?;
-        ProbMap::new(w as u32, h as u32, data)
+        (0..n)
+            .map(|i| {
+                ProbMap::new(
+                    w as u32,
+                    h as u32,
+                    probs.i(i)?.flatten_all()?.to_vec1::<f32>()?,
+                )
+            })
+            .collect()
     }
 }
 
@@ -109,5 +139,35 @@ impl Segmenter for TfjsSegmenter {
                 postprocess_ms: 0.0,
             },
         })
+    }
+
+    /// One graph run for the whole batch; each answer carries the batch's times.
+    fn segment_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Segmentation>> {
+        if imgs.len() < 2 {
+            return imgs.iter().map(|i| self.segment(i)).collect();
+        }
+        let t0 = Instant::now();
+        let resized: Vec<RgbImage> = imgs
+            .iter()
+            .map(|i| preprocess::resize_for(i, self.spec.image_input()))
+            .collect();
+        let t1 = Instant::now();
+        let refs: Vec<&RgbImage> = resized.iter().collect();
+        match self.probabilities_batch(&refs) {
+            Ok(maps) => {
+                let timings = Timings {
+                    preprocess_ms: (t1 - t0).as_secs_f64() * 1e3,
+                    inference_ms: t1.elapsed().as_secs_f64() * 1e3,
+                    postprocess_ms: 0.0,
+                };
+                maps.into_iter()
+                    .map(|probs| Ok(Segmentation { probs, timings }))
+                    .collect()
+            }
+            Err(e) => imgs
+                .iter()
+                .map(|_| Err(ModelError::Graph(e.to_string())))
+                .collect(),
+        }
     }
 }

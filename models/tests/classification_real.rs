@@ -49,3 +49,26 @@ fn eagle_dog_and_giraffe_photos() {
     let giraffe = top5(&m, "giraffe.jpg");
     assert_eq!(giraffe[0], "zebra", "{giraffe:?}");
 }
+
+/// A batch of photos gives each photo the probabilities it gets alone (the server batches).
+#[test]
+fn a_batch_answers_each_photo_as_alone() {
+    let (spec, store) = common::ready("efficientnet-lite0");
+    let m = EfficientNetLite::load(&spec, &store.graph_path(&spec), &Device::Cpu).unwrap();
+    let photos: Vec<_> = ["eagle.jpg", "dog.jpg", "giraffe.jpg", "person.jpg"]
+        .iter()
+        .map(|p| common::photo(p))
+        .collect();
+    let refs: Vec<_> = photos.iter().collect();
+    let mut worst = 0f32;
+    for (img, got) in photos.iter().zip(m.classify_batch(&refs)) {
+        let got = got.unwrap().probs;
+        let alone = m.classify(img).unwrap().probs;
+        assert_eq!(top_k(&got, &spec.labels, 5), top_k(&alone, &spec.labels, 5));
+        for (a, b) in got.iter().zip(&alone) {
+            worst = worst.max((a - b).abs());
+        }
+    }
+    println!("batch of 4 vs alone: max |Δp| {worst:.2e}");
+    assert!(worst < 1e-5, "max |Δp| {worst}");
+}

@@ -81,3 +81,29 @@ fn unsupported_models_fail_at_load_naming_the_op() {
         assert!(err.to_string().contains("TopKV2"), "{err}");
     }
 }
+
+/// A batch of photos gives each photo the map it gets alone (the server batches requests).
+#[test]
+fn a_batch_answers_each_photo_as_alone() {
+    for id in ["selfie", "meet"] {
+        let m = load(id);
+        let photos: Vec<_> = ["person.jpg", "horses.jpg", "dog.jpg"]
+            .iter()
+            .map(|p| common::photo(p))
+            .collect();
+        let refs: Vec<_> = photos.iter().collect();
+        let batch = m.segment_batch(&refs);
+        assert_eq!(batch.len(), 3);
+        let mut worst = 0f32;
+        for (img, got) in photos.iter().zip(batch) {
+            let got = got.unwrap().probs;
+            let alone = m.segment(img).unwrap().probs;
+            assert_eq!((got.width, got.height), (alone.width, alone.height));
+            for (a, b) in got.data.iter().zip(&alone.data) {
+                worst = worst.max((a - b).abs());
+            }
+        }
+        println!("{id}: batch of 3 vs alone, max |Δp| {worst:.2e}");
+        assert!(worst < 1e-5, "{id}: max |Δp| {worst}");
+    }
+}

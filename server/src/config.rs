@@ -118,13 +118,68 @@ pub struct ServeArgs {
         global = true
     )]
     pub max_summary_tokens: usize,
-    /// Inference jobs that run at once (each on a blocking thread, never on the async runtime).
-    #[arg(long, env = "CANDLELIT_WORKERS", default_value_t = 2, global = true)]
+    /// Inference worker threads per model (never the async runtime's threads). Each model has
+    /// its own workers and queue, so a slow model cannot starve a fast one.
+    #[arg(long, env = "CANDLELIT_WORKERS", default_value_t = 1, global = true)]
     pub workers: usize,
-    /// Requests that may wait for a worker; beyond this the server answers 429 at once
-    /// rather than letting latency grow without bound.
+    /// Requests that may wait in each model's queue; one more is refused at once with 429 and
+    /// `Retry-After` rather than letting latency grow without bound.
     #[arg(long, env = "CANDLELIT_QUEUE", default_value_t = 16, global = true)]
     pub queue: usize,
+    /// Most requests a vision model runs as one batch (1 turns batching off). Summaries are
+    /// never batched.
+    #[arg(long, env = "CANDLELIT_MAX_BATCH", default_value_t = 4, global = true)]
+    pub max_batch: usize,
+    /// How long a worker holding one request waits for others to fill its batch, in
+    /// milliseconds. 0 batches only what is already queued, adding no latency when idle.
+    #[arg(
+        long,
+        env = "CANDLELIT_BATCH_WAIT_MS",
+        default_value_t = 0,
+        global = true
+    )]
+    pub batch_wait_ms: u64,
+    /// Per-model overrides of the four settings above, e.g.
+    /// `nanodet:workers=2,queue=32;selfie:max_batch=8,batch_wait_ms=2`.
+    #[arg(long, env = "CANDLELIT_MODEL_OPTS", global = true)]
+    pub model_opts: Option<String>,
+    /// Longest a request may take, queueing included, in milliseconds; past it the answer is
+    /// 504 and queued work is dropped unrun.
+    #[arg(
+        long,
+        env = "CANDLELIT_REQUEST_TIMEOUT_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
+    pub request_timeout_ms: u64,
+    /// Threads for decoding and encoding images (default: one per core).
+    #[arg(long, env = "CANDLELIT_CPU_WORKERS", global = true)]
+    pub cpu_workers: Option<usize>,
+    /// Decode/encode jobs that may wait for those threads; beyond this 429.
+    #[arg(long, env = "CANDLELIT_CPU_QUEUE", default_value_t = 64, global = true)]
+    pub cpu_queue: usize,
+    /// Require `Authorization: Bearer <key>` on the API routes (health, metrics, docs and the
+    /// pages stay open). Unset: no key needed.
+    #[arg(long, env = "CANDLELIT_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Origins allowed to call the API from browsers on other sites, comma-separated
+    /// (`*` for any). Unset: same origin only.
+    #[arg(
+        long = "cors-origin",
+        env = "CANDLELIT_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Vec<String>,
+    /// On SIGTERM / Ctrl-C: stop accepting, then give requests in flight this long to finish,
+    /// in milliseconds, before exiting.
+    #[arg(
+        long,
+        env = "CANDLELIT_SHUTDOWN_GRACE_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub shutdown_grace_ms: u64,
     /// Connect timeout for `image_url` fetches, in milliseconds.
     #[arg(
         long,
@@ -174,6 +229,35 @@ impl ServeArgs {
         }
     }
 
+    pub fn settings(&self) -> crate::Settings {
+        crate::Settings {
+            limits: self.limits(),
+            fetch: self.fetch_policy(),
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            api_key: self.api_key.clone().filter(|k| !k.is_empty()),
+            cors_origins: self.cors_origins.clone(),
+            cpu_workers: self
+                .cpu_workers
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
+            cpu_queue: self.cpu_queue,
+        }
+    }
+
+    /// Engine options for every model, with the `--model-opts` overrides applied.
+    pub fn engines(&self) -> Result<crate::served::EngineConfig, String> {
+        let default = crate::engine::EngineOptions {
+            workers: self.workers,
+            queue: self.queue,
+            max_batch: self.max_batch,
+            batch_wait: Duration::from_millis(self.batch_wait_ms),
+        };
+        let per_model = match &self.model_opts {
+            Some(spec) => parse_model_opts(spec, default)?,
+            None => Default::default(),
+        };
+        Ok(crate::served::EngineConfig { default, per_model })
+    }
+
     pub fn fetch_policy(&self) -> crate::fetch::FetchPolicy {
         crate::fetch::FetchPolicy {
             connect_timeout: Duration::from_millis(self.fetch_connect_timeout_ms),
@@ -181,6 +265,80 @@ impl ServeArgs {
             max_bytes: self.fetch_max_bytes,
             max_redirects: 5,
             allow: self.fetch_allow.clone(),
+        }
+    }
+}
+
+/// `id:key=value,...;id:...` into per-model options, each starting from `default`.
+pub fn parse_model_opts(
+    spec: &str,
+    default: crate::engine::EngineOptions,
+) -> Result<std::collections::HashMap<String, crate::engine::EngineOptions>, String> {
+    let mut out = std::collections::HashMap::new();
+    for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
+        let (id, kvs) = part
+            .split_once(':')
+            .ok_or_else(|| format!("--model-opts: '{part}' should be id:key=value,..."))?;
+        let mut o = default;
+        for kv in kvs.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (k, v) = kv
+                .split_once('=')
+                .ok_or_else(|| format!("--model-opts: '{kv}' should be key=value"))?;
+            let n: u64 = v
+                .trim()
+                .parse()
+                .map_err(|_| format!("--model-opts: {k} '{v}' is not a whole number"))?;
+            match k.trim() {
+                "workers" => o.workers = n as usize,
+                "queue" => o.queue = n as usize,
+                "max_batch" => o.max_batch = n as usize,
+                "batch_wait_ms" => o.batch_wait = Duration::from_millis(n),
+                other => {
+                    return Err(format!(
+                        "--model-opts: unknown key '{other}' (workers, queue, max_batch, batch_wait_ms)"
+                    ))
+                }
+            }
+        }
+        out.insert(id.trim().to_owned(), o);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::EngineOptions;
+
+    #[test]
+    fn model_opts_override_only_what_they_name() {
+        let d = EngineOptions::default();
+        let m = parse_model_opts(
+            "nanodet:workers=2,queue=32; selfie:max_batch=8,batch_wait_ms=3",
+            d,
+        )
+        .unwrap();
+        assert_eq!(m["nanodet"].workers, 2);
+        assert_eq!(m["nanodet"].queue, 32);
+        assert_eq!(m["nanodet"].max_batch, d.max_batch);
+        assert_eq!(m["selfie"].max_batch, 8);
+        assert_eq!(m["selfie"].batch_wait, Duration::from_millis(3));
+        assert!(parse_model_opts("nanodet:speed=3", d).is_err());
+        assert!(parse_model_opts("nanodet", d).is_err());
+        assert!(parse_model_opts("nanodet:workers=x", d).is_err());
+    }
+
+    #[test]
+    fn every_flag_has_an_env_twin() {
+        use clap::CommandFactory;
+        let cmd = Cli::command();
+        for arg in cmd.get_arguments() {
+            let id = arg.get_id().as_str();
+            if ["help", "version"].contains(&id) {
+                continue;
+            }
+            assert!(arg.get_env().is_some(), "--{id} has no env twin");
+            assert!(arg.get_help().is_some(), "--{id} has no help");
         }
     }
 }

@@ -27,20 +27,35 @@ pub enum ApiError {
     /// Well-formed but unusable: corrupt image, too many pixels.
     #[error("{0}")]
     Unprocessable(String),
+    /// The API needs a key and the request had none or a wrong one.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The model's queue is full (429, retry soon).
     #[error("{0}")]
     Overloaded(String),
+    /// The model is loading or warming up (503, retry soon).
+    #[error("{0}")]
+    NotReady(String),
+    /// The model cannot serve: missing, corrupt, failed, disabled, shutting down (503).
     #[error("{0}")]
     Unavailable(String),
+    /// The answer was not ready within the request timeout (504); the work was dropped.
+    #[error("{0}")]
+    Timeout(String),
     /// Something broke inside; the detail goes to the log only.
     #[error("internal error")]
     Internal(String),
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
+    /// What went wrong, for people; never internal detail.
     pub error: String,
+    /// A stable machine-readable kind: `bad_request`, `not_found`, `overloaded`, ...
     #[serde(rename = "type")]
     pub kind: &'static str,
+    /// The HTTP status, repeated for clients that only keep the body.
+    pub code: u16,
 }
 
 impl ApiError {
@@ -48,6 +63,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::UrlRefused(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
+            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::UrlFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -62,6 +80,9 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Timeout(_) => "timeout",
+            ApiError::NotReady(_) => "not_ready",
             ApiError::UrlRefused(_) => "url_refused",
             ApiError::UrlFailed(_) => "url_failed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
@@ -83,11 +104,23 @@ impl IntoResponse for ApiError {
         let body = ErrorBody {
             error: self.to_string(),
             kind: self.kind(),
+            code: status.as_u16(),
         };
         let mut resp = (status, Json(body)).into_response();
-        if matches!(self, ApiError::Overloaded(_) | ApiError::Unavailable(_)) {
+        // Worth retrying soon: a full queue drains in moments, a warm-up in seconds.
+        let retry = match self {
+            ApiError::Overloaded(_) => Some("1"),
+            ApiError::NotReady(_) => Some("5"),
+            ApiError::Unavailable(_) => Some("30"),
+            _ => None,
+        };
+        if let Some(secs) = retry {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+        }
+        if matches!(self, ApiError::Unauthorized(_)) {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

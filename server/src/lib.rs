@@ -3,36 +3,77 @@
 
 pub mod api;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod executor;
 pub mod fetch;
+pub mod http;
 pub mod input;
 pub mod limits;
+pub mod metrics;
+pub mod openapi;
+pub mod served;
 
+use std::future::IntoFuture;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::routing::{any, get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use models::segment::Segmenter;
-use models::summarize::Summarizer;
-use models::{Classifier, Detector, LoadState, Model, Registry, Task};
+use models::{Classifier, Detector, LoadState, Segmenter, Summarizer, Task};
 
 use crate::api::ModelInfo;
 use crate::error::ApiError;
 use crate::executor::Executor;
 use crate::fetch::FetchPolicy;
 use crate::limits::Limits;
+use crate::served::{
+    ClassifyEngine, DetectEngine, SegmentEngine, Served, ServedModels, SummarizeEngine,
+};
+
+/// The knobs a handler reads; everything here has a flag (see `config`).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub limits: Limits,
+    pub fetch: FetchPolicy,
+    /// Longest a request may take end to end before it gets 504 (`--request-timeout-ms`).
+    pub request_timeout: Duration,
+    /// When set, API routes need `Authorization: Bearer <key>` (`--api-key`).
+    pub api_key: Option<String>,
+    /// Origins allowed to call the API from a browser (`--cors-origin`); empty: same origin.
+    pub cors_origins: Vec<String>,
+    /// Blocking threads for decoding and encoding images, and how many jobs may wait for them.
+    pub cpu_workers: usize,
+    pub cpu_queue: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            limits: Limits::default(),
+            fetch: FetchPolicy::default(),
+            request_timeout: Duration::from_secs(60),
+            api_key: None,
+            cors_origins: Vec::new(),
+            cpu_workers: 2,
+            cpu_queue: 64,
+        }
+    }
+}
 
 /// Everything a handler needs; cheap to clone (all `Arc`s and small structs).
 #[derive(Clone)]
 pub struct AppState {
-    pub registry: Arc<Registry>,
+    pub models: Arc<ServedModels>,
+    pub settings: Arc<Settings>,
     pub limits: Limits,
     pub fetch: FetchPolicy,
-    pub executor: Executor,
+    /// Decoding and encoding run here, off the async runtime; inference runs on each model's
+    /// own engine.
+    pub cpu: Executor,
     pub leptos: LeptosOptions,
 }
 
@@ -43,33 +84,34 @@ impl FromRef<AppState> for LeptosOptions {
 }
 
 impl AppState {
-    pub fn new(
-        registry: Registry,
-        limits: Limits,
-        fetch: FetchPolicy,
-        executor: Executor,
-        site_root: &str,
-    ) -> Self {
+    pub fn new(models: Arc<ServedModels>, settings: Settings, site_root: &str) -> Self {
         Self {
-            registry: Arc::new(registry),
-            limits,
-            fetch,
-            executor,
+            models,
+            limits: settings.limits.clone(),
+            fetch: settings.fetch.clone(),
+            cpu: Executor::new(settings.cpu_workers, settings.cpu_queue),
+            settings: Arc::new(settings),
             leptos: leptos_options(site_root),
         }
     }
 
-    /// The loaded model `id` of `task`, or the 4xx/503 that explains why there is none:
+    /// When a request that started at `started` must be answered by.
+    pub fn deadline(&self, started: Instant) -> Instant {
+        started + self.settings.request_timeout
+    }
+
+    /// The ready model `id` of `task`, or the 4xx/503 that explains why there is none:
     /// 404 for an unknown id (naming the task's models), 400 for a model of another task,
-    /// 503 (with the fixing command) for one that is missing, corrupt or failed to load.
-    pub fn model(&self, id: &str, task: Task) -> Result<Model, ApiError> {
-        let entry = self.registry.entry(id).ok_or_else(|| {
+    /// 503 with `Retry-After` while it loads or warms up, and 503 naming the fixing command for
+    /// one that is missing, corrupt or failed to load.
+    pub fn model(&self, id: &str, task: Task) -> Result<Served, ApiError> {
+        let slot = self.models.slot(id).ok_or_else(|| {
             let known: Vec<&str> = self
-                .registry
-                .entries
+                .models
+                .slots
                 .iter()
-                .filter(|e| e.spec.task == task)
-                .map(|e| e.spec.id.as_str())
+                .filter(|s| s.spec.task == task)
+                .map(|s| s.spec.id.as_str())
                 .collect();
             ApiError::NotFound(format!(
                 "unknown model '{id}'; {} models: {}",
@@ -77,77 +119,88 @@ impl AppState {
                 known.join(", ")
             ))
         })?;
-        if entry.spec.task != task {
+        if slot.spec.task != task {
             return Err(ApiError::BadRequest(format!(
                 "model '{id}' is a {} model, not a {} model",
-                entry.spec.task.name(),
+                slot.spec.task.name(),
                 task.name()
             )));
         }
-        match (&entry.state, &entry.model) {
-            (LoadState::Ready, Some(m)) => Ok(m.clone()),
-            (LoadState::Missing { fix } | LoadState::Corrupt { fix, .. }, _) => {
-                Err(ApiError::Unavailable(format!(
+        if let Some(served) = slot.served() {
+            return Ok(served.clone());
+        }
+        Err(match slot.state() {
+            LoadState::Missing { fix } | LoadState::Corrupt { fix, .. } => {
+                ApiError::Unavailable(format!(
                     "model '{id}' is {} in the store; run `{fix}`",
-                    entry.state.label()
-                )))
+                    slot.state().label()
+                ))
             }
-            (state, _) => Err(ApiError::Unavailable(format!(
-                "model '{id}' is {}",
-                state.label()
-            ))),
-        }
+            LoadState::Loading | LoadState::WarmingUp => ApiError::NotReady(format!(
+                "model '{id}' is {}; retry shortly",
+                slot.state().label().replace('_', " ")
+            )),
+            state => ApiError::Unavailable(format!("model '{id}' is {}", state.label())),
+        })
     }
 
-    pub fn segmenter(&self, id: &str) -> Result<Arc<dyn Segmenter>, ApiError> {
+    pub fn segmenter(&self, id: &str) -> Result<(Arc<dyn Segmenter>, SegmentEngine), ApiError> {
         match self.model(id, Task::Segmentation)? {
-            Model::Segmenter(m) => Ok(m),
-            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
+            Served::Segmenter(m, e) => Ok((m, e)),
+            _ => Err(ApiError::Internal(format!("{id}: task mismatch"))),
         }
     }
 
-    pub fn detector(&self, id: &str) -> Result<Arc<dyn Detector>, ApiError> {
+    pub fn detector(&self, id: &str) -> Result<(Arc<dyn Detector>, DetectEngine), ApiError> {
         match self.model(id, Task::Detection)? {
-            Model::Detector(m) => Ok(m),
-            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
+            Served::Detector(m, e) => Ok((m, e)),
+            _ => Err(ApiError::Internal(format!("{id}: task mismatch"))),
         }
     }
 
-    pub fn summarizer(&self, id: &str) -> Result<Arc<dyn Summarizer>, ApiError> {
-        match self.model(id, Task::Summarization)? {
-            Model::Summarizer(m) => Ok(m),
-            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
-        }
-    }
-
-    pub fn classifier(&self, id: &str) -> Result<Arc<dyn Classifier>, ApiError> {
+    pub fn classifier(&self, id: &str) -> Result<(Arc<dyn Classifier>, ClassifyEngine), ApiError> {
         match self.model(id, Task::Classification)? {
-            Model::Classifier(m) => Ok(m),
-            _ => Err(ApiError::Internal(format!("{id}: registry task mismatch"))),
+            Served::Classifier(m, e) => Ok((m, e)),
+            _ => Err(ApiError::Internal(format!("{id}: task mismatch"))),
+        }
+    }
+
+    pub fn summarizer(&self, id: &str) -> Result<(Arc<dyn Summarizer>, SummarizeEngine), ApiError> {
+        match self.model(id, Task::Summarization)? {
+            Served::Summarizer(m, e) => Ok((m, e)),
+            _ => Err(ApiError::Internal(format!("{id}: task mismatch"))),
         }
     }
 
     pub fn model_infos(&self) -> Vec<ModelInfo> {
-        self.registry
-            .entries
+        self.models
+            .slots
             .iter()
-            .map(|e| ModelInfo {
-                id: e.spec.id.clone(),
-                task: e.spec.task,
-                name: e.spec.name.clone(),
-                description: e.spec.description.clone(),
-                licence: e.spec.licence.clone(),
-                homepage: e.spec.homepage.clone(),
-                source: format!(
-                    "{:?} {}@{}",
-                    e.spec.source.registry, e.spec.source.package, e.spec.source.version
-                )
-                .to_lowercase(),
-                input_width: e.spec.input.as_ref().map(|i| i.width),
-                input_height: e.spec.input.as_ref().map(|i| i.height),
-                labels: e.spec.labels.clone(),
-                default: self.registry.default_id(e.spec.task) == Some(e.spec.id.as_str()),
-                state: e.state.clone(),
+            .map(|s| {
+                let e = &s.spec;
+                let engine = s.served().map(Served::options);
+                ModelInfo {
+                    id: e.id.clone(),
+                    task: e.task,
+                    name: e.name.clone(),
+                    description: e.description.clone(),
+                    licence: e.licence.clone(),
+                    homepage: e.homepage.clone(),
+                    source: format!(
+                        "{:?} {}@{}",
+                        e.source.registry, e.source.package, e.source.version
+                    )
+                    .to_lowercase(),
+                    input_width: e.input.as_ref().map(|i| i.width),
+                    input_height: e.input.as_ref().map(|i| i.height),
+                    labels_count: e.labels.len(),
+                    labels: e.labels.clone(),
+                    default: self.models.default_id(e.task) == Some(e.id.as_str()),
+                    workers: engine.map(|o| o.workers),
+                    queue: engine.map(|o| o.queue),
+                    max_batch: engine.map(|o| o.max_batch),
+                    state: s.state(),
+                }
             })
             .collect()
     }
@@ -163,7 +216,8 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
         .build()
 }
 
-/// The whole HTTP surface: API routes, health, the Leptos pages and static files.
+/// The whole HTTP surface: API routes (behind the optional API key), health, metrics, docs,
+/// the Leptos pages and static files, with request ids, metrics, tracing and CORS around all.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/segment", post(api::segment_legacy))
@@ -176,10 +230,27 @@ pub fn app(state: AppState) -> Router {
         .route("/Summarizer", get(api::summarize_ray))
         .route("/api/v1/summarize/{model_id}", post(api::summarize_v1))
         .route("/api/v1/models", get(api::list_models))
+        .route("/v2/models/{model_id}", get(api::health::oip_model))
+        .route(
+            "/v2/models/{model_id}/ready",
+            get(api::health::oip_model_ready),
+        )
         .route("/api/{*rest}", any(api::api_not_found))
-        .route("/healthz", get(api::healthz))
-        .route("/readyz", get(api::readyz))
-        .layer(DefaultBodyLimit::max(state.limits.body_bytes));
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::require_api_key,
+        ));
+
+    let open = Router::new()
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .route("/v2/health/live", get(api::health::oip_live))
+        .route("/v2/health/ready", get(api::health::oip_ready))
+        .route("/metrics", get(api::health::metrics))
+        .route("/api-docs/openapi.json", get(openapi::spec))
+        .route("/docs", get(openapi::swagger_ui))
+        .route("/docs/", get(openapi::swagger_ui));
 
     let routes = generate_route_list(app::App);
     let site = Router::new()
@@ -191,7 +262,52 @@ pub fn app(state: AppState) -> Router {
             app::shell,
         ));
 
-    api.merge(site)
+    let cors = http::cors(&state.settings.cors_origins);
+    api.merge(open)
+        .merge(site)
         .with_state(state)
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn(http::record_metrics))
+        .layer(cors)
+        .layer(http::trace_layer())
+        .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
+        .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
+            tower_http::request_id::MakeRequestUuid,
+        ))
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting connections, lets
+/// requests in flight finish for up to `grace`, and returns (with a warning naming how many were
+/// cut short, if any).
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let models = state.models.clone();
+    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+        shutdown.await;
+        tracing::info!(
+            in_flight = models.in_flight(),
+            grace_ms = grace.as_millis() as u64,
+            "shutting down: no new connections; finishing requests in flight"
+        );
+        let _ = signalled_tx.send(());
+    });
+    let server = std::pin::pin!(server.into_future());
+    let overrun = async move {
+        if signalled_rx.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        r = server => r,
+        _ = overrun => {
+            tracing::warn!("grace period over; exiting with requests still in flight");
+            Ok(())
+        }
+    }
 }

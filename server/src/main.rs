@@ -2,9 +2,11 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use clap::Parser;
-use models::{Catalog, Registry, Store};
+use std::time::Duration;
+
+use models::{Catalog, Store};
 use server::config::{Cli, Command, ModelsCommand, ServeArgs, StoreArgs};
-use server::executor::Executor;
+use server::served::ServedModels;
 use server::AppState;
 
 fn catalog(args: &StoreArgs) -> anyhow::Result<Catalog> {
@@ -130,33 +132,34 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
-    tracing::info!(?args, ?store_args, "starting");
+    tracing::info!(?store_args, models = ?args.models, "starting");
     let catalog = catalog(&store_args)?;
-    let store = Store::new(&store_args.model_dir, store_args.cache_dir());
-    let device = candle_core::Device::Cpu;
-    let enabled = args.models.clone();
-    // Loading is CPU work; keep it off the runtime like inference.
-    let registry = tokio::task::spawn_blocking(move || {
-        Registry::load(catalog, &store, enabled.as_deref(), &device)
-    })
-    .await?;
-    let state = AppState::new(
-        registry,
-        args.limits(),
-        args.fetch_policy(),
-        Executor::new(args.workers, args.queue),
-        &args.site_root,
-    );
+    let engines = args.engines().map_err(anyhow::Error::msg)?;
+    let settings = args.settings();
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .context("bad --host/--port")?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("could not bind {addr}"))?;
+    // Listen first and load in the background: /healthz answers at once, /readyz says 503 (and
+    // so do the models' routes, with Retry-After) until each model has loaded and warmed up.
+    let served = ServedModels::new(catalog, args.models.as_deref(), engines);
+    let store = Store::new(&store_args.model_dir, store_args.cache_dir());
+    let device = candle_core::Device::Cpu;
+    served.start_loading(Box::new(move |spec| {
+        models::registry::load_one(spec, &store, &device)
+    }));
+    let state = AppState::new(served, settings, &args.site_root);
     tracing::info!("listening on http://{addr}");
-    axum::serve(listener, server::app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    server::serve(
+        listener,
+        state,
+        shutdown_signal(),
+        Duration::from_millis(args.shutdown_grace_ms),
+    )
+    .await?;
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -174,7 +177,6 @@ async fn shutdown_signal() {
     #[cfg(not(unix))]
     let term = std::future::pending::<()>();
     tokio::select! { _ = ctrl_c => {}, _ = term => {} }
-    tracing::info!("shutting down");
 }
 
 fn main() -> anyhow::Result<()> {

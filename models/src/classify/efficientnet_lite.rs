@@ -304,4 +304,45 @@ impl Classifier for EfficientNetLite {
             },
         })
     }
+
+    /// One forward over the images stacked as `[N, 3, H, W]`; each answer carries the whole
+    /// batch's times (that is how long each request waited for it).
+    fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
+        if imgs.len() < 2 {
+            return imgs.iter().map(|i| self.classify(i)).collect();
+        }
+        let run = || -> Result<Vec<Classification>> {
+            let t0 = Instant::now();
+            let xs = imgs
+                .iter()
+                .map(|img| {
+                    let resized = preprocess::resize_for(img, self.spec.image_input());
+                    preprocess::to_tensor(&resized, self.spec.image_input(), &self.device)
+                })
+                .collect::<Result<Vec<_>>>()?;
+            let x = Tensor::cat(&xs, 0)?;
+            let t1 = Instant::now();
+            let logits = self.forward(&x)?;
+            let t2 = Instant::now();
+            let probs = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
+            let t3 = Instant::now();
+            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+            let timings = Timings {
+                preprocess_ms: ms(t1 - t0),
+                inference_ms: ms(t2 - t1),
+                postprocess_ms: ms(t3 - t2),
+            };
+            Ok(probs
+                .into_iter()
+                .map(|probs| Classification { probs, timings })
+                .collect())
+        };
+        match run() {
+            Ok(v) => v.into_iter().map(Ok).collect(),
+            Err(e) => imgs
+                .iter()
+                .map(|_| Err(ModelError::Graph(e.to_string())))
+                .collect(),
+        }
+    }
 }

@@ -28,6 +28,13 @@ pub struct Ranked {
 pub trait Classifier: Send + Sync {
     fn spec(&self) -> &ModelSpec;
     fn classify(&self, img: &RgbImage) -> Result<Classification>;
+    /// Several images at once, one answer per image in order, each equal to [`classify`]'s
+    /// for that image alone. Models that gain from a batched forward override this.
+    ///
+    /// [`classify`]: Classifier::classify
+    fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
+        imgs.iter().map(|img| self.classify(img)).collect()
+    }
 }
 
 /// The `k` most probable classes, best first; equal probabilities keep index order.

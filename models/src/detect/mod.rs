@@ -83,6 +83,13 @@ pub trait Detector: Send + Sync {
     fn spec(&self) -> &ModelSpec;
     /// Every detection scoring at least `min_score` (never below [`SCORE_FLOOR`]).
     fn detect(&self, img: &RgbImage, min_score: f32) -> Result<Detections>;
+    /// Several images at once (each with its own `min_score`), one answer per image in order,
+    /// each equal to [`detect`]'s for that image alone.
+    ///
+    /// [`detect`]: Detector::detect
+    fn detect_batch(&self, items: &[(&RgbImage, f32)]) -> Vec<Result<Detections>> {
+        items.iter().map(|(img, s)| self.detect(img, *s)).collect()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,14 +9,16 @@ use models::classify::{short_label, top_k, Ranked};
 use models::Task;
 use serde::{Deserialize, Serialize};
 
-use super::{finish, model_or_default, pick, query_or_400, StageTimings};
+use super::{decode_image, finish, model_or_default, pick, query_or_400, StageTimings};
 use crate::error::ApiError;
 use crate::input::read_image;
+use crate::openapi::{ImageUpload, ImageUrl};
 use crate::AppState;
 
 pub const DEFAULT_TOP_K: usize = 5;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ClassifyQuery {
     pub model: Option<String>,
     pub top_k: Option<String>,
@@ -24,11 +26,13 @@ pub struct ClassifyQuery {
     pub include: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClassifyResponse {
     pub model: String,
     pub width: u32,
     pub height: u32,
+    /// `{index, label, probability}`, best first.
+    #[schema(value_type = Vec<Object>)]
     pub top_k: Vec<Ranked>,
     pub timings: StageTimings,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -36,7 +40,7 @@ pub struct ClassifyResponse {
 }
 
 /// The seed's answer: the top class's common name, plus its probability and full label.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClassLabel {
     pub class_label: String,
     pub label: String,
@@ -44,6 +48,22 @@ pub struct ClassLabel {
     pub model: String,
 }
 
+#[utoipa::path(post, path = "/predict/image_classes", tag = "classification", params(ClassifyQuery),
+    request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
+        content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
+    responses(
+        (status = 200, description = "The top class", body = ClassLabel),
+        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
+        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
+        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
+        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
+        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn classify_legacy(
     State(state): State<AppState>,
     q: Result<Query<ClassifyQuery>, axum::extract::rejection::QueryRejection>,
@@ -52,6 +72,23 @@ pub async fn classify_legacy(
     classify(state, None, query_or_400(q)?, req, true).await
 }
 
+#[utoipa::path(post, path = "/api/v1/classify/{model_id}", tag = "classification",
+    params(("model_id" = String, Path, description = "efficientnet-lite0"), ClassifyQuery),
+    request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
+        content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
+    responses(
+        (status = 200, description = "The top_k classes with probabilities", body = ClassifyResponse),
+        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
+        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
+        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
+        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
+        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn classify_v1(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -82,25 +119,24 @@ async fn classify(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     if let Some(id) = path_model.as_deref().or(q.model.as_deref()) {
-        let m = state.classifier(id)?;
+        let (m, _) = state.classifier(id)?;
         parse_top_k(q.top_k.as_deref(), m.spec().labels.len())?;
     }
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Classification)?;
-    let model = state.classifier(&model_id)?;
+    let (model, engine) = state.classifier(&model_id)?;
     let labels = model.spec().labels.clone();
     let k = parse_top_k(pick(&q.top_k, &input.fields, "top_k"), labels.len())?;
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
-    let limits = state.limits.clone();
     let id = model_id.clone();
+    let (img, decode_ms) = decode_image(&state, input.bytes).await?;
+    let t0 = Instant::now();
+    let out = engine.submit(img.clone(), state.deadline(started)).await?;
+    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (body, timings) = state
-        .executor
+        .cpu
         .run(move || {
-            let t0 = Instant::now();
-            let img = crate::limits::decode(&input.bytes, &limits)?;
-            let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let out = model.classify(&img)?;
             let ranked = top_k(&out.probs, &labels, k);
             let json = if legacy {
                 let best = &ranked[0];
@@ -121,7 +157,7 @@ async fn classify(
                 })
             }
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let timings = StageTimings::of_run(decode_ms, &out.timings, 0.0);
+            let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, 0.0);
             Ok((json, timings))
         })
         .await?;

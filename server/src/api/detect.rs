@@ -10,15 +10,17 @@ use models::detect::{coco91_id, SCORE_FLOOR};
 use models::{draw, Task};
 use serde::{Deserialize, Serialize};
 
-use super::{finish, model_or_default, number_in, pick, query_or_400, StageTimings};
+use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
 use crate::error::ApiError;
 use crate::input::read_image;
+use crate::openapi::{ImageUpload, ImageUrl};
 use crate::AppState;
 
 /// The seed's default confidence for drawn boxes.
 pub const DEFAULT_CONFIDENCE: f32 = 0.35;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DetectQuery {
     pub model: Option<String>,
     /// Minimum score, 0..1 (kept as text so a bad value gets a clear 400).
@@ -27,7 +29,7 @@ pub struct DetectQuery {
     pub include: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DetectionJson {
     /// COCO's `[x, y, width, height]` in the original image's pixels.
     pub bbox: [f32; 4],
@@ -39,7 +41,7 @@ pub struct DetectionJson {
     pub score: f32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct DetectResponse {
     pub model: String,
     pub width: u32,
@@ -55,6 +57,22 @@ pub struct DetectResponse {
 }
 
 /// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
+#[utoipa::path(post, path = "/predict", tag = "detection", params(DetectQuery),
+    request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
+        content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
+    responses(
+        (status = 200, description = "The image with boxes and labels drawn", content_type = "image/jpeg"),
+        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
+        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
+        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
+        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
+        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn detect_legacy(
     State(state): State<AppState>,
     q: Result<Query<DetectQuery>, axum::extract::rejection::QueryRejection>,
@@ -64,6 +82,23 @@ pub async fn detect_legacy(
 }
 
 /// `POST /api/v1/detect/{model_id}?confidence=<0..1>`: JSON.
+#[utoipa::path(post, path = "/api/v1/detect/{model_id}", tag = "detection",
+    params(("model_id" = String, Path, description = "nanodet or centernet"), DetectQuery),
+    request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
+        content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
+    responses(
+        (status = 200, description = "COCO-style boxes in original pixels, down to score_floor", body = DetectResponse),
+        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
+        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
+        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
+        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
+        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn detect_v1(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -89,7 +124,7 @@ async fn detect(
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Detection)?;
-    let model = state.detector(&model_id)?;
+    let (_, engine) = state.detector(&model_id)?;
     let default = if annotated {
         DEFAULT_CONFIDENCE
     } else {
@@ -102,15 +137,16 @@ async fn detect(
         default,
     )?;
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
-    let limits = state.limits.clone();
     let id = model_id.clone();
+    let (img, decode_ms) = decode_image(&state, input.bytes).await?;
+    let t0 = Instant::now();
+    let out = engine
+        .submit((img.clone(), confidence), state.deadline(started))
+        .await?;
+    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (body, ctype, timings) = state
-        .executor
+        .cpu
         .run(move || {
-            let t0 = Instant::now();
-            let img = crate::limits::decode(&input.bytes, &limits)?;
-            let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let out = model.detect(&img, confidence)?;
             let t1 = Instant::now();
             let (body, ctype) = if annotated {
                 let drawn = draw::annotate(&img, &out.detections);
@@ -141,7 +177,7 @@ async fn detect(
                 (json, "application/json")
             };
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = StageTimings::of_run(decode_ms, &out.timings, encode_ms);
+            let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, encode_ms);
             Ok((body, ctype, timings))
         })
         .await?;

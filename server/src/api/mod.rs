@@ -3,6 +3,7 @@
 
 pub mod classify;
 pub mod detect;
+pub mod health;
 pub mod segment;
 pub mod summarize;
 
@@ -23,8 +24,11 @@ pub use detect::{detect_legacy, detect_v1};
 pub use segment::{segment_legacy, segment_v1};
 pub use summarize::{summarize_legacy, summarize_ray, summarize_v1};
 
-#[derive(Debug, Default, Clone, Copy, Serialize)]
+/// Where a request's time went, in milliseconds.
+#[derive(Debug, Default, Clone, Copy, Serialize, utoipa::ToSchema)]
 pub struct StageTimings {
+    /// Waiting in the model's queue (and for the rest of its batch).
+    pub queue_ms: f64,
     pub decode_ms: f64,
     pub preprocess_ms: f64,
     pub inference_ms: f64,
@@ -35,8 +39,17 @@ pub struct StageTimings {
 impl StageTimings {
     /// The stages of one run: decoding, the model's own split, and the handler's encoding
     /// (`encode_ms`, counted as post-processing). The total is filled in by [`finish`].
-    pub fn of_run(decode_ms: f64, model: &models::segment::Timings, encode_ms: f64) -> Self {
+    /// `engine_ms` is the whole wait for the engine's answer; the model's own stages are taken
+    /// out of it, leaving the time queued.
+    pub fn of_run(
+        decode_ms: f64,
+        engine_ms: f64,
+        model: &models::segment::Timings,
+        encode_ms: f64,
+    ) -> Self {
+        let model_ms = model.preprocess_ms + model.inference_ms + model.postprocess_ms;
         Self {
+            queue_ms: (engine_ms - model_ms).max(0.0),
             decode_ms,
             preprocess_ms: model.preprocess_ms,
             inference_ms: model.inference_ms,
@@ -73,7 +86,7 @@ pub(crate) fn model_or_default(
     match named {
         Some(id) => Ok(id),
         None => state
-            .registry
+            .models
             .default_id(task)
             .map(str::to_owned)
             .ok_or_else(|| {
@@ -83,6 +96,23 @@ pub(crate) fn model_or_default(
                 ))
             }),
     }
+}
+
+/// Decodes an upload on a blocking thread under the limits (415 / 422); returns the image and
+/// the time decoding took, in milliseconds.
+pub(crate) async fn decode_image(
+    state: &AppState,
+    bytes: Vec<u8>,
+) -> Result<(std::sync::Arc<image::RgbImage>, f64), ApiError> {
+    let limits = state.limits.clone();
+    state
+        .cpu
+        .run(move || {
+            let t0 = std::time::Instant::now();
+            let img = crate::limits::decode(&bytes, &limits)?;
+            Ok((std::sync::Arc::new(img), t0.elapsed().as_secs_f64() * 1e3))
+        })
+        .await
 }
 
 /// A number parameter within `range`, or 400 naming it.
@@ -145,9 +175,18 @@ pub(crate) fn finish(
         HeaderValue::from_str(&format!("{:.2}", timings.inference_ms)).expect("ascii"),
     );
     let st = format!(
-        "decode;dur={:.2}, preprocess;dur={:.2}, inference;dur={:.2}, postprocess;dur={:.2}, total;dur={:.2}",
-        timings.decode_ms, timings.preprocess_ms, timings.inference_ms, timings.postprocess_ms, total_ms
+        "queue;dur={:.2}, decode;dur={:.2}, preprocess;dur={:.2}, inference;dur={:.2}, postprocess;dur={:.2}, total;dur={:.2}",
+        timings.queue_ms, timings.decode_ms, timings.preprocess_ms, timings.inference_ms, timings.postprocess_ms, total_ms
     );
+    for (stage, ms) in [
+        ("decode", timings.decode_ms),
+        ("preprocess", timings.preprocess_ms),
+        ("inference", timings.inference_ms),
+        ("postprocess", timings.postprocess_ms),
+        ("total", total_ms),
+    ] {
+        crate::metrics::METRICS.stage(model_id, stage, ms / 1e3);
+    }
     headers.insert("server-timing", HeaderValue::from_str(&st).expect("ascii"));
     tracing::info!(model = %model_id, inference_ms = timings.inference_ms, total_ms, "answered");
     (StatusCode::OK, headers, body).into_response()
@@ -163,55 +202,42 @@ fn patch_timings(body: Vec<u8>, t: &StageTimings, total_ms: f64) -> Vec<u8> {
     serde_json::to_vec(&v).unwrap_or(body)
 }
 
-#[derive(Debug, Serialize)]
+/// One catalog model as `GET /api/v1/models` lists it.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ModelInfo {
     pub id: String,
+    #[schema(value_type = String, example = "segmentation")]
     pub task: Task,
     pub name: String,
     pub description: String,
     pub licence: String,
     pub homepage: String,
+    /// Registry, package and version the weights come from.
     pub source: String,
     pub input_width: Option<u32>,
     pub input_height: Option<u32>,
+    pub labels_count: usize,
     pub labels: Vec<String>,
+    /// The task's default model (used when a request names none).
     pub default: bool,
+    /// The engine's settings, once the model is ready.
+    pub workers: Option<usize>,
+    pub queue: Option<usize>,
+    pub max_batch: Option<usize>,
+    /// `loading`, `warming_up`, `ready`, `missing`, `corrupt`, `failed` or `disabled`, with
+    /// `fix` / `detail` where they apply.
     #[serde(flatten)]
+    #[schema(value_type = Object)]
     pub state: LoadState,
 }
 
-/// `GET /api/v1/models`.
+/// `GET /api/v1/models`: every catalog model with its state.
+#[utoipa::path(get, path = "/api/v1/models", tag = "models",
+    responses((status = 200, description = "Every catalog model", body = [ModelInfo])))]
 pub async fn list_models(State(state): State<AppState>) -> Json<Vec<ModelInfo>> {
     Json(state.model_infos())
 }
 
-/// `GET /healthz`: the process is alive.
-pub async fn healthz() -> &'static str {
-    "ok"
-}
-
-/// `GET /readyz`: 200 when every enabled model is loaded, else 503 with per-model detail.
-pub async fn readyz(State(state): State<AppState>) -> Response {
-    let models: Vec<(String, &'static str)> = state
-        .registry
-        .entries
-        .iter()
-        .filter(|e| e.state.counts_for_readiness())
-        .map(|e| (e.spec.id.clone(), e.state.label()))
-        .collect();
-    let ready = !models.is_empty() && models.iter().all(|(_, s)| *s == "ready");
-    let body = serde_json::json!({
-        "ready": ready,
-        "models": models.iter().map(|(id, s)| (id.clone(), serde_json::Value::from(*s))).collect::<serde_json::Map<_, _>>(),
-    });
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
-    };
-    (status, Json(body)).into_response()
-}
-
 pub async fn api_not_found() -> ApiError {
-    ApiError::NotFound("no such API route; see GET /api/v1/models and the README".into())
+    ApiError::NotFound("no such API route; see GET /api/v1/models and /docs".into())
 }

@@ -9,9 +9,10 @@ use models::postprocess::{self, ProbMap, PERSON_TINT};
 use models::Task;
 use serde::{Deserialize, Serialize};
 
-use super::{finish, model_or_default, pick, query_or_400, StageTimings};
+use super::{decode_image, finish, model_or_default, pick, query_or_400, StageTimings};
 use crate::error::ApiError;
 use crate::input::read_image;
+use crate::openapi::{ImageUpload, ImageUrl};
 use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -38,8 +39,10 @@ impl std::str::FromStr for SegmentOutput {
     }
 }
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SegmentQuery {
+    /// `mask`, `overlay`, `json` or `probability`.
     pub output: Option<String>,
     pub threshold: Option<f32>,
     pub opacity: Option<f32>,
@@ -48,14 +51,14 @@ pub struct SegmentQuery {
     pub include: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClassShare {
     pub id: usize,
     pub label: String,
     pub share: f32,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SegmentResponse {
     pub model: String,
     pub width: u32,
@@ -70,6 +73,22 @@ pub struct SegmentResponse {
 }
 
 /// `POST /segment` — the seed's route: model from `?model=` or the form, else the default.
+#[utoipa::path(post, path = "/segment", tag = "segmentation", params(SegmentQuery),
+    request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
+        content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
+    responses(
+        (status = 200, description = "Mask PNG by default; see `output`", content_type = "image/png"),
+        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
+        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
+        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
+        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
+        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn segment_legacy(
     State(state): State<AppState>,
     q: Result<Query<SegmentQuery>, axum::extract::rejection::QueryRejection>,
@@ -80,6 +99,23 @@ pub async fn segment_legacy(
 }
 
 /// `POST /api/v1/segment/{model_id}`.
+#[utoipa::path(post, path = "/api/v1/segment/{model_id}", tag = "segmentation",
+    params(("model_id" = String, Path, description = "selfie or meet"), SegmentQuery),
+    request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
+        content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
+    responses(
+        (status = 200, description = "Class shares, size, model and timings (or a PNG for output=mask|overlay|probability)", body = SegmentResponse),
+        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
+        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
+        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
+        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
+        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
+        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
+        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn segment_v1(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -105,7 +141,7 @@ async fn segment(
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Segmentation)?;
-    let model = state.segmenter(&model_id)?;
+    let (model, engine) = state.segmenter(&model_id)?;
     let output = match pick(&q.output, &input.fields, "output") {
         Some(s) => s.parse()?,
         None => default_output,
@@ -125,16 +161,15 @@ async fn segment(
     let opacity = q.opacity.unwrap_or(0.55).clamp(0.0, 1.0);
     let include = q.include.clone().unwrap_or_default();
     let (want_prob, want_image) = (include.contains("probability"), include.contains("image"));
-    let limits = state.limits.clone();
     let labels = model.spec().labels.clone();
 
+    let (img, decode_ms) = decode_image(&state, input.bytes).await?;
+    let t0 = Instant::now();
+    let seg = engine.submit(img.clone(), state.deadline(started)).await?;
+    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (body, ctype, timings) = state
-        .executor
+        .cpu
         .run(move || {
-            let t0 = Instant::now();
-            let img = crate::limits::decode(&input.bytes, &limits)?;
-            let decode_ms = t0.elapsed().as_secs_f64() * 1e3;
-            let seg = model.segment(&img)?;
             let t1 = Instant::now();
             let probs: ProbMap = seg.probs.resize(img.width(), img.height());
             let (body, ctype) = match output {
@@ -195,7 +230,7 @@ async fn segment(
                 }
             };
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = StageTimings::of_run(decode_ms, &seg.timings, encode_ms);
+            let timings = StageTimings::of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
             Ok((body, ctype, timings))
         })
         .await?;

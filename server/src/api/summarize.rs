@@ -12,25 +12,27 @@ use axum::http::header;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use models::summarize::{SummarizeRequest, Summarizer, Summary};
+use models::summarize::{SummarizeRequest, Summary};
 use models::Task;
 use serde::{Deserialize, Serialize};
 
 use super::{model_or_default, query_or_400};
 use crate::error::ApiError;
+use crate::served::{SummarizeEngine, SummarizeJob};
 use crate::AppState;
 
 pub const DEFAULT_MIN_TOKENS: usize = 8;
 pub const DEFAULT_MAX_TOKENS: usize = 128;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LegacyQuery {
     pub model: Option<String>,
     pub min: Option<String>,
     pub max: Option<String>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TextBody {
     pub text: Option<String>,
     pub min_tokens: Option<usize>,
@@ -39,12 +41,13 @@ pub struct TextBody {
     pub stream: bool,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RayQuery {
     pub txt: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SummaryTimings {
     pub prefill_ms: f64,
     pub generate_ms: f64,
@@ -52,7 +55,7 @@ pub struct SummaryTimings {
     pub total_ms: f64,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SummarizeResponse {
     pub model: String,
     pub summary: String,
@@ -60,6 +63,7 @@ pub struct SummarizeResponse {
     pub prompt_tokens: usize,
     /// The text did not fit the model's context with room for the summary and was cut.
     pub input_truncated: bool,
+    #[schema(value_type = String)]
     pub stop_reason: models::summarize::StopReason,
     pub min_tokens: usize,
     pub max_tokens: usize,
@@ -140,28 +144,41 @@ fn tokens_param(raw: Option<&str>, name: &str) -> Result<Option<usize>, ApiError
 }
 
 /// The seed answers 400 (not 404) for an unknown model, naming the choices.
-fn summarizer_400(state: &AppState, id: &str) -> Result<std::sync::Arc<dyn Summarizer>, ApiError> {
-    state.summarizer(id).map_err(|e| match e {
+fn summarizer_400(state: &AppState, id: &str) -> Result<SummarizeEngine, ApiError> {
+    state.summarizer(id).map(|(_, e)| e).map_err(|e| match e {
         ApiError::NotFound(msg) => ApiError::BadRequest(msg),
         other => other,
     })
 }
 
+/// Generates the whole summary; past the request's deadline the answer is 504 and generation
+/// stops at the next token.
 async fn run_to_end(
     state: &AppState,
-    model: std::sync::Arc<dyn Summarizer>,
+    engine: SummarizeEngine,
     req: SummarizeRequest,
+    started: Instant,
 ) -> Result<(Summary, SummarizeRequest), ApiError> {
-    state
-        .executor
-        .run(move || {
-            let s = model.summarize(&req, &mut |_| true)?;
-            Ok((s, req))
-        })
-        .await
+    let deadline = state.deadline(started);
+    let job = SummarizeJob {
+        req: req.clone(),
+        on_token: Box::new(move |_| Instant::now() < deadline),
+    };
+    let s = engine.submit(job, deadline).await?;
+    Ok((s, req))
 }
 
 /// `POST /predict/text_summarize?model=<id>&min=<n>&max=<n>` with `{"text": ...}`.
+#[utoipa::path(post, path = "/predict/text_summarize", tag = "summarization", params(LegacyQuery),
+    request_body = TextBody,
+    responses(
+        (status = 200, description = "`{\"summary\": ...}`", body = Object),
+        (status = 400, description = "Empty text, bad lengths, unknown model", body = crate::error::ErrorBody),
+        (status = 413, description = "Text over --text-limit", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 503, description = "Model not ready (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn summarize_legacy(
     State(state): State<AppState>,
     q: Result<Query<LegacyQuery>, axum::extract::rejection::QueryRejection>,
@@ -176,7 +193,7 @@ pub async fn summarize_legacy(
     let min = tokens_param(q.min.as_deref(), "min")?;
     let max = tokens_param(q.max.as_deref(), "max")?;
     let req = request(&state, body.text, min, max)?;
-    let (s, req) = run_to_end(&state, model, req).await?;
+    let (s, req) = run_to_end(&state, model, req, started).await?;
     let full = response(&id, s, &req, started);
     Ok(Json(serde_json::json!({
         "summary": full.summary,
@@ -189,15 +206,25 @@ pub async fn summarize_legacy(
 }
 
 /// `GET /Summarizer?txt=...` (the Ray Serve seed): the summary as plain text.
+#[utoipa::path(get, path = "/Summarizer", tag = "summarization", params(RayQuery),
+    responses(
+        (status = 200, description = "The summary as plain text", content_type = "text/plain", body = String),
+        (status = 400, description = "Empty text, bad lengths, unknown model", body = crate::error::ErrorBody),
+        (status = 413, description = "Text over --text-limit", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 503, description = "Model not ready (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn summarize_ray(
     State(state): State<AppState>,
     q: Result<Query<RayQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let started = Instant::now();
     let q = query_or_400(q)?;
     let id = model_or_default(&state, None, Task::Summarization)?;
-    let model = state.summarizer(&id)?;
+    let (_, engine) = state.summarizer(&id)?;
     let req = request(&state, q.txt, None, None)?;
-    let (s, _) = run_to_end(&state, model, req).await?;
+    let (s, _) = run_to_end(&state, engine, req, started).await?;
     Ok((
         [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
         s.text,
@@ -209,6 +236,18 @@ pub async fn summarize_ray(
 /// With `stream: true` (or `Accept: text/event-stream`) the answer is server-sent events:
 /// `token` events (`{"text": piece}`) as they decode, then one `done` event with the same JSON
 /// as the non-streaming answer, or one `error` event (`{"error", "type"}`).
+#[utoipa::path(post, path = "/api/v1/summarize/{model_id}", tag = "summarization",
+    params(("model_id" = String, Path, description = "smollm2")),
+    request_body = TextBody,
+    responses(
+        (status = 200, description = "The summary; with `stream` (or Accept: text/event-stream) server-sent `token` events then `done`", body = SummarizeResponse),
+        (status = 404, description = "Unknown model", body = crate::error::ErrorBody),
+        (status = 400, description = "Empty text, bad lengths, unknown model", body = crate::error::ErrorBody),
+        (status = 413, description = "Text over --text-limit", body = crate::error::ErrorBody),
+        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
+        (status = 503, description = "Model not ready (Retry-After)", body = crate::error::ErrorBody),
+        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+    ))]
 pub async fn summarize_v1(
     State(state): State<AppState>,
     Path(model_id): Path<String>,
@@ -216,7 +255,7 @@ pub async fn summarize_v1(
     body: Result<Json<TextBody>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    let model = state.summarizer(&model_id)?;
+    let (_, engine) = state.summarizer(&model_id)?;
     let Json(body) =
         body.map_err(|e| ApiError::BadRequest(format!("bad JSON body: {}", e.body_text())))?;
     let wants_sse = headers
@@ -226,29 +265,30 @@ pub async fn summarize_v1(
     let stream = body.stream || wants_sse;
     let req = request(&state, body.text, body.min_tokens, body.max_tokens)?;
     if !stream {
-        let (s, req) = run_to_end(&state, model, req).await?;
+        let (s, req) = run_to_end(&state, engine, req, started).await?;
         return Ok(Json(response(&model_id, s, &req, started)).into_response());
     }
 
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
     let job = {
         let tx = tx.clone();
-        let state = state.clone();
+        // A stream must start within the request timeout; once tokens flow it runs until done
+        // or until the client goes away (a failed send stops generation at the next token).
+        let job = SummarizeJob {
+            req: req.clone(),
+            on_token: Box::new(move |piece: &str| {
+                let ev = Event::default()
+                    .event("token")
+                    .data(serde_json::json!({ "text": piece }).to_string());
+                tx.send(ev).is_ok()
+            }),
+        };
+        let start_by = state.deadline(started);
         async move {
-            state
-                .executor
-                .run(move || {
-                    // A failed send means the client is gone: stop generating.
-                    let mut on_token = |piece: &str| {
-                        let ev = Event::default()
-                            .event("token")
-                            .data(serde_json::json!({ "text": piece }).to_string());
-                        tx.send(ev).is_ok()
-                    };
-                    let s = model.summarize(&req, &mut on_token)?;
-                    Ok((s, req))
-                })
+            engine
+                .submit_streaming(job, start_by)
                 .await
+                .map(|s| (s, req))
         }
     };
     tokio::spawn(async move {

@@ -9,11 +9,11 @@ use axum::body::Body;
 use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
-use models::{Catalog, Registry, Store};
-use server::executor::Executor;
+use models::{Catalog, Store};
 use server::fetch::FetchPolicy;
 use server::limits::Limits;
-use server::AppState;
+use server::served::{EngineConfig, ServedModels};
+use server::{AppState, Settings};
 use tower::ServiceExt;
 
 pub fn model_dir() -> std::path::PathBuf {
@@ -22,30 +22,37 @@ pub fn model_dir() -> std::path::PathBuf {
         .unwrap_or_else(|| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../model-store"))
 }
 
-pub fn registry() -> Arc<Registry> {
-    static R: OnceLock<Arc<Registry>> = OnceLock::new();
-    R.get_or_init(|| {
+/// The real models from the store, loaded and warmed up once per test binary.
+pub fn models() -> Arc<ServedModels> {
+    static M: OnceLock<Arc<ServedModels>> = OnceLock::new();
+    M.get_or_init(|| {
         let store = Store::new(model_dir(), std::env::temp_dir());
-        let r = Registry::load(Catalog::builtin(), &store, None, &candle_core::Device::Cpu);
-        assert!(
-            r.entry("selfie")
-                .is_some_and(|e| e.state == models::LoadState::Ready),
-            "selfie is not in the store at {}; run `make fetch`",
-            store.dir.display()
+        let served = ServedModels::new(Catalog::builtin(), None, EngineConfig::default());
+        let device = candle_core::Device::Cpu;
+        served.load_all(
+            &(Box::new(move |spec: &models::ModelSpec| {
+                models::registry::load_one(spec, &store, &device)
+            }) as server::served::Loader),
         );
-        Arc::new(r)
+        assert!(
+            served
+                .slot("selfie")
+                .is_some_and(|s| s.state() == models::LoadState::Ready),
+            "selfie is not in the store at {}; run `make fetch`",
+            model_dir().display()
+        );
+        served
     })
     .clone()
 }
 
 pub fn state(limits: Limits, fetch: FetchPolicy) -> AppState {
-    AppState {
-        registry: registry(),
+    let settings = Settings {
         limits,
         fetch,
-        executor: Executor::new(2, 8),
-        leptos: server::leptos_options("target/site"),
-    }
+        ..Settings::default()
+    };
+    AppState::new(models(), settings, "target/site")
 }
 
 pub fn router() -> Router {

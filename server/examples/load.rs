@@ -1,0 +1,126 @@
+//! Load generator for a running candlelit (a benchmark, not a test): drives one route with 1, 4,
+//! 16 and 64 concurrent clients for a fixed time each and prints throughput, p50/p99 latency and
+//! the count of each status, plus the server's peak RSS (from /proc, given its pid).
+//!
+//! Loopback only, bounded in time and count: `cargo run --release -p server --example load --
+//! --url http://127.0.0.1:3000/api/v1/segment/selfie --image person.jpg --seconds 10 --pid N`
+//! (`scripts/bench/load.sh` starts the server with batching on and off and runs this).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn rss_kib(pid: &str, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with(field))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn pct(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let url = arg("--url").unwrap_or_else(|| "http://127.0.0.1:3000/api/v1/segment/selfie".into());
+    let host = url::Url::parse(&url)?.host_str().unwrap_or("").to_owned();
+    anyhow::ensure!(
+        ["127.0.0.1", "localhost", "[::1]"].contains(&host.as_str()),
+        "the load generator only targets loopback, not {host}"
+    );
+    let image = std::fs::read(arg("--image").expect("--image <file>"))?;
+    let seconds: u64 = arg("--seconds").map_or(Ok(10), |s| s.parse())?;
+    anyhow::ensure!(seconds <= 120, "at most 120 s per level");
+    let levels: Vec<usize> = arg("--clients")
+        .unwrap_or_else(|| "1,4,16,64".into())
+        .split(',')
+        .map(|s| s.parse())
+        .collect::<Result<_, _>>()?;
+    let label = arg("--label").unwrap_or_default();
+    let pid = arg("--pid");
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(128)
+        .timeout(Duration::from_secs(120))
+        .build()?;
+
+    println!("| run | clients | requests/s | p50 ms | p99 ms | statuses | server peak RSS |");
+    println!("|---|---|---|---|---|---|---|");
+    for clients in levels {
+        let until = Instant::now() + Duration::from_secs(seconds);
+        let started = Instant::now();
+        let tasks: Vec<_> = (0..clients)
+            .map(|_| {
+                let (client, url, image) = (client.clone(), url.clone(), image.clone());
+                tokio::spawn(async move {
+                    let mut seen: Vec<(u16, f64)> = Vec::new();
+                    // Each client sends one request at a time, at most 10 000 in all.
+                    while Instant::now() < until && seen.len() < 10_000 {
+                        let t0 = Instant::now();
+                        let status = match client
+                            .post(&url)
+                            .header("content-type", "image/jpeg")
+                            .body(image.clone())
+                            .send()
+                            .await
+                        {
+                            Ok(r) => {
+                                let s = r.status().as_u16();
+                                let _ = r.bytes().await;
+                                s
+                            }
+                            Err(_) => 0, // connection error
+                        };
+                        seen.push((status, t0.elapsed().as_secs_f64() * 1e3));
+                        if status == 429 || status == 503 {
+                            // Honour Retry-After loosely so refused clients do not spin.
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                    seen
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await?);
+        }
+        let wall = started.elapsed().as_secs_f64();
+        let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+        for (s, _) in &all {
+            *statuses.entry(*s).or_default() += 1;
+        }
+        let mut ok: Vec<f64> = all
+            .iter()
+            .filter(|(s, _)| *s == 200)
+            .map(|(_, ms)| *ms)
+            .collect();
+        ok.sort_by(f64::total_cmp);
+        let rss = pid
+            .as_deref()
+            .and_then(|p| rss_kib(p, "VmHWM:"))
+            .map_or("-".into(), |k| format!("{:.0} MB", k as f64 / 1024.0));
+        let st: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
+        println!(
+            "| {label} | {clients} | {:.1} | {:.1} | {:.1} | {} | {rss} |",
+            ok.len() as f64 / wall,
+            pct(&ok, 0.5),
+            pct(&ok, 0.99),
+            st.join(", ")
+        );
+    }
+    Ok(())
+}

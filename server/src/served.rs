@@ -1,0 +1,359 @@
+//! The models this server serves: one slot per catalog model with its state (loading, warming
+//! up, ready, missing, ...) and, once ready, its engine. Loading runs in the background after
+//! the server starts listening, so `/healthz` answers at once and `/readyz` says 503 until every
+//! enabled model has loaded and run one warm-up inference.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::time::Instant;
+
+use image::RgbImage;
+use models::summarize::{SummarizeRequest, Summary};
+use models::{
+    Catalog, Classification, Classifier, Detections, Detector, LoadState, Model, ModelSpec,
+    Segmentation, Segmenter, Summarizer, Task,
+};
+
+use crate::engine::{BatchFn, Engine, EngineOptions};
+use crate::error::ApiError;
+use crate::metrics::METRICS;
+
+/// A summarization job: the request and where its tokens go as they decode (`false` stops).
+pub struct SummarizeJob {
+    pub req: SummarizeRequest,
+    pub on_token: Box<dyn FnMut(&str) -> bool + Send>,
+}
+
+pub type SegmentEngine = Engine<Arc<RgbImage>, Segmentation>;
+/// Detection inputs carry their own minimum score.
+pub type DetectEngine = Engine<(Arc<RgbImage>, f32), Detections>;
+pub type ClassifyEngine = Engine<Arc<RgbImage>, Classification>;
+pub type SummarizeEngine = Engine<SummarizeJob, Summary>;
+
+/// A ready model with the engine that runs it.
+#[derive(Clone)]
+pub enum Served {
+    Segmenter(Arc<dyn Segmenter>, SegmentEngine),
+    Detector(Arc<dyn Detector>, DetectEngine),
+    Classifier(Arc<dyn Classifier>, ClassifyEngine),
+    Summarizer(Arc<dyn Summarizer>, SummarizeEngine),
+}
+
+impl Served {
+    fn queue_depth(&self) -> usize {
+        match self {
+            Served::Segmenter(_, e) => e.queue_depth(),
+            Served::Detector(_, e) => e.queue_depth(),
+            Served::Classifier(_, e) => e.queue_depth(),
+            Served::Summarizer(_, e) => e.queue_depth(),
+        }
+    }
+
+    fn in_flight(&self) -> usize {
+        match self {
+            Served::Segmenter(_, e) => e.in_flight(),
+            Served::Detector(_, e) => e.in_flight(),
+            Served::Classifier(_, e) => e.in_flight(),
+            Served::Summarizer(_, e) => e.in_flight(),
+        }
+    }
+
+    pub fn options(&self) -> EngineOptions {
+        match self {
+            Served::Segmenter(_, e) => e.options(),
+            Served::Detector(_, e) => e.options(),
+            Served::Classifier(_, e) => e.options(),
+            Served::Summarizer(_, e) => e.options(),
+        }
+    }
+}
+
+/// Engine options for every model, with per-model overrides (`--model-opts`).
+#[derive(Debug, Clone, Default)]
+pub struct EngineConfig {
+    pub default: EngineOptions,
+    pub per_model: HashMap<String, EngineOptions>,
+}
+
+impl EngineConfig {
+    /// The options for `id`; generation is never batched (each request has its own KV cache).
+    pub fn for_model(&self, id: &str, task: Task) -> EngineOptions {
+        let o = self.per_model.get(id).copied().unwrap_or(self.default);
+        match task {
+            Task::Summarization => EngineOptions { max_batch: 1, ..o },
+            _ => o,
+        }
+    }
+}
+
+pub struct Slot {
+    pub spec: ModelSpec,
+    state: RwLock<LoadState>,
+    served: OnceLock<Served>,
+}
+
+impl Slot {
+    pub fn state(&self) -> LoadState {
+        self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    fn set_state(&self, s: LoadState) {
+        METRICS
+            .model_ready
+            .with_label_values(&[&self.spec.id])
+            .set(i64::from(s == LoadState::Ready));
+        *self.state.write().unwrap_or_else(|p| p.into_inner()) = s;
+    }
+
+    /// The engine, once the model is ready.
+    pub fn served(&self) -> Option<&Served> {
+        if self.state() == LoadState::Ready {
+            self.served.get()
+        } else {
+            None
+        }
+    }
+}
+
+/// Turns a catalog entry into a loaded model, or the state that says why it cannot be.
+pub type Loader = Box<dyn Fn(&ModelSpec) -> (LoadState, Option<Model>) + Send>;
+
+pub struct ServedModels {
+    pub catalog: Catalog,
+    pub slots: Vec<Slot>,
+    engines: EngineConfig,
+}
+
+impl ServedModels {
+    /// Every catalog model, `Loading` (or `Disabled` when `enabled` leaves it out); nothing is
+    /// loaded until [`load_all`](Self::load_all) or [`start_loading`](Self::start_loading).
+    pub fn new(catalog: Catalog, enabled: Option<&[String]>, engines: EngineConfig) -> Arc<Self> {
+        let specs = catalog.models.clone();
+        Self::with_specs(catalog, specs, enabled, engines)
+    }
+
+    fn with_specs(
+        catalog: Catalog,
+        specs: Vec<ModelSpec>,
+        enabled: Option<&[String]>,
+        engines: EngineConfig,
+    ) -> Arc<Self> {
+        let slots = specs
+            .into_iter()
+            .map(|spec| {
+                let off = enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id));
+                Slot {
+                    spec,
+                    state: RwLock::new(if off {
+                        LoadState::Disabled
+                    } else {
+                        LoadState::Loading
+                    }),
+                    served: OnceLock::new(),
+                }
+            })
+            .collect();
+        Arc::new(Self {
+            catalog,
+            slots,
+            engines,
+        })
+    }
+
+    /// Models that are already built (tests, embedding), loaded and warmed up before returning.
+    /// Only these models get slots; the catalog still names each task's default.
+    pub fn ready(
+        catalog: Catalog,
+        models: Vec<(ModelSpec, Model)>,
+        engines: EngineConfig,
+    ) -> Arc<Self> {
+        let specs: Vec<ModelSpec> = models.iter().map(|(s, _)| s.clone()).collect();
+        let this = Self::with_specs(catalog, specs, None, engines);
+        let models = std::sync::Mutex::new(models);
+        let loader: Loader = Box::new(move |spec: &ModelSpec| {
+            let mut all = models.lock().unwrap_or_else(|p| p.into_inner());
+            match all.iter().position(|(s, _)| s.id == spec.id) {
+                Some(i) => (LoadState::Ready, Some(all.swap_remove(i).1)),
+                None => (
+                    LoadState::Missing {
+                        fix: models::registry::fix_command(&spec.id),
+                    },
+                    None,
+                ),
+            }
+        });
+        this.load_all(&loader);
+        this
+    }
+
+    /// Loads and warms up every enabled model in a background thread, one after another.
+    pub fn start_loading(self: &Arc<Self>, loader: Loader) -> std::thread::JoinHandle<()> {
+        let this = self.clone();
+        std::thread::Builder::new()
+            .name("model-loader".into())
+            .spawn(move || this.load_all(&loader))
+            .expect("spawning the model loader")
+    }
+
+    /// Loads, starts the engine of, and warms up each enabled model (blocking).
+    pub fn load_all(&self, loader: &Loader) {
+        for slot in &self.slots {
+            if slot.state() != LoadState::Loading {
+                continue;
+            }
+            let id = slot.spec.id.clone();
+            let t0 = Instant::now();
+            let (state, model) = loader(&slot.spec);
+            let Some(model) = model.filter(|_| state == LoadState::Ready) else {
+                tracing::warn!(model = %id, state = ?state, "model not served");
+                slot.set_state(state);
+                continue;
+            };
+            slot.set_state(LoadState::WarmingUp);
+            let options = self.engines.for_model(&id, slot.spec.task);
+            let served = start_engine(&id, model, options);
+            match warm_up(&served) {
+                Ok(ms) => {
+                    let _ = slot.served.set(served);
+                    slot.set_state(LoadState::Ready);
+                    tracing::info!(
+                        model = %id,
+                        load_ms = t0.elapsed().as_millis() as u64,
+                        warmup_ms = ms,
+                        workers = options.workers,
+                        queue = options.queue,
+                        max_batch = options.max_batch,
+                        "model ready"
+                    );
+                }
+                Err(e) => {
+                    tracing::error!(model = %id, error = %e, "warm-up failed");
+                    slot.set_state(LoadState::Failed {
+                        detail: format!("warm-up failed: {e}"),
+                    });
+                }
+            }
+        }
+        METRICS.models_loaded.set(
+            self.slots
+                .iter()
+                .filter(|s| s.state() == LoadState::Ready)
+                .count() as i64,
+        );
+    }
+
+    pub fn slot(&self, id: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| s.spec.id == id)
+    }
+
+    /// The task's default model id: the catalog default if it is ready, else the first ready.
+    pub fn default_id(&self, task: Task) -> Option<&str> {
+        let ready = |id: &str| self.slot(id).is_some_and(|s| s.state() == LoadState::Ready);
+        if let Some(d) = self.catalog.default_for(task).filter(|d| ready(&d.id)) {
+            return Some(&d.id);
+        }
+        self.slots
+            .iter()
+            .find(|s| s.spec.task == task && s.state() == LoadState::Ready)
+            .map(|s| s.spec.id.as_str())
+    }
+
+    /// Requests queued or running over every model (zero: idle).
+    pub fn in_flight(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|s| s.served())
+            .map(Served::in_flight)
+            .sum()
+    }
+
+    /// Copies each engine's queue depth into the metrics (called at scrape time).
+    pub fn export_gauges(&self) {
+        for s in &self.slots {
+            let depth = s.served().map(Served::queue_depth).unwrap_or(0);
+            METRICS
+                .queue_depth
+                .with_label_values(&[&s.spec.id])
+                .set(depth as i64);
+        }
+    }
+}
+
+fn errors<T>(v: Vec<models::Result<T>>) -> Vec<Result<T, ApiError>> {
+    v.into_iter().map(|r| r.map_err(ApiError::from)).collect()
+}
+
+fn start_engine(id: &str, model: Model, options: EngineOptions) -> Served {
+    match model {
+        Model::Segmenter(m) => {
+            let run: BatchFn<Arc<RgbImage>, Segmentation> = {
+                let m = m.clone();
+                Arc::new(move |imgs: Vec<Arc<RgbImage>>| {
+                    let refs: Vec<&RgbImage> = imgs.iter().map(AsRef::as_ref).collect();
+                    errors(m.segment_batch(&refs))
+                })
+            };
+            Served::Segmenter(m, Engine::start(id, options, run))
+        }
+        Model::Detector(m) => {
+            let run: BatchFn<(Arc<RgbImage>, f32), Detections> = {
+                let m = m.clone();
+                Arc::new(move |items: Vec<(Arc<RgbImage>, f32)>| {
+                    let refs: Vec<(&RgbImage, f32)> =
+                        items.iter().map(|(i, s)| (i.as_ref(), *s)).collect();
+                    errors(m.detect_batch(&refs))
+                })
+            };
+            Served::Detector(m, Engine::start(id, options, run))
+        }
+        Model::Classifier(m) => {
+            let run: BatchFn<Arc<RgbImage>, Classification> = {
+                let m = m.clone();
+                Arc::new(move |imgs: Vec<Arc<RgbImage>>| {
+                    let refs: Vec<&RgbImage> = imgs.iter().map(AsRef::as_ref).collect();
+                    errors(m.classify_batch(&refs))
+                })
+            };
+            Served::Classifier(m, Engine::start(id, options, run))
+        }
+        Model::Summarizer(m) => {
+            let run: BatchFn<SummarizeJob, Summary> = {
+                let m = m.clone();
+                Arc::new(move |jobs: Vec<SummarizeJob>| {
+                    jobs.into_iter()
+                        .map(|mut j| m.summarize(&j.req, &mut j.on_token).map_err(Into::into))
+                        .collect()
+                })
+            };
+            Served::Summarizer(m, Engine::start(id, options, run))
+        }
+    }
+}
+
+/// One inference before the model takes requests, so the first user does not pay for lazy
+/// allocations; returns the time it took, in milliseconds.
+fn warm_up(served: &Served) -> Result<u64, ApiError> {
+    let t0 = Instant::now();
+    let grey = |spec: &ModelSpec| {
+        let (w, h) = spec
+            .input
+            .as_ref()
+            .map(|i| (i.width, i.height))
+            .unwrap_or((64, 64));
+        RgbImage::from_pixel(w, h, image::Rgb([128, 128, 128]))
+    };
+    match served {
+        Served::Segmenter(m, _) => m.segment(&grey(m.spec())).map(drop),
+        Served::Detector(m, _) => m.detect(&grey(m.spec()), 0.5).map(drop),
+        Served::Classifier(m, _) => m.classify(&grey(m.spec())).map(drop),
+        Served::Summarizer(m, _) => {
+            let req = SummarizeRequest {
+                text: "The weather was warm and sunny all day.".into(),
+                min_tokens: 0,
+                max_tokens: 1,
+            };
+            m.summarize(&req, &mut |_| true).map(drop)
+        }
+    }?;
+    Ok(t0.elapsed().as_millis() as u64)
+}

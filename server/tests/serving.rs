@@ -1,0 +1,607 @@
+//! The serving engine through the real router, on fake models (the task traits make them easy):
+//! queue limits (429), not-ready models (503), deadlines (504), batching that answers each
+//! request as if it ran alone, health and OIP routes, metrics, request ids, the OpenAPI spec and
+//! Swagger page, the API key, CORS, one error shape, and draining on shutdown.
+
+mod common;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{header, Request};
+use axum::Router;
+use common::{error_of, post, send};
+use image::{Rgb, RgbImage};
+use models::postprocess::ProbMap;
+use models::segment::Timings;
+use models::{Catalog, LoadState, Model, ModelSpec, Segmentation, Segmenter};
+use server::engine::EngineOptions;
+use server::served::{EngineConfig, Loader, ServedModels};
+use server::{AppState, Settings};
+use tower::ServiceExt;
+
+/// A segmenter whose "probability" is the image's mean brightness, so every answer says which
+/// input it came from. Records each call's batch size and can be slowed down.
+struct Fake {
+    spec: ModelSpec,
+    pause: Duration,
+    batches: Arc<Mutex<Vec<usize>>>,
+    images_run: Arc<AtomicUsize>,
+}
+
+impl Fake {
+    fn answer(img: &RgbImage) -> models::Result<Segmentation> {
+        let n = (img.width() * img.height()) as f32;
+        let mean = img.pixels().map(|p| p[0] as f32).sum::<f32>() / n / 255.0;
+        Ok(Segmentation {
+            probs: ProbMap::new(2, 2, vec![mean; 4])?,
+            timings: Timings {
+                inference_ms: 1.0,
+                ..Timings::default()
+            },
+        })
+    }
+}
+
+impl Segmenter for Fake {
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn segment(&self, img: &RgbImage) -> models::Result<Segmentation> {
+        self.segment_batch(&[img]).remove(0)
+    }
+
+    fn segment_batch(&self, imgs: &[&RgbImage]) -> Vec<models::Result<Segmentation>> {
+        self.batches.lock().unwrap().push(imgs.len());
+        self.images_run.fetch_add(imgs.len(), Ordering::SeqCst);
+        std::thread::sleep(self.pause);
+        imgs.iter().map(|i| Fake::answer(i)).collect()
+    }
+}
+
+fn fake_spec(id: &str) -> ModelSpec {
+    let mut spec = Catalog::builtin().get("selfie").unwrap().clone();
+    spec.id = id.to_owned();
+    spec.default = true;
+    spec
+}
+
+struct Harness {
+    app: Router,
+    batches: Arc<Mutex<Vec<usize>>>,
+    images_run: Arc<AtomicUsize>,
+}
+
+fn harness(pause_ms: u64, opts: EngineOptions, settings: Settings) -> Harness {
+    let batches = Arc::new(Mutex::new(Vec::new()));
+    let images_run = Arc::new(AtomicUsize::new(0));
+    let fake = Fake {
+        spec: fake_spec("fake"),
+        pause: Duration::from_millis(pause_ms),
+        batches: batches.clone(),
+        images_run: images_run.clone(),
+    };
+    let served = ServedModels::ready(
+        Catalog::builtin(),
+        vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
+        EngineConfig {
+            default: opts,
+            per_model: Default::default(),
+        },
+    );
+    // The warm-up ran once; start the counts from the requests.
+    batches.lock().unwrap().clear();
+    images_run.store(0, Ordering::SeqCst);
+    Harness {
+        app: server::app(AppState::new(served, settings, "target/site")),
+        batches,
+        images_run,
+    }
+}
+
+fn png(grey: u8) -> Vec<u8> {
+    let img = RgbImage::from_pixel(8, 6, Rgb([grey, grey, grey]));
+    let mut out = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut out, image::ImageFormat::Png).unwrap();
+    out.into_inner()
+}
+
+fn segment(grey: u8) -> Request<Body> {
+    post(
+        "/api/v1/segment/fake?output=probability",
+        "image/png",
+        png(grey),
+    )
+}
+
+fn get(uri: &str) -> Request<Body> {
+    Request::get(uri).body(Body::empty()).unwrap()
+}
+
+async fn full(app: Router, req: Request<Body>) -> axum::response::Response {
+    app.oneshot(req).await.unwrap()
+}
+
+#[tokio::test]
+async fn a_full_queue_answers_429_with_retry_after_and_the_rest_are_served() {
+    let opts = EngineOptions {
+        workers: 1,
+        queue: 1,
+        ..EngineOptions::default()
+    };
+    let h = harness(400, opts, Settings::default());
+    let jobs: Vec<_> = (0..5u8)
+        .map(|i| {
+            let app = h.app.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(20 * i as u64)).await;
+                let resp = full(app, segment(40 * i)).await;
+                let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+                (resp.status().as_u16(), retry)
+            })
+        })
+        .collect();
+    let mut codes = Vec::new();
+    for j in jobs {
+        let (status, retry) = j.await.unwrap();
+        if status == 429 {
+            assert!(retry.is_some(), "429 carries Retry-After");
+        }
+        codes.push(status);
+    }
+    codes.sort();
+    assert_eq!(
+        codes,
+        [200, 200, 429, 429, 429],
+        "one runs, one waits, the rest are refused"
+    );
+    let (status, _, body) = send(h.app.clone(), segment(9)).await;
+    assert_eq!(
+        status,
+        200,
+        "serving again: {}",
+        String::from_utf8_lossy(&body)
+    );
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_504_and_its_work_is_dropped() {
+    let settings = Settings {
+        request_timeout: Duration::from_millis(150),
+        ..Settings::default()
+    };
+    let h = harness(300, EngineOptions::default(), settings);
+    let first = tokio::spawn(full(h.app.clone(), segment(10)));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let (status, _, body) = send(h.app.clone(), segment(20)).await;
+    assert_eq!(status, 504);
+    assert_eq!(error_of(&body).0, "timeout");
+    // The first request itself outlives its deadline (300 ms of work, 150 ms allowed).
+    assert_eq!(first.await.unwrap().status(), 504);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        h.images_run.load(Ordering::SeqCst),
+        1,
+        "the queued job was dropped unrun"
+    );
+}
+
+#[tokio::test]
+async fn batched_requests_get_the_same_answers_as_alone() {
+    let batched = EngineOptions {
+        workers: 1,
+        queue: 16,
+        max_batch: 8,
+        batch_wait: Duration::from_millis(150),
+    };
+    let h = harness(0, batched, Settings::default());
+    let greys: Vec<u8> = (0..6).map(|i| 30 + 35 * i).collect();
+    let jobs: Vec<_> = greys
+        .iter()
+        .map(|&g| tokio::spawn(send(h.app.clone(), segment(g))))
+        .collect();
+    let mut together = Vec::new();
+    for j in jobs {
+        let (status, ctype, body) = j.await.unwrap();
+        assert_eq!((status.as_u16(), ctype.as_str()), (200, "image/png"));
+        together.push(body);
+    }
+    let sizes = h.batches.lock().unwrap().clone();
+    assert!(
+        sizes.iter().any(|&n| n > 1),
+        "requests shared a batch: {sizes:?}"
+    );
+    assert_eq!(sizes.iter().sum::<usize>(), greys.len());
+
+    let alone = harness(0, EngineOptions::default(), Settings::default());
+    for (g, body) in greys.iter().zip(&together) {
+        let (_, _, single) = send(alone.app.clone(), segment(*g)).await;
+        assert_eq!(
+            &single, body,
+            "grey {g}: the batched answer equals the lone one"
+        );
+    }
+    assert!(alone.batches.lock().unwrap().iter().all(|&n| n == 1));
+}
+
+#[tokio::test]
+async fn a_model_that_is_still_warming_up_answers_503_and_readiness_follows() {
+    let spec = fake_spec("slow");
+    let catalog = Catalog {
+        models: vec![spec.clone()],
+        samples: vec![],
+    };
+    let served = ServedModels::new(catalog, None, EngineConfig::default());
+    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+    let go_rx = Mutex::new(go_rx);
+    let loader: Loader = Box::new(move |spec: &ModelSpec| {
+        go_rx.lock().unwrap().recv().unwrap();
+        let fake = Fake {
+            spec: spec.clone(),
+            pause: Duration::ZERO,
+            batches: Arc::default(),
+            images_run: Arc::default(),
+        };
+        (LoadState::Ready, Some(Model::Segmenter(Arc::new(fake))))
+    });
+    let loading = served.start_loading(loader);
+    let app = server::app(AppState::new(
+        served.clone(),
+        Settings::default(),
+        "target/site",
+    ));
+
+    let resp = full(
+        app.clone(),
+        post("/api/v1/segment/slow", "image/png", png(1)),
+    )
+    .await;
+    assert_eq!(resp.status(), 503);
+    assert!(resp.headers().get(header::RETRY_AFTER).is_some());
+    let (status, _, body) = send(app.clone(), get("/readyz")).await;
+    assert_eq!(status, 503);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["models"]["slow"], "loading");
+    assert_eq!(
+        send(app.clone(), get("/healthz")).await.0,
+        200,
+        "alive meanwhile"
+    );
+    assert_eq!(send(app.clone(), get("/v2/health/live")).await.0, 200);
+    assert_eq!(send(app.clone(), get("/v2/health/ready")).await.0, 503);
+    assert_eq!(send(app.clone(), get("/v2/models/slow/ready")).await.0, 503);
+
+    go_tx.send(()).unwrap();
+    loading.join().unwrap();
+    let (status, _, body) = send(app.clone(), get("/readyz")).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(send(app.clone(), get("/v2/health/ready")).await.0, 200);
+    assert_eq!(send(app.clone(), get("/v2/models/slow/ready")).await.0, 200);
+    let (status, _, body) = send(app.clone(), get("/v2/models/slow")).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["name"], "slow");
+    assert_eq!(v["inputs"][0]["shape"][1], 256);
+    let (status, _, _) = send(app.clone(), get("/v2/models/nope/ready")).await;
+    assert_eq!(status, 404);
+    let (status, _, _) = send(app, post("/api/v1/segment/slow", "image/png", png(1))).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn models_list_reports_state_labels_and_engine_settings() {
+    let opts = EngineOptions {
+        workers: 2,
+        queue: 7,
+        max_batch: 3,
+        batch_wait: Duration::ZERO,
+    };
+    let h = harness(0, opts, Settings::default());
+    let (status, _, body) = send(h.app, get("/api/v1/models")).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let m = &v[0];
+    assert_eq!(m["id"], "fake");
+    assert_eq!(m["state"], "ready");
+    assert_eq!(m["task"], "segmentation");
+    assert_eq!(m["labels_count"], 2);
+    assert_eq!(m["input_width"], 256);
+    assert_eq!(
+        (m["workers"].as_u64(), m["queue"].as_u64()),
+        (Some(2), Some(7))
+    );
+    assert_eq!(m["max_batch"], 3);
+    assert!(m["licence"].as_str().unwrap().contains("Apache"));
+}
+
+#[tokio::test]
+async fn metrics_count_requests_and_time_each_stage() {
+    let h = harness(0, EngineOptions::default(), Settings::default());
+    for g in [1, 2] {
+        assert_eq!(send(h.app.clone(), segment(g)).await.0, 200);
+    }
+    let (status, _, _) = send(
+        h.app.clone(),
+        post(
+            "/api/v1/segment/fake",
+            "image/png",
+            b"not an image".to_vec(),
+        ),
+    )
+    .await;
+    assert_eq!(status, 415);
+    let (status, ctype, body) = send(h.app.clone(), get("/metrics")).await;
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/plain"));
+    let text = String::from_utf8(body).unwrap();
+    let count = |needle: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(needle))
+            .unwrap_or_else(|| panic!("no {needle} in\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert!(
+        count(
+            r#"candlelit_requests_total{model="fake",route="/api/v1/segment/{model_id}",status="200"}"#
+        ) >= 2.0
+    );
+    assert!(
+        count(
+            r#"candlelit_requests_total{model="",route="/api/v1/segment/{model_id}",status="415"}"#
+        ) >= 1.0
+    );
+    for stage in ["queue", "decode", "preprocess", "inference", "postprocess"] {
+        assert!(
+            count(&format!(
+                r#"candlelit_stage_duration_seconds_count{{model="fake",stage="{stage}"}}"#
+            )) >= 2.0,
+            "{stage}"
+        );
+    }
+    assert!(count(r#"candlelit_batch_size_count{model="fake"}"#) >= 2.0);
+    assert_eq!(count(r#"candlelit_queue_depth{model="fake"}"#), 0.0);
+    assert!(text.contains("candlelit_models_loaded"));
+    assert!(text.contains(r#"candlelit_model_ready{model="fake"} 1"#));
+}
+
+#[tokio::test]
+async fn every_answer_carries_a_request_id_and_a_given_one_is_kept() {
+    let h = harness(0, EngineOptions::default(), Settings::default());
+    let resp = full(h.app.clone(), get("/healthz")).await;
+    let id = resp.headers().get("x-request-id").expect("generated id");
+    assert!(id.len() >= 32, "a uuid: {id:?}");
+    let req = Request::get("/healthz")
+        .header("x-request-id", "trace-me-42")
+        .body(Body::empty())
+        .unwrap();
+    let resp = full(h.app, req).await;
+    assert_eq!(resp.headers()["x-request-id"], "trace-me-42");
+}
+
+#[tokio::test]
+async fn openapi_describes_every_json_route_and_swagger_is_served_locally() {
+    let h = harness(0, EngineOptions::default(), Settings::default());
+    let (status, ctype, body) = send(h.app, get("/api-docs/openapi.json")).await;
+    assert_eq!((status.as_u16(), ctype.as_str()), (200, "application/json"));
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(v["openapi"].as_str().unwrap().starts_with("3."));
+    for path in [
+        "/api/v1/segment/{model_id}",
+        "/api/v1/detect/{model_id}",
+        "/api/v1/classify/{model_id}",
+        "/api/v1/summarize/{model_id}",
+        "/api/v1/models",
+        "/segment",
+        "/predict",
+        "/predict/image_classes",
+        "/predict/text_summarize",
+        "/Summarizer",
+        "/readyz",
+        "/v2/models/{model_id}/ready",
+    ] {
+        assert!(v["paths"][path].is_object(), "{path} is in the spec");
+    }
+    let seg = &v["paths"]["/api/v1/segment/{model_id}"]["post"];
+    for code in ["200", "413", "415", "422", "429", "503", "504"] {
+        assert!(
+            seg["responses"][code].is_object(),
+            "segment documents {code}"
+        );
+    }
+    assert!(v["components"]["schemas"]["SegmentResponse"].is_object());
+    assert!(v["components"]["schemas"]["ErrorBody"].is_object());
+
+    // /docs uses the site's local copy of swagger-ui-dist, never a CDN.
+    let site = std::env::temp_dir().join(format!("candlelit-site-{}", std::process::id()));
+    std::fs::create_dir_all(site.join("swagger")).unwrap();
+    std::fs::write(site.join("swagger/swagger-ui-bundle.js"), "// test").unwrap();
+    let served = ServedModels::ready(Catalog::builtin(), vec![], EngineConfig::default());
+    let app = server::app(AppState::new(
+        served,
+        Settings::default(),
+        site.to_str().unwrap(),
+    ));
+    let (status, ctype, body) = send(app, get("/docs")).await;
+    assert_eq!(status, 200);
+    assert!(ctype.starts_with("text/html"));
+    let html = String::from_utf8(body).unwrap();
+    assert!(html.contains("/swagger/swagger-ui-bundle.js"));
+    assert!(!html.contains("https://"), "no CDN: {html}");
+}
+
+#[tokio::test]
+async fn an_api_key_guards_the_api_but_not_health_metrics_or_docs() {
+    let settings = Settings {
+        api_key: Some("s3cret".into()),
+        ..Settings::default()
+    };
+    let h = harness(0, EngineOptions::default(), settings);
+    let (status, _, body) = send(h.app.clone(), segment(5)).await;
+    assert_eq!(status, 401);
+    assert_eq!(error_of(&body).0, "unauthorized");
+    let mut wrong = segment(5);
+    wrong
+        .headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer nope".parse().unwrap());
+    assert_eq!(send(h.app.clone(), wrong).await.0, 401);
+    let mut right = segment(5);
+    right
+        .headers_mut()
+        .insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
+    assert_eq!(send(h.app.clone(), right).await.0, 200);
+    assert_eq!(send(h.app.clone(), get("/api/v1/models")).await.0, 401);
+    for open in [
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/api-docs/openapi.json",
+        "/v2/health/live",
+    ] {
+        assert_eq!(
+            send(h.app.clone(), get(open)).await.0,
+            200,
+            "{open} stays open"
+        );
+    }
+}
+
+#[tokio::test]
+async fn cors_is_same_origin_by_default_and_follows_the_allow_list() {
+    let preflight = |origin: &str| {
+        Request::builder()
+            .method("OPTIONS")
+            .uri("/api/v1/segment/fake")
+            .header(header::ORIGIN, origin)
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let closed = harness(0, EngineOptions::default(), Settings::default());
+    let resp = full(closed.app, preflight("https://elsewhere.example")).await;
+    assert!(resp
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+
+    let settings = Settings {
+        cors_origins: vec!["https://demo.example".into()],
+        ..Settings::default()
+    };
+    let open = harness(0, EngineOptions::default(), settings);
+    let resp = full(open.app.clone(), preflight("https://demo.example")).await;
+    assert_eq!(
+        resp.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://demo.example"
+    );
+    let resp = full(open.app, preflight("https://elsewhere.example")).await;
+    assert!(resp
+        .headers()
+        .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+        .is_none());
+}
+
+#[tokio::test]
+async fn errors_share_one_json_shape() {
+    let h = harness(0, EngineOptions::default(), Settings::default());
+    let cases: Vec<(Request<Body>, u16, &str)> = vec![
+        (segment_with("?threshold=7"), 400, "bad_request"),
+        (
+            post("/api/v1/segment/nope", "image/png", png(1)),
+            404,
+            "not_found",
+        ),
+        (get("/api/v1/no/such/route"), 404, "not_found"),
+        (
+            post("/api/v1/segment/fake", "image/png", b"text".to_vec()),
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            post("/api/v1/segment/fake", "image/png", png(1)[..40].to_vec()),
+            422,
+            "unprocessable",
+        ),
+    ];
+    for (req, code, kind) in cases {
+        let uri = req.uri().to_string();
+        let (status, ctype, body) = send(h.app.clone(), req).await;
+        assert_eq!(status.as_u16(), code, "{uri}");
+        assert_eq!(ctype, "application/json", "{uri}");
+        let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(v["type"], kind, "{uri}");
+        assert_eq!(v["code"], code, "{uri}");
+        assert!(!v["error"].as_str().unwrap().is_empty());
+    }
+}
+
+fn segment_with(query: &str) -> Request<Body> {
+    post(&format!("/api/v1/segment/fake{query}"), "image/png", png(1))
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_finishes_requests_in_flight() {
+    let h = harness(400, EngineOptions::default(), Settings::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    // Rebuild the state from the harness' models so the server owns its own router.
+    let served = {
+        let batches = h.batches.clone();
+        let fake = Fake {
+            spec: fake_spec("fake"),
+            pause: Duration::from_millis(400),
+            batches,
+            images_run: h.images_run.clone(),
+        };
+        ServedModels::ready(
+            Catalog::builtin(),
+            vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
+            EngineConfig::default(),
+        )
+    };
+    let state = AppState::new(served, Settings::default(), "target/site");
+    let server = tokio::spawn(server::serve(
+        listener,
+        state,
+        async {
+            let _ = stop_rx.await;
+        },
+        Duration::from_secs(10),
+    ));
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/api/v1/segment/fake?output=probability");
+    let in_flight = tokio::spawn({
+        let (client, url) = (client.clone(), url.clone());
+        async move {
+            client
+                .post(url)
+                .header("content-type", "image/png")
+                .body(png(77))
+                .send()
+                .await
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    stop_tx.send(()).unwrap();
+    let resp = in_flight
+        .await
+        .unwrap()
+        .expect("the request in flight is answered");
+    assert_eq!(resp.status(), 200);
+    let done = tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("the server stops once drained");
+    done.unwrap().unwrap();
+    let refused = reqwest::Client::new()
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await;
+    assert!(refused.is_err(), "no new connections after shutdown");
+}
