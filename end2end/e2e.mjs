@@ -48,7 +48,7 @@ const t0 = Date.now();
 try {
   for (let i = 0; ; i++) {
     try { const r = await fetch(`${base}/readyz`); if (r.ok) break; } catch {}
-    if (i > 300) throw new Error('server did not become ready');
+    if (i > 900) throw new Error('server did not become ready');
     await new Promise((r) => setTimeout(r, 100));
   }
   browser = await chromium.launch({
