@@ -12,6 +12,55 @@ pub struct ProbMap {
     pub data: Vec<f32>,
 }
 
+/// Per-pixel class ids (the argmax over a multi-class model's logits), row-major.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ClassMap {
+    pub width: u32,
+    pub height: u32,
+    pub ids: Vec<u16>,
+}
+
+impl ClassMap {
+    pub fn new(width: u32, height: u32, ids: Vec<u16>) -> Result<Self> {
+        if ids.len() != (width * height) as usize {
+            return Err(ModelError::Input(format!(
+                "class map of {} values is not {width}x{height}",
+                ids.len()
+            )));
+        }
+        Ok(Self { width, height, ids })
+    }
+
+    /// Nearest-neighbour resize with half-pixel centres (class ids must not be blended).
+    pub fn resize(&self, width: u32, height: u32) -> ClassMap {
+        if (width, height) == (self.width, self.height) {
+            return self.clone();
+        }
+        let src = |out: u32, inp: u32, o: u32| -> usize {
+            (((o as f32 + 0.5) * inp as f32 / out as f32) as u32).min(inp - 1) as usize
+        };
+        let xs: Vec<usize> = (0..width).map(|x| src(width, self.width, x)).collect();
+        let mut ids = Vec::with_capacity((width * height) as usize);
+        for y in 0..height {
+            let row = src(height, self.height, y) * self.width as usize;
+            ids.extend(xs.iter().map(|&x| self.ids[row + x]));
+        }
+        ClassMap { width, height, ids }
+    }
+
+    /// The share of pixels of each class id in `0..classes`.
+    pub fn shares(&self, classes: usize) -> Vec<f32> {
+        let mut counts = vec![0usize; classes];
+        for &id in &self.ids {
+            if let Some(c) = counts.get_mut(id as usize) {
+                *c += 1;
+            }
+        }
+        let n = self.ids.len().max(1) as f32;
+        counts.into_iter().map(|c| c as f32 / n).collect()
+    }
+}
+
 /// Tint used for the person class: Okabe–Ito orange, distinguishable for colour-blind viewers.
 pub const PERSON_TINT: [u8; 3] = [230, 159, 0];
 

@@ -37,6 +37,7 @@ impl Fake {
         let mean = img.pixels().map(|p| p[0] as f32).sum::<f32>() / n / 255.0;
         Ok(Segmentation {
             probs: ProbMap::new(2, 2, vec![mean; 4])?,
+            classes: None,
             timings: Timings {
                 inference_ms: 1.0,
                 ..Timings::default()

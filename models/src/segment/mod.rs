@@ -8,14 +8,17 @@ use image::RgbImage;
 
 use crate::catalog::{ModelSpec, OutputKind, OutputSpec};
 use crate::error::{ModelError, Result};
-use crate::postprocess::ProbMap;
+use crate::postprocess::{ClassMap, ProbMap};
 use crate::preprocess;
 use crate::tfjs::Graph;
 
-/// One model's answer for one image: the foreground probability at the model's resolution.
+/// One model's answer for one image, at the model's resolution: the foreground probability
+/// (for multi-class models, 1 - P(background)), and for multi-class models the per-pixel class.
 #[derive(Debug, Clone)]
 pub struct Segmentation {
     pub probs: ProbMap,
+    /// `None` for person/background models.
+    pub classes: Option<ClassMap>,
     pub timings: Timings,
 }
 
@@ -133,6 +136,7 @@ impl Segmenter for TfjsSegmenter {
         let t2 = Instant::now();
         Ok(Segmentation {
             probs,
+            classes: None,
             timings: Timings {
                 preprocess_ms: (t1 - t0).as_secs_f64() * 1e3,
                 inference_ms: (t2 - t1).as_secs_f64() * 1e3,
@@ -161,7 +165,13 @@ impl Segmenter for TfjsSegmenter {
                     postprocess_ms: 0.0,
                 };
                 maps.into_iter()
-                    .map(|probs| Ok(Segmentation { probs, timings }))
+                    .map(|probs| {
+                        Ok(Segmentation {
+                            probs,
+                            classes: None,
+                            timings,
+                        })
+                    })
                     .collect()
             }
             Err(e) => imgs
