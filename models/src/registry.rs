@@ -24,6 +24,10 @@ pub enum LoadState {
     Missing {
         fix: String,
     },
+    /// A hub model whose files are not in the store yet; served once they are (no restart).
+    NotInstalled {
+        fix: String,
+    },
     Corrupt {
         detail: String,
         fix: String,
@@ -41,15 +45,25 @@ impl LoadState {
             LoadState::WarmingUp => "warming_up",
             LoadState::Ready => "ready",
             LoadState::Missing { .. } => "missing",
+            LoadState::NotInstalled { .. } => "not_installed",
             LoadState::Corrupt { .. } => "corrupt",
             LoadState::Failed { .. } => "failed",
             LoadState::Disabled => "disabled",
         }
     }
 
-    /// Whether readiness should wait for this model.
+    /// Whether readiness should wait for this model: not for disabled ones, nor for optional
+    /// hub models nobody installed.
     pub fn counts_for_readiness(&self) -> bool {
-        !matches!(self, LoadState::Disabled)
+        !matches!(self, LoadState::Disabled | LoadState::NotInstalled { .. })
+    }
+
+    /// Whether a later look at the store might change this state (files placed since start).
+    pub fn may_appear(&self) -> bool {
+        matches!(
+            self,
+            LoadState::Missing { .. } | LoadState::NotInstalled { .. }
+        )
     }
 }
 
@@ -156,6 +170,18 @@ impl Registry {
 pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
     match store.state(spec) {
         ModelState::Ready => {}
+        ModelState::Missing(_) if spec.source.registry == crate::catalog::Registry::Hub => {
+            return (
+                LoadState::NotInstalled {
+                    fix: format!(
+                        "{} (needs the Hugging Face hub), or {}",
+                        fix_command(&spec.id),
+                        crate::hub::by_hand(spec)
+                    ),
+                },
+                None,
+            )
+        }
         ModelState::Missing(_) => {
             return (
                 LoadState::Missing {

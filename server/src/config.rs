@@ -39,6 +39,15 @@ pub enum ModelsCommand {
         /// Model ids to fetch (default: all).
         ids: Vec<String>,
     },
+    /// Install a hub model from files placed by hand: a folder holding them, or a Hugging Face
+    /// hub cache (`~/.cache/huggingface/hub`, or its `models--org--name` folder). No network.
+    Install {
+        /// The catalog id of the model.
+        id: String,
+        /// Where the files are.
+        #[arg(long = "from")]
+        from: PathBuf,
+    },
 }
 
 #[derive(Debug, Clone, Args)]
@@ -171,6 +180,15 @@ pub struct ServeArgs {
         global = true
     )]
     pub cors_origins: Vec<String>,
+    /// How often the store is looked at again for models whose files were missing (a hub model
+    /// installed by hand is then served without a restart), in seconds.
+    #[arg(
+        long,
+        env = "CANDLELIT_RESCAN_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    pub rescan_secs: u64,
     /// On SIGTERM / Ctrl-C: stop accepting, then give requests in flight this long to finish,
     /// in milliseconds, before exiting.
     #[arg(

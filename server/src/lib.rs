@@ -136,6 +136,9 @@ impl AppState {
                     slot.state().label()
                 ))
             }
+            LoadState::NotInstalled { fix } => {
+                ApiError::Unavailable(format!("model '{id}' is not installed; {fix}"))
+            }
             LoadState::Loading | LoadState::WarmingUp => ApiError::NotReady(format!(
                 "model '{id}' is {}; retry shortly",
                 slot.state().label().replace('_', " ")

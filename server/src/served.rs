@@ -186,13 +186,45 @@ impl ServedModels {
         this
     }
 
-    /// Loads and warms up every enabled model in a background thread, one after another.
-    pub fn start_loading(self: &Arc<Self>, loader: Loader) -> std::thread::JoinHandle<()> {
+    /// Loads and warms up every enabled model in a background thread, one after another. With
+    /// `rescan`, the thread then looks at the store again at that interval and loads models
+    /// whose files have appeared since (a hub model installed by hand), with no restart.
+    pub fn start_loading(
+        self: &Arc<Self>,
+        loader: Loader,
+        rescan: Option<std::time::Duration>,
+    ) -> std::thread::JoinHandle<()> {
         let this = self.clone();
         std::thread::Builder::new()
             .name("model-loader".into())
-            .spawn(move || this.load_all(&loader))
+            .spawn(move || {
+                this.load_all(&loader);
+                let Some(every) = rescan else { return };
+                loop {
+                    std::thread::sleep(every);
+                    this.rescan(&loader);
+                }
+            })
             .expect("spawning the model loader")
+    }
+
+    /// Tries again the models whose files were missing; returns how many became ready.
+    pub fn rescan(&self, loader: &Loader) -> usize {
+        let mut again = 0;
+        for slot in &self.slots {
+            if slot.state().may_appear() && slot.served.get().is_none() {
+                slot.set_state(LoadState::Loading);
+                again += 1;
+            }
+        }
+        if again == 0 {
+            return 0;
+        }
+        self.load_all(loader);
+        self.slots
+            .iter()
+            .filter(|s| s.state() == LoadState::Ready)
+            .count()
     }
 
     /// Loads, starts the engine of, and warms up each enabled model (blocking).

@@ -248,7 +248,7 @@ async fn a_model_that_is_still_warming_up_answers_503_and_readiness_follows() {
         };
         (LoadState::Ready, Some(Model::Segmenter(Arc::new(fake))))
     });
-    let loading = served.start_loading(loader);
+    let loading = served.start_loading(loader, None);
     let app = server::app(AppState::new(
         served.clone(),
         Settings::default(),
