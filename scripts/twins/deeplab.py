@@ -37,8 +37,13 @@ from torchvision.models.segmentation.deeplabv3 import ASPP, DeepLabV3, _deeplabv
 OUT = Path(__file__).resolve().parents[2] / "models/tests/twins"
 CLASSES = 4
 HEAD_CHANNELS = 8
-# Odd sizes, so every strided layer rounds and the final upsampling is not an integer factor.
-BATCH, HEIGHT, WIDTH = 2, 49, 65
+# (batch, height, width) per twin. Odd sizes, so every strided layer rounds and the final
+# upsampling is not an integer factor. The ResNet twin's input is larger so that its 13x15
+# output-stride-8 features are wider than ASPP's first atrous rate (12): smaller maps leave only
+# the centre tap of every atrous conv inside the image. (Rates 24/36 and the MobileNet twin's
+# 4x5 map stay centre-only: larger inputs would not fit the fixture budget.)
+RESNET_INPUT = (1, 97, 113)
+MOBILENET_INPUT = (2, 49, 65)
 
 
 class NarrowBottleneck(Bottleneck):
@@ -77,7 +82,7 @@ def mobilenet_twin() -> DeepLabV3:
     return model
 
 
-def randomise_batch_norms(model: nn.Module) -> None:
+def randomise_batch_norms(model: nn.Module, height: int, width: int) -> None:
     """Random affine parameters, and running statistics measured on random images: with
     PyTorch's default init a deep random net's activations fade to nearly constant maps in eval
     mode, which would hide spatial mistakes (padding, dilation, resizing) in the comparison."""
@@ -90,7 +95,7 @@ def randomise_batch_norms(model: nn.Module) -> None:
     model.train()
     with torch.no_grad():
         for _ in range(4):
-            model(torch.randn(4, 3, HEIGHT, WIDTH))
+            model(torch.randn(4, 3, height, width))
     model.eval()
 
 
@@ -102,9 +107,10 @@ def round_to_float16(model: nn.Module) -> None:
                 t.copy_(t.half().float())
 
 
-def write(name: str, model: DeepLabV3, seed: int) -> None:
+def write(name: str, model: DeepLabV3, seed: int, size: tuple[int, int, int]) -> None:
+    batch, height, width = size
     torch.manual_seed(seed)
-    randomise_batch_norms(model)
+    randomise_batch_norms(model, height, width)
     # With PyTorch's default init the final conv's bias outweighs the features and one class
     # wins everywhere, which would make the argmax check vacuous; unit-variance weights and a
     # small bias give a map with several classes.
@@ -113,10 +119,10 @@ def write(name: str, model: DeepLabV3, seed: int) -> None:
     final.bias.data.normal_(0.0, 0.01)
     round_to_float16(model)
     model.eval()
-    x = torch.randn(BATCH, 3, HEIGHT, WIDTH)
+    x = torch.randn(batch, 3, height, width)
     with torch.no_grad():
         logits = model(x)["out"]
-    assert logits.shape == (BATCH, CLASSES, HEIGHT, WIDTH)
+    assert logits.shape == (batch, CLASSES, height, width)
     out = OUT / name
     out.mkdir(parents=True, exist_ok=True)
     # The whole state dict, num_batches_tracked included, as a converted checkpoint has it.
@@ -136,9 +142,9 @@ def write(name: str, model: DeepLabV3, seed: int) -> None:
 
 def main() -> None:
     torch.manual_seed(0)
-    write("deeplab_resnet50", resnet_twin(), seed=1)
+    write("deeplab_resnet50", resnet_twin(), seed=1, size=RESNET_INPUT)
     torch.manual_seed(2)
-    write("deeplab_mobilenet_v3_large", mobilenet_twin(), seed=3)
+    write("deeplab_mobilenet_v3_large", mobilenet_twin(), seed=3, size=MOBILENET_INPUT)
 
 
 if __name__ == "__main__":

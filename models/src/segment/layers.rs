@@ -259,7 +259,7 @@ pub(crate) fn hardswish(x: &Tensor) -> candle_core::Result<Tensor> {
 
 /// PyTorch's `Hardsigmoid`: relu6(x + 3) / 6.
 pub(crate) fn hardsigmoid(x: &Tensor) -> candle_core::Result<Tensor> {
-    ((x + 3.0)?.clamp(0f32, 6f32)? / 6.0)
+    (x + 3.0)?.clamp(0f32, 6f32)? / 6.0
 }
 
 /// Per-image maps from `[N, C, H, W]` logits: P(foreground) = 1 - softmax P(class 0, the
