@@ -48,7 +48,10 @@ fn twins_segment_through_the_task_trait() {
             DeepLabSegmenter::load(&spec, &dir.join("weights.safetensors"), &Device::Cpu).unwrap();
         let (a, b) = (twin_support::picture(80, 60), twin_support::picture(50, 70));
         let one = model.segment(&a).unwrap();
-        let classes = one.classes.as_ref().expect("a multi-class model fills classes");
+        let classes = one
+            .classes
+            .as_ref()
+            .expect("a multi-class model fills classes");
         assert_eq!((one.probs.width, one.probs.height), (45, 37));
         assert_eq!((classes.width, classes.height), (45, 37));
         assert!(classes.ids.iter().all(|&c| c < 4));

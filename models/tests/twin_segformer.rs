@@ -64,12 +64,17 @@ fn labels_and_preprocessing_come_from_the_model_folder() {
 #[test]
 fn segmenter_works_through_the_task_trait() {
     let dir = twin_support::fixture("segformer_segmentation");
-    let labels: Vec<String> = ["background", "person", "car", "tree"].map(String::from).to_vec();
+    let labels: Vec<String> = ["background", "person", "car", "tree"]
+        .map(String::from)
+        .to_vec();
     let spec = twin_support::spec("segformer", Task::Segmentation, (45, 37), &labels);
     let model = SegFormerSegmenter::load(&spec, &dir, &Device::Cpu).unwrap();
     let (a, b) = (twin_support::picture(80, 60), twin_support::picture(50, 70));
     let one = model.segment(&a).unwrap();
-    let classes = one.classes.as_ref().expect("a multi-class model fills classes");
+    let classes = one
+        .classes
+        .as_ref()
+        .expect("a multi-class model fills classes");
     assert_eq!((one.probs.width, one.probs.height), (45, 37));
     assert_eq!((classes.width, classes.height), (45, 37));
     assert!(classes.ids.iter().all(|&c| c < 4));

@@ -65,7 +65,9 @@ impl ResNet {
             let layer = format!("backbone.layer{}", i + 1);
             let n = t.count(&layer, "conv1.weight");
             if n == 0 {
-                return Err(ModelError::Graph(format!("deeplabv3: {layer} has no blocks")));
+                return Err(ModelError::Graph(format!(
+                    "deeplabv3: {layer} has no blocks"
+                )));
             }
             // torchvision's _make_layer: the first block keeps the previous dilation, the
             // others use the new one.
@@ -77,7 +79,11 @@ impl ResNet {
             }
             for j in 0..n {
                 let p = format!("{layer}.{j}");
-                let (s, d) = if j == 0 { (stride, previous) } else { (1, dilation) };
+                let (s, d) = if j == 0 {
+                    (stride, previous)
+                } else {
+                    (1, dilation)
+                };
                 let cb = |c: &str, b: &str, s, d| {
                     t.conv_bn(&format!("{p}.{c}"), &format!("{p}.{b}"), BN_EPS, s, d)
                 };
@@ -176,10 +182,20 @@ struct InvertedResidual {
 
 impl InvertedResidual {
     /// `backbone.{i}.block.*`: [expand 1x1], depthwise, [squeeze-excite], project 1x1.
-    fn load(t: &Tensors, i: usize, (stride, dilation, activation): (usize, usize, Activation)) -> Result<Self> {
+    fn load(
+        t: &Tensors,
+        i: usize,
+        (stride, dilation, activation): (usize, usize, Activation),
+    ) -> Result<Self> {
         let p = format!("backbone.{i}.block");
         let cb = |j: usize, s, d| {
-            t.conv_bn(&format!("{p}.{j}.0"), &format!("{p}.{j}.1"), MOBILENET_BN_EPS, s, d)
+            t.conv_bn(
+                &format!("{p}.{j}.0"),
+                &format!("{p}.{j}.1"),
+                MOBILENET_BN_EPS,
+                s,
+                d,
+            )
         };
         let mut j = 0;
         let first = cb(j, 1, 1)?;
@@ -248,7 +264,13 @@ impl MobileNetV3 {
             )));
         }
         let cb = |i: usize, s| {
-            t.conv_bn(&format!("backbone.{i}.0"), &format!("backbone.{i}.1"), MOBILENET_BN_EPS, s, 1)
+            t.conv_bn(
+                &format!("backbone.{i}.0"),
+                &format!("backbone.{i}.1"),
+                MOBILENET_BN_EPS,
+                s,
+                1,
+            )
         };
         let blocks = LARGE_BLOCKS
             .into_iter()
@@ -308,7 +330,13 @@ impl Head {
         Ok(Self {
             branches,
             pooling: t.conv_bn(&format!("{pool}.1"), &format!("{pool}.2"), BN_EPS, 1, 1)?,
-            project: t.conv_bn(&format!("{aspp}.project.0"), &format!("{aspp}.project.1"), BN_EPS, 1, 1)?,
+            project: t.conv_bn(
+                &format!("{aspp}.project.0"),
+                &format!("{aspp}.project.1"),
+                BN_EPS,
+                1,
+                1,
+            )?,
             conv: t.conv_bn("classifier.1", "classifier.2", BN_EPS, 1, 1)?,
             classifier: t.conv("classifier.4", 1, 1)?,
         })
@@ -403,7 +431,8 @@ impl Segmenter for DeepLabSegmenter {
     }
 
     fn segment(&self, img: &RgbImage) -> Result<Segmentation> {
-        let mut v = layers::segment_images(&self.spec, &self.device, &[img], |x| self.model.forward(x))?;
+        let mut v =
+            layers::segment_images(&self.spec, &self.device, &[img], |x| self.model.forward(x))?;
         Ok(v.remove(0))
     }
 

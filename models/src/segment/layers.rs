@@ -177,19 +177,25 @@ impl Conv {
     }
 
     pub fn out_channels(&self) -> usize {
-        self.weight.dim(0).expect("conv weights are 4-D (checked in new)")
+        self.weight
+            .dim(0)
+            .expect("conv weights are 4-D (checked in new)")
     }
 
     pub fn in_channels(&self) -> usize {
         if self.depthwise.is_some() {
             self.out_channels()
         } else {
-            self.weight.dim(1).expect("conv weights are 4-D (checked in new)")
+            self.weight
+                .dim(1)
+                .expect("conv weights are 4-D (checked in new)")
         }
     }
 
     pub fn kernel(&self) -> usize {
-        self.weight.dim(2).expect("conv weights are 4-D (checked in new)")
+        self.weight
+            .dim(2)
+            .expect("conv weights are 4-D (checked in new)")
     }
 
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
@@ -227,7 +233,8 @@ impl Conv {
                 let k = self.kernel();
                 let p = self.padding;
                 let nhwc = x.reshape((n, h, w, c))?;
-                let y = ops::depthwise_nhwc(&nhwc, filter, (k, k), self.stride, self.dilation, [p; 4])?;
+                let y =
+                    ops::depthwise_nhwc(&nhwc, filter, (k, k), self.stride, self.dilation, [p; 4])?;
                 let (_, oh, ow, oc) = y.dims4()?;
                 let y = y.reshape((n, oh * ow, oc))?;
                 return match &self.bias {
@@ -267,7 +274,9 @@ pub(crate) fn hardsigmoid(x: &Tensor) -> candle_core::Result<Tensor> {
 pub(crate) fn class_maps(logits: &Tensor) -> Result<Vec<(ProbMap, ClassMap)>> {
     let (n, c, h, w) = logits.dims4()?;
     if c > u16::MAX as usize {
-        return Err(ModelError::Graph(format!("{c} classes do not fit a class map")));
+        return Err(ModelError::Graph(format!(
+            "{c} classes do not fit a class map"
+        )));
     }
     let probs = candle_nn::ops::softmax(logits, 1)?;
     let foreground = (1.0 - probs.i((.., 0))?)?; // [N, H, W]
@@ -392,8 +401,8 @@ mod tests {
     #[test]
     fn class_maps_take_the_argmax_and_the_background_complement() {
         // One image, 2 classes, 1x2 pixels: pixel 0 favours class 0, pixel 1 class 1.
-        let logits = Tensor::from_vec(vec![2f32, 0.0, 0.0, 2.0], (1, 2, 1, 2), &Device::Cpu)
-            .unwrap();
+        let logits =
+            Tensor::from_vec(vec![2f32, 0.0, 0.0, 2.0], (1, 2, 1, 2), &Device::Cpu).unwrap();
         let (probs, classes) = class_maps(&logits).unwrap().remove(0);
         assert_eq!(classes.ids, vec![0, 1]);
         let p1 = 1.0 / (1.0 + (-2f32).exp());

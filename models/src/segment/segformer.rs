@@ -110,11 +110,15 @@ impl Attention {
         let d = c / self.heads;
         let split = |t: Tensor| -> candle_core::Result<Tensor> {
             let m = t.dim(1)?;
-            t.reshape((b, m, self.heads, d))?.transpose(1, 2)?.contiguous()
+            t.reshape((b, m, self.heads, d))?
+                .transpose(1, 2)?
+                .contiguous()
         };
         let q = split(self.query.forward(x)?)?;
         let kv = match &self.reduction {
-            Some((sr, norm)) => norm.forward(&nchw_to_tokens(&sr.forward(&tokens_to_nchw(x, h, w)?)?)?)?,
+            Some((sr, norm)) => {
+                norm.forward(&nchw_to_tokens(&sr.forward(&tokens_to_nchw(x, h, w)?)?)?)?
+            }
             None => x.clone(),
         };
         let k = split(self.key.forward(&kv)?)?;
@@ -273,7 +277,13 @@ impl DecodeHead {
             .collect::<Result<_>>()?;
         Ok(Self {
             projections,
-            fuse: t.conv_bn("decode_head.linear_fuse", "decode_head.batch_norm", NORM_EPS, 1, 1)?,
+            fuse: t.conv_bn(
+                "decode_head.linear_fuse",
+                "decode_head.batch_norm",
+                NORM_EPS,
+                1,
+                1,
+            )?,
             classifier: t.conv("decode_head.classifier", 1, 1)?,
         })
     }
@@ -602,6 +612,9 @@ mod tests {
         )
         .unwrap();
         assert_eq!((square.width, square.height), (512, 512));
-        assert!(Preprocessing::from_json(r#"{"size": {"shortest_edge": 8}, "image_mean": [0,0,0], "image_std": [1,1,1]}"#).is_err());
+        assert!(Preprocessing::from_json(
+            r#"{"size": {"shortest_edge": 8}, "image_mean": [0,0,0], "image_std": [1,1,1]}"#
+        )
+        .is_err());
     }
 }
