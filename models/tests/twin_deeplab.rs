@@ -34,6 +34,10 @@ fn resnet50_twin_matches_torchvision() {
 
 #[test]
 fn mobilenet_v3_large_twin_matches_torchvision() {
+    // This twin was saved with torchvision's aux classifier, which the loader must skip.
+    let weights = twin_support::fixture("deeplab_mobilenet_v3_large").join("weights.safetensors");
+    let names = candle_core::safetensors::load(&weights, &Device::Cpu).unwrap();
+    assert!(names.keys().any(|k| k.starts_with("aux_classifier.")));
     parity("deeplab_mobilenet_v3_large");
 }
 
