@@ -1,5 +1,9 @@
 //! Semantic segmentation: the task trait and its TF.js-graph implementation.
 
+pub mod deeplab;
+mod layers;
+pub mod segformer;
+
 use std::path::Path;
 use std::time::Instant;
 
@@ -11,6 +15,8 @@ use crate::error::{ModelError, Result};
 use crate::postprocess::{ClassMap, ProbMap};
 use crate::preprocess;
 use crate::tfjs::Graph;
+pub use deeplab::{DeepLabSegmenter, DeepLabV3};
+pub use segformer::{SegFormerClassifier, SegFormerSegmenter};
 
 /// One model's answer for one image, at the model's resolution: the foreground probability
 /// (for multi-class models, 1 - P(background)), and for multi-class models the per-pixel class.

@@ -1,0 +1,88 @@
+//! candle's DeepLabV3 vs torchvision on random-initialised twins (tests/twins/deeplab_*, made
+//! by scripts/twins/deeplab.py): the same torchvision state dict and inputs must give the same
+//! upsampled logits. Required: per-pixel argmax agreement >= 99.9 % and max |Δlogit| < 1e-3.
+
+mod twin_support;
+
+use candle_core::Device;
+use models::catalog::Task;
+use models::segment::{DeepLabSegmenter, DeepLabV3, Segmenter};
+
+const ARCHS: [&str; 2] = ["deeplab_resnet50", "deeplab_mobilenet_v3_large"];
+
+fn parity(arch: &str) {
+    let dir = twin_support::fixture(arch);
+    let model = DeepLabV3::load(&dir.join("weights.safetensors"), &Device::Cpu).unwrap();
+    let io = twin_support::io(&dir);
+    let ours = model.forward(&io["input"]).unwrap();
+    let reference = &io["logits"];
+    let agreement = twin_support::argmax_agreement(&ours, &reference.argmax(1).unwrap());
+    let max_diff = twin_support::max_abs_diff(&ours, reference);
+    println!(
+        "{arch}: logits {:?}, argmax agreement {:.4} %, max |Δlogit| {max_diff:.3e}",
+        ours.dims(),
+        agreement * 100.0
+    );
+    assert!(agreement >= 0.999, "{arch}: argmax agreement {agreement}");
+    assert!(max_diff < 1e-3, "{arch}: max |Δlogit| {max_diff}");
+}
+
+#[test]
+fn resnet50_twin_matches_torchvision() {
+    parity("deeplab_resnet50");
+}
+
+#[test]
+fn mobilenet_v3_large_twin_matches_torchvision() {
+    // This twin was saved with torchvision's aux classifier, which the loader must skip.
+    let weights = twin_support::fixture("deeplab_mobilenet_v3_large").join("weights.safetensors");
+    let names = candle_core::safetensors::load(&weights, &Device::Cpu).unwrap();
+    assert!(names.keys().any(|k| k.starts_with("aux_classifier.")));
+    parity("deeplab_mobilenet_v3_large");
+}
+
+#[test]
+fn twins_segment_through_the_task_trait() {
+    let labels: Vec<String> = ["background", "a", "b", "c"].map(String::from).to_vec();
+    for arch in ARCHS {
+        let dir = twin_support::fixture(arch);
+        // An odd input size, unlike the image's, so resizing and every stride are exercised.
+        let spec = twin_support::spec(arch, Task::Segmentation, (45, 37), &labels);
+        let model =
+            DeepLabSegmenter::load(&spec, &dir.join("weights.safetensors"), &Device::Cpu).unwrap();
+        let (a, b) = (twin_support::picture(80, 60), twin_support::picture(50, 70));
+        let one = model.segment(&a).unwrap();
+        let classes = one
+            .classes
+            .as_ref()
+            .expect("a multi-class model fills classes");
+        assert_eq!((one.probs.width, one.probs.height), (45, 37));
+        assert_eq!((classes.width, classes.height), (45, 37));
+        assert!(classes.ids.iter().all(|&c| c < 4));
+        assert!(one.probs.data.iter().all(|p| (0.0..=1.0).contains(p)));
+        // A batch answers each image as a lone call does.
+        let batch = model.segment_batch(&[&a, &b]);
+        assert_eq!(batch.len(), 2);
+        let first = batch[0].as_ref().unwrap();
+        assert_eq!(first.classes, one.classes);
+        let d = first
+            .probs
+            .data
+            .iter()
+            .zip(&one.probs.data)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0f32, f32::max);
+        assert!(d < 1e-5, "{arch}: batched and single answers differ by {d}");
+    }
+}
+
+#[test]
+fn catalog_labels_must_match_the_checkpoint() {
+    let dir = twin_support::fixture("deeplab_resnet50");
+    let three: Vec<String> = ["a", "b", "c"].map(String::from).to_vec();
+    let spec = twin_support::spec("x", Task::Segmentation, (32, 32), &three);
+    let err = DeepLabSegmenter::load(&spec, &dir.join("weights.safetensors"), &Device::Cpu)
+        .err()
+        .expect("4 classes vs 3 labels is refused");
+    assert!(err.to_string().contains("labels"), "{err}");
+}
