@@ -61,6 +61,52 @@ impl ClassMap {
     }
 }
 
+/// The PASCAL VOC colour map (the one DeepLab's VOC masks use): class `i`'s colour spreads the
+/// bits of `i` over the high bits of R, G and B. Class 0 (background) is black.
+pub fn voc_palette(classes: usize) -> Vec<[u8; 3]> {
+    (0..classes)
+        .map(|i| {
+            let (mut c, mut rgb) = (i, [0u8; 3]);
+            for shift in (0..8).rev() {
+                for (ch, v) in rgb.iter_mut().enumerate() {
+                    *v |= (((c >> ch) & 1) as u8) << shift;
+                }
+                c >>= 3;
+            }
+            rgb
+        })
+        .collect()
+}
+
+impl ClassMap {
+    /// Each pixel in its class's colour.
+    pub fn to_colour(&self, palette: &[[u8; 3]]) -> RgbImage {
+        let mut out = RgbImage::new(self.width, self.height);
+        for (px, &id) in out.pixels_mut().zip(&self.ids) {
+            px.0 = palette.get(id as usize).copied().unwrap_or([255, 255, 255]);
+        }
+        out
+    }
+
+    /// The image with every non-background pixel blended towards its class colour.
+    pub fn overlay(&self, img: &RgbImage, palette: &[[u8; 3]], alpha: f32) -> Result<RgbImage> {
+        if img.dimensions() != (self.width, self.height) {
+            return Err(ModelError::Input("class map and image sizes differ".into()));
+        }
+        let mut out = img.clone();
+        for (px, &id) in out.pixels_mut().zip(&self.ids) {
+            if id == 0 {
+                continue;
+            }
+            let c = palette.get(id as usize).copied().unwrap_or([255, 255, 255]);
+            for (v, &t) in px.0.iter_mut().zip(&c) {
+                *v = (*v as f32 * (1.0 - alpha) + t as f32 * alpha).round() as u8;
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// Tint used for the person class: Okabe–Ito orange, distinguishable for colour-blind viewers.
 pub const PERSON_TINT: [u8; 3] = [230, 159, 0];
 
@@ -192,6 +238,27 @@ fn encode_png(raw: &[u8], (w, h): (u32, u32), color: image::ExtendedColorType) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn voc_palette_matches_the_published_colours() {
+        let p = voc_palette(21);
+        assert_eq!(p[0], [0, 0, 0]);
+        assert_eq!(p[1], [128, 0, 0]); // aeroplane
+        assert_eq!(p[2], [0, 128, 0]); // bicycle
+        assert_eq!(p[15], [192, 128, 128]); // person
+        assert_eq!(p[20], [0, 64, 128]); // tv/monitor
+    }
+
+    #[test]
+    fn class_maps_resize_by_nearest_and_count_shares() {
+        let m = ClassMap::new(2, 1, vec![0, 3]).unwrap();
+        let big = m.resize(4, 2);
+        assert_eq!(big.ids, vec![0, 0, 3, 3, 0, 0, 3, 3]);
+        assert_eq!(big.shares(4), vec![0.5, 0.0, 0.0, 0.5]);
+        let colour = m.to_colour(&voc_palette(4));
+        assert_eq!(colour.get_pixel(1, 0).0, [128, 128, 0]);
+        assert!(ClassMap::new(2, 2, vec![0]).is_err());
+    }
     use image::Rgb;
 
     #[test]

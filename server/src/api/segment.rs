@@ -26,6 +26,9 @@ pub enum SegmentOutput {
     Json,
     /// Probabilities quantised to 0..255 as a grayscale PNG, for clients that re-threshold.
     Probability,
+    /// Multi-class models: each pixel in its class colour (the VOC colour map), RGB PNG.
+    #[serde(alias = "color")]
+    Colour,
 }
 
 impl std::str::FromStr for SegmentOutput {
@@ -33,7 +36,7 @@ impl std::str::FromStr for SegmentOutput {
     fn from_str(s: &str) -> Result<Self, ApiError> {
         serde_json::from_value(serde_json::Value::String(s.to_ascii_lowercase())).map_err(|_| {
             ApiError::BadRequest(format!(
-                "output must be mask, overlay, json or probability, not '{s}'"
+                "output must be mask, overlay, json, probability or colour, not '{s}'"
             ))
         })
     }
@@ -42,7 +45,7 @@ impl std::str::FromStr for SegmentOutput {
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SegmentQuery {
-    /// `mask`, `overlay`, `json` or `probability`.
+    /// `mask`, `overlay`, `json`, `probability` or (multi-class models) `colour`.
     pub output: Option<String>,
     pub threshold: Option<f32>,
     pub opacity: Option<f32>,
@@ -56,6 +59,8 @@ pub struct ClassShare {
     pub id: usize,
     pub label: String,
     pub share: f32,
+    /// The class's colour in `colour` and `overlay` outputs.
+    pub colour: [u8; 3],
 }
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
@@ -95,7 +100,7 @@ pub async fn segment_legacy(
     req: Request,
 ) -> Result<Response, ApiError> {
     let q = query_or_400(q)?;
-    segment(state, None, q, req, SegmentOutput::Mask).await
+    segment(state, None, q, req, None).await
 }
 
 /// `POST /api/v1/segment/{model_id}`.
@@ -123,7 +128,7 @@ pub async fn segment_v1(
     req: Request,
 ) -> Result<Response, ApiError> {
     let q = query_or_400(q)?;
-    segment(state, Some(model_id), q, req, SegmentOutput::Json).await
+    segment(state, Some(model_id), q, req, Some(SegmentOutput::Json)).await
 }
 
 async fn segment(
@@ -131,7 +136,7 @@ async fn segment(
     path_model: Option<String>,
     q: SegmentQuery,
     req: Request,
-    default_output: SegmentOutput,
+    default_output: Option<SegmentOutput>,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     // Validate cheap parameters before reading a possibly large body.
@@ -142,9 +147,21 @@ async fn segment(
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Segmentation)?;
     let (model, engine) = state.segmenter(&model_id)?;
+    // Multi-class models have a palette; person models tint with one colour.
+    let multi_class = model.spec().labels.len() > 2;
+    let palette: Vec<[u8; 3]> = if multi_class {
+        postprocess::voc_palette(model.spec().labels.len())
+    } else {
+        vec![[0, 0, 0], PERSON_TINT]
+    };
+    // The seed's route answers a mask (person models) or the colour map (multi-class).
     let output = match pick(&q.output, &input.fields, "output") {
         Some(s) => s.parse()?,
-        None => default_output,
+        None => default_output.unwrap_or(if multi_class {
+            SegmentOutput::Colour
+        } else {
+            SegmentOutput::Mask
+        }),
     };
     let threshold = match (q.threshold, input.fields.get("threshold")) {
         (Some(t), _) => t,
@@ -172,30 +189,58 @@ async fn segment(
         .run(move || {
             let t1 = Instant::now();
             let probs: ProbMap = seg.probs.resize(img.width(), img.height());
-            let (body, ctype) = match output {
-                SegmentOutput::Mask => (
+            let classes_at_size = seg
+                .classes
+                .as_ref()
+                .map(|c| c.resize(img.width(), img.height()));
+            let (body, ctype) = match (output, &classes_at_size) {
+                (SegmentOutput::Colour, Some(c)) => {
+                    (postprocess::encode_png_rgb(&c.to_colour(&palette))?, "image/png")
+                }
+                (SegmentOutput::Colour, None) => {
+                    return Err(ApiError::BadRequest(format!(
+                        "output=colour needs a multi-class model; '{}' has classes {}",
+                        model.spec().id,
+                        labels.join(", ")
+                    )))
+                }
+                (SegmentOutput::Overlay, Some(c)) => {
+                    let ov = c.overlay(&img, &palette, opacity)?;
+                    (postprocess::encode_png_rgb(&ov)?, "image/png")
+                }
+                (SegmentOutput::Mask, _) => (
                     postprocess::encode_png_gray(&probs.mask(threshold))?,
                     "image/png",
                 ),
-                SegmentOutput::Probability => {
+                (SegmentOutput::Probability, _) => {
                     (postprocess::encode_png_gray(&probs.to_gray())?, "image/png")
                 }
-                SegmentOutput::Overlay => {
+                (SegmentOutput::Overlay, None) => {
                     let ov =
                         postprocess::overlay(&img, &probs.mask(threshold), PERSON_TINT, opacity)?;
                     (postprocess::encode_png_rgb(&ov)?, "image/png")
                 }
-                SegmentOutput::Json => {
+                (SegmentOutput::Json, _) => {
                     let fg = probs.share(threshold);
-                    let classes = labels
+                    let shares = match &seg.classes {
+                        // Multi-class: the argmax map's shares, classes that occur, largest first.
+                        Some(c) => c.shares(labels.len()),
+                        None => vec![1.0 - fg, fg],
+                    };
+                    let mut classes: Vec<ClassShare> = labels
                         .iter()
                         .enumerate()
                         .map(|(id, label)| ClassShare {
                             id,
                             label: label.clone(),
-                            share: if id == 0 { 1.0 - fg } else { fg },
+                            share: shares.get(id).copied().unwrap_or(0.0),
+                            colour: palette.get(id).copied().unwrap_or([255, 255, 255]),
                         })
+                        .filter(|c| !multi_class || c.share > 0.0)
                         .collect();
+                    if multi_class {
+                        classes.sort_by(|a, b| b.share.total_cmp(&a.share));
+                    }
                     let b64 = |png: Vec<u8>| {
                         format!(
                             "data:image/png;base64,{}",
