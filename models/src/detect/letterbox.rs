@@ -27,10 +27,7 @@ pub struct Letterbox {
 impl Letterbox {
     /// The geometry `LetterBox(new_shape, auto=False, scaleup=True, center=True)` computes.
     pub fn fit(src: (u32, u32), dst: (u32, u32)) -> Self {
-        let r = f64::min(
-            dst.1 as f64 / src.1 as f64,
-            dst.0 as f64 / src.0 as f64,
-        );
+        let r = f64::min(dst.1 as f64 / src.1 as f64, dst.0 as f64 / src.0 as f64);
         let side = |v: u32| ((v as f64 * r).round_ties_even() as u32).max(1);
         let scaled = (side(src.0), side(src.1));
         // `round(pad / 2 - 0.1)`: an odd padding puts its extra pixel on the right/bottom.
@@ -56,12 +53,7 @@ impl Letterbox {
             &resized
         };
         let mut out = RgbImage::from_pixel(self.dst.0, self.dst.1, Rgb([PAD_VALUE; 3]));
-        image::imageops::replace(
-            &mut out,
-            scaled,
-            self.offset.0 as i64,
-            self.offset.1 as i64,
-        );
+        image::imageops::replace(&mut out, scaled, self.offset.0 as i64, self.offset.1 as i64);
         out
     }
 
@@ -207,7 +199,10 @@ mod tests {
             assert!((g - w).abs() < 1e-3, "{b:?} vs {want:?}");
         }
         // A box reaching into the padding is clipped to the image.
-        assert_eq!(lb.unmap(&[-5.0, 100.0, 700.0, 600.0]), [0.0, 0.0, 1280.0, 720.0]);
+        assert_eq!(
+            lb.unmap(&[-5.0, 100.0, 700.0, 600.0]),
+            [0.0, 0.0, 1280.0, 720.0]
+        );
     }
 
     #[test]

@@ -4,7 +4,9 @@
 //! `head.cv3.2.2.weight`, ...), so `yolov8n.safetensors` / `yolov8s.safetensors` from `lmz/candle-yolo-v8`
 //! load unmodified. Channel counts are read from the weights' shapes (so narrow test twins load with the
 //! same code) and checked against the variant's [`Multiples`]; block repeats come from the multiples.
-//! BatchNorm is folded into the preceding convolution at load: same function, one op fewer per layer.
+//! BatchNorm runs after the convolution as one per-channel affine (as PyTorch's eval BatchNorm does),
+//! not folded into the weights: folding measured twice the head error against ultralytics' unfused
+//! model (4.6e-4 vs 2.1e-4 px on the twin) for two elementwise ops per layer saved.
 
 use std::path::Path;
 use std::time::Instant;
@@ -73,10 +75,12 @@ impl Multiples {
     }
 }
 
-/// Conv (no bias) + BatchNorm + SiLU, with the BatchNorm folded into the convolution.
+/// Conv (no bias) + BatchNorm + SiLU; the BatchNorm as `x * scale + shift` per channel, `[1, C, 1, 1]`.
 #[derive(Debug)]
 struct ConvBlock {
     conv: Conv2d,
+    scale: Tensor,
+    shift: Tensor,
 }
 
 impl ConvBlock {
@@ -86,15 +90,16 @@ impl ConvBlock {
         let bn = vb.pp("bn");
         let bn_param = |name: &str| bn.get(c_out, name);
         let scale = (bn_param("weight")? / (bn_param("running_var")? + BN_EPS)?.sqrt()?)?;
-        let bias = (bn_param("bias")? - (bn_param("running_mean")? * &scale)?)?;
-        let weight = w.broadcast_mul(&scale.reshape((c_out, 1, 1, 1))?)?;
+        let shift = (bn_param("bias")? - (bn_param("running_mean")? * &scale)?)?;
         let cfg = Conv2dConfig {
             padding: k / 2,
             stride,
             ..Default::default()
         };
         Ok(Self {
-            conv: Conv2d::new(weight, Some(bias), cfg),
+            conv: Conv2d::new(w, None, cfg),
+            scale: scale.reshape((1, c_out, 1, 1))?,
+            shift: shift.reshape((1, c_out, 1, 1))?,
         })
     }
 
@@ -103,7 +108,12 @@ impl ConvBlock {
     }
 
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::silu(&self.conv.forward(x)?)?)
+        let y = self
+            .conv
+            .forward(x)?
+            .broadcast_mul(&self.scale)?
+            .broadcast_add(&self.shift)?;
+        Ok(candle_nn::ops::silu(&y)?)
     }
 }
 
@@ -465,7 +475,7 @@ impl YoloV8 {
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, c, h, w) = x.dims4()?;
         let stride = STRIDES[2];
-        if c != 3 || h % stride != 0 || w % stride != 0 {
+        if c != 3 || !h.is_multiple_of(stride) || !w.is_multiple_of(stride) {
             return Err(ModelError::Input(format!(
                 "YOLOv8 wants [N, 3, H, W] with H, W multiples of {stride}, got {:?}",
                 x.dims()
@@ -513,15 +523,16 @@ pub fn non_max_suppression(head: &[f32], classes: usize, cfg: &NmsConfig) -> Vec
     let mut cands: Vec<Candidate> = (0..anchors)
         .filter_map(|a| {
             // First maximum wins ties, as torch's max does.
-            let (class, score) = (0..classes)
-                .map(|c| (c, at(4 + c, a)))
-                .fold((0, f32::NEG_INFINITY), |best, cur| {
+            let (class, score) = (0..classes).map(|c| (c, at(4 + c, a))).fold(
+                (0, f32::NEG_INFINITY),
+                |best, cur| {
                     if cur.1 > best.1 {
                         cur
                     } else {
                         best
                     }
-                });
+                },
+            );
             (score > cfg.conf).then(|| {
                 let (cx, cy, hw, hh) = (at(0, a), at(1, a), at(2, a) / 2.0, at(3, a) / 2.0);
                 Candidate {
@@ -565,7 +576,7 @@ impl YoloDetector {
             )));
         }
         let input = spec.image_input();
-        if input.width % 32 != 0 || input.height % 32 != 0 {
+        if !input.width.is_multiple_of(32) || !input.height.is_multiple_of(32) {
             return Err(ModelError::Catalog(format!(
                 "{}: YOLOv8 input {}x{} is not a multiple of 32",
                 spec.id, input.width, input.height
@@ -694,7 +705,9 @@ mod tests {
         // Rows: cx, cy, w, h, score class 0, score class 1; columns: anchors.
         (0..6)
             .flat_map(|row| {
-                anchors.iter().map(move |(b, s)| if row < 4 { b[row] } else { s[row - 4] })
+                anchors
+                    .iter()
+                    .map(move |(b, s)| if row < 4 { b[row] } else { s[row - 4] })
             })
             .collect()
     }
