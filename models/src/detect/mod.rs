@@ -2,8 +2,10 @@
 //! decoding/suppression as pure functions in the submodules.
 
 pub mod centernet;
+pub mod letterbox;
 pub mod nanodet;
 pub mod nms;
+pub mod yolov8;
 
 use std::path::Path;
 use std::time::Instant;
