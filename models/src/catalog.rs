@@ -14,6 +14,7 @@ pub const BUILTIN: &str = include_str!("../catalog.toml");
 const LABEL_SETS: &[(&str, &str)] = &[
     ("coco-80", include_str!("../labels/coco-80.txt")),
     ("imagenet-1k", include_str!("../labels/imagenet-1k.txt")),
+    ("voc-21", include_str!("../labels/voc-21.txt")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -93,6 +94,8 @@ pub struct ModelSpec {
 pub enum ConversionKind {
     /// PyTorch's legacy (pre-1.6, non-zip) `.pth` state dict to safetensors.
     TorchLegacy,
+    /// PyTorch's zip `.pth` state dict (torchvision's checkpoints) to safetensors.
+    TorchZip,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -101,6 +104,8 @@ pub struct Conversion {
     /// The extracted file to convert (a base name in the model's folder).
     pub from: String,
     /// sha256 of the converted file: conversion is deterministic, so this is checked too.
+    /// (Empty for downloads whose source cannot be pinned: then recorded at install.)
+    #[serde(default)]
     pub sha256: String,
 }
 
@@ -133,6 +138,17 @@ pub enum Registry {
     Debian,
     /// The Hugging Face hub: `package` is the repo id, `version` the revision.
     Hub,
+    /// A plain HTTPS download (torchvision's checkpoints): `package` is the URL, `version` the
+    /// sha256 prefix the publisher puts in the file name (checked, as torchvision does).
+    Url,
+}
+
+impl Registry {
+    /// Sources that serve files rather than versioned package archives: their checksums are
+    /// recorded at install (see `hub`) where the catalog cannot pin them.
+    pub fn serves_files(&self) -> bool {
+        matches!(self, Registry::Hub | Registry::Url)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -237,7 +253,7 @@ impl Catalog {
                     m.id
                 )));
             }
-            if m.source.registry != Registry::Hub
+            if !m.source.registry.serves_files()
                 && (m.source.sha256.is_empty() || m.files.iter().any(|f| f.sha256.is_empty()))
             {
                 return Err(ModelError::Catalog(format!(

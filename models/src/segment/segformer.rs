@@ -475,8 +475,13 @@ impl SegFormerSegmenter {
         let model = SegFormerForSemanticSegmentation::load(dir, device)?;
         layers::check_labels(spec, model.labels().len())?;
         warn_if_preprocessing_differs(spec, model.preprocessing());
+        // The checkpoint's own id2label names the classes when the catalog does not.
+        let mut spec = spec.clone();
+        if spec.labels.is_empty() {
+            spec.labels = model.labels().to_vec();
+        }
         Ok(Self {
-            spec: spec.clone(),
+            spec,
             model,
             device: device.clone(),
         })
@@ -522,8 +527,13 @@ impl SegFormerClassifier {
         let model = SegFormerForImageClassification::load(dir, device)?;
         layers::check_labels(spec, model.labels().len())?;
         warn_if_preprocessing_differs(spec, model.preprocessing());
+        // The checkpoint's own id2label names the classes when the catalog does not.
+        let mut spec = spec.clone();
+        if spec.labels.is_empty() {
+            spec.labels = model.labels().to_vec();
+        }
         Ok(Self {
-            spec: spec.clone(),
+            spec,
             model,
             device: device.clone(),
         })

@@ -194,9 +194,10 @@ async fn segment(
                 .as_ref()
                 .map(|c| c.resize(img.width(), img.height()));
             let (body, ctype) = match (output, &classes_at_size) {
-                (SegmentOutput::Colour, Some(c)) => {
-                    (postprocess::encode_png_rgb(&c.to_colour(&palette))?, "image/png")
-                }
+                (SegmentOutput::Colour, Some(c)) => (
+                    postprocess::encode_png_rgb(&c.to_colour(&palette))?,
+                    "image/png",
+                ),
                 (SegmentOutput::Colour, None) => {
                     return Err(ApiError::BadRequest(format!(
                         "output=colour needs a multi-class model; '{}' has classes {}",
