@@ -180,10 +180,11 @@ impl Segmenter for TfjsSegmenter {
                     })
                     .collect()
             }
-            Err(e) => imgs
-                .iter()
-                .map(|_| Err(ModelError::Graph(e.to_string())))
-                .collect(),
+            Err(e) => {
+                // A graph whose ops pin the batch to 1: run the images one by one.
+                tracing::debug!(model = %self.spec.id, error = %e, "batched run failed; one by one");
+                imgs.iter().map(|i| self.segment(i)).collect()
+            }
         }
     }
 }

@@ -263,12 +263,16 @@ impl Graph {
         }
         let mut env: Vec<Option<Value>> = vec![None; self.n_slots];
         for (spec, t) in self.inputs.iter().zip(inputs) {
+            // The leading dimension is the batch: graphs exported for one image declare 1, and
+            // the server runs several images at once (ops whose shapes pin it fail, and callers
+            // fall back to one image at a time).
             let ok = spec.shape.as_ref().is_none_or(|shape| {
                 shape.len() == t.rank()
                     && shape
                         .iter()
                         .zip(t.dims())
-                        .all(|(&want, &got)| want < 0 || want as usize == got)
+                        .enumerate()
+                        .all(|(i, (&want, &got))| want < 0 || want as usize == got || i == 0)
             });
             if !ok {
                 return Err(ModelError::Input(format!(
