@@ -16,7 +16,7 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden bench bench-load bench-overhead lint fmt clean
+.PHONY: run test tools fetch build site server golden twins bench bench-load bench-overhead lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -61,6 +61,13 @@ golden: tools fetch
 	scripts/golden/pyenv.sh
 	$(CACHE)/py/bin/python scripts/golden/classification.py $(CARGO_TARGET_DIR)/parity models/tests/golden/classification
 	$(CACHE)/py/bin/python scripts/golden/summarization.py $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf models/tests/golden/summarization
+
+# Regenerates the random-initialised twins in models/tests/twins with the reference frameworks
+# (torchvision, transformers, ultralytics; a venv under the cache). Not part of `make test`: the
+# fixtures are committed, and the parity tests in models/tests/twin_*.rs read them.
+twins:
+	scripts/golden/pyenv.sh tools/requirements-twins.txt py-twins
+	for s in deeplab segformer yolov8 seq2seq; do $(CACHE)/py-twins/bin/python scripts/twins/$$s.py; done
 
 # Benchmark (not a test): candle vs TF.js on the same files and inputs, alternating.
 bench: tools fetch
