@@ -4,8 +4,9 @@
 //!
 //! Post-layer-norm encoder and decoder (`normalize_before` false, no final layer norm),
 //! learned positions offset by 2, embeddings tied to the LM head plus `final_logits_bias`.
-//! candle-transformers' `marian` is the same shape with sinusoidal positions; it is not reused
-//! because its decoder cache cannot be reordered between beams.
+//! candle-transformers' `marian` is the same post-layer-norm shape, but with sinusoidal
+//! positions and no `layernorm_embedding`, and its KV cache is private, so beams could not be
+//! reordered; hence this file.
 
 use std::collections::HashMap;
 use std::path::Path;
