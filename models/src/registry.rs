@@ -13,6 +13,8 @@ use crate::detect::{Detector, TfjsDetector};
 use crate::segment::{DeepLabSegmenter, SegFormerClassifier, SegFormerSegmenter};
 use crate::segment::{Segmenter, TfjsSegmenter};
 use crate::store::{ModelState, Store};
+use crate::summarize::bart::BartSummarizer;
+use crate::summarize::t5::T5Summarizer;
 use crate::summarize::{SmolLm, Summarizer};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -225,6 +227,14 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
         (Task::Classification, "hf-dir") if spec.arch == "segformer" => {
             SegFormerClassifier::load(spec, &store.model_dir(&spec.id), device)
                 .map(|m| Model::Classifier(Arc::new(m)))
+        }
+        (Task::Summarization, "hf-dir") if spec.arch == "t5" => {
+            T5Summarizer::load(spec.id.clone(), &store.model_dir(&spec.id), device)
+                .map(|m| Model::Summarizer(Arc::new(m)))
+        }
+        (Task::Summarization, "hf-dir") if spec.arch == "bart" => {
+            BartSummarizer::load(spec.id.clone(), &store.model_dir(&spec.id), device)
+                .map(|m| Model::Summarizer(Arc::new(m)))
         }
         (Task::Detection, "safetensors") if spec.arch.starts_with("yolov8") => {
             YoloDetector::load(spec, &path, device).map(|m| Model::Detector(Arc::new(m)))

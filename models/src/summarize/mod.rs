@@ -3,8 +3,11 @@
 //! Pieces: [`tokenizer`] (the GGUF's own tokenizer), [`chat`] (the ChatML prompt),
 //! [`generate`] (the greedy loop, model-agnostic) and [`weights`] (GGUF -> candle weights).
 
+pub mod bart;
+pub mod beam;
 pub mod chat;
 pub mod generate;
+pub mod t5;
 pub mod tokenizer;
 pub mod weights;
 
