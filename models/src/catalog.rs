@@ -318,14 +318,32 @@ mod tests {
         assert_eq!(meet.output.unwrap().kind, OutputKind::Softmax);
         for m in &c.models {
             assert!(!m.licence.is_empty(), "{} has a licence", m.id);
-            for f in &m.files {
-                assert_eq!(f.sha256.len(), 64, "{} {}", m.id, f.path);
+            // Package archives pin every file; hub/URL files are checked at install.
+            if !m.source.registry.serves_files() {
+                for f in &m.files {
+                    assert_eq!(f.sha256.len(), 64, "{} {}", m.id, f.path);
+                }
             }
+        }
+        // Every catalog entry has a loader (the arch/format pairs `registry::load_one` knows).
+        for id in ["deeplabv3", "segformer-ade", "mit-b0", "yolov8n", "yolov8s", "t5", "bart"] {
+            assert!(c.get(id).unwrap().source.registry.serves_files(), "{id}");
         }
         assert!(c.samples[0]
             .files
             .iter()
             .any(|f| f.file_name() == "person.jpg"));
+    }
+
+    #[test]
+    fn package_sources_must_pin_checksums() {
+        let one = BUILTIN.split("[[model]]").nth(1).unwrap();
+        let unpinned = one.replace(
+            "sha256 = \"8b7f5f95c0159a83a7240b1298a67012cfffd0396bfa653bdf452913610e9a88\"",
+            "sha256 = \"\"",
+        );
+        assert_ne!(unpinned, one);
+        assert!(Catalog::parse(&format!("[[model]]{unpinned}")).is_err());
     }
 
     #[test]
