@@ -57,13 +57,29 @@ async fn seed_route_errors_are_the_seeds() {
     let (status, _, body) = send(
         router(),
         json_post(
-            "/predict/text_summarize?model=bart",
+            "/predict/text_summarize?model=nope",
             serde_json::json!({ "text": TEXT }),
         ),
     )
     .await;
     assert_eq!(status, 400);
     assert!(error_of(&body).1.contains("smollm2"), "names the choices");
+    // A catalog model whose weights are not installed (BART, from the hub) is 503, naming
+    // how to install it, not 400.
+    let (status, _, body) = send(
+        router(),
+        json_post(
+            "/predict/text_summarize?model=bart",
+            serde_json::json!({ "text": TEXT }),
+        ),
+    )
+    .await;
+    assert_eq!(status, 503);
+    assert!(
+        error_of(&body).1.contains("models install bart"),
+        "{:?}",
+        error_of(&body)
+    );
     let (status, _, body) = send(
         router(),
         json_post(
