@@ -2,10 +2,11 @@
 //! tracing span that carries the request id.
 
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{MatchedPath, RawPathParams, Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use axum::RequestPartsExt;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
@@ -71,12 +72,20 @@ pub fn cors(origins: &[String]) -> CorsLayer {
 }
 
 /// Counts every answer by route (the matched pattern, never the raw path), model and status.
-pub async fn record_metrics(req: Request, next: Next) -> Response {
+/// The model is the one that answered (`x-model-id`), else the one the path named, so refusals
+/// count against the model they were for.
+pub async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let resp = next.run(req).await;
+    let (mut parts, body) = req.into_parts();
+    let named: Option<String> = parts.extract::<RawPathParams>().await.ok().and_then(|ps| {
+        ps.iter()
+            .find(|(k, _)| *k == "model_id")
+            .map(|(_, v)| v.to_owned())
+    });
+    let resp = next.run(Request::from_parts(parts, body)).await;
     let Some(route) = route else {
         return resp; // static files and 404s: not API traffic
     };
@@ -87,7 +96,14 @@ pub async fn record_metrics(req: Request, next: Next) -> Response {
         .headers()
         .get("x-model-id")
         .and_then(|v| v.to_str().ok())
+        .or(named.as_deref())
         .unwrap_or("");
+    // Any id a client makes up would grow the label set without bound: only catalog ids count.
+    let model = if model.is_empty() || state.models.slot(model).is_some() {
+        model
+    } else {
+        "unknown"
+    };
     METRICS.request(&route, model, resp.status().as_u16());
     resp
 }

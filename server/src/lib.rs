@@ -266,10 +266,11 @@ pub fn app(state: AppState) -> Router {
         ));
 
     let cors = http::cors(&state.settings.cors_origins);
+    let metrics = axum::middleware::from_fn_with_state(state.clone(), http::record_metrics);
     api.merge(open)
         .merge(site)
         .with_state(state)
-        .layer(axum::middleware::from_fn(http::record_metrics))
+        .layer(metrics)
         .layer(cors)
         .layer(http::trace_layer())
         .layer(tower_http::request_id::PropagateRequestIdLayer::x_request_id())
