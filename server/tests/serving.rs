@@ -355,7 +355,7 @@ async fn metrics_count_requests_and_time_each_stage() {
     );
     assert!(
         count(
-            r#"candlelit_requests_total{model="",route="/api/v1/segment/{model_id}",status="415"}"#
+            r#"candlelit_requests_total{model="fake",route="/api/v1/segment/{model_id}",status="415"}"#
         ) >= 1.0
     );
     for stage in ["queue", "decode", "preprocess", "inference", "postprocess"] {
