@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod detect;
 pub mod health;
+pub mod samples;
 pub mod segment;
 pub mod summarize;
 
