@@ -84,6 +84,7 @@ pub fn ModelPicker(
             </p>
         </div>
     }
+    .into_any()
 }
 
 /// The two input forms and the examples. Without JavaScript both forms post (multipart) to
@@ -180,6 +181,7 @@ pub fn ImageInput(
         </form>
         <Examples on_pick/>
     }
+    .into_any()
 }
 
 /// The strip of bundled sample photos; one click runs the page's model on it. Hidden until the
