@@ -40,7 +40,7 @@ export default async function detect({ browser, base, samples, artifacts }) {
   await page.waitForTimeout(150);
   check('detect: leaving restores the drawing', (await canvasHash(page, '#detect-canvas')) === hPlain);
   // The dog is the lower-left box of dog.jpg: hovering it there marks its entry.
-  const box = await page.$eval('#detect-canvas', (c) => { const r = c.getBoundingClientRect(); return [r.x, r.y, r.width / c.width]; });
+  const box = await page.$eval('#detect-canvas', (c) => { c.scrollIntoView({ block: 'center' }); const r = c.getBoundingClientRect(); return [r.x, r.y, r.width / c.width]; });
   await page.mouse.move(box[0] + 250 * box[2], box[1] + 400 * box[2]);
   await page.waitForTimeout(150);
   const active = await page.$$eval('#detections li.active .label', (ls) => ls.map((l) => l.textContent));

@@ -55,7 +55,10 @@ pub fn download(ctx: ClassifyCtx) {
     let result = ctx
         .run
         .answer
-        .with_untracked(|a| a.as_ref().map(|a| download_json(a, &format!("{model}.json"))))
+        .with_untracked(|a| {
+            a.as_ref()
+                .map(|a| download_json(a, &format!("{model}.json")))
+        })
         .unwrap_or(Ok(()));
     if let Err(e) = result {
         ctx.run.fail(e);

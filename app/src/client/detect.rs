@@ -8,8 +8,8 @@ use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
 
 use super::{
-    download_canvas, download_json, draw_image, js_err, load_image, post_image, resolve,
-    spawn_run, Source,
+    download_canvas, download_json, draw_image, js_err, load_image, post_image, resolve, spawn_run,
+    Source,
 };
 use crate::dto::{above, class_colour, DetectResponse, Detection};
 use crate::pages::common::{Failure, Pick, RunInfo, RunState};
@@ -101,7 +101,8 @@ pub fn draw_boxes(
 
 /// The index (among the boxes shown) of the smallest box under the mouse.
 pub fn box_at(ctx: DetectCtx, ev: &web_sys::MouseEvent) -> Option<usize> {
-    let canvas: HtmlCanvasElement = ev.current_target()?.dyn_into().ok()?;
+    // `target`, not `current_target`: Leptos delegates mouse events to the document.
+    let canvas: HtmlCanvasElement = ev.target()?.dyn_into().ok()?;
     let rect = canvas.get_bounding_client_rect();
     if rect.width() <= 0.0 {
         return None;
@@ -131,7 +132,10 @@ pub fn download(ctx: DetectCtx, what: &str) {
     } else {
         ctx.run
             .answer
-            .with_untracked(|a| a.as_ref().map(|a| download_json(a, &format!("{model}.json"))))
+            .with_untracked(|a| {
+                a.as_ref()
+                    .map(|a| download_json(a, &format!("{model}.json")))
+            })
             .unwrap_or(Ok(()))
     };
     if let Err(e) = result {

@@ -19,8 +19,8 @@ use leptos::task::spawn_local;
 use wasm_bindgen::{Clamped, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    Blob, CanvasRenderingContext2d, Document, File, FormData, HtmlAnchorElement,
-    HtmlCanvasElement, HtmlImageElement, HtmlInputElement, ImageData, RequestInit, Response,
+    Blob, CanvasRenderingContext2d, Document, File, FormData, HtmlAnchorElement, HtmlCanvasElement,
+    HtmlImageElement, HtmlInputElement, ImageData, RequestInit, Response,
 };
 
 use crate::pages::common::{check_upload, Failure, InputRef, Pick, RunState};

@@ -7,8 +7,7 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 
 use super::{
-    download_canvas, download_json, load_pixels, post_image, put_pixels, resolve, spawn_run,
-    Source,
+    download_canvas, download_json, load_pixels, post_image, put_pixels, resolve, spawn_run, Source,
 };
 use crate::dto::{ClassShare, SegmentResponse};
 use crate::pages::common::{Failure, Pick, RunInfo};
@@ -151,7 +150,10 @@ pub fn download(ctx: PageCtx, what: &str) {
         _ => ctx
             .run
             .answer
-            .with_untracked(|a| a.as_ref().map(|a| download_json(a, &format!("{model}.json"))))
+            .with_untracked(|a| {
+                a.as_ref()
+                    .map(|a| download_json(a, &format!("{model}.json")))
+            })
             .unwrap_or(Ok(())),
     };
     if let Err(e) = result {

@@ -89,7 +89,12 @@ async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), Failure> {
             Ok(c) => c,
             // Stop pressed: keep what arrived, no error.
             Err(_) if ABORT.with(|a| a.borrow().is_none()) => return Ok(()),
-            Err(e) => return Err(Failure::network(&format!("the stream broke: {}", js_err(e)))),
+            Err(e) => {
+                return Err(Failure::network(&format!(
+                    "the stream broke: {}",
+                    js_err(e)
+                )))
+            }
         };
         let done = js_sys::Reflect::get(&chunk, &"done".into())
             .map_err(js_err)?

@@ -203,16 +203,27 @@ mod tests {
         let f = Failure::from_answer(429, Some("1"), body);
         assert!(f.retryable);
         assert_eq!(f.retry_after, Some(1));
-        assert!(f.message.contains("model 'nanodet' queue is full"), "{}", f.message);
+        assert!(
+            f.message.contains("model 'nanodet' queue is full"),
+            "{}",
+            f.message
+        );
         assert!(f.message.contains("429 overloaded"), "{}", f.message);
         assert!(f.message.contains("retry in 1 s"), "{}", f.message);
     }
 
     #[test]
     fn client_errors_are_not_retryable_and_non_json_bodies_are_shown() {
-        let f = Failure::from_answer(415, None, r#"{"error":"the data is not an image","type":"unsupported_media_type","code":415}"#);
+        let f = Failure::from_answer(
+            415,
+            None,
+            r#"{"error":"the data is not an image","type":"unsupported_media_type","code":415}"#,
+        );
         assert!(!f.retryable);
-        assert_eq!(f.message, "the data is not an image (415 unsupported_media_type).");
+        assert_eq!(
+            f.message,
+            "the data is not an image (415 unsupported_media_type)."
+        );
         let f = Failure::from_answer(502, None, "Bad Gateway\n");
         assert_eq!(f.message, "Bad Gateway (502).");
     }
