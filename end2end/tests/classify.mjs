@@ -2,8 +2,8 @@
 // the "show" selector re-slices with no request; URL paste runs once; a text file and an
 // oversized file are refused in the browser with the limit named; a 429 and a 503 (faked at
 // the network layer) show the server's message and Retry, which runs again and clears it; the
-// elapsed time ticks while a run is in flight; without JavaScript /predict/image_classes
-// answers JSON.
+// elapsed time ticks while a run is in flight; without JavaScript the form posts to
+// /classify/result and gets a server-rendered result page.
 import path from 'node:path';
 import { check, openPage, errorText, textFile, waitForRun } from '../lib.mjs';
 
@@ -93,7 +93,8 @@ export default async function classify({ browser, base, samples, artifacts, imag
   await plain.goto(base + '/classify');
   await plain.setInputFiles('#file', photo);
   const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#classify-button')]);
-  const body = await resp.json().catch(() => ({}));
-  check('classify: no-JS form post answers JSON', resp.status() === 200 && /kite|eagle/.test(body.label || ''), `${resp.status()} ${JSON.stringify(body)}`);
+  const plainTop = await plain.$$eval('#top-k li .label', (ls) => ls.map((l) => l.textContent)).catch(() => []);
+  check('classify: no-JS form post answers a server-rendered result page', resp.status() === 200 && (await plain.textContent('h1')) === 'Classification result' && plainTop.length === 5 && /^(kite|bald eagle)/.test(plainTop[0]), `${resp.status()} ${JSON.stringify(plainTop)}`);
+  await plain.screenshot({ path: path.join(artifacts, 'classify-nojs-result.png'), fullPage: true });
   await nojs.close();
 }

@@ -3,7 +3,7 @@
 // slider; the downloads are a real PNG mask, overlay and JSON; "Use via API" names the input
 // and settings; a text file is refused in the browser and a fake JPEG gets the server's 415;
 // drag-and-drop, paste, an example, a model switch and URL paste each run once; without
-// JavaScript the form posts to /segment and answers the overlay PNG.
+// JavaScript the form posts to /segment/result and gets a server-rendered result page.
 import fs from 'node:fs';
 import path from 'node:path';
 import { check, openPage, errorText, slide, textFile, fakeJpeg, waitForRun, pasteFile, download } from '../lib.mjs';
@@ -162,6 +162,18 @@ export default async function segment({ browser, base, samples, artifacts, image
   check('segment: examples hidden without JavaScript', !(await plain.isVisible('.examples')));
   await plain.setInputFiles('#file', photo);
   const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#segment-button')]);
-  check('segment: no-JS form post answers the overlay PNG', resp.status() === 200 && resp.headers()['content-type'] === 'image/png', `${resp.status()} ${resp.headers()['content-type']}`);
+  check('segment: no-JS form post answers a server-rendered page', resp.status() === 200 && /text\/html/.test(resp.headers()['content-type']) && (await plain.textContent('h1')) === 'Segmentation result', `${resp.status()} ${resp.headers()['content-type']}`);
+  const rows = await plain.$$eval('#legend li', (ls) => ls.map((l) => [l.querySelector('.label').textContent, parseFloat(l.querySelector('.share').textContent)]));
+  const person = rows.find((r) => r[0] === 'person');
+  check('segment: no-JS result lists the person share', person && person[1] > 2 && person[1] < 15, JSON.stringify(rows));
+  const imgs = await plain.$$eval('main img', (is) => is.map((i) => [i.alt, i.naturalWidth]));
+  check('segment: no-JS result shows the photo and the map, with alt text', imgs.length === 2 && imgs.every(([alt, w]) => alt.length > 5 && w === 640), JSON.stringify(imgs));
+  check('segment: no-JS result shows the latency', /selfie · 640×424 · queue [\d.]+ ms · inference [\d.]+ ms/.test(await plain.textContent('#latency')));
+  await plain.screenshot({ path: path.join(artifacts, 'segment-nojs-result.png'), fullPage: true });
+  await plain.goto(base + '/segment');
+  await plain.setInputFiles('#file', fakeJpeg);
+  const [bad] = await Promise.all([plain.waitForNavigation(), plain.click('#segment-button')]);
+  const badText = await plain.textContent('#error');
+  check('segment: no-JS error page carries the server\'s message and status', bad.status() === 415 && /not an image/.test(badText) && /415/.test(badText), `${bad.status()} ${badText}`);
   await nojs.close();
 }

@@ -228,6 +228,8 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/segment", post(api::segment_legacy))
+        .route("/segment/result", post(api::result_pages::segment_result))
+        .route("/classify/result", post(api::result_pages::classify_result))
         .route("/api/v1/segment/{model_id}", post(api::segment_v1))
         .route("/predict", post(api::detect_legacy))
         .route("/api/v1/detect/{model_id}", post(api::detect_v1))

@@ -1,7 +1,7 @@
 //! Image classification: upload (button, drag-drop, paste, example) or URL → the top classes
 //! with bars. One request asks for the top 20; the "show the top" selector re-slices them in
-//! the browser. Without JavaScript the form posts to the seed route `/predict/image_classes`
-//! and shows its JSON.
+//! the browser. Without JavaScript the forms post to `/classify/result`, a server-rendered
+//! result page.
 
 use leptos::prelude::*;
 
@@ -60,7 +60,7 @@ pub fn ClassifyPage() -> impl IntoView {
                 "Name the main subject of a photo, out of the 1000 ImageNet classes, with the model's confidence in each guess."
             </p>
             <ImageInput
-                action="/predict/image_classes"
+                action="/classify/result"
                 submit_id="classify-button"
                 submit_label="Classify"
                 task="classification"

@@ -5,6 +5,8 @@ pub mod compare;
 pub mod detect;
 pub mod home;
 pub mod input;
+#[cfg(feature = "ssr")]
+pub mod results;
 pub mod segment;
 pub mod status;
 pub mod summarize;

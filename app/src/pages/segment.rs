@@ -1,7 +1,8 @@
 //! Person segmentation: upload (button, drag-drop, paste, example) or URL → original | overlay
 //! side by side or as a before/after split, with threshold and opacity sliders that redraw in
 //! the browser without a new request, a legend with each class's live pixel share, and
-//! downloads. Without JavaScript the forms post to `/segment?output=overlay` (the PNG).
+//! downloads. Without JavaScript the forms post to `/segment/result`, a server-rendered result
+//! page.
 
 use leptos::prelude::*;
 
@@ -98,7 +99,7 @@ pub fn SegmentPage() -> impl IntoView {
                 "Find the people in a photo. The model runs on the server with candle; the sliders re-threshold and blend the returned probability map right here in your browser."
             </p>
             <ImageInput
-                action="/segment?output=overlay"
+                action="/segment/result"
                 submit_id="segment-button"
                 submit_label="Segment"
                 task="segmentation"
