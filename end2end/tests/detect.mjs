@@ -3,7 +3,7 @@
 // again; hovering a list entry or a box highlights it (a redraw, no request); the picker
 // shows the model's input size and licence and lists the catalog's uninstalled models
 // disabled; the downloads are the drawn PNG and the JSON; a fake JPEG shows the server's 415;
-// without JavaScript /predict answers the JPEG.
+// without JavaScript the form posts to /detect/result and gets a server-rendered page.
 import path from 'node:path';
 import { check, openPage, errorText, slide, canvasHash, fakeJpeg, download } from '../lib.mjs';
 
@@ -100,6 +100,11 @@ export default async function detect({ browser, base, samples, artifacts }) {
   await plain.goto(base + '/detect');
   await plain.setInputFiles('#file', photo);
   const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#detect-button')]);
-  check('detect: no-JS form post answers the annotated JPEG', resp.status() === 200 && resp.headers()['content-type'] === 'image/jpeg', `${resp.status()} ${resp.headers()['content-type']}`);
+  const listed = await plain.$$eval('#detections li .label', (ls) => ls.map((l) => l.textContent)).catch(() => []);
+  check('detect: no-JS form post answers a server-rendered result page', resp.status() === 200 && (await plain.textContent('h1')) === 'Detection result' && listed.includes('dog') && listed.includes('bicycle'), `${resp.status()} ${JSON.stringify(listed)}`);
+  const boxes = await plain.$$eval('.boxed .box', (bs) => bs.map((b) => { const r = b.getBoundingClientRect(); const i = document.querySelector('.boxed img').getBoundingClientRect(); return r.left >= i.left - 1 && r.right <= i.right + 1 && r.top >= i.top - 1 && r.bottom <= i.bottom + 1 && r.width > 10; }));
+  check('detect: no-JS result draws one box per entry, inside the photo', boxes.length === listed.length && boxes.every(Boolean), JSON.stringify(boxes));
+  check('detect: no-JS result used the form\'s confidence', /≥ 0\.35/.test(await plain.textContent('.lead')));
+  await plain.screenshot({ path: path.join(artifacts, 'detect-nojs-result.png'), fullPage: true });
   await nojs.close();
 }

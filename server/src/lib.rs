@@ -230,6 +230,7 @@ pub fn app(state: AppState) -> Router {
         .route("/segment", post(api::segment_legacy))
         .route("/segment/result", post(api::result_pages::segment_result))
         .route("/classify/result", post(api::result_pages::classify_result))
+        .route("/detect/result", post(api::result_pages::detect_result))
         .route("/api/v1/segment/{model_id}", post(api::segment_v1))
         .route("/predict", post(api::detect_legacy))
         .route("/api/v1/detect/{model_id}", post(api::detect_v1))

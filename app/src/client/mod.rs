@@ -223,10 +223,10 @@ pub async fn post_image<T: serde::de::DeserializeOwned>(
     if !resp.ok() {
         return Err(failure(&resp, &body));
     }
+    // Both straight from the text: `from_value` would compile a second deserializer per type.
+    let parsed = serde_json::from_str(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
     let raw: serde_json::Value =
         serde_json::from_str(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
-    let parsed =
-        serde_json::from_value(raw.clone()).map_err(|e| format!("Unexpected answer: {e}"))?;
     Ok(Answer {
         body: parsed,
         raw,

@@ -1,8 +1,8 @@
 //! Object detection: upload (button, drag-drop, paste, example) or URL → the photo with boxes
 //! and labels. The API returns every box down to its score floor, so the confidence slider
 //! filters the list and redraws the canvas in the browser without a new request; hovering or
-//! focusing a box or its list entry highlights it. Without JavaScript the form posts to the
-//! seed route `/predict` (fields `file`, `model`, `confidence`) and shows its JPEG.
+//! focusing a box or its list entry highlights it. Without JavaScript the forms post to
+//! `/detect/result` (fields `file`, `model`, `confidence`), a server-rendered result page.
 
 use leptos::prelude::*;
 
@@ -102,7 +102,7 @@ pub fn DetectPage() -> impl IntoView {
                 "Find and label everyday objects (80 COCO classes). The server returns every box it is even slightly sure of; the confidence slider hides the weaker ones right here in your browser."
             </p>
             <ImageInput
-                action="/predict"
+                action="/detect/result"
                 submit_id="detect-button"
                 submit_label="Detect"
                 task="detection"
@@ -115,7 +115,7 @@ pub fn DetectPage() -> impl IntoView {
                     <label for="confidence">
                         "Confidence ≥ " <output id="confidence-value">{move || format!("{:.2}", confidence.get())}</output>
                     </label>
-                    <input id="confidence" name="confidence" type="range" min="0.05" max="0.95" step="0.01" prop:value=move || confidence.get() on:input=on_confidence/>
+                    <input id="confidence" name="confidence" type="range" min="0.05" max="0.95" step="0.01" value="0.35" prop:value=move || confidence.get() on:input=on_confidence/>
                 </div>
             </ImageInput>
             <StatusLines run on_retry=Callback::new(move |_| on_pick.run(Pick::Again))/>

@@ -1,4 +1,4 @@
-//! `POST /segment/result` and `POST /classify/result`: where the task pages' forms post when
+//! `POST /segment/result`, `/detect/result` and `/classify/result`: where the task pages' forms post when
 //! JavaScript is off. Each runs the same handler as the JSON API (so limits, errors and timings
 //! are the API's) and renders the answer as an HTML page (`app::pages::results`).
 
@@ -7,6 +7,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use super::classify::{classify, ClassifyQuery};
+use super::detect::{detect, DetectQuery};
 use super::segment::{segment_legacy, SegmentQuery};
 use crate::error::ApiError;
 use crate::AppState;
@@ -38,6 +39,21 @@ pub async fn classify_result(State(state): State<AppState>, req: Request) -> Res
         serde_json::from_slice(body)
             .ok()
             .map(|r| app::pages::results::classify_html(&r))
+    })
+    .await
+}
+
+pub async fn detect_result(State(state): State<AppState>, req: Request) -> Response {
+    let q = DetectQuery {
+        include: Some("image".into()),
+        ..DetectQuery::default()
+    };
+    // Model and confidence come from the form's fields, as on the seed route.
+    let answer = detect(state, None, q, req, false).await;
+    render(answer, "/detect", |body| {
+        serde_json::from_slice(body)
+            .ok()
+            .map(|r| app::pages::results::detect_html(&r))
     })
     .await
 }
