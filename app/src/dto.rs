@@ -181,6 +181,11 @@ pub fn class_colour(class_index: usize) -> [u8; 3] {
     PALETTE[class_index % PALETTE.len()]
 }
 
+/// "1 object", "3 objects".
+pub fn count_objects(n: usize) -> String {
+    format!("{n} object{}", if n == 1 { "" } else { "s" })
+}
+
 /// One box of `POST /api/v1/detect/{id}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Detection {
@@ -295,6 +300,12 @@ mod tests {
         let kept: Vec<_> = above(&all, 0.3).into_iter().map(|d| d.label).collect();
         assert_eq!(kept, ["b", "c"]);
         assert!(above(&all, 0.95).is_empty());
+    }
+
+    #[test]
+    fn object_counts_agree_in_number() {
+        assert_eq!(count_objects(1), "1 object");
+        assert_eq!(count_objects(0), "0 objects");
     }
 
     #[test]

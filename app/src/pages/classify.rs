@@ -87,7 +87,7 @@ pub fn ClassifyPage() -> impl IntoView {
                 <div class="side">
                     <label for="top-k-count">"Show the top "</label>
                     <select id="top-k-count" prop:value=move || k.get().to_string() on:change=move |ev| k.set(event_target_value(&ev).parse().unwrap_or(5))>
-                        {[1usize, 3, 5, 10, FETCH_TOP_K].map(|n| view! { <option value=n.to_string()>{n}</option> }).collect_view()}
+                        {[1usize, 3, 5, 10, FETCH_TOP_K].map(|n| view! { <option value=n.to_string() selected=n == 5>{n}</option> }).collect_view()}
                     </select>
                     <ol id="top-k" class="top-k">
                         {move || {

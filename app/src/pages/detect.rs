@@ -10,7 +10,7 @@ use super::api_usage::{json_sample, ApiUsage};
 use super::common::{Pick, RunState};
 use super::input::ImageInput;
 use super::status::{LatencyBreakdown, StatusLines};
-use crate::dto::{above, class_colour, Detection, DETECTION_MODELS};
+use crate::dto::{above, class_colour, count_objects, Detection, DETECTION_MODELS};
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
 #[derive(Clone, Copy)]
@@ -140,7 +140,7 @@ pub fn DetectPage() -> impl IntoView {
                     </figcaption>
                 </figure>
                 <div class="side">
-                    <h2>{move || format!("{} objects", shown.get().len())}</h2>
+                    <h2>{move || count_objects(shown.get().len())}</h2>
                     <ul id="detections" class="detections">
                         {move || {
                             shown.get()

@@ -5,7 +5,9 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{class_colour, ClassifyResponse, DetectResponse, SegmentResponse, Timings};
+use crate::dto::{
+    class_colour, count_objects, ClassifyResponse, DetectResponse, SegmentResponse, Timings,
+};
 
 /// A whole HTML document around `body`, with the site's header and stylesheet.
 fn document(title: &str, body: AnyView) -> String {
@@ -147,7 +149,7 @@ pub fn detect_html(r: &DetectResponse) -> String {
                     <figcaption id="latency" class="latency">{latency(&r.model, r.width, r.height, &r.timings)}</figcaption>
                 </figure>
                 <div class="side">
-                    <h2>{format!("{} objects", shown.len())}</h2>
+                    <h2>{count_objects(shown.len())}</h2>
                     <ul id="detections" class="detections">
                         {shown
                             .iter()
