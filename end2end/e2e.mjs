@@ -1,7 +1,7 @@
 // End-to-end: starts the release server on a free loopback port (plus a loopback image server
 // for the URL-paste paths), drives Debian's chromium headless with playwright-core, and runs
 // the page suites in tests/. Screenshots go to end2end/artifacts/ (ignored by git).
-// Usage: node end2end/e2e.mjs [suite ...]   (suites: home segment detect classify summarize docs)
+// Usage: node end2end/e2e.mjs [suite ...]   (suites: home segment detect classify compare summarize docs)
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -22,7 +22,7 @@ const modelDir = process.env.CANDLELIT_MODEL_DIR || path.join(root, 'model-store
 const samples = path.join(modelDir, 'samples');
 const artifacts = path.join(root, 'end2end', 'artifacts');
 fs.mkdirSync(artifacts, { recursive: true });
-const ALL = ['home', 'segment', 'detect', 'classify', 'summarize', 'docs'];
+const ALL = ['home', 'segment', 'detect', 'classify', 'compare', 'summarize', 'docs'];
 const suites = process.argv.length > 2 ? process.argv.slice(2) : ALL;
 
 const freePort = () => new Promise((resolve) => {

@@ -9,10 +9,12 @@ export async function openPage(browser, url, viewport = { width: 1280, height: 9
   const page = await browser.newPage({ viewport });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
+  // Model runs only (POSTs): the pickers' one GET /api/v1/models is not a run.
+  const isRun = (r) => r.url().includes('/api/') && r.method() === 'POST';
   const apiCalls = [];
-  page.on('request', (r) => { if (r.url().includes('/api/')) apiCalls.push(r.url()); });
+  page.on('request', (r) => { if (isRun(r)) apiCalls.push(r.url()); });
   const apiStatuses = [];
-  page.on('response', (r) => { if (r.url().includes('/api/')) apiStatuses.push(r.status()); });
+  page.on('response', (r) => { if (isRun(r.request())) apiStatuses.push(r.status()); });
   await page.goto(url);
   await page.waitForSelector('body[data-hydrated]', { timeout: 20000 });
   return { page, errors, apiCalls, apiStatuses };
@@ -41,3 +43,31 @@ export const canvasHash = (page, sel) => page.$eval(sel, (c) => {
 });
 
 export const textFile = { name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') };
+
+// A file with an image's name and type whose bytes are not an image: passes the browser's
+// checks, so the server's own 415 message must show.
+export const fakeJpeg = { name: 'fake.jpg', mimeType: 'image/jpeg', buffer: Buffer.from('not an image at all') };
+
+// Waits until the page is idle (no run in flight) and the latency line starts with `model`.
+export const waitForRun = (page, model, timeout = 30000) => page.waitForFunction(
+  (m) => document.querySelector('#latency')?.textContent.startsWith(m) && !document.querySelector('#status')?.textContent.trim(),
+  model, { timeout },
+);
+
+// Pastes `file` (path on disk) as if from the clipboard, on the document.
+export async function pasteFile(page, file, name, type = 'image/jpeg') {
+  const b64 = (await import('node:fs')).readFileSync(file).toString('base64');
+  await page.evaluate(([b64, name, type]) => {
+    const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+    const dt = new DataTransfer();
+    dt.items.add(new File([bytes], name, { type }));
+    document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+  }, [b64, name, type]);
+}
+
+// Clicks `sel` and returns the download's suggested name and bytes.
+export async function download(page, sel) {
+  const [d] = await Promise.all([page.waitForEvent('download', { timeout: 10000 }), page.click(sel)]);
+  const fs = await import('node:fs');
+  return { name: d.suggestedFilename(), bytes: fs.readFileSync(await d.path()) };
+}

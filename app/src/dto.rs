@@ -21,15 +21,22 @@ pub const SEGMENTATION_MODELS: &[ModelChoice] = &[
     },
 ];
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ClassShare {
     pub id: usize,
     pub label: String,
     pub share: f32,
+    /// The class's colour in the server's overlay and colour outputs.
+    #[serde(default)]
+    pub colour: Option<[u8; 3]>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+/// Where a request's time went on the server, in ms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Timings {
+    /// Waiting in the model's queue (and for the rest of its batch).
+    pub queue_ms: f64,
     pub decode_ms: f64,
     pub preprocess_ms: f64,
     pub inference_ms: f64,
@@ -52,13 +59,87 @@ pub struct SegmentResponse {
     pub image_png: Option<String>,
 }
 
-/// Every API error body.
+/// Every API error body: `{"error","type","code"}`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: String,
     #[serde(rename = "type")]
     pub kind: String,
+    #[serde(default)]
+    pub code: Option<u16>,
 }
+
+/// One catalog model as `GET /api/v1/models` lists it (the fields the page shows).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelInfo {
+    pub id: String,
+    pub task: String,
+    pub name: String,
+    #[serde(default)]
+    pub licence: String,
+    #[serde(default)]
+    pub homepage: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub input_width: Option<u32>,
+    #[serde(default)]
+    pub input_height: Option<u32>,
+    /// `ready`, `loading`, `not_installed`, ...
+    #[serde(default)]
+    pub state: String,
+}
+
+impl ModelInfo {
+    pub fn ready(&self) -> bool {
+        self.state == "ready"
+    }
+}
+
+/// The server's default request body limit (`--body-limit`), checked before an upload.
+pub const BODY_LIMIT_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
+
+/// The image types the server decodes (it sniffs the bytes; the browser's type is a hint).
+pub const ACCEPTED_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "image/bmp",
+];
+
+/// A bundled sample photo, served by `GET /samples/{name}`.
+pub struct Sample {
+    pub name: &'static str,
+    pub alt: &'static str,
+}
+
+/// The examples strip, in the order shown.
+pub const SAMPLES: &[Sample] = &[
+    Sample {
+        name: "person.jpg",
+        alt: "A person with a dog and a horse in a field",
+    },
+    Sample {
+        name: "dog.jpg",
+        alt: "A dog beside a bicycle, a truck behind",
+    },
+    Sample {
+        name: "horses.jpg",
+        alt: "Horses in a meadow",
+    },
+    Sample {
+        name: "giraffe.jpg",
+        alt: "A giraffe and a zebra",
+    },
+    Sample {
+        name: "eagle.jpg",
+        alt: "A bird of prey on a perch",
+    },
+];
+
+/// Where the sample photos come from and under which licence.
+pub const SAMPLES_LICENCE: &str = "GPL-3.0+ or MIT or WTFPL (Debian darknet)";
 
 /// The detection models in the catalog, default first.
 pub const DETECTION_MODELS: &[ModelChoice] = &[
@@ -98,6 +179,11 @@ pub const PALETTE: [[u8; 3]; 7] = [
 /// The box colour of a class.
 pub fn class_colour(class_index: usize) -> [u8; 3] {
     PALETTE[class_index % PALETTE.len()]
+}
+
+/// "1 object", "3 objects".
+pub fn count_objects(n: usize) -> String {
+    format!("{n} object{}", if n == 1 { "" } else { "s" })
 }
 
 /// One box of `POST /api/v1/detect/{id}`.
@@ -214,6 +300,12 @@ mod tests {
         let kept: Vec<_> = above(&all, 0.3).into_iter().map(|d| d.label).collect();
         assert_eq!(kept, ["b", "c"]);
         assert!(above(&all, 0.95).is_empty());
+    }
+
+    #[test]
+    fn object_counts_agree_in_number() {
+        assert_eq!(count_objects(1), "1 object");
+        assert_eq!(count_objects(0), "0 objects");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod dto;
 pub mod pages;
+pub mod pixels;
 pub mod sse;
 
 #[cfg(feature = "hydrate")]
@@ -54,6 +55,7 @@ pub fn App() -> impl IntoView {
                     <A href="/detect">"Detect"</A>
                     <A href="/classify">"Classify"</A>
                     <A href="/summarize">"Summarize"</A>
+                    <A href="/compare">"Compare"</A>
                 </nav>
             </header>
             <main>
@@ -63,6 +65,7 @@ pub fn App() -> impl IntoView {
                     <Route path=path!("/detect") view=pages::detect::DetectPage/>
                     <Route path=path!("/classify") view=pages::classify::ClassifyPage/>
                     <Route path=path!("/summarize") view=pages::summarize::SummarizePage/>
+                    <Route path=path!("/compare") view=pages::compare::ComparePage/>
                 </Routes>
             </main>
         </Router>

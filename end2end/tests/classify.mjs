@@ -1,8 +1,11 @@
 // Classification: upload eagle.jpg, top-1 is kite or bald eagle with a percentage and a bar;
-// the "show" selector re-slices with no request; URL paste runs once; a text file shows the
-// server's 415; without JavaScript /predict/image_classes answers JSON.
+// the "show" selector re-slices with no request; URL paste runs once; a text file and an
+// oversized file are refused in the browser with the limit named; a 429 and a 503 (faked at
+// the network layer) show the server's message and Retry, which runs again and clears it; the
+// elapsed time ticks while a run is in flight; without JavaScript the form posts to
+// /classify/result and gets a server-rendered result page.
 import path from 'node:path';
-import { check, openPage, errorText, textFile } from '../lib.mjs';
+import { check, openPage, errorText, textFile, waitForRun } from '../lib.mjs';
 
 const items = (page) => page.$$eval('#top-k li', (els) => els.map((e) => ({
   label: e.querySelector('.label').textContent,
@@ -16,7 +19,7 @@ export default async function classify({ browser, base, samples, artifacts, imag
   check('classify: server-rendered heading', (await page.textContent('h1')) === 'Image classification');
 
   await page.setInputFiles('#file', photo);
-  await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('efficientnet'), null, { timeout: 30000 });
+  await waitForRun(page, 'efficientnet');
   const top = await items(page);
   check('classify: one API request', apiCalls.length === 1 && apiCalls[0].includes('/api/v1/classify/efficientnet-lite0'), JSON.stringify(apiCalls));
   check('classify: five shown by default', top.length === 5, String(top.length));
@@ -32,14 +35,53 @@ export default async function classify({ browser, base, samples, artifacts, imag
 
   await page.fill('#image-url', imageUrl('eagle.jpg'));
   await page.click('#url-form button[type=submit]');
-  await page.waitForFunction((n) => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/')).length > n && !document.querySelector('#status')?.textContent, calls0, { timeout: 30000 });
+  await page.waitForFunction((n) => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/classify')).length > n && !document.querySelector('#status')?.textContent.trim(), calls0, { timeout: 30000 });
   await page.waitForTimeout(200);
   const viaUrl = await items(page);
   check('classify: URL paste runs once and answers', apiCalls.length === calls0 + 1 && apiStatuses.at(-1) === 200 && /^(kite|bald eagle)/.test(viaUrl[0]?.label), `${apiCalls.length - calls0} calls, ${JSON.stringify(viaUrl[0])}`);
 
+  check('classify: the server\'s limits are shown', /up to 16 MiB/.test(await page.textContent('#limits')));
+  const calls1 = apiCalls.length;
   await page.setInputFiles('#file', textFile);
   const err = await errorText(page);
-  check('classify: a text file shows the server\'s 415', /not an image/.test(err) && /415/.test(err), JSON.stringify(err));
+  check('classify: a text file is refused in the browser', /text\/plain/.test(err) && /JPEG, PNG/.test(err) && apiCalls.length === calls1, JSON.stringify(err));
+  await page.setInputFiles('#file', { name: 'huge.jpg', mimeType: 'image/jpeg', buffer: Buffer.alloc(17 * 1024 * 1024, 1) });
+  await page.waitForFunction(() => /MiB/.test(document.querySelector('#error')?.textContent), null, { timeout: 10000 });
+  const big = await page.textContent('#error');
+  check('classify: a 17 MiB file is refused before upload', /17\.0 MiB/.test(big) && /up to 16 MiB/.test(big) && apiCalls.length === calls1, JSON.stringify(big));
+
+  // The server is busy: the first try gets a 429 with Retry-After, the second goes through.
+  let fakes = [
+    { status: 429, retry: '1', body: { error: "model 'efficientnet-lite0' queue is full (8 waiting)", type: 'overloaded', code: 429 } },
+    { status: 503, retry: '5', body: { error: "model 'efficientnet-lite0' is warming up; retry shortly", type: 'not_ready', code: 503 } },
+  ];
+  await page.route('**/api/v1/classify/**', (route) => {
+    const f = fakes.shift();
+    if (!f) return route.continue();
+    return route.fulfill({ status: f.status, headers: { 'retry-after': f.retry, 'content-type': 'application/json' }, body: JSON.stringify(f.body) });
+  });
+  await page.click('button.example[data-sample="eagle.jpg"]');
+  const busy = await errorText(page);
+  check('classify: a 429 shows the server\'s message and Retry-After', /queue is full \(8 waiting\)/.test(busy) && /429 overloaded/.test(busy) && /retry in 1 s/.test(busy), JSON.stringify(busy));
+  check('classify: a 429 offers Retry', await page.isVisible('#retry-button'));
+  await page.screenshot({ path: path.join(artifacts, 'classify-429.png'), fullPage: true });
+  await page.click('#retry-button');
+  await page.waitForFunction(() => /503/.test(document.querySelector('#error')?.textContent), null, { timeout: 10000 });
+  const warming = await page.textContent('#error');
+  check('classify: a 503 shows the server\'s message', /warming up/.test(warming) && /503 not_ready/.test(warming) && /retry in 5 s/.test(warming), JSON.stringify(warming));
+  await page.unroute('**/api/v1/classify/**');
+  // A slow answer: the elapsed time ticks while it is in flight.
+  await page.route('**/api/v1/classify/**', async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
+  const calls2 = apiCalls.length;
+  await page.click('#retry-button');
+  await page.waitForFunction(() => parseFloat(document.querySelector('#elapsed')?.textContent) >= 1.0, null, { timeout: 10000 });
+  check('classify: elapsed time shown while running', /^Running… \d+\.\d s$/.test((await page.textContent('#status')).trim()), await page.textContent('#status'));
+  await waitForRun(page, 'efficientnet');
+  await page.unroute('**/api/v1/classify/**');
+  const retried = await items(page);
+  check('classify: Retry runs again on the same photo and clears the error', apiCalls.length === calls2 + 1 && (await page.textContent('#error')).trim() === '' && !(await page.$('#retry-button')) && /^(kite|bald eagle)/.test(retried[0]?.label), JSON.stringify(retried[0]));
+  const json = JSON.parse(await page.textContent('#json-sample'));
+  check('classify: JSON sample follows "show the top"', json.top_k.length === 3, String(json.top_k?.length));
   await page.screenshot({ path: path.join(artifacts, 'classify-error.png'), fullPage: true });
   await page.setViewportSize({ width: 375, height: 800 });
   await page.screenshot({ path: path.join(artifacts, 'classify-phone.png'), fullPage: true });
@@ -51,7 +93,8 @@ export default async function classify({ browser, base, samples, artifacts, imag
   await plain.goto(base + '/classify');
   await plain.setInputFiles('#file', photo);
   const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#classify-button')]);
-  const body = await resp.json().catch(() => ({}));
-  check('classify: no-JS form post answers JSON', resp.status() === 200 && /kite|eagle/.test(body.label || ''), `${resp.status()} ${JSON.stringify(body)}`);
+  const plainTop = await plain.$$eval('#top-k li .label', (ls) => ls.map((l) => l.textContent)).catch(() => []);
+  check('classify: no-JS form post answers a server-rendered result page', resp.status() === 200 && (await plain.textContent('h1')) === 'Classification result' && plainTop.length === 5 && /^(kite|bald eagle)/.test(plainTop[0]), `${resp.status()} ${JSON.stringify(plainTop)}`);
+  await plain.screenshot({ path: path.join(artifacts, 'classify-nojs-result.png'), fullPage: true });
   await nojs.close();
 }

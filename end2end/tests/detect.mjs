@@ -1,8 +1,11 @@
 // Detection: upload dog.jpg, boxes are listed (dog, bicycle) and drawn; the confidence slider
 // filters the list and redraws the canvas with no new request; switching to CenterNet runs
-// again; a text file shows the server's 415; without JavaScript /predict answers the JPEG.
+// again; hovering a list entry or a box highlights it (a redraw, no request); the picker
+// shows the model's input size and licence and lists the catalog's uninstalled models
+// disabled; the downloads are the drawn PNG and the JSON; a fake JPEG shows the server's 415;
+// without JavaScript the form posts to /detect/result and gets a server-rendered page.
 import path from 'node:path';
-import { check, openPage, errorText, slide, canvasHash, textFile } from '../lib.mjs';
+import { check, openPage, errorText, slide, canvasHash, fakeJpeg, download } from '../lib.mjs';
 
 const labels = (page) => page.$$eval('#detections li .label', (els) => els.map((e) => e.textContent));
 
@@ -19,7 +22,38 @@ export default async function detect({ browser, base, samples, artifacts }) {
   const size = await page.$eval('#detect-canvas', (c) => [c.width, c.height]);
   check('detect: canvas at the photo size (768x576)', size[0] === 768 && size[1] === 576, JSON.stringify(size));
   const latency = await page.textContent('#latency');
-  check('detect: latency shown', /model [\d.]+ ms/.test(latency), latency);
+  check('detect: latency shown', /queue [\d.]+ ms · inference [\d.]+ ms/.test(latency), latency);
+  const info = await page.textContent('#model-info');
+  check('detect: picker shows NanoDet\'s input size, licence and source', /input 416×416/.test(info) && /Apache-2\.0/.test(info) && /source: npm/.test(info), info);
+  const disabled = await page.$$eval('#model option[disabled]', (os) => os.map((o) => o.value));
+  check('detect: uninstalled catalog models listed but disabled', disabled.includes('yolov8n'), JSON.stringify(disabled));
+
+  // Hover: the entry and its box are highlighted by a redraw, with no request.
+  const callsH = apiCalls.length;
+  const hPlain = await canvasHash(page, '#detect-canvas');
+  await page.hover('#detections li:nth-child(2)');
+  await page.waitForTimeout(150);
+  const hHover = await canvasHash(page, '#detect-canvas');
+  check('detect: hovering an entry highlights it and redraws', hHover !== hPlain && (await page.$eval('#detections li:nth-child(2)', (l) => l.classList.contains('active'))));
+  await page.screenshot({ path: path.join(artifacts, 'detect-hover.png'), fullPage: true });
+  await page.mouse.move(5, 5);
+  await page.waitForTimeout(150);
+  check('detect: leaving restores the drawing', (await canvasHash(page, '#detect-canvas')) === hPlain);
+  // The dog is the lower-left box of dog.jpg: hovering it there marks its entry.
+  const box = await page.$eval('#detect-canvas', (c) => { c.scrollIntoView({ block: 'center' }); const r = c.getBoundingClientRect(); return [r.x, r.y, r.width / c.width]; });
+  await page.mouse.move(box[0] + 250 * box[2], box[1] + 400 * box[2]);
+  await page.waitForTimeout(150);
+  const active = await page.$$eval('#detections li.active .label', (ls) => ls.map((l) => l.textContent));
+  check('detect: hovering a box marks its entry', JSON.stringify(active) === '["dog"]', JSON.stringify(active));
+  await page.mouse.move(5, 5);
+  await page.focus('#detections li:first-child');
+  check('detect: keyboard focus highlights an entry', await page.$eval('#detections li:first-child', (l) => l.classList.contains('active')));
+  await page.$eval('#detections li:first-child', (l) => l.blur());
+  const png = await download(page, '#download-image');
+  check('detect: annotated PNG download', png.name === 'nanodet-boxes.png' && png.bytes[1] === 0x50 && png.bytes.length > 10000, `${png.name} ${png.bytes.length}`);
+  const json = JSON.parse((await download(page, '#download-json')).bytes.toString());
+  check('detect: JSON download lists the boxes', json.model === 'nanodet' && json.detections.some((d) => d.label === 'dog'), Object.keys(json).join(','));
+  check('detect: hovering and downloads made no request', apiCalls.length === callsH, JSON.stringify(apiCalls.slice(callsH)));
   await page.screenshot({ path: path.join(artifacts, 'detect-desktop.png'), fullPage: true });
 
   const calls0 = apiCalls.length;
@@ -46,9 +80,15 @@ export default async function detect({ browser, base, samples, artifacts }) {
   check('detect: CenterNet finds the dog', cn.includes('dog'), JSON.stringify(cn));
   await page.screenshot({ path: path.join(artifacts, 'detect-centernet.png'), fullPage: true });
 
-  await page.setInputFiles('#file', textFile);
+  await page.click('#use-api summary');
+  const curl = await page.textContent('#curl-command');
+  check('detect: curl names the model and confidence', curl === `curl -F 'file=@dog.jpg' '${base}/api/v1/detect/centernet?confidence=0.35'`, curl);
+  const sample = JSON.parse(await page.textContent('#json-sample'));
+  check('detect: JSON sample keeps only the boxes shown', sample.detections.length > 0 && sample.detections.every((d) => d.score >= 0.35), JSON.stringify(sample.detections.map((d) => d.score)));
+
+  await page.setInputFiles('#file', fakeJpeg);
   const err = await errorText(page);
-  check('detect: a text file shows the server\'s 415', /not an image/.test(err) && /415/.test(err), JSON.stringify(err));
+  check('detect: a fake JPEG shows the server\'s 415', /not an image/.test(err) && /415/.test(err), JSON.stringify(err));
 
   await page.setViewportSize({ width: 375, height: 800 });
   await page.screenshot({ path: path.join(artifacts, 'detect-phone.png'), fullPage: true });
@@ -60,6 +100,11 @@ export default async function detect({ browser, base, samples, artifacts }) {
   await plain.goto(base + '/detect');
   await plain.setInputFiles('#file', photo);
   const [resp] = await Promise.all([plain.waitForNavigation(), plain.click('#detect-button')]);
-  check('detect: no-JS form post answers the annotated JPEG', resp.status() === 200 && resp.headers()['content-type'] === 'image/jpeg', `${resp.status()} ${resp.headers()['content-type']}`);
+  const listed = await plain.$$eval('#detections li .label', (ls) => ls.map((l) => l.textContent)).catch(() => []);
+  check('detect: no-JS form post answers a server-rendered result page', resp.status() === 200 && (await plain.textContent('h1')) === 'Detection result' && listed.includes('dog') && listed.includes('bicycle'), `${resp.status()} ${JSON.stringify(listed)}`);
+  const boxes = await plain.$$eval('.boxed .box', (bs) => bs.map((b) => { const r = b.getBoundingClientRect(); const i = document.querySelector('.boxed img').getBoundingClientRect(); return r.left >= i.left - 1 && r.right <= i.right + 1 && r.top >= i.top - 1 && r.bottom <= i.bottom + 1 && r.width > 10; }));
+  check('detect: no-JS result draws one box per entry, inside the photo', boxes.length === listed.length && boxes.every(Boolean), JSON.stringify(boxes));
+  check('detect: no-JS result used the form\'s confidence', /≥ 0\.35/.test(await plain.textContent('.lead')));
+  await plain.screenshot({ path: path.join(artifacts, 'detect-nojs-result.png'), fullPage: true });
   await nojs.close();
 }

@@ -1,5 +1,5 @@
 // Home: one card per task linking to its page; the header nav navigates (client-side once
-// hydrated) and marks the current page.
+// hydrated) and marks the current page; GET /samples/{name} serves only the five photos.
 import path from 'node:path';
 import { check, openPage } from '../lib.mjs';
 
@@ -12,6 +12,21 @@ export default async function home({ browser, base, artifacts }) {
   await page.click('nav a[href="/detect"]');
   await page.waitForFunction(() => document.querySelector('h1')?.textContent === 'Object detection', null, { timeout: 10000 });
   check('home: nav goes to Detect and marks it current', (await page.getAttribute('nav a[href="/detect"]', 'aria-current')) === 'page');
+  check('home: the header links to Compare', (await page.$$eval('nav a', (as) => as.map((a) => a.getAttribute('href')))).includes('/compare'));
   check('home: no page errors', errors.length === 0, errors.join('\n'));
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.goto(base + '/');
+  check('home: no sideways scrolling at 375 px', (await page.evaluate(() => document.documentElement.scrollWidth)) <= 375);
+  await page.screenshot({ path: path.join(artifacts, 'home-phone.png'), fullPage: true });
   await page.close();
+
+  // GET /samples/{name}: the five bundled photos as JPEG; anything else a JSON 404.
+  const dog = await fetch(`${base}/samples/dog.jpg`);
+  const bytes = Buffer.from(await dog.arrayBuffer());
+  check('samples: dog.jpg is served as a JPEG', dog.status === 200 && dog.headers.get('content-type') === 'image/jpeg' && bytes[0] === 0xff && bytes[1] === 0xd8, `${dog.status} ${dog.headers.get('content-type')}`);
+  for (const name of ['cat.jpg', '..%2FCargo.toml', 'selfie']) {
+    const r = await fetch(`${base}/samples/${name}`);
+    const body = await r.json().catch(() => ({}));
+    check(`samples: ${name} is a JSON 404`, r.status === 404 && body.type === 'not_found' && body.code === 404 && /samples: person\.jpg/.test(body.error), `${r.status} ${JSON.stringify(body)}`);
+  }
 }

@@ -258,6 +258,7 @@ impl ServeArgs {
                 .cpu_workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
             cpu_queue: self.cpu_queue,
+            ..crate::Settings::default()
         }
     }
 

@@ -15,6 +15,7 @@ pub mod openapi;
 pub mod served;
 
 use std::future::IntoFuture;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -48,6 +49,8 @@ pub struct Settings {
     /// Blocking threads for decoding and encoding images, and how many jobs may wait for them.
     pub cpu_workers: usize,
     pub cpu_queue: usize,
+    /// Where `GET /samples/{name}` reads the sample photos (`<--model-dir>/samples`).
+    pub samples_dir: PathBuf,
 }
 
 impl Default for Settings {
@@ -60,6 +63,7 @@ impl Default for Settings {
             cors_origins: Vec::new(),
             cpu_workers: 2,
             cpu_queue: 64,
+            samples_dir: PathBuf::from("model-store/samples"),
         }
     }
 }
@@ -224,6 +228,9 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .route("/segment", post(api::segment_legacy))
+        .route("/segment/result", post(api::result_pages::segment_result))
+        .route("/classify/result", post(api::result_pages::classify_result))
+        .route("/detect/result", post(api::result_pages::detect_result))
         .route("/api/v1/segment/{model_id}", post(api::segment_v1))
         .route("/predict", post(api::detect_legacy))
         .route("/api/v1/detect/{model_id}", post(api::detect_v1))
@@ -251,6 +258,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v2/health/live", get(api::health::oip_live))
         .route("/v2/health/ready", get(api::health::oip_ready))
         .route("/metrics", get(api::health::metrics))
+        .route("/samples/{name}", get(api::samples::sample))
         .route("/api-docs/openapi.json", get(openapi::spec))
         .route("/docs", get(openapi::swagger_ui))
         .route("/docs/", get(openapi::swagger_ui));

@@ -168,7 +168,10 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     tracing::info!(?store_args, models = ?args.models, "starting");
     let catalog = catalog(&store_args)?;
     let engines = args.engines().map_err(anyhow::Error::msg)?;
-    let settings = args.settings();
+    let settings = server::Settings {
+        samples_dir: store_args.model_dir.join("samples"),
+        ..args.settings()
+    };
     let addr: SocketAddr = format!("{}:{}", args.host, args.port)
         .parse()
         .context("bad --host/--port")?;

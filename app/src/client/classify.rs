@@ -3,11 +3,12 @@
 use std::cell::RefCell;
 
 use leptos::prelude::*;
+use web_sys::HtmlImageElement;
 
-use super::{draw_image, load_image, post_image, resolve, spawn_run, Source};
-use crate::dto::ClassifyResponse;
+use super::{download_json, draw_image, load_image, post_image, resolve, spawn_run, Source};
+use crate::dto::{ClassProb, ClassifyResponse};
 use crate::pages::classify::{ClassifyCtx, FETCH_TOP_K};
-use crate::pages::common::{Pick, RunInfo};
+use crate::pages::common::{Failure, Pick, RunInfo, RunState};
 
 thread_local! {
     static LAST: RefCell<Option<Source>> = const { RefCell::new(None) };
@@ -15,26 +16,51 @@ thread_local! {
 
 pub fn pick(ctx: ClassifyCtx, pick: Pick) {
     match resolve(pick, &LAST) {
-        Ok(Some(src)) => spawn_run(ctx.busy, ctx.error, run(ctx, src)),
+        Ok(Some(src)) => spawn_run(ctx.run, async move {
+            let (img, classes) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
+            draw_image("classify-canvas", &img)?;
+            ctx.classes.set(classes);
+            Ok(())
+        }),
         Ok(None) => {}
-        Err(e) => ctx.error.set(Some(e)),
+        Err(e) => ctx.run.fail(e),
     }
 }
 
-async fn run(ctx: ClassifyCtx, src: Source) -> Result<(), String> {
-    let model = ctx.model.get_untracked();
+/// Runs `model` on `src`: the decoded original and the top classes; records the run in `run`.
+pub async fn fetch(
+    model: &str,
+    src: &Source,
+    run: RunState,
+) -> Result<(HtmlImageElement, Vec<ClassProb>), Failure> {
     let url = format!("/api/v1/classify/{model}?top_k={FETCH_TOP_K}&include=image");
-    let (out, round_trip_ms): (ClassifyResponse, f64) = post_image(&url, &src).await?;
+    let ans = post_image::<ClassifyResponse>(&url, src).await?;
+    let out = ans.body;
     let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
-    draw_image("classify-canvas", &img)?;
-    ctx.classes.set(out.top_k);
-    ctx.info.set(Some(RunInfo {
+    run.info.set(Some(RunInfo {
         model: out.model,
         width: out.width,
         height: out.height,
-        inference_ms: out.timings.inference_ms,
-        server_ms: out.timings.total_ms,
-        round_trip_ms,
+        timings: out.timings,
+        round_trip_ms: ans.round_trip_ms,
     }));
-    Ok(())
+    run.input.set(Some(src.as_ref()));
+    run.answer.set(Some(ans.raw));
+    Ok((img, out.top_k))
+}
+
+/// Saves the last JSON answer.
+pub fn download(ctx: ClassifyCtx) {
+    let model = ctx.model.get_untracked();
+    let result = ctx
+        .run
+        .answer
+        .with_untracked(|a| {
+            a.as_ref()
+                .map(|a| download_json(a, &format!("{model}.json")))
+        })
+        .unwrap_or(Ok(()));
+    if let Err(e) = result {
+        ctx.run.fail(e);
+    }
 }

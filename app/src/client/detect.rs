@@ -1,14 +1,18 @@
 //! Detection page: one request per input/model, then boxes and labels drawn over the decoded
-//! original on `#detect-canvas`. The confidence slider only calls [`redraw`].
+//! original on `#detect-canvas`. The confidence slider and hovering only call [`redraw`].
 
 use std::cell::RefCell;
 
 use leptos::prelude::*;
-use web_sys::{CanvasRenderingContext2d, HtmlImageElement};
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
 
-use super::{draw_image, js_err, load_image, post_image, resolve, spawn_run, Source};
-use crate::dto::{above, class_colour, DetectResponse};
-use crate::pages::common::{Pick, RunInfo};
+use super::{
+    download_canvas, download_json, draw_image, js_err, load_image, post_image, resolve, spawn_run,
+    Source,
+};
+use crate::dto::{above, class_colour, DetectResponse, Detection};
+use crate::pages::common::{Failure, Pick, RunInfo, RunState};
 use crate::pages::detect::DetectCtx;
 
 thread_local! {
@@ -18,66 +22,137 @@ thread_local! {
 
 pub fn pick(ctx: DetectCtx, pick: Pick) {
     match resolve(pick, &LAST) {
-        Ok(Some(src)) => spawn_run(ctx.busy, ctx.error, async move {
-            run(ctx, src).await?;
+        Ok(Some(src)) => spawn_run(ctx.run, async move {
+            let (img, dets) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
+            IMAGE.with(|i| *i.borrow_mut() = Some(img));
+            ctx.hover.set(None);
+            ctx.detections.set(dets);
             redraw(ctx);
             Ok(())
         }),
         Ok(None) => {}
-        Err(e) => ctx.error.set(Some(e)),
+        Err(e) => ctx.run.fail(e),
     }
 }
 
-async fn run(ctx: DetectCtx, src: Source) -> Result<(), String> {
-    let model = ctx.model.get_untracked();
+/// Runs `model` on `src`: the decoded original and every box; records the run in `run`.
+pub async fn fetch(
+    model: &str,
+    src: &Source,
+    run: RunState,
+) -> Result<(HtmlImageElement, Vec<Detection>), Failure> {
     let url = format!("/api/v1/detect/{model}?include=image");
-    let (out, round_trip_ms): (DetectResponse, f64) = post_image(&url, &src).await?;
+    let ans = post_image::<DetectResponse>(&url, src).await?;
+    let out = ans.body;
     let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
-    IMAGE.with(|i| *i.borrow_mut() = Some(img));
-    ctx.detections.set(out.detections);
-    ctx.info.set(Some(RunInfo {
+    run.info.set(Some(RunInfo {
         model: out.model,
         width: out.width,
         height: out.height,
-        inference_ms: out.timings.inference_ms,
-        server_ms: out.timings.total_ms,
-        round_trip_ms,
+        timings: out.timings,
+        round_trip_ms: ans.round_trip_ms,
     }));
-    Ok(())
+    run.input.set(Some(src.as_ref()));
+    run.answer.set(Some(ans.raw));
+    Ok((img, out.detections))
 }
 
-/// Draws the kept image and the boxes at or above the current confidence.
+/// Draws the kept image and the boxes at or above the current confidence, the hovered one
+/// emphasised and the others faded.
 pub fn redraw(ctx: DetectCtx) {
     let result = IMAGE.with(|i| {
         let i = i.borrow();
         let Some(img) = i.as_ref() else {
             return Ok(());
         };
-        let cx = draw_image("detect-canvas", img)?;
-        let w = img.natural_width() as f64;
         let shown = ctx
             .detections
             .with_untracked(|d| above(d, ctx.confidence.get_untracked()));
-        // Weakest first, so the strongest boxes and labels end up on top.
-        for d in shown.iter().rev() {
-            draw_box(&cx, d, w)?;
-        }
-        Ok(())
+        draw_boxes("detect-canvas", img, &shown, ctx.hover.get_untracked())
     });
     if let Err(e) = result {
-        ctx.error.set(Some(e));
+        ctx.run.fail(e);
+    }
+}
+
+/// Draws `img` and `shown` (best first) on the canvas `id`; with `hover`, that box on top and
+/// thicker, the rest faded.
+pub fn draw_boxes(
+    id: &str,
+    img: &HtmlImageElement,
+    shown: &[Detection],
+    hover: Option<usize>,
+) -> Result<(), String> {
+    let cx = draw_image(id, img)?;
+    let w = img.natural_width() as f64;
+    // Weakest first, so the strongest boxes and labels end up on top.
+    for (i, d) in shown.iter().enumerate().rev() {
+        if hover != Some(i) {
+            cx.set_global_alpha(if hover.is_some() { 0.3 } else { 1.0 });
+            draw_box(&cx, d, w, false)?;
+        }
+    }
+    cx.set_global_alpha(1.0);
+    if let Some(d) = hover.and_then(|i| shown.get(i)) {
+        draw_box(&cx, d, w, true)?;
+    }
+    Ok(())
+}
+
+/// The index (among the boxes shown) of the smallest box under the mouse.
+pub fn box_at(ctx: DetectCtx, ev: &web_sys::MouseEvent) -> Option<usize> {
+    // `target`, not `current_target`: Leptos delegates mouse events to the document.
+    let canvas: HtmlCanvasElement = ev.target()?.dyn_into().ok()?;
+    let rect = canvas.get_bounding_client_rect();
+    if rect.width() <= 0.0 {
+        return None;
+    }
+    let scale = canvas.width() as f64 / rect.width();
+    let x = (ev.client_x() as f64 - rect.left()) * scale;
+    let y = (ev.client_y() as f64 - rect.top()) * scale;
+    let shown = ctx
+        .detections
+        .with_untracked(|d| above(d, ctx.confidence.get_untracked()));
+    shown
+        .iter()
+        .enumerate()
+        .filter(|(_, d)| {
+            let [bx, by, bw, bh] = d.bbox.map(f64::from);
+            x >= bx && x <= bx + bw && y >= by && y <= by + bh
+        })
+        .min_by(|a, b| (a.1.bbox[2] * a.1.bbox[3]).total_cmp(&(b.1.bbox[2] * b.1.bbox[3])))
+        .map(|(i, _)| i)
+}
+
+/// Saves the annotated image as drawn, or the last JSON answer.
+pub fn download(ctx: DetectCtx, what: &str) {
+    let model = ctx.model.get_untracked();
+    let result = if what == "image" {
+        download_canvas("detect-canvas", &format!("{model}-boxes.png"))
+    } else {
+        ctx.run
+            .answer
+            .with_untracked(|a| {
+                a.as_ref()
+                    .map(|a| download_json(a, &format!("{model}.json")))
+            })
+            .unwrap_or(Ok(()))
+    };
+    if let Err(e) = result {
+        ctx.run.fail(e);
     }
 }
 
 fn draw_box(
     cx: &CanvasRenderingContext2d,
-    d: &crate::dto::Detection,
+    d: &Detection,
     image_width: f64,
+    emphasis: bool,
 ) -> Result<(), String> {
     let [r, g, b] = class_colour(d.class_index);
     let colour = format!("rgb({r},{g},{b})");
     let [x, y, bw, bh] = d.bbox.map(f64::from);
-    let line = (image_width / 250.0).clamp(2.0, 8.0);
+    let line = (image_width / 250.0).clamp(2.0, 8.0) * if emphasis { 2.0 } else { 1.0 };
     let font = (image_width / 40.0).clamp(12.0, 36.0).round();
     cx.set_line_width(line);
     cx.set_stroke_style_str(&colour);

@@ -1,8 +1,10 @@
 //! Browser-only code (behind `hydrate`): one module per page, plus the helpers they share here:
-//! turning a [`Pick`] into an input, posting an image to the API, turning error bodies into a
-//! message, and decoding/drawing images on canvases.
+//! turning a [`Pick`] into a checked input, posting an image to the API, turning failed answers
+//! into a [`Failure`], decoding/drawing images on canvases, and downloads.
 
+pub mod catalog;
 pub mod classify;
+pub mod compare;
 pub mod detect;
 pub mod segment;
 pub mod summarize;
@@ -10,69 +12,108 @@ pub mod summarize;
 use std::cell::RefCell;
 use std::future::Future;
 use std::thread::LocalKey;
+use std::time::Duration;
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::{Clamped, JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    CanvasRenderingContext2d, Document, File, FormData, HtmlCanvasElement, HtmlImageElement,
-    HtmlInputElement, RequestInit, Response,
+    Blob, CanvasRenderingContext2d, Document, File, FormData, HtmlAnchorElement, HtmlCanvasElement,
+    HtmlImageElement, HtmlInputElement, ImageData, RequestInit, Response,
 };
 
-use crate::dto::ErrorBody;
-use crate::pages::common::Pick;
+use crate::pages::common::{check_upload, Failure, InputRef, Pick, RunState};
 
-/// The image a page runs on: kept so a model switch can run again on the same input.
+/// The image a page runs on: kept so a model switch or Retry can run again on the same input.
 #[derive(Clone)]
 pub enum Source {
     File(File),
     Url(String),
+    /// A bundled sample photo, fetched from `/samples/{name}` and uploaded as a file.
+    Sample(&'static str),
+}
+
+impl Source {
+    /// How "Use via API" names this input.
+    pub fn as_ref(&self) -> InputRef {
+        match self {
+            Source::File(f) => InputRef::File(f.name()),
+            Source::Url(u) => InputRef::Url(u.clone()),
+            Source::Sample(n) => InputRef::File((*n).to_string()),
+        }
+    }
 }
 
 /// Where each page keeps its last input.
 pub type LastSource = LocalKey<RefCell<Option<Source>>>;
 
+/// The first file on the clipboard of a paste event, if any.
+pub fn pasted_file(ev: &web_sys::ClipboardEvent) -> Option<File> {
+    ev.clipboard_data()
+        .and_then(|d| d.files())
+        .and_then(|f| f.get(0))
+}
+
 /// Turns a pick into the input to run on (remembering it in `last`): `Ok(None)` when there is
-/// nothing to run yet, `Err` with a message for the user.
-pub fn resolve(pick: Pick, last: &'static LastSource) -> Result<Option<Source>, String> {
-    let src = match pick {
+/// nothing to run yet, `Err` with a message for the user. Files are checked against the
+/// server's limits first, so a wrong or oversized file never uploads.
+pub fn resolve(pick: Pick, last: &'static LastSource) -> Result<Option<Source>, Failure> {
+    let file = match pick {
         Pick::File(ev) => {
             let input: HtmlInputElement = ev.target().ok_or("no target")?.unchecked_into();
-            input.files().and_then(|f| f.get(0)).map(Source::File)
+            input.files().and_then(|f| f.get(0))
         }
         Pick::Drop(ev) => ev
             .data_transfer()
             .and_then(|dt| dt.files())
-            .and_then(|f| f.get(0))
-            .map(Source::File),
+            .and_then(|f| f.get(0)),
+        Pick::Paste(ev) => pasted_file(&ev),
+        Pick::Sample(name) => return Ok(Some(remember(last, Source::Sample(name)))),
         Pick::Url(u) => {
             let u = u.trim();
             if u.is_empty() {
                 return Err("Paste an image URL first.".into());
             }
-            Some(Source::Url(u.to_string()))
+            return Ok(Some(remember(last, Source::Url(u.to_string()))));
         }
         Pick::Again => return Ok(last.with(|s| s.borrow().clone())),
     };
-    if let Some(s) = &src {
-        last.with(|l| *l.borrow_mut() = Some(s.clone()));
-    }
-    Ok(src)
+    let Some(file) = file else {
+        return Ok(None);
+    };
+    check_upload(&file.name(), &file.type_(), file.size())?;
+    Ok(Some(remember(last, Source::File(file))))
 }
 
-/// Runs `fut` with the page's busy flag on and its error line cleared; shows its error if any.
-pub fn spawn_run<F>(busy: RwSignal<bool>, error: RwSignal<Option<String>>, fut: F)
+fn remember(last: &'static LastSource, src: Source) -> Source {
+    last.with(|l| *l.borrow_mut() = Some(src.clone()));
+    src
+}
+
+/// Runs `fut` with the page's busy flag on, its error cleared and the elapsed time ticking;
+/// shows its failure if any.
+pub fn spawn_run<F>(run: RunState, fut: F)
 where
-    F: Future<Output = Result<(), String>> + 'static,
+    F: Future<Output = Result<(), Failure>> + 'static,
 {
-    busy.set(true);
-    error.set(None);
+    run.busy.set(true);
+    run.error.set(None);
+    run.elapsed_ms.set(0.0);
+    let t0 = now();
+    let ticker = set_interval_with_handle(
+        move || run.elapsed_ms.set(now() - t0),
+        Duration::from_millis(100),
+    )
+    .ok();
     spawn_local(async move {
         let result = fut.await;
-        busy.set(false);
-        if let Err(msg) = result {
-            error.set(Some(msg));
+        if let Some(t) = ticker {
+            t.clear();
+        }
+        run.busy.set(false);
+        if let Err(f) = result {
+            run.error.set(Some(f));
         }
     });
 }
@@ -100,46 +141,68 @@ pub fn now() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// The user-facing message for a failed answer: the server's `error`, the status, and a retry
-/// hint for 429/503 (which carry `Retry-After`).
-pub fn error_message(resp: &Response, body: &str) -> String {
-    let msg = serde_json::from_str::<ErrorBody>(body)
-        .map(|e| e.error)
-        .unwrap_or_else(|_| body.trim().to_string());
-    let retry = match resp.status() {
-        429 | 503 => {
-            let after = resp.headers().get("retry-after").ok().flatten();
-            match after {
-                Some(s) => format!(" — the server is busy; try again in {s} s."),
-                None => " — the server is busy; try again in a moment.".to_string(),
-            }
-        }
-        _ => String::new(),
-    };
-    format!("{msg} ({}){retry}", resp.status())
+/// The failure for a non-2xx answer: the server's message, status and `Retry-After`.
+pub fn failure(resp: &Response, body: &str) -> Failure {
+    let after = resp.headers().get("retry-after").ok().flatten();
+    Failure::from_answer(resp.status(), after.as_deref(), body)
 }
 
 /// Sends `init` to `url`; returns the response (even a failed one).
-pub async fn fetch(url: &str, init: &RequestInit) -> Result<Response, String> {
+pub async fn fetch(url: &str, init: &RequestInit) -> Result<Response, Failure> {
     let window = web_sys::window().ok_or("no window")?;
     Ok(JsFuture::from(window.fetch_with_str_and_init(url, init))
         .await
-        .map_err(|e| format!("The request failed: {}", js_err(e)))?
+        .map_err(|e| Failure::network(&js_err(e)))?
         .unchecked_into())
 }
 
-/// Posts the image (multipart file, or JSON `{"image_url"}`) and returns the parsed JSON of a
-/// successful answer and the round trip in ms, or the error message.
+/// The body of `resp` as text.
+pub async fn text(resp: &Response) -> Result<String, Failure> {
+    Ok(JsFuture::from(resp.text().map_err(js_err)?)
+        .await
+        .map_err(js_err)?
+        .as_string()
+        .unwrap_or_default())
+}
+
+/// A bundled sample photo as a blob.
+async fn sample_blob(name: &str) -> Result<Blob, Failure> {
+    let init = RequestInit::new();
+    let resp = fetch(&format!("/samples/{name}"), &init).await?;
+    if !resp.ok() {
+        return Err(failure(&resp, &text(&resp).await?));
+    }
+    let blob = JsFuture::from(resp.blob().map_err(js_err)?)
+        .await
+        .map_err(js_err)?;
+    Ok(blob.unchecked_into())
+}
+
+/// A successful JSON answer: parsed, as sent, and the round trip it took.
+pub struct Answer<T> {
+    pub body: T,
+    pub raw: serde_json::Value,
+    pub round_trip_ms: f64,
+}
+
+/// Posts the image (multipart file, or JSON `{"image_url"}`) and returns the answer, or the
+/// failure to show.
 pub async fn post_image<T: serde::de::DeserializeOwned>(
     url: &str,
     src: &Source,
-) -> Result<(T, f64), String> {
+) -> Result<Answer<T>, Failure> {
     let init = RequestInit::new();
     init.set_method("POST");
     match src {
         Source::File(file) => {
             let form = FormData::new().map_err(js_err)?;
             form.append_with_blob_and_filename("file", file, &file.name())
+                .map_err(js_err)?;
+            init.set_body(&form);
+        }
+        Source::Sample(name) => {
+            let form = FormData::new().map_err(js_err)?;
+            form.append_with_blob_and_filename("file", &sample_blob(name).await?, name)
                 .map_err(js_err)?;
             init.set_body(&form);
         }
@@ -155,17 +218,20 @@ pub async fn post_image<T: serde::de::DeserializeOwned>(
     }
     let t0 = now();
     let resp = fetch(url, &init).await?;
-    let text = JsFuture::from(resp.text().map_err(js_err)?)
-        .await
-        .map_err(js_err)?
-        .as_string()
-        .unwrap_or_default();
-    let rt = now() - t0;
+    let body = text(&resp).await?;
+    let round_trip_ms = now() - t0;
     if !resp.ok() {
-        return Err(error_message(&resp, &text));
+        return Err(failure(&resp, &body));
     }
-    let parsed = serde_json::from_str(&text).map_err(|e| format!("Unexpected answer: {e}"))?;
-    Ok((parsed, rt))
+    // Both straight from the text: `from_value` would compile a second deserializer per type.
+    let parsed = serde_json::from_str(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
+    let raw: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
+    Ok(Answer {
+        body: parsed,
+        raw,
+        round_trip_ms,
+    })
 }
 
 /// Decodes an image (data URL) with the browser's decoder.
@@ -182,12 +248,7 @@ pub async fn load_image(data_url: &str) -> Result<HtmlImageElement, String> {
 pub async fn load_pixels(data_url: &str) -> Result<(u32, u32, Vec<u8>), String> {
     let img = load_image(data_url).await?;
     let (w, h) = (img.natural_width(), img.natural_height());
-    let canvas: HtmlCanvasElement = document()?
-        .create_element("canvas")
-        .map_err(js_err)?
-        .unchecked_into();
-    canvas.set_width(w);
-    canvas.set_height(h);
+    let canvas = new_canvas(w, h)?;
     let cx = context(&canvas)?;
     cx.draw_image_with_html_image_element(&img, 0.0, 0.0)
         .map_err(js_err)?;
@@ -195,6 +256,16 @@ pub async fn load_pixels(data_url: &str) -> Result<(u32, u32, Vec<u8>), String> 
         .get_image_data(0.0, 0.0, w as f64, h as f64)
         .map_err(js_err)?;
     Ok((w, h, data.data().0))
+}
+
+fn new_canvas(w: u32, h: u32) -> Result<HtmlCanvasElement, String> {
+    let canvas: HtmlCanvasElement = document()?
+        .create_element("canvas")
+        .map_err(js_err)?
+        .unchecked_into();
+    canvas.set_width(w);
+    canvas.set_height(h);
+    Ok(canvas)
 }
 
 pub fn context(canvas: &HtmlCanvasElement) -> Result<CanvasRenderingContext2d, String> {
@@ -225,4 +296,53 @@ pub fn draw_image(id: &str, img: &HtmlImageElement) -> Result<CanvasRenderingCon
     cx.draw_image_with_html_image_element(img, 0.0, 0.0)
         .map_err(js_err)?;
     Ok(cx)
+}
+
+/// Puts RGBA pixels on the canvas `id`, resized to fit.
+pub fn put_pixels(rgba: &[u8], w: u32, h: u32, id: &str) -> Result<(), String> {
+    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), w, h).map_err(js_err)?;
+    canvas(id, w, h)?
+        .put_image_data(&data, 0.0, 0.0)
+        .map_err(js_err)
+}
+
+/// A detached canvas holding RGBA pixels (for downloads of images not on the page).
+pub fn scratch_canvas(rgba: &[u8], w: u32, h: u32) -> Result<HtmlCanvasElement, String> {
+    let canvas = new_canvas(w, h)?;
+    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), w, h).map_err(js_err)?;
+    context(&canvas)?
+        .put_image_data(&data, 0.0, 0.0)
+        .map_err(js_err)?;
+    Ok(canvas)
+}
+
+/// Makes the browser save `href` as `filename`.
+pub fn download_url(href: &str, filename: &str) -> Result<(), String> {
+    let a: HtmlAnchorElement = document()?
+        .create_element("a")
+        .map_err(js_err)?
+        .unchecked_into();
+    a.set_href(href);
+    a.set_download(filename);
+    a.click();
+    Ok(())
+}
+
+/// Saves the canvas `id` as a PNG.
+pub fn download_canvas(id: &str, filename: &str) -> Result<(), String> {
+    let canvas: HtmlCanvasElement = document()?
+        .get_element_by_id(id)
+        .ok_or("canvas missing")?
+        .unchecked_into();
+    download_url(&canvas.to_data_url().map_err(js_err)?, filename)
+}
+
+/// Saves a JSON value, pretty-printed.
+pub fn download_json(value: &serde_json::Value, filename: &str) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    let href = format!(
+        "data:application/json;charset=utf-8,{}",
+        String::from(js_sys::encode_uri_component(&text))
+    );
+    download_url(&href, filename)
 }

@@ -1,27 +1,26 @@
 //! Segmentation page: decodes the returned image and probability PNGs into pixel buffers and
-//! blends the overlay on a canvas. Re-thresholding reads the buffers kept here, so slider moves
-//! never touch the network.
+//! blends the overlay on a canvas. Re-thresholding, the legend's shares and the mask download
+//! read the buffers kept here, so none of them touch the network.
 
 use std::cell::RefCell;
 
 use leptos::prelude::*;
-use wasm_bindgen::Clamped;
-use web_sys::ImageData;
 
-use super::{canvas, js_err, load_pixels, post_image, resolve, spawn_run, Source};
-use crate::dto::SegmentResponse;
-use crate::pages::common::Pick;
-use crate::pages::segment::{PageCtx, RunInfo};
+use super::{
+    download_canvas, download_json, load_pixels, post_image, put_pixels, resolve, spawn_run, Source,
+};
+use crate::dto::{ClassShare, SegmentResponse};
+use crate::pages::common::{Failure, Pick, RunInfo};
+use crate::pages::segment::{LegendEntry, PageCtx};
+use crate::pixels::{blend, level, mask, share, TINT};
 
-/// Person tint, Okabe–Ito orange (matches the server's overlay).
-const TINT: [f64; 3] = [230.0, 159.0, 0.0];
-
-/// The last input and result: original RGBA and the probability (0..255) per pixel.
-struct Frame {
-    width: u32,
-    height: u32,
-    rgba: Vec<u8>,
-    prob: Vec<u8>,
+/// The last input and result: original RGBA, the probability (0..255) per pixel, the classes.
+pub struct Frame {
+    pub width: u32,
+    pub height: u32,
+    pub rgba: Vec<u8>,
+    pub prob: Vec<u8>,
+    pub classes: Vec<ClassShare>,
 }
 
 thread_local! {
@@ -31,20 +30,27 @@ thread_local! {
 
 pub fn pick(ctx: PageCtx, pick: Pick) {
     match resolve(pick, &LAST) {
-        Ok(Some(src)) => spawn_run(ctx.busy, ctx.error, async move {
-            run(ctx, src).await?;
+        Ok(Some(src)) => spawn_run(ctx.run, async move {
+            let frame = fetch_frame(&ctx.model.get_untracked(), &src, ctx.run).await?;
+            put_pixels(&frame.rgba, frame.width, frame.height, "original-canvas")?;
+            FRAME.with(|f| *f.borrow_mut() = Some(frame));
             redraw(ctx);
             Ok(())
         }),
         Ok(None) => {}
-        Err(e) => ctx.error.set(Some(e)),
+        Err(e) => ctx.run.fail(e),
     }
 }
 
-async fn run(ctx: PageCtx, src: Source) -> Result<(), String> {
-    let model = ctx.model.get_untracked();
+/// Runs `model` on `src` and decodes the answer's PNGs; records the run in `run`.
+pub async fn fetch_frame(
+    model: &str,
+    src: &Source,
+    run: crate::pages::common::RunState,
+) -> Result<Frame, Failure> {
     let url = format!("/api/v1/segment/{model}?output=json&include=probability,image");
-    let (out, round_trip_ms): (SegmentResponse, f64) = post_image(&url, &src).await?;
+    let ans = post_image::<SegmentResponse>(&url, src).await?;
+    let out = ans.body;
     let image = load_pixels(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
     let prob = load_pixels(
         out.probability_png
@@ -57,58 +63,100 @@ async fn run(ctx: PageCtx, src: Source) -> Result<(), String> {
         height: out.height,
         prob: prob.2.chunks_exact(4).map(|p| p[0]).collect(),
         rgba: image.2,
+        classes: out.classes,
     };
     if frame.prob.len() != (frame.width * frame.height) as usize
         || (image.0, image.1) != (out.width, out.height)
     {
         return Err("The image and the probability map differ in size.".into());
     }
-    put(&frame.rgba, frame.width, frame.height, "original-canvas")?;
-    FRAME.with(|f| *f.borrow_mut() = Some(frame));
-    ctx.info.set(Some(RunInfo {
+    run.info.set(Some(RunInfo {
         model: out.model,
         width: out.width,
         height: out.height,
-        person_share: out
-            .classes
-            .iter()
-            .find(|c| c.label == "person")
-            .map(|c| c.share)
-            .unwrap_or(0.0),
-        inference_ms: out.timings.inference_ms,
-        server_ms: out.timings.total_ms,
-        round_trip_ms,
+        timings: out.timings,
+        round_trip_ms: ans.round_trip_ms,
     }));
-    Ok(())
+    run.input.set(Some(src.as_ref()));
+    run.answer.set(Some(ans.raw));
+    Ok(frame)
 }
 
-fn put(rgba: &[u8], w: u32, h: u32, id: &str) -> Result<(), String> {
-    let data = ImageData::new_with_u8_clamped_array_and_sh(Clamped(rgba), w, h).map_err(js_err)?;
-    canvas(id, w, h)?
-        .put_image_data(&data, 0.0, 0.0)
-        .map_err(js_err)
+/// The legend at `threshold`: for person models the live share above it (and the rest as
+/// background); for multi-class models the server's classes and shares.
+pub fn legend(frame: &Frame, threshold: u8) -> Vec<LegendEntry> {
+    if frame.classes.iter().any(|c| c.label == "person") || frame.classes.is_empty() {
+        let person = share(&frame.prob, threshold);
+        return vec![
+            LegendEntry {
+                label: "person".into(),
+                colour: Some(TINT),
+                share: person,
+            },
+            LegendEntry {
+                label: "background".into(),
+                colour: None,
+                share: 1.0 - person,
+            },
+        ];
+    }
+    frame
+        .classes
+        .iter()
+        .map(|c| LegendEntry {
+            label: c.label.clone(),
+            colour: c.colour,
+            share: c.share,
+        })
+        .collect()
 }
 
-/// Blends the overlay from the kept buffers with the current threshold and opacity.
+/// Blends the overlay from the kept buffers with the current threshold and opacity, and
+/// updates the legend's shares.
 pub fn redraw(ctx: PageCtx) {
-    let threshold = (ctx.threshold.get_untracked() * 255.0).round() as u8;
+    let threshold = level(ctx.threshold.get_untracked());
     let alpha = ctx.opacity.get_untracked();
     let result = FRAME.with(|f| {
         let f = f.borrow();
         let Some(frame) = f.as_ref() else {
             return Ok(());
         };
-        let mut out = frame.rgba.clone();
-        for (px, &p) in out.chunks_exact_mut(4).zip(&frame.prob) {
-            if p >= threshold {
-                for c in 0..3 {
-                    px[c] = (px[c] as f64 * (1.0 - alpha) + TINT[c] * alpha).round() as u8;
-                }
-            }
-        }
-        put(&out, frame.width, frame.height, "overlay-canvas")
+        ctx.legend.set(legend(frame, threshold));
+        let out = blend(&frame.rgba, &frame.prob, threshold, alpha, TINT);
+        put_pixels(&out, frame.width, frame.height, "overlay-canvas")
     });
     if let Err(e) = result {
-        ctx.error.set(Some(e));
+        ctx.run.fail(e);
+    }
+}
+
+/// Saves the mask at the current threshold, the overlay as drawn, or the last JSON answer.
+pub fn download(ctx: PageCtx, what: &str) {
+    let model = ctx.model.get_untracked();
+    let result = match what {
+        "mask" => FRAME.with(|f| {
+            let f = f.borrow();
+            let Some(frame) = f.as_ref() else {
+                return Ok(());
+            };
+            let px = mask(&frame.prob, level(ctx.threshold.get_untracked()));
+            let canvas = super::scratch_canvas(&px, frame.width, frame.height)?;
+            super::download_url(
+                &canvas.to_data_url().map_err(super::js_err)?,
+                &format!("{model}-mask.png"),
+            )
+        }),
+        "overlay" => download_canvas("overlay-canvas", &format!("{model}-overlay.png")),
+        _ => ctx
+            .run
+            .answer
+            .with_untracked(|a| {
+                a.as_ref()
+                    .map(|a| download_json(a, &format!("{model}.json")))
+            })
+            .unwrap_or(Ok(())),
+    };
+    if let Err(e) = result {
+        ctx.run.fail(e);
     }
 }

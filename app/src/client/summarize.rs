@@ -12,8 +12,9 @@ use web_sys::{
     AbortController, ReadableStreamDefaultReader, RequestInit, TextDecodeOptions, TextDecoder,
 };
 
-use super::{error_message, fetch, js_err, now, spawn_run};
+use super::{failure, fetch, js_err, now, spawn_run, text};
 use crate::dto::{ErrorBody, SummarizeRequest, SummarizeResponse, TokenPiece};
+use crate::pages::common::Failure;
 use crate::pages::summarize::SummarizeCtx;
 use crate::sse::{Event, Parser};
 
@@ -22,12 +23,12 @@ thread_local! {
 }
 
 pub fn start(ctx: SummarizeCtx) {
-    if ctx.busy.get_untracked() {
+    if ctx.run.busy.get_untracked() {
         return;
     }
     let text = ctx.text.get_untracked();
     if text.trim().is_empty() {
-        ctx.error.set(Some("Paste some text first.".into()));
+        ctx.run.fail("Paste some text first.");
         return;
     }
     let tokens = |s: RwSignal<String>| s.get_untracked().trim().parse::<usize>().ok();
@@ -40,7 +41,7 @@ pub fn start(ctx: SummarizeCtx) {
     ctx.summary.set(String::new());
     ctx.live.set((0, 0.0, 0.0));
     ctx.done.set(None);
-    spawn_run(ctx.busy, ctx.error, async move {
+    spawn_run(ctx.run, async move {
         let result = run(ctx, req).await;
         ABORT.with(|a| a.borrow_mut().take());
         result
@@ -54,7 +55,7 @@ pub fn stop() {
     }
 }
 
-async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), String> {
+async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), Failure> {
     let model = ctx.model.get_untracked();
     let abort = AbortController::new().map_err(js_err)?;
     let init = RequestInit::new();
@@ -72,12 +73,7 @@ async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), String> {
 
     let resp = fetch(&format!("/api/v1/summarize/{model}"), &init).await?;
     if !resp.ok() {
-        let text = JsFuture::from(resp.text().map_err(js_err)?)
-            .await
-            .map_err(js_err)?
-            .as_string()
-            .unwrap_or_default();
-        return Err(error_message(&resp, &text));
+        return Err(failure(&resp, &text(&resp).await?));
     }
     let reader: ReadableStreamDefaultReader = resp
         .body()
@@ -93,7 +89,12 @@ async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), String> {
             Ok(c) => c,
             // Stop pressed: keep what arrived, no error.
             Err(_) if ABORT.with(|a| a.borrow().is_none()) => return Ok(()),
-            Err(e) => return Err(format!("The stream broke: {}", js_err(e))),
+            Err(e) => {
+                return Err(Failure::network(&format!(
+                    "the stream broke: {}",
+                    js_err(e)
+                )))
+            }
         };
         let done = js_sys::Reflect::get(&chunk, &"done".into())
             .map_err(js_err)?

@@ -1,10 +1,14 @@
-//! Image classification: upload (button, drag-drop) or URL → the top classes with bars. One
-//! request asks for the top 20; the "show" selector re-slices them in the browser. Without
-//! JavaScript the form posts to the seed route `/predict/image_classes` and shows its JSON.
+//! Image classification: upload (button, drag-drop, paste, example) or URL → the top classes
+//! with bars. One request asks for the top 20; the "show the top" selector re-slices them in
+//! the browser. Without JavaScript the forms post to `/classify/result`, a server-rendered
+//! result page.
 
 use leptos::prelude::*;
 
-use super::common::{ImageInput, Pick, RunInfo, StatusLines};
+use super::api_usage::{json_sample, ApiUsage};
+use super::common::{Pick, RunState};
+use super::input::ImageInput;
+use super::status::{LatencyBreakdown, StatusLines};
 use crate::dto::{ClassProb, CLASSIFICATION_MODELS};
 
 /// How many classes the page asks for once; the selector shows up to this many.
@@ -15,9 +19,7 @@ pub const FETCH_TOP_K: usize = 20;
 pub struct ClassifyCtx {
     pub model: RwSignal<String>,
     pub classes: RwSignal<Vec<ClassProb>>,
-    pub busy: RwSignal<bool>,
-    pub error: RwSignal<Option<String>>,
-    pub info: RwSignal<Option<RunInfo>>,
+    pub run: RunState,
 }
 
 #[component]
@@ -25,23 +27,30 @@ pub fn ClassifyPage() -> impl IntoView {
     let ctx = ClassifyCtx {
         model: RwSignal::new(CLASSIFICATION_MODELS[0].id.to_string()),
         classes: RwSignal::new(Vec::new()),
-        busy: RwSignal::new(false),
-        error: RwSignal::new(None),
-        info: RwSignal::new(None),
+        run: RunState::new(),
     };
     let ClassifyCtx {
         model,
         classes,
-        busy,
-        error,
-        info,
+        run,
     } = ctx;
     let k = RwSignal::new(5usize);
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         crate::client::classify::pick(ctx, pick);
         #[cfg(not(feature = "hydrate"))]
-        let _ = pick;
+        let _ = (pick, ctx);
+    });
+    let download = move |_| {
+        #[cfg(feature = "hydrate")]
+        crate::client::classify::download(ctx);
+    };
+    let api_path =
+        Signal::derive(move || format!("/api/v1/classify/{}?top_k={}", model.get(), k.get()));
+    let sample = Signal::derive(move || {
+        run.answer
+            .with(|a| a.as_ref().map(|a| json_sample(a, k.get())))
+            .unwrap_or_default()
     });
 
     view! {
@@ -51,30 +60,34 @@ pub fn ClassifyPage() -> impl IntoView {
                 "Name the main subject of a photo, out of the 1000 ImageNet classes, with the model's confidence in each guess."
             </p>
             <ImageInput
-                action="/predict/image_classes"
+                action="/classify/result"
                 submit_id="classify-button"
                 submit_label="Classify"
+                task="classification"
                 models=CLASSIFICATION_MODELS
                 model
-                busy
+                busy=run.busy
                 on_pick
             />
-            <StatusLines busy error/>
+            <StatusLines run on_retry=Callback::new(move |_| on_pick.run(Pick::Again))/>
             <div class="result">
                 <figure>
-                    <canvas id="classify-canvas" aria-label="The photo that was classified"></canvas>
+                    <canvas
+                        id="classify-canvas"
+                        role="img"
+                        aria-label=move || {
+                            classes.with(|c| c.first().map(|c| format!("The photo that was classified: {}", c.label)))
+                                .unwrap_or_else(|| "The photo that was classified".into())
+                        }
+                    ></canvas>
                     <figcaption id="latency" class="latency">
-                        {move || {
-                            info.get()
-                                .map(|i| i.line())
-                                .unwrap_or_else(|| "Choose a photo to start.".into())
-                        }}
+                        {move || run.info.get().map(|i| i.line()).unwrap_or_else(|| "Choose a photo to start.".into())}
                     </figcaption>
                 </figure>
                 <div class="side">
                     <label for="top-k-count">"Show the top "</label>
                     <select id="top-k-count" prop:value=move || k.get().to_string() on:change=move |ev| k.set(event_target_value(&ev).parse().unwrap_or(5))>
-                        {[1usize, 3, 5, 10, FETCH_TOP_K].map(|n| view! { <option value=n.to_string()>{n}</option> }).collect_view()}
+                        {[1usize, 3, 5, 10, FETCH_TOP_K].map(|n| view! { <option value=n.to_string() selected=n == 5>{n}</option> }).collect_view()}
                     </select>
                     <ol id="top-k" class="top-k">
                         {move || {
@@ -96,8 +109,13 @@ pub fn ClassifyPage() -> impl IntoView {
                                 .collect_view()
                         }}
                     </ol>
+                    <div class="downloads" role="group" aria-label="Downloads">
+                        <button type="button" id="download-json" class="secondary" prop:disabled=move || run.info.with(Option::is_none) on:click=download>"JSON"</button>
+                    </div>
+                    <LatencyBreakdown info=run.info.into() id="classify"/>
                 </div>
             </div>
+            <ApiUsage input=run.input path=api_path sample/>
         </section>
     }
 }

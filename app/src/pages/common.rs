@@ -1,9 +1,10 @@
-//! Pieces the image pages share: the upload form (model picker, file button, drop zone, URL
-//! paste) that still posts to the seed route without JavaScript, and the status/error lines.
+//! State the image pages share: what a run reports ([`RunInfo`], [`Failure`]), the signals of
+//! one run ([`RunState`]), what the user picked ([`Pick`]) and the checks made before an upload.
+//! The components built on them live in `input`, `status` and `api_usage`.
 
 use leptos::prelude::*;
 
-use crate::dto::ModelChoice;
+use crate::dto::{ErrorBody, Timings, ACCEPTED_TYPES, BODY_LIMIT_BYTES};
 
 /// What an image page shows about its last run.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -11,8 +12,7 @@ pub struct RunInfo {
     pub model: String,
     pub width: u32,
     pub height: u32,
-    pub inference_ms: f64,
-    pub server_ms: f64,
+    pub timings: Timings,
     pub round_trip_ms: f64,
 }
 
@@ -20,14 +20,133 @@ impl RunInfo {
     /// The latency line under the result.
     pub fn line(&self) -> String {
         format!(
-            "{} · {}×{} · model {:.1} ms · server {:.1} ms · round trip {:.0} ms",
+            "{} · {}×{} · queue {:.1} ms · inference {:.1} ms · server {:.1} ms · round trip {:.0} ms",
             self.model,
             self.width,
             self.height,
-            self.inference_ms,
-            self.server_ms,
+            self.timings.queue_ms,
+            self.timings.inference_ms,
+            self.timings.total_ms,
             self.round_trip_ms,
         )
+    }
+
+    /// The time outside the server's handler: network, upload and the browser's own work.
+    pub fn network_ms(&self) -> f64 {
+        (self.round_trip_ms - self.timings.total_ms).max(0.0)
+    }
+}
+
+/// Why a run failed, as the user sees it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Failure {
+    pub message: String,
+    /// The HTTP status, when the server answered.
+    pub status: Option<u16>,
+    /// The server's `Retry-After`, in seconds.
+    pub retry_after: Option<u32>,
+    /// Worth a Retry button: the server was busy or unavailable, or the network failed.
+    pub retryable: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self {
+            message,
+            ..Self::default()
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        message.to_string().into()
+    }
+}
+
+impl Failure {
+    /// A failed answer: the server's own `error` text (or the raw body), its status and type,
+    /// and for 429/503/504 a hint to retry (after `Retry-After` seconds when given).
+    pub fn from_answer(status: u16, retry_after: Option<&str>, body: &str) -> Self {
+        let parsed = serde_json::from_str::<ErrorBody>(body).ok();
+        let text = parsed
+            .as_ref()
+            .map(|e| e.error.clone())
+            .unwrap_or_else(|| body.trim().to_string());
+        let kind = parsed.map(|e| format!(" {}", e.kind)).unwrap_or_default();
+        let retry_after = retry_after.and_then(|s| s.trim().parse::<u32>().ok());
+        let (lead, retryable) = match status {
+            429 => ("The server is busy: ", true),
+            503 => ("The model cannot answer right now: ", true),
+            504 => ("The server ran out of time: ", true),
+            _ => ("", false),
+        };
+        let hint = match (retryable, retry_after) {
+            (false, _) => String::new(),
+            (true, Some(s)) => format!(" It asks to retry in {s} s."),
+            (true, None) => " Retry in a moment.".to_string(),
+        };
+        Self {
+            message: format!("{lead}{text} ({status}{kind}).{hint}"),
+            status: Some(status),
+            retry_after,
+            retryable,
+        }
+    }
+
+    /// The request never got an answer (server down, connection cut).
+    pub fn network(detail: &str) -> Self {
+        Self {
+            message: format!("The request failed: {detail}. Is the server running?"),
+            retryable: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// The input of the last run, as "Use via API" names it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputRef {
+    /// An uploaded, pasted, dropped or example file, by name.
+    File(String),
+    /// An image URL the server fetched.
+    Url(String),
+}
+
+/// The signals of one page's runs. All `Copy`.
+#[derive(Clone, Copy)]
+pub struct RunState {
+    pub busy: RwSignal<bool>,
+    pub error: RwSignal<Option<Failure>>,
+    /// Milliseconds since the current run started (ticks while busy).
+    pub elapsed_ms: RwSignal<f64>,
+    pub info: RwSignal<Option<RunInfo>>,
+    pub input: RwSignal<Option<InputRef>>,
+    /// The last answer's JSON, as the server sent it.
+    pub answer: RwSignal<Option<serde_json::Value>>,
+}
+
+impl RunState {
+    pub fn new() -> Self {
+        Self {
+            busy: RwSignal::new(false),
+            error: RwSignal::new(None),
+            elapsed_ms: RwSignal::new(0.0),
+            info: RwSignal::new(None),
+            input: RwSignal::new(None),
+            answer: RwSignal::new(None),
+        }
+    }
+
+    /// Shows `msg` as the page's error (for checks made in the browser).
+    pub fn fail(&self, msg: impl Into<Failure>) {
+        self.error.set(Some(msg.into()));
+    }
+}
+
+impl Default for RunState {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -37,99 +156,87 @@ pub enum Pick {
     File(leptos::ev::Event),
     /// Something was dropped on the drop zone.
     Drop(leptos::ev::DragEvent),
+    /// Something was pasted on the page (an image, or an image URL).
+    Paste(leptos::ev::ClipboardEvent),
+    /// One of the bundled sample photos (`GET /samples/{name}`).
+    Sample(&'static str),
     /// The URL form was submitted with this text.
     Url(String),
-    /// The upload form was submitted, or the model changed: run again on the last input.
+    /// The upload form was submitted, the model changed, or Retry: run again on the last input.
     Again,
 }
 
-/// The two input forms. Without JavaScript both post (multipart) to `action`; `children` go
-/// inside the upload form (extra fields the seed route reads, such as `confidence`).
-#[component]
-pub fn ImageInput(
-    action: &'static str,
-    submit_id: &'static str,
-    submit_label: &'static str,
-    models: &'static [ModelChoice],
-    model: RwSignal<String>,
-    busy: RwSignal<bool>,
-    on_pick: Callback<Pick>,
-    #[prop(optional)] children: Option<Children>,
-) -> impl IntoView {
-    let url = RwSignal::new(String::new());
-    view! {
-        <form
-            id="upload-form"
-            class="panel"
-            method="post"
-            action=action
-            enctype="multipart/form-data"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                on_pick.run(Pick::Again);
-            }
-        >
-            <label for="model">"Model"</label>
-            <select
-                id="model"
-                name="model"
-                prop:value=move || model.get()
-                on:change=move |ev| {
-                    model.set(event_target_value(&ev));
-                    on_pick.run(Pick::Again);
-                }
-            >
-                {models.iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
-            </select>
-            <label
-                id="drop-zone"
-                class="drop-zone"
-                class:busy=move || busy.get()
-                on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
-                on:drop=move |ev: leptos::ev::DragEvent| {
-                    ev.prevent_default();
-                    on_pick.run(Pick::Drop(ev));
-                }
-            >
-                <span>"Drop a photo here, or choose a file"</span>
-                <input id="file" type="file" name="file" accept="image/*" on:change=move |ev| on_pick.run(Pick::File(ev))/>
-            </label>
-            {children.map(|c| c())}
-            <button type="submit" id=submit_id>{submit_label}</button>
-        </form>
-        <form
-            id="url-form"
-            class="panel"
-            method="post"
-            action=action
-            enctype="multipart/form-data"
-            on:submit=move |ev| {
-                ev.prevent_default();
-                on_pick.run(Pick::Url(url.get_untracked()));
-            }
-        >
-            <label for="image-url">"…or paste an image URL"</label>
-            <input
-                id="image-url"
-                type="url"
-                name="image_url"
-                placeholder="https://example.com/photo.jpg"
-                on:input=move |ev| url.set(event_target_value(&ev))
-                prop:value=move || url.get()
-            />
-            <input type="hidden" name="model" prop:value=move || model.get()/>
-            <button type="submit">"Fetch and run"</button>
-        </form>
+/// Checks a file against what the server accepts before uploading it: the browser's type (the
+/// server sniffs the bytes, so an unknown type is let through) and the body limit.
+pub fn check_upload(name: &str, mime: &str, size: f64) -> Result<(), String> {
+    if !mime.is_empty() && !ACCEPTED_TYPES.contains(&mime) {
+        return Err(format!(
+            "“{name}” is {mime}, not a photo the models read. Choose a JPEG, PNG, WebP, GIF or BMP image."
+        ));
     }
+    // Leave room for the multipart envelope around the file.
+    if size + 4096.0 > BODY_LIMIT_BYTES {
+        return Err(format!(
+            "“{name}” is {:.1} MiB; the server accepts uploads up to {:.0} MiB. Try a smaller or more compressed photo.",
+            size / 1048576.0,
+            BODY_LIMIT_BYTES / 1048576.0
+        ));
+    }
+    Ok(())
 }
 
-/// The "Running…" line and the error line (`role=alert`).
-#[component]
-pub fn StatusLines(busy: RwSignal<bool>, error: RwSignal<Option<String>>) -> impl IntoView {
-    view! {
-        <p id="status" role="status" class="status">
-            {move || if busy.get() { "Running…" } else { "" }}
-        </p>
-        <p id="error" role="alert" class="error">{move || error.get().unwrap_or_default()}</p>
+/// The "what the server accepts" hint under the file button.
+pub fn limits_hint() -> String {
+    format!(
+        "JPEG, PNG, WebP, GIF or BMP · up to {:.0} MiB",
+        BODY_LIMIT_BYTES / 1048576.0
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn busy_answers_keep_the_servers_words_and_offer_retry() {
+        let body = r#"{"error":"model 'nanodet' queue is full","type":"overloaded","code":429}"#;
+        let f = Failure::from_answer(429, Some("1"), body);
+        assert!(f.retryable);
+        assert_eq!(f.retry_after, Some(1));
+        assert!(
+            f.message.contains("model 'nanodet' queue is full"),
+            "{}",
+            f.message
+        );
+        assert!(f.message.contains("429 overloaded"), "{}", f.message);
+        assert!(f.message.contains("retry in 1 s"), "{}", f.message);
+    }
+
+    #[test]
+    fn client_errors_are_not_retryable_and_non_json_bodies_are_shown() {
+        let f = Failure::from_answer(
+            415,
+            None,
+            r#"{"error":"the data is not an image","type":"unsupported_media_type","code":415}"#,
+        );
+        assert!(!f.retryable);
+        assert_eq!(
+            f.message,
+            "the data is not an image (415 unsupported_media_type)."
+        );
+        let f = Failure::from_answer(502, None, "Bad Gateway\n");
+        assert_eq!(f.message, "Bad Gateway (502).");
+    }
+
+    #[test]
+    fn uploads_are_checked_for_type_and_size() {
+        assert!(check_upload("a.jpg", "image/jpeg", 1e6).is_ok());
+        assert!(check_upload("a", "", 1e6).is_ok());
+        assert!(check_upload("notes.txt", "text/plain", 10.0)
+            .unwrap_err()
+            .contains("text/plain"));
+        assert!(check_upload("big.jpg", "image/jpeg", 17.0 * 1048576.0)
+            .unwrap_err()
+            .contains("up to 16 MiB"));
     }
 }

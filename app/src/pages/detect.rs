@@ -1,12 +1,16 @@
-//! Object detection: upload (button, drag-drop) or URL → the photo with boxes and labels. The
-//! API returns every box down to its score floor, so the confidence slider filters the list and
-//! redraws the canvas in the browser without a new request. Without JavaScript the form posts
-//! to the seed route `/predict` (fields `file`, `model`, `confidence`) and shows its JPEG.
+//! Object detection: upload (button, drag-drop, paste, example) or URL → the photo with boxes
+//! and labels. The API returns every box down to its score floor, so the confidence slider
+//! filters the list and redraws the canvas in the browser without a new request; hovering or
+//! focusing a box or its list entry highlights it. Without JavaScript the forms post to
+//! `/detect/result` (fields `file`, `model`, `confidence`), a server-rendered result page.
 
 use leptos::prelude::*;
 
-use super::common::{ImageInput, Pick, RunInfo, StatusLines};
-use crate::dto::{above, class_colour, Detection, DETECTION_MODELS};
+use super::api_usage::{json_sample, ApiUsage};
+use super::common::{Pick, RunState};
+use super::input::ImageInput;
+use super::status::{LatencyBreakdown, StatusLines};
+use crate::dto::{above, class_colour, count_objects, Detection, DETECTION_MODELS};
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
 #[derive(Clone, Copy)]
@@ -14,9 +18,9 @@ pub struct DetectCtx {
     pub model: RwSignal<String>,
     pub confidence: RwSignal<f32>,
     pub detections: RwSignal<Vec<Detection>>,
-    pub busy: RwSignal<bool>,
-    pub error: RwSignal<Option<String>>,
-    pub info: RwSignal<Option<RunInfo>>,
+    /// The highlighted box: its index among the boxes shown (best first).
+    pub hover: RwSignal<Option<usize>>,
+    pub run: RunState,
 }
 
 #[component]
@@ -25,30 +29,71 @@ pub fn DetectPage() -> impl IntoView {
         model: RwSignal::new(DETECTION_MODELS[0].id.to_string()),
         confidence: RwSignal::new(0.35),
         detections: RwSignal::new(Vec::new()),
-        busy: RwSignal::new(false),
-        error: RwSignal::new(None),
-        info: RwSignal::new(None),
+        hover: RwSignal::new(None),
+        run: RunState::new(),
     };
     let DetectCtx {
         model,
         confidence,
         detections,
-        busy,
-        error,
-        info,
+        hover,
+        run,
     } = ctx;
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         crate::client::detect::pick(ctx, pick);
         #[cfg(not(feature = "hydrate"))]
-        let _ = pick;
+        let _ = (pick, ctx);
     });
-    let on_confidence = move |ev: leptos::ev::Event| {
-        confidence.set(event_target_value(&ev).parse().unwrap_or(0.35));
+    let redraw = move || {
         #[cfg(feature = "hydrate")]
         crate::client::detect::redraw(ctx);
     };
+    let highlight = move |i: Option<usize>| {
+        if hover.get_untracked() != i {
+            hover.set(i);
+            redraw();
+        }
+    };
+    let on_confidence = move |ev: leptos::ev::Event| {
+        confidence.set(event_target_value(&ev).parse().unwrap_or(0.35));
+        hover.set(None);
+        redraw();
+    };
+    let on_canvas_move = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        highlight(crate::client::detect::box_at(ctx, &ev));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    let download = move |what: &'static str| {
+        #[cfg(feature = "hydrate")]
+        crate::client::detect::download(ctx, what);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = what;
+    };
     let shown = Memo::new(move |_| above(&detections.get(), confidence.get()));
+    let has_result = move || run.info.with(Option::is_some);
+    let api_path = Signal::derive(move || {
+        format!(
+            "/api/v1/detect/{}?confidence={:.2}",
+            model.get(),
+            confidence.get()
+        )
+    });
+    // What the plain call answers: only the boxes at or above the confidence asked for.
+    let sample = Signal::derive(move || {
+        run.answer
+            .with(|a| {
+                a.as_ref().map(|a| {
+                    let mut a = a.clone();
+                    a["detections"] = serde_json::to_value(shown.get()).unwrap_or_default();
+                    a["min_score"] = serde_json::json!(confidence.get());
+                    json_sample(&a, 5)
+                })
+            })
+            .unwrap_or_default()
+    });
 
     view! {
         <section class="task">
@@ -57,44 +102,62 @@ pub fn DetectPage() -> impl IntoView {
                 "Find and label everyday objects (80 COCO classes). The server returns every box it is even slightly sure of; the confidence slider hides the weaker ones right here in your browser."
             </p>
             <ImageInput
-                action="/predict"
+                action="/detect/result"
                 submit_id="detect-button"
                 submit_label="Detect"
+                task="detection"
                 models=DETECTION_MODELS
                 model
-                busy
+                busy=run.busy
                 on_pick
             >
                 <div class="slider-row">
                     <label for="confidence">
                         "Confidence ≥ " <output id="confidence-value">{move || format!("{:.2}", confidence.get())}</output>
                     </label>
-                    <input id="confidence" name="confidence" type="range" min="0.05" max="0.95" step="0.01" prop:value=move || confidence.get() on:input=on_confidence/>
+                    <input id="confidence" name="confidence" type="range" min="0.05" max="0.95" step="0.01" value="0.35" prop:value=move || confidence.get() on:input=on_confidence/>
                 </div>
             </ImageInput>
-            <StatusLines busy error/>
+            <StatusLines run on_retry=Callback::new(move |_| on_pick.run(Pick::Again))/>
             <div class="result">
                 <figure>
-                    <canvas id="detect-canvas" aria-label="The photo with the detected objects boxed and labelled"></canvas>
+                    <canvas
+                        id="detect-canvas"
+                        role="img"
+                        aria-label=move || {
+                            let names: Vec<String> = shown.get().iter().map(|d| d.label.clone()).collect();
+                            if names.is_empty() {
+                                "The photo; no objects found at this confidence".to_string()
+                            } else {
+                                format!("The photo with {} boxed: {}", names.len(), names.join(", "))
+                            }
+                        }
+                        on:mousemove=on_canvas_move
+                        on:mouseleave=move |_| highlight(None)
+                    ></canvas>
                     <figcaption id="latency" class="latency">
-                        {move || {
-                            info.get()
-                                .map(|i| i.line())
-                                .unwrap_or_else(|| "Choose a photo to start.".into())
-                        }}
+                        {move || run.info.get().map(|i| i.line()).unwrap_or_else(|| "Choose a photo to start.".into())}
                     </figcaption>
                 </figure>
                 <div class="side">
-                    <h2>{move || format!("{} objects", shown.get().len())}</h2>
+                    <h2>{move || count_objects(shown.get().len())}</h2>
                     <ul id="detections" class="detections">
                         {move || {
                             shown.get()
                                 .into_iter()
-                                .map(|d| {
+                                .enumerate()
+                                .map(|(i, d)| {
                                     let [r, g, b] = class_colour(d.class_index);
                                     view! {
-                                        <li>
-                                            <span class="swatch" style=format!("background: rgb({r},{g},{b})")></span>
+                                        <li
+                                            tabindex="0"
+                                            class:active=move || hover.get() == Some(i)
+                                            on:mouseenter=move |_| highlight(Some(i))
+                                            on:mouseleave=move |_| highlight(None)
+                                            on:focus=move |_| highlight(Some(i))
+                                            on:blur=move |_| highlight(None)
+                                        >
+                                            <span class="swatch" style=format!("background: rgb({r},{g},{b})") aria-hidden="true"></span>
                                             <span class="label">{d.label}</span>
                                             <span class="score">{format!("{:.0}%", d.score * 100.0)}</span>
                                         </li>
@@ -103,8 +166,14 @@ pub fn DetectPage() -> impl IntoView {
                                 .collect_view()
                         }}
                     </ul>
+                    <div class="downloads" role="group" aria-label="Downloads">
+                        <button type="button" id="download-image" class="secondary" prop:disabled=move || !has_result() on:click=move |_| download("image")>"Annotated PNG"</button>
+                        <button type="button" id="download-json" class="secondary" prop:disabled=move || !has_result() on:click=move |_| download("json")>"JSON"</button>
+                    </div>
+                    <LatencyBreakdown info=run.info.into() id="detect"/>
                 </div>
             </div>
+            <ApiUsage input=run.input path=api_path sample/>
         </section>
     }
 }

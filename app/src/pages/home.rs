@@ -62,6 +62,10 @@ pub fn HomePage() -> impl IntoView {
                     })
                     .collect_view()}
             </ul>
+            <p class="compare-link">
+                "Not sure which model to pick? " <a href="/compare">"Compare two side by side"</a>
+                " on the same photo, with each one's latency."
+            </p>
         </section>
     }
 }

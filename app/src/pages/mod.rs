@@ -1,6 +1,12 @@
+pub mod api_usage;
 pub mod classify;
 pub mod common;
+pub mod compare;
 pub mod detect;
 pub mod home;
+pub mod input;
+#[cfg(feature = "ssr")]
+pub mod results;
 pub mod segment;
+pub mod status;
 pub mod summarize;

@@ -1,60 +1,96 @@
-//! Person segmentation: upload (button, drag-drop) or URL → original | overlay side by side,
-//! with threshold and opacity sliders that redraw in the browser without a new request.
-//! Without JavaScript the forms post to `/segment?output=overlay` and the browser shows the PNG.
+//! Person segmentation: upload (button, drag-drop, paste, example) or URL → original | overlay
+//! side by side or as a before/after split, with threshold and opacity sliders that redraw in
+//! the browser without a new request, a legend with each class's live pixel share, and
+//! downloads. Without JavaScript the forms post to `/segment/result`, a server-rendered result
+//! page.
 
 use leptos::prelude::*;
 
-use super::common::{ImageInput, Pick, StatusLines};
+use super::api_usage::{json_sample, ApiUsage};
+use super::common::{Pick, RunState};
+use super::input::ImageInput;
+use super::status::{LatencyBreakdown, StatusLines};
 use crate::dto::SEGMENTATION_MODELS;
 
-/// What the page shows about the last run.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct RunInfo {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub person_share: f32,
-    pub inference_ms: f64,
-    pub server_ms: f64,
-    pub round_trip_ms: f64,
+/// One legend row: a class, its colour in the overlay (none: drawn untinted), its pixel share.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegendEntry {
+    pub label: String,
+    pub colour: Option<[u8; 3]>,
+    pub share: f32,
+}
+
+/// The page's signals, handed to the browser-side code. All `Copy`.
+#[derive(Clone, Copy)]
+pub struct PageCtx {
+    pub model: RwSignal<String>,
+    pub threshold: RwSignal<f64>,
+    pub opacity: RwSignal<f64>,
+    pub run: RunState,
+    pub legend: RwSignal<Vec<LegendEntry>>,
+    /// Before/after split instead of side by side, and where the split is (0..100 %).
+    pub split: RwSignal<bool>,
+    pub split_at: RwSignal<f64>,
 }
 
 #[component]
 pub fn SegmentPage() -> impl IntoView {
-    let model = RwSignal::new(SEGMENTATION_MODELS[0].id.to_string());
-    let threshold = RwSignal::new(0.5f64);
-    let opacity = RwSignal::new(0.6f64);
-    let busy = RwSignal::new(false);
-    let error = RwSignal::new(None::<String>);
-    let info = RwSignal::new(None::<RunInfo>);
     let ctx = PageCtx {
+        model: RwSignal::new(SEGMENTATION_MODELS[0].id.to_string()),
+        threshold: RwSignal::new(0.5),
+        opacity: RwSignal::new(0.6),
+        run: RunState::new(),
+        legend: RwSignal::new(Vec::new()),
+        split: RwSignal::new(false),
+        split_at: RwSignal::new(50.0),
+    };
+    let PageCtx {
         model,
         threshold,
         opacity,
-        busy,
-        error,
-        info,
-    };
+        run,
+        legend,
+        split,
+        split_at,
+    } = ctx;
 
-    // Without `hydrate` (server rendering) the handlers below are inert and never read `ctx`.
-    #[cfg(not(feature = "hydrate"))]
-    let _ = ctx;
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         crate::client::segment::pick(ctx, pick);
         #[cfg(not(feature = "hydrate"))]
-        let _ = pick;
+        let _ = (pick, ctx);
     });
-    let on_threshold = move |ev: leptos::ev::Event| {
-        threshold.set(event_target_value(&ev).parse().unwrap_or(0.5));
+    let redraw = move || {
         #[cfg(feature = "hydrate")]
         crate::client::segment::redraw(ctx);
+    };
+    let on_threshold = move |ev: leptos::ev::Event| {
+        threshold.set(event_target_value(&ev).parse().unwrap_or(0.5));
+        redraw();
     };
     let on_opacity = move |ev: leptos::ev::Event| {
         opacity.set(event_target_value(&ev).parse().unwrap_or(0.6));
-        #[cfg(feature = "hydrate")]
-        crate::client::segment::redraw(ctx);
+        redraw();
     };
+    let download = move |what: &'static str| {
+        #[cfg(feature = "hydrate")]
+        crate::client::segment::download(ctx, what);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = what;
+    };
+    let has_result = move || run.info.with(Option::is_some);
+    let api_path = Signal::derive(move || {
+        format!(
+            "/api/v1/segment/{}?output=json&threshold={:.2}",
+            model.get(),
+            threshold.get()
+        )
+    });
+    let sample = Signal::derive(move || {
+        run.answer
+            .with(|a| a.as_ref().map(|a| json_sample(a, 10)))
+            .unwrap_or_default()
+    });
 
     view! {
         <section class="task">
@@ -63,12 +99,13 @@ pub fn SegmentPage() -> impl IntoView {
                 "Find the people in a photo. The model runs on the server with candle; the sliders re-threshold and blend the returned probability map right here in your browser."
             </p>
             <ImageInput
-                action="/segment?output=overlay"
+                action="/segment/result"
                 submit_id="segment-button"
                 submit_label="Segment"
+                task="segmentation"
                 models=SEGMENTATION_MODELS
                 model
-                busy
+                busy=run.busy
                 on_pick
             />
             <div class="panel sliders">
@@ -80,47 +117,70 @@ pub fn SegmentPage() -> impl IntoView {
                     "Opacity " <output id="opacity-value">{move || format!("{:.2}", opacity.get())}</output>
                 </label>
                 <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get() on:input=on_opacity/>
+                <label class="toggle" for="split-toggle">
+                    <input id="split-toggle" type="checkbox" prop:checked=move || split.get() on:change=move |ev| split.set(event_target_checked(&ev))/>
+                    " Before/after slider"
+                </label>
+                <Show when=move || split.get()>
+                    <label for="split">"Split at " <output>{move || format!("{:.0}%", split_at.get())}</output></label>
+                    <input id="split" type="range" min="0" max="100" step="1" prop:value=move || split_at.get() on:input=move |ev| split_at.set(event_target_value(&ev).parse().unwrap_or(50.0))/>
+                </Show>
             </div>
-            <StatusLines busy error/>
-            <div class="views">
+            <StatusLines run on_retry=Callback::new(move |_| on_pick.run(Pick::Again))/>
+            <div
+                id="views"
+                class="views"
+                class:split=move || split.get()
+                style=move || format!("--split: {:.1}%", split_at.get())
+            >
                 <figure>
-                    <canvas id="original-canvas" aria-label="The original image"></canvas>
+                    <canvas id="original-canvas" role="img" aria-label="The original photo"></canvas>
                     <figcaption>"Original"</figcaption>
                 </figure>
-                <figure>
-                    <canvas id="overlay-canvas" aria-label="The image with detected people tinted orange"></canvas>
+                <figure class="overlay-figure">
+                    <canvas id="overlay-canvas" role="img" aria-label="The photo with the people found tinted orange"></canvas>
                     <figcaption>"Overlay"</figcaption>
                 </figure>
             </div>
-            <p id="latency" class="latency">
-                {move || {
-                    info.get()
-                        .map(|i| {
-                            format!(
-                                "{} · {}×{} · person {:.1}% · model {:.1} ms · server {:.1} ms · round trip {:.0} ms",
-                                i.model,
-                                i.width,
-                                i.height,
-                                i.person_share * 100.0,
-                                i.inference_ms,
-                                i.server_ms,
-                                i.round_trip_ms,
-                            )
-                        })
-                        .unwrap_or_default()
-                }}
-            </p>
+            <div class="result-meta">
+                <div class="legend-box">
+                    <h2>"Legend"</h2>
+                    <ul id="legend" class="legend">
+                        {move || {
+                            legend
+                                .get()
+                                .into_iter()
+                                .map(|e| {
+                                    let swatch = match e.colour {
+                                        Some([r, g, b]) => format!("background: rgb({r},{g},{b})"),
+                                        None => "background: transparent".to_string(),
+                                    };
+                                    view! {
+                                        <li>
+                                            <span class="swatch" style=swatch aria-hidden="true"></span>
+                                            <span class="label">{e.label}</span>
+                                            <span class="share">{format!("{:.1}%", e.share * 100.0)}</span>
+                                        </li>
+                                    }
+                                })
+                                .collect_view()
+                        }}
+                    </ul>
+                    <div class="downloads" role="group" aria-label="Downloads">
+                        <button type="button" id="download-mask" class="secondary" prop:disabled=move || !has_result() on:click=move |_| download("mask")>"Mask PNG"</button>
+                        <button type="button" id="download-overlay" class="secondary" prop:disabled=move || !has_result() on:click=move |_| download("overlay")>"Overlay PNG"</button>
+                        <button type="button" id="download-json" class="secondary" prop:disabled=move || !has_result() on:click=move |_| download("json")>"JSON"</button>
+                    </div>
+                </div>
+                <div class="timing-box">
+                    <h2>"Latency"</h2>
+                    <p id="latency" class="latency">
+                        {move || run.info.get().map(|i| i.line()).unwrap_or_else(|| "Choose a photo to start.".into())}
+                    </p>
+                    <LatencyBreakdown info=run.info.into() id="segment"/>
+                </div>
+            </div>
+            <ApiUsage input=run.input path=api_path sample/>
         </section>
     }
-}
-
-/// The page's signals, handed to the browser-side code. All `Copy`.
-#[derive(Clone, Copy)]
-pub struct PageCtx {
-    pub model: RwSignal<String>,
-    pub threshold: RwSignal<f64>,
-    pub opacity: RwSignal<f64>,
-    pub busy: RwSignal<bool>,
-    pub error: RwSignal<Option<String>>,
-    pub info: RwSignal<Option<RunInfo>>,
 }

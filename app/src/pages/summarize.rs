@@ -4,7 +4,8 @@
 
 use leptos::prelude::*;
 
-use super::common::StatusLines;
+use super::common::RunState;
+use super::status::StatusLines;
 use crate::dto::{SummarizeResponse, SUMMARIZATION_MODELS};
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
@@ -18,8 +19,7 @@ pub struct SummarizeCtx {
     /// While streaming: tokens received, when the first arrived (ms, page clock), tokens/s since.
     pub live: RwSignal<(usize, f64, f64)>,
     pub done: RwSignal<Option<SummarizeResponse>>,
-    pub busy: RwSignal<bool>,
-    pub error: RwSignal<Option<String>>,
+    pub run: RunState,
 }
 
 #[component]
@@ -32,8 +32,7 @@ pub fn SummarizePage() -> impl IntoView {
         summary: RwSignal::new(String::new()),
         live: RwSignal::new((0, 0.0, 0.0)),
         done: RwSignal::new(None),
-        busy: RwSignal::new(false),
-        error: RwSignal::new(None),
+        run: RunState::new(),
     };
     let SummarizeCtx {
         model,
@@ -43,9 +42,9 @@ pub fn SummarizePage() -> impl IntoView {
         summary,
         live,
         done,
-        busy,
-        error,
+        run,
     } = ctx;
+    let busy = run.busy;
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         #[cfg(feature = "hydrate")]
@@ -109,7 +108,10 @@ pub fn SummarizePage() -> impl IntoView {
                     <button type="button" id="stop-button" class="secondary" prop:disabled=move || !busy.get() on:click=on_stop>"Stop"</button>
                 </div>
             </form>
-            <StatusLines busy error/>
+            <StatusLines run on_retry=Callback::new(move |_| {
+                #[cfg(feature = "hydrate")]
+                crate::client::summarize::start(ctx);
+            })/>
             <h2>"Summary"</h2>
             <output id="summary" class="summary panel" aria-live="polite">{move || summary.get()}</output>
             <p id="tokens-per-s" class="latency">{stats}</p>

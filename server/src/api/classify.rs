@@ -110,7 +110,7 @@ fn parse_top_k(raw: Option<&str>, classes: usize) -> Result<usize, ApiError> {
     }
 }
 
-async fn classify(
+pub(crate) async fn classify(
     state: AppState,
     path_model: Option<String>,
     q: ClassifyQuery,

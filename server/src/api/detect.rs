@@ -108,7 +108,7 @@ pub async fn detect_v1(
     detect(state, Some(model_id), query_or_400(q)?, req, false).await
 }
 
-async fn detect(
+pub(crate) async fn detect(
     state: AppState,
     path_model: Option<String>,
     q: DetectQuery,

@@ -4,6 +4,8 @@
 pub mod classify;
 pub mod detect;
 pub mod health;
+pub mod result_pages;
+pub mod samples;
 pub mod segment;
 pub mod summarize;
 

@@ -1,0 +1,217 @@
+//! The image input every image page shares: model picker (with each model's input size,
+//! licence and source from `GET /api/v1/models`), file button, drop zone, page-wide paste, URL
+//! form and the examples strip. Without JavaScript the two forms still post to `action`.
+
+use leptos::prelude::*;
+
+use super::common::{limits_hint, Pick};
+use crate::dto::{ModelChoice, ModelInfo, SAMPLES, SAMPLES_LICENCE};
+
+/// The model picker. Options: the static list (so the server-rendered page works alone), then
+/// any other catalog model of `task` the API lists, disabled unless ready.
+#[component]
+pub fn ModelPicker(
+    /// The `<select>`'s id (`model` on the task pages).
+    id: &'static str,
+    label: &'static str,
+    /// The API's task name: `segmentation`, `detection`, ...
+    task: Signal<String>,
+    models: Signal<&'static [ModelChoice]>,
+    model: RwSignal<String>,
+    on_change: Callback<()>,
+) -> impl IntoView {
+    let infos = RwSignal::new(Vec::<ModelInfo>::new());
+    #[cfg(feature = "hydrate")]
+    crate::client::catalog::load(infos);
+    let extra = move || {
+        let statics = models.get();
+        infos.with(|all| {
+            all.iter()
+                .filter(|i| i.task == task.get() && !statics.iter().any(|m| m.id == i.id))
+                .cloned()
+                .collect::<Vec<_>>()
+        })
+    };
+    let info_id = format!("{id}-info");
+    let current = move || infos.with(|all| all.iter().find(|i| i.id == model.get()).cloned());
+    view! {
+        <div class="model-field">
+            <label for=id>{label}</label>
+            <select
+                id=id
+                name="model"
+                aria-describedby=info_id.clone()
+                prop:value=move || model.get()
+                on:change=move |ev| {
+                    model.set(event_target_value(&ev));
+                    on_change.run(());
+                }
+            >
+                {move || {
+                    models.get().iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()
+                }}
+                {move || {
+                    extra()
+                        .into_iter()
+                        .map(|i| {
+                            let label = if i.ready() {
+                                i.name.clone()
+                            } else {
+                                format!("{} ({})", i.name, i.state.replace('_', " "))
+                            };
+                            view! { <option value=i.id.clone() disabled=!i.ready()>{label}</option> }
+                        })
+                        .collect_view()
+                }}
+            </select>
+            <p id=info_id class="model-info">
+                {move || {
+                    current()
+                        .map(|i| {
+                            let size = match (i.input_width, i.input_height) {
+                                (Some(w), Some(h)) => format!("input {w}×{h}"),
+                                _ => "input: any size".to_string(),
+                            };
+                            view! {
+                                <span class="size">{size}</span>
+                                " · "
+                                <span class="licence">"licence: " {i.licence.clone()}</span>
+                                " · "
+                                <span class="source">"source: " <a href=i.homepage.clone() rel="noopener">{i.source.clone()}</a></span>
+                            }
+                        })
+                }}
+            </p>
+        </div>
+    }
+    .into_any()
+}
+
+/// The two input forms and the examples. Without JavaScript both forms post (multipart) to
+/// `action`; `children` go inside the upload form (extra fields the seed route reads).
+#[component]
+pub fn ImageInput(
+    action: &'static str,
+    submit_id: &'static str,
+    submit_label: &'static str,
+    /// The API's task name, to list the catalog's other models of the task.
+    task: &'static str,
+    models: &'static [ModelChoice],
+    model: RwSignal<String>,
+    busy: RwSignal<bool>,
+    on_pick: Callback<Pick>,
+    /// Leave out the model picker (the compare page has its own two).
+    #[prop(optional)]
+    no_picker: bool,
+    #[prop(optional)] children: Option<Children>,
+) -> impl IntoView {
+    let url = RwSignal::new(String::new());
+    // Paste anywhere on the page: an image runs at once; text that is a URL goes to the URL form.
+    #[cfg(feature = "hydrate")]
+    {
+        let handle = window_event_listener(leptos::ev::paste, move |ev| {
+            if crate::client::pasted_file(&ev).is_some() {
+                ev.prevent_default();
+                on_pick.run(Pick::Paste(ev));
+            }
+        });
+        on_cleanup(move || handle.remove());
+    }
+    view! {
+        <form
+            id="upload-form"
+            class="panel"
+            method="post"
+            action=action
+            enctype="multipart/form-data"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                on_pick.run(Pick::Again);
+            }
+        >
+            {(!no_picker).then(|| view! {
+                <ModelPicker
+                    id="model"
+                    label="Model"
+                    task=Signal::derive(move || task.to_string())
+                    models=Signal::derive(move || models)
+                    model
+                    on_change=Callback::new(move |_| on_pick.run(Pick::Again))
+                />
+            })}
+            <label
+                id="drop-zone"
+                class="drop-zone"
+                class:busy=move || busy.get()
+                on:dragover=|ev: leptos::ev::DragEvent| ev.prevent_default()
+                on:drop=move |ev: leptos::ev::DragEvent| {
+                    ev.prevent_default();
+                    on_pick.run(Pick::Drop(ev));
+                }
+            >
+                <span class="drop-title">"Drop a photo here, paste one (Ctrl+V), or choose a file"</span>
+                <input id="file" type="file" name="file" accept="image/*" aria-describedby="limits" on:change=move |ev| on_pick.run(Pick::File(ev))/>
+                <span id="limits" class="hint">{limits_hint()}</span>
+            </label>
+            {children.map(|c| c())}
+            <button type="submit" id=submit_id>{submit_label}</button>
+        </form>
+        <form
+            id="url-form"
+            class="panel"
+            method="post"
+            action=action
+            enctype="multipart/form-data"
+            on:submit=move |ev| {
+                ev.prevent_default();
+                on_pick.run(Pick::Url(url.get_untracked()));
+            }
+        >
+            <label for="image-url">"…or paste an image URL"</label>
+            <input
+                id="image-url"
+                type="url"
+                name="image_url"
+                placeholder="https://example.com/photo.jpg"
+                on:input=move |ev| url.set(event_target_value(&ev))
+                prop:value=move || url.get()
+            />
+            <input type="hidden" name="model" prop:value=move || model.get()/>
+            <button type="submit">"Fetch and run"</button>
+        </form>
+        <Examples on_pick/>
+    }
+    .into_any()
+}
+
+/// The strip of bundled sample photos; one click runs the page's model on it. Hidden until the
+/// page is hydrated (the buttons need the browser code).
+#[component]
+pub fn Examples(on_pick: Callback<Pick>) -> impl IntoView {
+    view! {
+        <section class="examples needs-js" aria-labelledby="examples-title">
+            <h2 id="examples-title">"…or try an example"</h2>
+            <ul class="example-list">
+                {SAMPLES
+                    .iter()
+                    .map(|s| {
+                        view! {
+                            <li>
+                                <button
+                                    type="button"
+                                    class="example"
+                                    data-sample=s.name
+                                    title=s.alt
+                                    on:click=move |_| on_pick.run(Pick::Sample(s.name))
+                                >
+                                    <img src=format!("/samples/{}", s.name) alt=s.alt width="112" height="84" loading="lazy"/>
+                                </button>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+            <p class="hint">"Example photos from Debian's darknet package, licence " {SAMPLES_LICENCE} "."</p>
+        </section>
+    }
+}
