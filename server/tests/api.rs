@@ -265,7 +265,7 @@ async fn models_health_and_page() {
     assert_eq!(status, 200);
     let html = String::from_utf8(html).unwrap();
     assert!(
-        html.contains("Person segmentation") && html.contains("action=\"/segment?output=overlay\""),
+        html.contains("Person segmentation") && html.contains("action=\"/segment/result\""),
         "{html}"
     );
     let (status, _, body) = send(
