@@ -208,7 +208,8 @@ impl ServedModels {
             .expect("spawning the model loader")
     }
 
-    /// Tries again the models whose files were missing; returns how many became ready.
+    /// Tries again the models whose files were missing; returns how many models are ready
+    /// afterwards (0 when there was nothing to retry).
     pub fn rescan(&self, loader: &Loader) -> usize {
         let mut again = 0;
         for slot in &self.slots {
