@@ -52,7 +52,7 @@ struct Job<I, O> {
 
 struct Shared {
     model: String,
-    /// Jobs sent and not yet taken by a worker.
+    /// Places taken in the queue (tickets held, or jobs sent) not yet taken by a worker.
     depth: AtomicUsize,
     /// Jobs taken by a worker and not yet answered.
     running: AtomicUsize,
@@ -81,6 +81,8 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
     pub fn start(model: &str, options: EngineOptions, run: BatchFn<I, O>) -> Self {
         let options = EngineOptions {
             workers: options.workers.max(1),
+            // Admission counts places against the queue, so it needs at least one.
+            queue: options.queue.max(1),
             max_batch: options.max_batch.max(1),
             ..options
         };
@@ -106,71 +108,46 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
         }
     }
 
-    /// Queues `input` and waits for its answer. 429 at once when the queue is full, 503 once
-    /// the engine is closing, 504 when the answer is not there by `deadline` (the job is then
-    /// dropped by the worker, not run). Dropping the returned future (a client that went away)
-    /// also drops the job if it has not started.
-    pub async fn submit(&self, input: I, deadline: Instant) -> Result<O, ApiError> {
-        self.enqueue(input, deadline, Some(deadline)).await
-    }
-
-    /// Like [`submit`](Self::submit), but `start_by` bounds only the wait in the queue: once
-    /// the job runs (a token stream, say) its answer is awaited however long it takes.
-    pub async fn submit_streaming(&self, input: I, start_by: Instant) -> Result<O, ApiError> {
-        self.enqueue(input, start_by, None).await
-    }
-
-    async fn enqueue(
-        &self,
-        input: I,
-        start_by: Instant,
-        answer_by: Option<Instant>,
-    ) -> Result<O, ApiError> {
+    /// Takes a place in the queue before the request's own CPU work (decoding an upload), so a
+    /// request that would be refused costs nothing: 429 at once when the queue is full, 503
+    /// once the engine is closing. Dropping the ticket unused gives the place back.
+    pub fn admit(&self) -> Result<Ticket<I, O>, ApiError> {
         if self.shared.closing.load(Ordering::SeqCst) {
             return Err(ApiError::Unavailable(format!(
                 "model '{}' is shutting down",
                 self.shared.model
             )));
         }
-        let (reply, answer) = oneshot::channel();
-        let job = Job {
-            input,
-            enqueued: Instant::now(),
-            deadline: start_by,
-            reply,
-        };
-        // Counted before the send so a worker's decrement never comes first.
-        self.shared.depth.fetch_add(1, Ordering::SeqCst);
-        if let Err(e) = self.tx.try_send(job) {
-            self.shared.depth.fetch_sub(1, Ordering::SeqCst);
-            return Err(match e {
-                TrySendError::Full(_) => {
-                    METRICS.rejected(&self.shared.model, "queue_full");
-                    ApiError::Overloaded(format!(
-                        "model '{}' is busy: its queue of {} is full; retry shortly",
-                        self.shared.model, self.options.queue
-                    ))
-                }
-                TrySendError::Disconnected(_) => ApiError::Unavailable(format!(
-                    "model '{}' has no running workers",
-                    self.shared.model
-                )),
+        let cap = self.options.queue;
+        let taken = self
+            .shared
+            .depth
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |d| {
+                (d < cap).then_some(d + 1)
             });
+        if taken.is_err() {
+            METRICS.rejected(&self.shared.model, "queue_full");
+            return Err(ApiError::Overloaded(format!(
+                "model '{}' is busy: its queue of {} is full; retry shortly",
+                self.shared.model, self.options.queue
+            )));
         }
-        let dropped = || {
-            ApiError::Internal(format!(
-                "model '{}': a worker dropped a job",
-                self.shared.model
-            ))
-        };
-        match answer_by {
-            Some(by) => match tokio::time::timeout_at(by.into(), answer).await {
-                Ok(Ok(result)) => result,
-                Ok(Err(_)) => Err(dropped()),
-                Err(_) => Err(deadline_error(&self.shared.model)),
-            },
-            None => answer.await.unwrap_or_else(|_| Err(dropped())),
-        }
+        Ok(Ticket {
+            engine: self.clone(),
+            held: true,
+        })
+    }
+
+    /// Queues `input` and waits for its answer: [`admit`](Self::admit) then
+    /// [`Ticket::submit`].
+    pub async fn submit(&self, input: I, deadline: Instant) -> Result<O, ApiError> {
+        self.admit()?.submit(input, deadline).await
+    }
+
+    /// Like [`submit`](Self::submit), but `start_by` bounds only the wait in the queue: once
+    /// the job runs (a token stream, say) its answer is awaited however long it takes.
+    pub async fn submit_streaming(&self, input: I, start_by: Instant) -> Result<O, ApiError> {
+        self.admit()?.submit_streaming(input, start_by).await
     }
 
     /// Refuse new work from now on (shutdown); queued and running jobs still finish.
@@ -178,7 +155,7 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
         self.shared.closing.store(true, Ordering::SeqCst);
     }
 
-    /// Requests waiting for a worker.
+    /// Requests admitted and not yet taken by a worker (being decoded, or queued).
     pub fn queue_depth(&self) -> usize {
         self.shared.depth.load(Ordering::SeqCst)
     }
@@ -190,6 +167,80 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
 
     pub fn options(&self) -> EngineOptions {
         self.options
+    }
+}
+
+/// A place held in an engine's queue (see [`Engine::admit`]); it is counted in the queue depth
+/// from the moment it is taken, so the bounded queue also bounds requests being decoded.
+pub struct Ticket<I, O> {
+    engine: Engine<I, O>,
+    /// Still counted in `depth`: given back on drop unless the job was sent.
+    held: bool,
+}
+
+impl<I: Send + 'static, O: Send + 'static> Ticket<I, O> {
+    /// Sends `input` to the workers and waits for its answer; 504 when it is not there by
+    /// `deadline` (the job is then dropped by the worker, not run). Dropping the returned
+    /// future (a client that went away) also drops the job if it has not started.
+    pub async fn submit(self, input: I, deadline: Instant) -> Result<O, ApiError> {
+        self.enqueue(input, deadline, Some(deadline)).await
+    }
+
+    /// Like [`submit`](Self::submit), but `start_by` bounds only the wait in the queue.
+    pub async fn submit_streaming(self, input: I, start_by: Instant) -> Result<O, ApiError> {
+        self.enqueue(input, start_by, None).await
+    }
+
+    async fn enqueue(
+        mut self,
+        input: I,
+        start_by: Instant,
+        answer_by: Option<Instant>,
+    ) -> Result<O, ApiError> {
+        let shared = self.engine.shared.clone();
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            input,
+            enqueued: Instant::now(),
+            deadline: start_by,
+            reply,
+        };
+        // The place was counted at admission, so the channel (as large as the queue) has room:
+        // it holds only admitted jobs, and this one is not in it yet.
+        match self.engine.tx.try_send(job) {
+            Ok(()) => self.held = false, // the worker that takes it gives the place back
+            Err(TrySendError::Full(_)) => {
+                METRICS.rejected(&shared.model, "queue_full");
+                return Err(ApiError::Overloaded(format!(
+                    "model '{}' is busy; retry shortly",
+                    shared.model
+                )));
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(ApiError::Unavailable(format!(
+                    "model '{}' has no running workers",
+                    shared.model
+                )))
+            }
+        }
+        let dropped =
+            || ApiError::Internal(format!("model '{}': a worker dropped a job", shared.model));
+        match answer_by {
+            Some(by) => match tokio::time::timeout_at(by.into(), answer).await {
+                Ok(Ok(result)) => result,
+                Ok(Err(_)) => Err(dropped()),
+                Err(_) => Err(deadline_error(&shared.model)),
+            },
+            None => answer.await.unwrap_or_else(|_| Err(dropped())),
+        }
+    }
+}
+
+impl<I, O> Drop for Ticket<I, O> {
+    fn drop(&mut self) {
+        if self.held {
+            self.engine.shared.depth.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
@@ -362,6 +413,28 @@ mod tests {
             10,
             "capacity is back"
         );
+    }
+
+    #[tokio::test]
+    async fn admission_holds_a_place_until_the_ticket_is_used_or_dropped() {
+        let opts = EngineOptions {
+            queue: 2,
+            ..EngineOptions::default()
+        };
+        let e = Engine::start("m", opts, doubler(Arc::default(), Duration::ZERO));
+        let a = e.admit().unwrap();
+        let b = e.admit().unwrap();
+        assert_eq!(e.queue_depth(), 2);
+        assert_eq!(
+            e.admit().err().unwrap().status(),
+            429,
+            "both places are held"
+        );
+        drop(a); // decoding failed, say: the place comes back
+        assert_eq!(e.queue_depth(), 1);
+        assert_eq!(b.submit(4, later(5000)).await.unwrap(), 8);
+        assert_eq!(e.queue_depth(), 0);
+        assert_eq!(e.submit(5, later(5000)).await.unwrap(), 10);
     }
 
     #[tokio::test]

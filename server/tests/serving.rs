@@ -169,6 +169,42 @@ async fn a_full_queue_answers_429_with_retry_after_and_the_rest_are_served() {
 }
 
 #[tokio::test]
+async fn a_request_refused_for_a_full_queue_is_not_decoded_first() {
+    let opts = EngineOptions {
+        workers: 1,
+        queue: 1,
+        ..EngineOptions::default()
+    };
+    let h = harness(400, opts, Settings::default());
+    let running = tokio::spawn(full(h.app.clone(), segment(10)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // taken by the worker
+    let waiting = tokio::spawn(full(h.app.clone(), segment(20)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // holding the one place
+                                                         // A corrupt PNG: decoding it would answer 422. Admission comes first, so it is 429.
+    let mut corrupt = png(30);
+    corrupt.truncate(40);
+    let (status, _, body) = send(
+        h.app.clone(),
+        post("/api/v1/segment/fake", "image/png", corrupt.clone()),
+    )
+    .await;
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(running.await.unwrap().status(), 200);
+    assert_eq!(waiting.await.unwrap().status(), 200);
+    // With room again the same bytes are decoded, and refused for what they are; the place
+    // that failed decode took is given back, so the next request is served.
+    let (status, _, _) = send(
+        h.app.clone(),
+        post("/api/v1/segment/fake", "image/png", corrupt),
+    )
+    .await;
+    assert_eq!(status, 422);
+    let (status, _, _) = send(h.app.clone(), segment(50)).await;
+    assert_eq!(status, 200);
+    assert_eq!(h.images_run.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
 async fn a_request_past_its_deadline_gets_504_and_its_work_is_dropped() {
     let settings = Settings {
         request_timeout: Duration::from_millis(150),

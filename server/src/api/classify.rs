@@ -130,9 +130,11 @@ pub(crate) async fn classify(
     let k = parse_top_k(pick(&q.top_k, &input.fields, "top_k"), labels.len())?;
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
     let id = model_id.clone();
+    // A place in the queue first: a request the model would refuse is never decoded.
+    let ticket = engine.admit()?;
     let (img, decode_ms) = decode_image(&state, input.bytes).await?;
     let t0 = Instant::now();
-    let out = engine.submit(img.clone(), state.deadline(started)).await?;
+    let out = ticket.submit(img.clone(), state.deadline(started)).await?;
     let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (body, timings) = state
         .cpu

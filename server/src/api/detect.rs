@@ -138,9 +138,11 @@ pub(crate) async fn detect(
     )?;
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
     let id = model_id.clone();
+    // A place in the queue first: a request the model would refuse is never decoded.
+    let ticket = engine.admit()?;
     let (img, decode_ms) = decode_image(&state, input.bytes).await?;
     let t0 = Instant::now();
-    let out = engine
+    let out = ticket
         .submit((img.clone(), confidence), state.deadline(started))
         .await?;
     let engine_ms = t0.elapsed().as_secs_f64() * 1e3;

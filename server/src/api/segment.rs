@@ -180,9 +180,11 @@ async fn segment(
     let (want_prob, want_image) = (include.contains("probability"), include.contains("image"));
     let labels = model.spec().labels.clone();
 
+    // A place in the queue first: a request the model would refuse is never decoded.
+    let ticket = engine.admit()?;
     let (img, decode_ms) = decode_image(&state, input.bytes).await?;
     let t0 = Instant::now();
-    let seg = engine.submit(img.clone(), state.deadline(started)).await?;
+    let seg = ticket.submit(img.clone(), state.deadline(started)).await?;
     let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
     let (body, ctype, timings) = state
         .cpu
