@@ -274,6 +274,26 @@ pub struct SummarizeResponse {
     pub timings: SummaryTimings,
 }
 
+impl SummarizeResponse {
+    /// The line under a finished summary, on the live page and the no-JS result page.
+    pub fn stats_line(&self) -> String {
+        format!(
+            "{} · {} tokens · {:.1} tokens/s · prompt {} tokens in {:.0} ms · total {:.0} ms · stopped: {}{}",
+            self.model,
+            self.tokens_generated,
+            self.timings.tokens_per_s,
+            self.prompt_tokens,
+            self.timings.prefill_ms,
+            self.timings.total_ms,
+            self.stop_reason,
+            if self.input_truncated { " · input truncated" } else { "" },
+        )
+    }
+}
+
+/// The server's default text limit (`--text-limit`), in characters, shown by the text box.
+pub const TEXT_LIMIT_CHARS: usize = 20_000;
+
 /// A streamed `token` event's data.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TokenPiece {

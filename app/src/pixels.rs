@@ -36,6 +36,19 @@ pub fn share(prob: &[u8], threshold: u8) -> f32 {
     prob.iter().filter(|&&p| p >= threshold).count() as f32 / prob.len() as f32
 }
 
+/// Dims every pixel outside the highlighted region to `keep` of its brightness, so a hovered
+/// legend entry stands out: the person (`person: true`, probability ≥ `threshold`) or the
+/// background (the rest).
+pub fn spotlight(rgba: &mut [u8], prob: &[u8], threshold: u8, person: bool, keep: f64) {
+    for (px, &p) in rgba.chunks_exact_mut(4).zip(prob) {
+        if (p >= threshold) != person {
+            for c in px.iter_mut().take(3) {
+                *c = (*c as f64 * keep).round() as u8;
+            }
+        }
+    }
+}
+
 /// A slider's 0..1 threshold as the probability map's 0..255 level.
 pub fn level(threshold: f64) -> u8 {
     (threshold * 255.0).round().clamp(0.0, 255.0) as u8
@@ -51,6 +64,18 @@ mod tests {
         let out = blend(&rgba, &[200, 10], 128, 0.5, TINT);
         assert_eq!(&out[..4], &[115, 80, 0, 255]);
         assert_eq!(&out[4..], &rgba[4..]);
+    }
+
+    #[test]
+    fn spotlight_dims_everything_but_the_highlighted_class() {
+        let rgba = [200, 100, 50, 255, 200, 100, 50, 255];
+        let prob = [255, 0];
+        let mut person = rgba;
+        spotlight(&mut person, &prob, 128, true, 0.5);
+        assert_eq!(person, [200, 100, 50, 255, 100, 50, 25, 255]);
+        let mut background = rgba;
+        spotlight(&mut background, &prob, 128, false, 0.5);
+        assert_eq!(background, [100, 50, 25, 255, 200, 100, 50, 255]);
     }
 
     #[test]

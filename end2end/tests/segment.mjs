@@ -62,6 +62,28 @@ export default async function segment({ browser, base, samples, artifacts, image
   const faint = await hash();
   check('segment: opacity slider changes the overlay', faint.h !== low.h);
 
+  // Hovering a legend row lights its pixels and dims the rest; leaving restores the view.
+  const lum = (x, y) => page.$eval('#overlay-canvas', (c, [x, y]) => { const d = c.getContext('2d').getImageData(x, y, 1, 1).data; return d[0] + d[1] + d[2]; }, [x, y]);
+  const sky0 = await lum(600, 20);
+  const man0 = await lum(225, 230);
+  await page.hover('#legend li:first-child');
+  await page.waitForTimeout(200);
+  const lit = await hash();
+  check('segment: hovering "person" dims the background', (await lum(600, 20)) < sky0 * 0.5 && (await lum(225, 230)) === man0, `${sky0} -> ${await lum(600, 20)}`);
+  check('segment: the hovered legend row is marked', await page.$eval('#legend li:first-child', (l) => l.classList.contains('highlighted')));
+  await page.hover('#legend li:nth-child(2)');
+  await page.waitForTimeout(200);
+  check('segment: hovering "background" dims the person', (await lum(225, 230)) < man0 * 0.5 && (await lum(600, 20)) === sky0, `${man0} -> ${await lum(225, 230)}`);
+  await page.hover('h1');
+  await page.waitForTimeout(200);
+  check('segment: leaving the legend restores the overlay', (await hash()).h === faint.h && lit.h !== faint.h);
+  // Keyboard: the rows take focus, and focus highlights as hover does.
+  await page.focus('#legend li:first-child');
+  await page.waitForTimeout(200);
+  check('segment: a focused legend row highlights too', (await lum(600, 20)) < sky0 * 0.5);
+  await page.$eval('#legend li:first-child', (l) => l.blur());
+  await page.waitForTimeout(200);
+
   // Before/after split: the overlay is laid over the original and cut where the slider says.
   await page.check('#split-toggle');
   await page.waitForSelector('#split');
@@ -81,7 +103,7 @@ export default async function segment({ browser, base, samples, artifacts, image
   const json = await download(page, '#download-json');
   const parsed = JSON.parse(json.bytes.toString());
   check('segment: JSON download is the answer', json.name === 'selfie.json' && parsed.model === 'selfie' && parsed.width === 640, json.name);
-  check('segment: sliders, split and downloads made no new request', apiCalls.length === callsBefore, JSON.stringify(apiCalls.slice(callsBefore)));
+  check('segment: sliders, legend hover, split and downloads made no new request', apiCalls.length === callsBefore, JSON.stringify(apiCalls.slice(callsBefore)));
 
   await page.click('#use-api summary');
   const curl = await page.textContent('#curl-command');

@@ -1,5 +1,6 @@
 // Summarization: type a paragraph, the summary grows over several updates (streamed), then
-// tokens/s appears; one request. Without JavaScript the form GETs /Summarizer (plain text).
+// tokens/s appears; one request; an over-long text is flagged and cannot be sent. Without
+// JavaScript the form posts to /summarize/result and gets a server-rendered summary page.
 import path from 'node:path';
 import { check, openPage } from '../lib.mjs';
 
@@ -13,7 +14,7 @@ export default async function summarize({ browser, base, artifacts }) {
   const { page, errors, apiCalls } = await openPage(browser, base + '/summarize');
   check('summarize: server-rendered heading', (await page.textContent('h1')) === 'Summarization');
   await page.fill('#text', PARAGRAPH);
-  check('summarize: character count', (await page.textContent('#char-count')) === `${PARAGRAPH.length} characters`, await page.textContent('#char-count'));
+  check('summarize: character count', (await page.textContent('#char-count')) === `${PARAGRAPH.length} / 20000 characters`, await page.textContent('#char-count'));
   await page.fill('#max-tokens', '48');
   // Record the summary's length every time it changes, in the page.
   await page.evaluate(() => {
@@ -43,6 +44,11 @@ export default async function summarize({ browser, base, artifacts }) {
   const stopErr = (await page.textContent('#error')).trim();
   check('summarize: Stop keeps the partial text and shows no error', stopped.length > 10 && stopErr === '', JSON.stringify([stopped, stopErr]));
 
+  // Over the server's limit: the count says so and the button is off, so nothing is sent.
+  await page.fill('#text', 'x'.repeat(20005));
+  const over = await page.textContent('#char-count');
+  check('summarize: over-long text is flagged and cannot be sent', /5 over the server's limit/.test(over) && await page.isDisabled('#summarize-button'), over);
+
   await page.fill('#text', '   ');
   await page.click('#summarize-button');
   await page.waitForTimeout(200);
@@ -57,8 +63,13 @@ export default async function summarize({ browser, base, artifacts }) {
   const plain = await nojs.newPage();
   await plain.goto(base + '/summarize');
   await plain.fill('#text', PARAGRAPH);
+  await plain.fill('#max-tokens', '24');
   const [resp] = await Promise.all([plain.waitForNavigation({ timeout: 60000 }), plain.click('#summarize-button')]);
-  const text = (await resp.text()).trim();
-  check('summarize: no-JS form GET answers the summary text', resp.status() === 200 && resp.url().includes('/Summarizer?txt=') && text.length > 20, `${resp.status()} ${text.slice(0, 80)}`);
+  const text = (await plain.textContent('#summary')).trim();
+  const nojsStats = await plain.textContent('#tokens-per-s');
+  check('summarize: no-JS form posts and gets a result page', resp.status() === 200 && resp.url().endsWith('/summarize/result') && text.length > 20, `${resp.status()} ${resp.url()} ${text.slice(0, 80)}`);
+  const n = parseInt(nojsStats.split(' · ')[1], 10);
+  check('summarize: no-JS result honours max and shows the speed', n > 0 && n <= 24 && /tokens\/s/.test(nojsStats), nojsStats);
+  await plain.screenshot({ path: path.join(artifacts, 'summarize-nojs.png'), fullPage: true });
   await nojs.close();
 }

@@ -178,8 +178,12 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
             return (
                 LoadState::NotInstalled {
                     fix: format!(
-                        "{} (needs the Hugging Face hub), or {}",
+                        "{} (needs {}), or {}",
                         fix_command(&spec.id),
+                        match spec.source.registry {
+                            crate::catalog::Registry::Url => "download.pytorch.org",
+                            _ => "the Hugging Face hub",
+                        },
                         crate::hub::by_hand(spec)
                     ),
                 },

@@ -348,6 +348,26 @@ mod tests {
     }
 
     #[test]
+    fn the_sites_shown_limits_are_the_default_ones() {
+        use clap::CommandFactory;
+        // Read from the flags' declared defaults: env twins set on this machine do not count.
+        let cmd = Cli::command();
+        let default_of = |id: &str| -> usize {
+            let arg = cmd.get_arguments().find(|a| a.get_id() == id).unwrap();
+            arg.get_default_values()[0]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(
+            default_of("body_limit"),
+            app::dto::BODY_LIMIT_BYTES as usize
+        );
+        assert_eq!(default_of("text_limit"), app::dto::TEXT_LIMIT_CHARS);
+    }
+
+    #[test]
     fn every_flag_has_an_env_twin() {
         use clap::CommandFactory;
         let cmd = Cli::command();

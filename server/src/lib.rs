@@ -231,6 +231,10 @@ pub fn app(state: AppState) -> Router {
         .route("/segment/result", post(api::result_pages::segment_result))
         .route("/classify/result", post(api::result_pages::classify_result))
         .route("/detect/result", post(api::result_pages::detect_result))
+        .route(
+            "/summarize/result",
+            post(api::result_pages::summarize_result),
+        )
         .route("/api/v1/segment/{model_id}", post(api::segment_v1))
         .route("/predict", post(api::detect_legacy))
         .route("/api/v1/detect/{model_id}", post(api::detect_v1))

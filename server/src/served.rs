@@ -238,7 +238,12 @@ impl ServedModels {
             let t0 = Instant::now();
             let (state, model) = loader(&slot.spec);
             let Some(model) = model.filter(|_| state == LoadState::Ready) else {
-                tracing::warn!(model = %id, state = ?state, "model not served");
+                // Optional models not installed are expected; anything else needs a look.
+                if matches!(state, LoadState::NotInstalled { .. }) {
+                    tracing::info!(model = %id, state = ?state, "model not installed");
+                } else {
+                    tracing::warn!(model = %id, state = ?state, "model not served");
+                }
                 slot.set_state(state);
                 continue;
             };

@@ -23,7 +23,7 @@ use web_sys::{
     HtmlImageElement, HtmlInputElement, ImageData, RequestInit, Response,
 };
 
-use crate::pages::common::{check_upload, Failure, InputRef, Pick, RunState};
+use crate::pages::common::{check_upload, Cancellable, Failure, InputRef, Pick, RunState};
 
 /// The image a page runs on: kept so a model switch or Retry can run again on the same input.
 #[derive(Clone)]
@@ -97,20 +97,37 @@ pub fn spawn_run<F>(run: RunState, fut: F)
 where
     F: Future<Output = Result<(), Failure>> + 'static,
 {
+    // A newer input wins: the run in flight (if any) stops at its next wake-up.
+    let cancelled = run.supersede();
     run.busy.set(true);
     run.error.set(None);
     run.elapsed_ms.set(0.0);
     let t0 = now();
-    let ticker = set_interval_with_handle(
-        move || run.elapsed_ms.set(now() - t0),
-        Duration::from_millis(100),
-    )
-    .ok();
+    let ticker = {
+        let cancelled = cancelled.clone();
+        set_interval_with_handle(
+            move || {
+                if !cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+                    run.elapsed_ms.set(now() - t0)
+                }
+            },
+            Duration::from_millis(100),
+        )
+        .ok()
+    };
     spawn_local(async move {
-        let result = fut.await;
+        let result = Cancellable {
+            inner: Box::pin(fut),
+            cancelled,
+        }
+        .await;
         if let Some(t) = ticker {
             t.clear();
         }
+        // Superseded: the newer run owns the busy state and the error line.
+        let Some(result) = result else {
+            return;
+        };
         run.busy.set(false);
         if let Err(f) = result {
             run.error.set(Some(f));

@@ -12,7 +12,7 @@ use super::{
 use crate::dto::{ClassShare, SegmentResponse};
 use crate::pages::common::{Failure, Pick, RunInfo};
 use crate::pages::segment::{LegendEntry, PageCtx};
-use crate::pixels::{blend, level, mask, share, TINT};
+use crate::pixels::{blend, level, mask, share, spotlight, TINT};
 
 /// The last input and result: original RGBA, the probability (0..255) per pixel, the classes.
 pub struct Frame {
@@ -111,8 +111,8 @@ pub fn legend(frame: &Frame, threshold: u8) -> Vec<LegendEntry> {
         .collect()
 }
 
-/// Blends the overlay from the kept buffers with the current threshold and opacity, and
-/// updates the legend's shares.
+/// Blends the overlay from the kept buffers with the current threshold and opacity (dimming
+/// all but the hovered legend entry's pixels), and updates the legend's shares.
 pub fn redraw(ctx: PageCtx) {
     let threshold = level(ctx.threshold.get_untracked());
     let alpha = ctx.opacity.get_untracked();
@@ -121,8 +121,17 @@ pub fn redraw(ctx: PageCtx) {
         let Some(frame) = f.as_ref() else {
             return Ok(());
         };
-        ctx.legend.set(legend(frame, threshold));
-        let out = blend(&frame.rgba, &frame.prob, threshold, alpha, TINT);
+        let entries = legend(frame, threshold);
+        let binary = entries.first().is_some_and(|e| e.label == "person");
+        // Unchanged rows are not re-rendered, so the hovered or focused row stays put.
+        if ctx.legend.with_untracked(|l| *l != entries) {
+            ctx.legend.set(entries);
+        }
+        let mut out = blend(&frame.rgba, &frame.prob, threshold, alpha, TINT);
+        // A hovered or focused legend row: person models know each pixel's class here.
+        if let (Some(row), true) = (ctx.highlight.get_untracked(), binary) {
+            spotlight(&mut out, &frame.prob, threshold, row == 0, 0.3);
+        }
         put_pixels(&out, frame.width, frame.height, "overlay-canvas")
     });
     if let Err(e) = result {

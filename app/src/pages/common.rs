@@ -2,6 +2,9 @@
 //! one run ([`RunState`]), what the user picked ([`Pick`]) and the checks made before an upload.
 //! The components built on them live in `input`, `status` and `api_usage`.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
 use leptos::prelude::*;
 
 use crate::dto::{ErrorBody, Timings, ACCEPTED_TYPES, BODY_LIMIT_BYTES};
@@ -124,6 +127,9 @@ pub struct RunState {
     pub input: RwSignal<Option<InputRef>>,
     /// The last answer's JSON, as the server sent it.
     pub answer: RwSignal<Option<serde_json::Value>>,
+    /// The run in flight's cancel flag: a new run sets it, so a slower earlier one can never
+    /// overwrite the newer result (the latest input wins).
+    pub current: StoredValue<Option<Arc<AtomicBool>>>,
 }
 
 impl RunState {
@@ -135,7 +141,18 @@ impl RunState {
             info: RwSignal::new(None),
             input: RwSignal::new(None),
             answer: RwSignal::new(None),
+            current: StoredValue::new(None),
         }
+    }
+
+    /// Starts a run: flags the one in flight (if any) as superseded and returns this one's flag.
+    pub fn supersede(&self) -> Arc<AtomicBool> {
+        let flag = Arc::new(AtomicBool::new(false));
+        if let Some(previous) = self.current.get_value() {
+            previous.store(true, Ordering::SeqCst);
+        }
+        self.current.set_value(Some(flag.clone()));
+        flag
     }
 
     /// Shows `msg` as the page's error (for checks made in the browser).
@@ -193,9 +210,81 @@ pub fn limits_hint() -> String {
     )
 }
 
+/// A future that stops at its next wake-up once `cancelled` is set, answering `None` without
+/// polling `inner` again, so none of its remaining work (drawing a stale result) runs.
+pub struct Cancellable<F> {
+    pub inner: std::pin::Pin<Box<F>>,
+    pub cancelled: Arc<AtomicBool>,
+}
+
+impl<F: std::future::Future> std::future::Future for Cancellable<F> {
+    type Output = Option<F::Output>;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        if self.cancelled.load(Ordering::SeqCst) {
+            return std::task::Poll::Ready(None);
+        }
+        self.inner.as_mut().poll(cx).map(Some)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_superseded_run_stops_before_its_remaining_work() {
+        use std::future::Future;
+        use std::task::{Context, Poll, Waker};
+        let owner = Owner::new();
+        owner.with(|| {
+            let run = RunState::new();
+            let first = run.supersede();
+            let steps = Arc::new(std::sync::Mutex::new(Vec::new()));
+            let work = {
+                let steps = steps.clone();
+                async move {
+                    steps.lock().unwrap().push("fetched");
+                    YieldOnce(false).await; // waiting on the network
+                    steps.lock().unwrap().push("drew the result");
+                }
+            };
+            let mut fut = Box::pin(Cancellable {
+                inner: Box::pin(work),
+                cancelled: first.clone(),
+            });
+            let mut cx = Context::from_waker(Waker::noop());
+            assert!(fut.as_mut().poll(&mut cx).is_pending());
+            let second = run.supersede(); // the user picked another photo
+            assert!(first.load(Ordering::SeqCst) && !second.load(Ordering::SeqCst));
+            assert_eq!(fut.as_mut().poll(&mut cx), Poll::Ready(None));
+            assert_eq!(
+                *steps.lock().unwrap(),
+                ["fetched"],
+                "the stale result is never drawn"
+            );
+        });
+    }
+
+    /// Pending once, then ready.
+    struct YieldOnce(bool);
+    impl std::future::Future for YieldOnce {
+        type Output = ();
+        fn poll(
+            mut self: std::pin::Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<()> {
+            if self.0 {
+                std::task::Poll::Ready(())
+            } else {
+                self.0 = true;
+                std::task::Poll::Pending
+            }
+        }
+    }
 
     #[test]
     fn busy_answers_keep_the_servers_words_and_offer_retry() {

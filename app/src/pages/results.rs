@@ -1,12 +1,13 @@
 //! Result pages for the forms posted without JavaScript (`POST /segment/result`,
-//! `/detect/result`, `/classify/result`): the server runs the same handler as the JSON API and renders its
+//! `/detect/result`, `/classify/result`, `/summarize/result`): the server runs the same handler as the JSON API and renders its
 //! answer here as a plain HTML page in the site's style, with no hydration (there is no script
 //! to run it). The hydrated pages never post these forms.
 
 use leptos::prelude::*;
 
 use crate::dto::{
-    class_colour, count_objects, ClassifyResponse, DetectResponse, SegmentResponse, Timings,
+    class_colour, count_objects, ClassifyResponse, DetectResponse, SegmentResponse,
+    SummarizeResponse, Timings,
 };
 
 /// A whole HTML document around `body`, with the site's header and stylesheet.
@@ -211,6 +212,20 @@ pub fn classify_html(r: &ClassifyResponse) -> String {
     document("Classification result", body)
 }
 
+/// The summary, with its length, speed and why it stopped.
+pub fn summarize_html(r: &SummarizeResponse) -> String {
+    let body = view! {
+        <section class="task result-page">
+            <h1>"Summary"</h1>
+            <output id="summary" class="summary panel">{r.summary.clone()}</output>
+            <p id="tokens-per-s" class="latency">{r.stats_line()}</p>
+            <p><a href="/summarize">"Summarize another text"</a></p>
+        </section>
+    }
+    .into_any();
+    document("Summary", body)
+}
+
 /// A failed run: the server's own message, and the way back to the form.
 pub fn error_html(back: &str, status: u16, message: &str, retry_after: Option<&str>) -> String {
     let retry = retry_after.map(|s| format!(" Try again in {s} s."));
@@ -252,6 +267,27 @@ mod tests {
             !html.contains("<script"),
             "no hydration scripts: nothing to hydrate"
         );
+    }
+
+    #[test]
+    fn summary_page_shows_the_text_and_its_stats() {
+        let r = SummarizeResponse {
+            model: "smollm2".into(),
+            summary: "Cats <sleep> a lot.".into(),
+            tokens_generated: 6,
+            prompt_tokens: 40,
+            input_truncated: true,
+            stop_reason: "eos".into(),
+            timings: crate::dto::SummaryTimings {
+                prefill_ms: 12.0,
+                generate_ms: 300.0,
+                tokens_per_s: 20.0,
+                total_ms: 320.0,
+            },
+        };
+        let html = summarize_html(&r);
+        assert!(html.contains("Cats &lt;sleep&gt; a lot."), "{html}");
+        assert!(html.contains("6 tokens · 20.0 tokens/s") && html.contains("input truncated"));
     }
 
     #[test]

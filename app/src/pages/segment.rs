@@ -31,6 +31,8 @@ pub struct PageCtx {
     /// Before/after split instead of side by side, and where the split is (0..100 %).
     pub split: RwSignal<bool>,
     pub split_at: RwSignal<f64>,
+    /// The legend row under the pointer or keyboard focus: its pixels stay lit, the rest dim.
+    pub highlight: RwSignal<Option<usize>>,
 }
 
 #[component]
@@ -43,6 +45,7 @@ pub fn SegmentPage() -> impl IntoView {
         legend: RwSignal::new(Vec::new()),
         split: RwSignal::new(false),
         split_at: RwSignal::new(50.0),
+        highlight: RwSignal::new(None),
     };
     let PageCtx {
         model,
@@ -52,6 +55,7 @@ pub fn SegmentPage() -> impl IntoView {
         legend,
         split,
         split_at,
+        highlight,
     } = ctx;
 
     let on_pick = Callback::new(move |pick: Pick| {
@@ -67,6 +71,12 @@ pub fn SegmentPage() -> impl IntoView {
     let on_threshold = move |ev: leptos::ev::Event| {
         threshold.set(event_target_value(&ev).parse().unwrap_or(0.5));
         redraw();
+    };
+    let hover = move |row: Option<usize>| {
+        if highlight.get_untracked() != row {
+            highlight.set(row);
+            redraw();
+        }
     };
     let on_opacity = move |ev: leptos::ev::Event| {
         opacity.set(event_target_value(&ev).parse().unwrap_or(0.6));
@@ -150,16 +160,27 @@ pub fn SegmentPage() -> impl IntoView {
                             legend
                                 .get()
                                 .into_iter()
-                                .map(|e| {
+                                .enumerate()
+                                .map(|(row, e)| {
                                     let swatch = match e.colour {
                                         Some([r, g, b]) => format!("background: rgb({r},{g},{b})"),
                                         None => "background: transparent".to_string(),
                                     };
+                                    let share = format!("{:.1}%", e.share * 100.0);
+                                    let title = format!("{}: {share} of the pixels; hover or focus to highlight", e.label);
                                     view! {
-                                        <li>
+                                        <li
+                                            tabindex="0"
+                                            title=title
+                                            class:highlighted=move || highlight.get() == Some(row)
+                                            on:mouseenter=move |_| hover(Some(row))
+                                            on:mouseleave=move |_| hover(None)
+                                            on:focus=move |_| hover(Some(row))
+                                            on:blur=move |_| hover(None)
+                                        >
                                             <span class="swatch" style=swatch aria-hidden="true"></span>
                                             <span class="label">{e.label}</span>
-                                            <span class="share">{format!("{:.1}%", e.share * 100.0)}</span>
+                                            <span class="share">{share}</span>
                                         </li>
                                     }
                                 })

@@ -1,12 +1,12 @@
 //! Summarization: paste text → a summary that grows token by token (server-sent events read
-//! from `fetch`'s stream), with the decode speed. Without JavaScript the form is a plain GET to
-//! the seed route `/Summarizer?txt=...`, which answers the summary as text.
+//! from `fetch`'s stream), with the decode speed. Without JavaScript the form posts to
+//! `/summarize/result`, a server-rendered result page.
 
 use leptos::prelude::*;
 
 use super::common::RunState;
 use super::status::StatusLines;
-use crate::dto::{SummarizeResponse, SUMMARIZATION_MODELS};
+use crate::dto::{SummarizeResponse, SUMMARIZATION_MODELS, TEXT_LIMIT_CHARS};
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
 #[derive(Clone, Copy)]
@@ -45,6 +45,8 @@ pub fn SummarizePage() -> impl IntoView {
         run,
     } = ctx;
     let busy = run.busy;
+    let chars = move || text.with(|t| t.chars().count());
+    let over_limit = move || chars() > TEXT_LIMIT_CHARS;
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         #[cfg(feature = "hydrate")]
@@ -56,17 +58,7 @@ pub fn SummarizePage() -> impl IntoView {
     };
     let stats = move || {
         if let Some(d) = done.get() {
-            format!(
-                "{} · {} tokens · {:.1} tokens/s · prompt {} tokens in {:.0} ms · total {:.0} ms · stopped: {}{}",
-                d.model,
-                d.tokens_generated,
-                d.timings.tokens_per_s,
-                d.prompt_tokens,
-                d.timings.prefill_ms,
-                d.timings.total_ms,
-                d.stop_reason,
-                if d.input_truncated { " · input truncated" } else { "" },
-            )
+            d.stats_line()
         } else {
             let (n, _, rate) = live.get();
             match (n, busy.get()) {
@@ -83,28 +75,38 @@ pub fn SummarizePage() -> impl IntoView {
             <p class="lead">
                 "Paste an article or a few paragraphs; a small instruction-tuned language model writes a short summary, streamed word by word as it decodes."
             </p>
-            <form id="summarize-form" class="panel column" method="get" action="/Summarizer" on:submit=on_submit>
+            <form id="summarize-form" class="panel column" method="post" action="/summarize/result" on:submit=on_submit>
                 <label for="text">"Text"</label>
                 <textarea
                     id="text"
                     name="txt"
                     rows="10"
                     required
+                    aria-describedby="char-count"
                     placeholder="Paste the text to summarize…"
                     on:input=move |ev| text.set(event_target_value(&ev))
                     prop:value=move || text.get()
                 ></textarea>
-                <p id="char-count" class="hint">{move || format!("{} characters", text.with(|t| t.chars().count()))}</p>
+                <p id="char-count" class="hint" class:over-limit=over_limit>
+                    {move || {
+                        let n = chars();
+                        if n > TEXT_LIMIT_CHARS {
+                            format!("{n} / {TEXT_LIMIT_CHARS} characters: {} over the server's limit", n - TEXT_LIMIT_CHARS)
+                        } else {
+                            format!("{n} / {TEXT_LIMIT_CHARS} characters")
+                        }
+                    }}
+                </p>
                 <div class="row">
                     <label for="model">"Model"</label>
-                    <select id="model" prop:value=move || model.get() on:change=move |ev| model.set(event_target_value(&ev))>
+                    <select id="model" name="model" prop:value=move || model.get() on:change=move |ev| model.set(event_target_value(&ev))>
                         {SUMMARIZATION_MODELS.iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
                     </select>
                     <label for="min-tokens">"Min tokens"</label>
-                    <input id="min-tokens" class="num" type="number" min="0" max="512" prop:value=move || min_tokens.get() on:input=move |ev| min_tokens.set(event_target_value(&ev))/>
+                    <input id="min-tokens" name="min" class="num" type="number" min="0" max="512" value="8" prop:value=move || min_tokens.get() on:input=move |ev| min_tokens.set(event_target_value(&ev))/>
                     <label for="max-tokens">"Max tokens"</label>
-                    <input id="max-tokens" class="num" type="number" min="1" max="512" prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
-                    <button type="submit" id="summarize-button" prop:disabled=move || busy.get()>"Summarize"</button>
+                    <input id="max-tokens" name="max" class="num" type="number" min="1" max="512" value="128" prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
+                    <button type="submit" id="summarize-button" prop:disabled=move || busy.get() || over_limit()>"Summarize"</button>
                     <button type="button" id="stop-button" class="secondary" prop:disabled=move || !busy.get() on:click=on_stop>"Stop"</button>
                 </div>
             </form>

@@ -1,8 +1,10 @@
-//! `POST /segment/result`, `/detect/result` and `/classify/result`: where the task pages' forms post when
+//! `POST /segment/result`, `/detect/result`, `/classify/result` and `/summarize/result`: where the task pages' forms post when
 //! JavaScript is off. Each runs the same handler as the JSON API (so limits, errors and timings
 //! are the API's) and renders the answer as an HTML page (`app::pages::results`).
 
-use axum::extract::{Query, Request, State};
+use std::collections::HashMap;
+
+use axum::extract::{Form, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
@@ -54,6 +56,22 @@ pub async fn detect_result(State(state): State<AppState>, req: Request) -> Respo
         serde_json::from_slice(body)
             .ok()
             .map(|r| app::pages::results::detect_html(&r))
+    })
+    .await
+}
+
+pub async fn summarize_result(
+    State(state): State<AppState>,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let answer = match form {
+        Ok(Form(form)) => super::summarize::summarize_form(&state, &form).await,
+        Err(e) => Err(ApiError::BadRequest(format!("bad form: {}", e.body_text()))),
+    };
+    render(answer, "/summarize", |body| {
+        serde_json::from_slice(body)
+            .ok()
+            .map(|r| app::pages::results::summarize_html(&r))
     })
     .await
 }

@@ -205,6 +205,32 @@ pub async fn summarize_legacy(
     .into_response())
 }
 
+/// The site's summarize form, posted without JavaScript (`POST /summarize/result`): fields
+/// `txt`, `model`, `min`, `max`; answers the whole [`SummarizeResponse`] as JSON, for the result
+/// page to render. Empty fields count as absent.
+pub(crate) async fn summarize_form(
+    state: &AppState,
+    form: &std::collections::HashMap<String, String>,
+) -> Result<Response, ApiError> {
+    let started = Instant::now();
+    let field = |k: &str| {
+        form.get(k)
+            .map(String::as_str)
+            .filter(|v| !v.trim().is_empty())
+    };
+    let id = model_or_default(
+        &state,
+        field("model").map(str::to_owned),
+        Task::Summarization,
+    )?;
+    let engine = summarizer_400(state, &id)?;
+    let min = tokens_param(field("min"), "min")?;
+    let max = tokens_param(field("max"), "max")?;
+    let req = request(state, field("txt").map(str::to_owned), min, max)?;
+    let (s, req) = run_to_end(state, engine, req, started).await?;
+    Ok(Json(response(&id, s, &req, started)).into_response())
+}
+
 /// `GET /Summarizer?txt=...` (the Ray Serve seed): the summary as plain text.
 #[utoipa::path(get, path = "/Summarizer", tag = "summarization", params(RayQuery),
     responses(
