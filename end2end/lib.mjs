@@ -71,3 +71,27 @@ export async function download(page, sel) {
   const fs = await import('node:fs');
   return { name: d.suggestedFilename(), bytes: fs.readFileSync(await d.path()) };
 }
+
+// At a phone width: the page does not scroll sideways and no control sticks out of its panel.
+// Returns what is wrong (empty when all fits).
+export async function phoneFit(page, width = 375) {
+  await page.setViewportSize({ width, height: 800 });
+  await page.waitForTimeout(200);
+  return page.evaluate((w) => {
+    const wrong = [];
+    const sw = document.documentElement.scrollWidth;
+    if (sw > w) wrong.push(`page scrolls sideways (${sw} px)`);
+    for (const el of document.querySelectorAll('input, select, textarea, button, canvas, img')) {
+      const r = el.getBoundingClientRect();
+      if (r.width === 0) continue; // hidden
+      // Inside a sideways scroller (the examples strip) overflow is the design.
+      let scroller = el.parentElement;
+      while (scroller && !['auto', 'scroll'].includes(getComputedStyle(scroller).overflowX)) scroller = scroller.parentElement;
+      if (scroller) continue;
+      const panel = el.closest('.panel, figure, .card') || document.body;
+      const p = panel.getBoundingClientRect();
+      if (r.right > p.right + 0.5 || r.left < p.left - 0.5) wrong.push(`${el.tagName.toLowerCase()}#${el.id || '?'} ${Math.round(r.left)}..${Math.round(r.right)} outside ${Math.round(p.left)}..${Math.round(p.right)}`);
+    }
+    return wrong;
+  }, width);
+}

@@ -5,7 +5,7 @@
 // elapsed time ticks while a run is in flight; without JavaScript the form posts to
 // /classify/result and gets a server-rendered result page.
 import path from 'node:path';
-import { check, openPage, errorText, textFile, waitForRun } from '../lib.mjs';
+import { check, openPage, errorText, textFile, waitForRun, phoneFit } from '../lib.mjs';
 
 const items = (page) => page.$$eval('#top-k li', (els) => els.map((e) => ({
   label: e.querySelector('.label').textContent,
@@ -83,7 +83,8 @@ export default async function classify({ browser, base, samples, artifacts, imag
   const json = JSON.parse(await page.textContent('#json-sample'));
   check('classify: JSON sample follows "show the top"', json.top_k.length === 3, String(json.top_k?.length));
   await page.screenshot({ path: path.join(artifacts, 'classify-error.png'), fullPage: true });
-  await page.setViewportSize({ width: 375, height: 800 });
+  const fit = await phoneFit(page);
+  check('classify: fits a 375 px phone', fit.length === 0, fit.join('; '));
   await page.screenshot({ path: path.join(artifacts, 'classify-phone.png'), fullPage: true });
   check('classify: no page errors', errors.length === 0, errors.join('\n'));
   await page.close();

@@ -2,7 +2,7 @@
 // each side shows its own drawing, findings and latency split; switching the task picks that
 // task's models and runs again on the same photo; changing one model re-runs both.
 import path from 'node:path';
-import { check, openPage, canvasHash } from '../lib.mjs';
+import { check, openPage, canvasHash, phoneFit } from '../lib.mjs';
 
 const idle = (page) => page.waitForFunction(() => !document.querySelector('#status')?.textContent.trim()
   && document.querySelector('#latency-b')?.textContent.includes('inference'), null, { timeout: 60000 });
@@ -38,7 +38,8 @@ export default async function compare({ browser, base, artifacts }) {
 
   await page.setViewportSize({ width: 375, height: 800 });
   await page.waitForTimeout(200);
-  check('compare: no sideways scrolling at 375 px', (await page.evaluate(() => document.documentElement.scrollWidth)) <= 375);
+  const fit = await phoneFit(page);
+  check('compare: fits a 375 px phone', fit.length === 0, fit.join('; '));
   await page.screenshot({ path: path.join(artifacts, 'compare-phone.png'), fullPage: true });
   check('compare: no page errors', errors.length === 0, errors.join('\n'));
   await page.close();

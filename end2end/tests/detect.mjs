@@ -5,7 +5,7 @@
 // disabled; the downloads are the drawn PNG and the JSON; a fake JPEG shows the server's 415;
 // without JavaScript the form posts to /detect/result and gets a server-rendered page.
 import path from 'node:path';
-import { check, openPage, errorText, slide, canvasHash, fakeJpeg, download } from '../lib.mjs';
+import { check, openPage, errorText, slide, canvasHash, fakeJpeg, download, phoneFit } from '../lib.mjs';
 
 const labels = (page) => page.$$eval('#detections li .label', (els) => els.map((e) => e.textContent));
 
@@ -90,7 +90,8 @@ export default async function detect({ browser, base, samples, artifacts }) {
   const err = await errorText(page);
   check('detect: a fake JPEG shows the server\'s 415', /not an image/.test(err) && /415/.test(err), JSON.stringify(err));
 
-  await page.setViewportSize({ width: 375, height: 800 });
+  const fit = await phoneFit(page);
+  check('detect: fits a 375 px phone', fit.length === 0, fit.join('; '));
   await page.screenshot({ path: path.join(artifacts, 'detect-phone.png'), fullPage: true });
   check('detect: no page errors', errors.length === 0, errors.join('\n'));
   await page.close();

@@ -6,7 +6,7 @@
 // JavaScript the form posts to /segment/result and gets a server-rendered result page.
 import fs from 'node:fs';
 import path from 'node:path';
-import { check, openPage, errorText, slide, textFile, fakeJpeg, waitForRun, pasteFile, download } from '../lib.mjs';
+import { check, openPage, errorText, slide, textFile, fakeJpeg, waitForRun, pasteFile, download, phoneFit } from '../lib.mjs';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47]);
 
@@ -169,10 +169,8 @@ export default async function segment({ browser, base, samples, artifacts, image
   const curlUrl = await page.textContent('#curl-command');
   check('segment: curl for a URL posts it as JSON', curlUrl.includes(`"image_url":"${imageUrl('person.jpg')}"`) && curlUrl.includes('/api/v1/segment/meet?'), curlUrl);
 
-  await page.setViewportSize({ width: 375, height: 800 });
-  await page.waitForTimeout(200);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth);
-  check('segment: no sideways scrolling at 375 px', overflow <= 375, String(overflow));
+  const fit = await phoneFit(page);
+  check('segment: fits a 375 px phone', fit.length === 0, fit.join('; '));
   await page.screenshot({ path: path.join(artifacts, 'segment-phone.png'), fullPage: true });
   check('segment: no page errors', errors.length === 0, errors.join('\n'));
   await page.close();

@@ -2,7 +2,7 @@
 // tokens/s appears; one request; an over-long text is flagged and cannot be sent. Without
 // JavaScript the form posts to /summarize/result and gets a server-rendered summary page.
 import path from 'node:path';
-import { check, openPage } from '../lib.mjs';
+import { check, openPage, phoneFit } from '../lib.mjs';
 
 const PARAGRAPH = 'The city council voted on Tuesday to turn the old railway depot into a public library '
   + 'and community workshop. The project will cost about four million euros, paid partly by a regional '
@@ -54,7 +54,8 @@ export default async function summarize({ browser, base, artifacts }) {
   await page.waitForTimeout(200);
   check('summarize: blank text is refused with a message', /Paste some text/.test(await page.textContent('#error')) && apiCalls.length === 2, `${apiCalls.length} calls`);
 
-  await page.setViewportSize({ width: 375, height: 800 });
+  const fit = await phoneFit(page);
+  check('summarize: fits a 375 px phone', fit.length === 0, fit.join('; '));
   await page.screenshot({ path: path.join(artifacts, 'summarize-phone.png'), fullPage: true });
   check('summarize: no page errors', errors.length === 0, errors.join('\n'));
   await page.close();

@@ -34,6 +34,16 @@ pub enum ModelError {
 }
 
 impl ModelError {
+    /// A batch's result as one result per item: on failure every item gets the error.
+    pub(crate) fn for_each<T>(n: usize, batch: Result<Vec<T>>) -> Vec<Result<T>> {
+        match batch {
+            Ok(v) => v.into_iter().map(Ok).collect(),
+            Err(e) => (0..n)
+                .map(|_| Err(ModelError::Graph(e.to_string())))
+                .collect(),
+        }
+    }
+
     pub fn io(path: &Path, source: std::io::Error) -> Self {
         ModelError::Io {
             path: path.display().to_string(),

@@ -62,8 +62,13 @@ pub fn locate(spec: &ModelSpec, from: &Path) -> Result<(PathBuf, String)> {
         from.to_owned(),
         from.parent().map(Path::to_owned).unwrap_or_default(),
     ];
-    for root in roots {
-        if let Some(snap) = cached_snapshot(&root, repo, rev) {
+    // The pinned commit's snapshot, else the one `main` points at (a cache filled before the
+    // pin, or later): install checks each file against the catalog's sha256 either way.
+    let candidates = roots
+        .iter()
+        .flat_map(|root| [(root, rev.as_str()), (root, "main")]);
+    for (root, rev) in candidates {
+        if let Some(snap) = cached_snapshot(root, repo, rev) {
             if has_all(&snap) {
                 let commit = snap
                     .file_name()
@@ -295,6 +300,40 @@ files = [{ path = "config.json" }, { path = "model.safetensors" }]
         // A changed file after install is corrupt, not silently served.
         fs::write(store.model_dir("tiny").join("model.safetensors"), b"other").unwrap();
         assert_eq!(store.state(&spec).label(), "corrupt");
+    }
+
+    #[test]
+    fn a_pinned_commit_not_in_the_cache_falls_back_to_main_and_is_checked_by_sha256() {
+        let pinned = HUB_MODEL.replace(r#"version = "main""#, r#"version = "feedc0de""#);
+        let good = crate::store::sha256_bytes(b"weights");
+        let pinned = pinned.replace(
+            r#"{ path = "model.safetensors" }"#,
+            &format!(r#"{{ path = "model.safetensors", sha256 = "{good}" }}"#),
+        );
+        let spec = Catalog::parse(&pinned).unwrap().models.remove(0);
+        let root = tmp("fallback");
+        let base = root.join("models--someone--tiny");
+        let snap = base.join("snapshots/0123abcd");
+        fs::create_dir_all(&snap).unwrap();
+        fs::create_dir_all(base.join("refs")).unwrap();
+        fs::write(base.join("refs/main"), "0123abcd\n").unwrap();
+        fs::write(snap.join("config.json"), b"{}").unwrap();
+        fs::write(snap.join("model.safetensors"), b"weights").unwrap();
+        let (src, commit) = locate(&spec, &root).unwrap();
+        assert_eq!(
+            commit, "0123abcd",
+            "main's snapshot, as the pinned one is absent"
+        );
+        install_files(&spec, &src, &commit, &Store::new(tmp("store3"), tmp("dl3"))).unwrap();
+        // Other bytes than the pin: refused, naming both checksums.
+        fs::write(snap.join("model.safetensors"), b"tampered").unwrap();
+        let err = install_files(&spec, &src, &commit, &Store::new(tmp("store4"), tmp("dl4")))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("the catalog pins") && err.contains(&good),
+            "{err}"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::api;
+use crate::error::ErrorBody;
 use crate::AppState;
 
 /// An image given by address; fetched by the server under the URL safety rules.
@@ -28,6 +29,57 @@ pub struct ImageUpload {
     #[schema(value_type = String, format = Binary)]
     pub file: Vec<u8>,
     pub model: Option<String>,
+}
+
+/// The errors every image route can answer, in the one error shape. Listed once here and named
+/// in each route's `responses(...)`.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum ImageRouteErrors {
+    #[response(status = 400, description = "Bad parameter, or a refused image_url")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "API key required (--api-key)")]
+    Unauthorized(ErrorBody),
+    #[response(status = 404, description = "Unknown model (the message lists them)")]
+    NotFound(ErrorBody),
+    #[response(status = 413, description = "Body or fetched image over the limit")]
+    TooLarge(ErrorBody),
+    #[response(
+        status = 415,
+        description = "Not a supported image (sniffed from the bytes)"
+    )]
+    UnsupportedMedia(ErrorBody),
+    #[response(status = 422, description = "Corrupt image or too many pixels")]
+    Unprocessable(ErrorBody),
+    #[response(status = 429, description = "The model's queue is full (Retry-After)")]
+    Overloaded(ErrorBody),
+    #[response(status = 502, description = "image_url could not be fetched")]
+    BadGateway(ErrorBody),
+    #[response(
+        status = 503,
+        description = "Model loading, warming up or not installed (Retry-After)"
+    )]
+    Unavailable(ErrorBody),
+    #[response(status = 504, description = "No answer within the request timeout")]
+    Timeout(ErrorBody),
+}
+
+/// The errors every summarization route can answer.
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)]
+pub enum TextRouteErrors {
+    #[response(status = 400, description = "Empty text, bad lengths, unknown model")]
+    BadRequest(ErrorBody),
+    #[response(status = 401, description = "API key required (--api-key)")]
+    Unauthorized(ErrorBody),
+    #[response(status = 413, description = "Text over --text-limit")]
+    TooLarge(ErrorBody),
+    #[response(status = 429, description = "The model's queue is full (Retry-After)")]
+    Overloaded(ErrorBody),
+    #[response(status = 503, description = "Model not ready (Retry-After)")]
+    Unavailable(ErrorBody),
+    #[response(status = 504, description = "No answer within the request timeout")]
+    Timeout(ErrorBody),
 }
 
 #[derive(OpenApi)]

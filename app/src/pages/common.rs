@@ -210,6 +210,14 @@ pub fn limits_hint() -> String {
     )
 }
 
+/// `name` if it is one of the bundled samples (the only names a link may run).
+pub fn sample_named(name: &str) -> Option<&'static str> {
+    crate::dto::SAMPLES
+        .iter()
+        .find(|s| s.name == name)
+        .map(|s| s.name)
+}
+
 /// A future that stops at its next wake-up once `cancelled` is set, answering `None` without
 /// polling `inner` again, so none of its remaining work (drawing a stale result) runs.
 pub struct Cancellable<F> {
@@ -234,6 +242,13 @@ impl<F: std::future::Future> std::future::Future for Cancellable<F> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn example_links_name_only_the_bundled_samples() {
+        assert_eq!(sample_named("dog.jpg"), Some("dog.jpg"));
+        assert_eq!(sample_named("../secret"), None);
+        assert_eq!(sample_named(""), None);
+    }
 
     #[test]
     fn a_superseded_run_stops_before_its_remaining_work() {

@@ -1,4 +1,5 @@
-//! The home page: one card per task, with its purpose and default model.
+//! The home page: one card per task, with its purpose, default model and a click-to-try
+//! example (a link that opens the task's page and runs its default model on a bundled sample).
 
 use leptos::prelude::*;
 
@@ -11,6 +12,9 @@ struct Task {
     title: &'static str,
     purpose: &'static str,
     models: &'static [ModelChoice],
+    /// The example the card's "try it" link runs, and its thumbnail (none for text).
+    example: &'static str,
+    thumbnail: Option<&'static str>,
 }
 
 const TASKS: &[Task] = &[
@@ -19,24 +23,32 @@ const TASKS: &[Task] = &[
         title: "Segment",
         purpose: "Cut the people out of a photo, with a live threshold and blend.",
         models: SEGMENTATION_MODELS,
+        example: "person.jpg",
+        thumbnail: Some("/samples/person.jpg"),
     },
     Task {
         href: "/detect",
         title: "Detect",
         purpose: "Box and label everyday objects; filter boxes by confidence as you slide.",
         models: DETECTION_MODELS,
+        example: "dog.jpg",
+        thumbnail: Some("/samples/dog.jpg"),
     },
     Task {
         href: "/classify",
         title: "Classify",
         purpose: "Name a photo's subject among 1000 ImageNet classes.",
         models: CLASSIFICATION_MODELS,
+        example: "eagle.jpg",
+        thumbnail: Some("/samples/eagle.jpg"),
     },
     Task {
         href: "/summarize",
         title: "Summarize",
         purpose: "Condense a few paragraphs, streamed token by token.",
         models: SUMMARIZATION_MODELS,
+        example: "news",
+        thumbnail: None,
     },
 ];
 
@@ -57,6 +69,10 @@ pub fn HomePage() -> impl IntoView {
                                 <h2><a href=t.href>{t.title}</a></h2>
                                 <p>{t.purpose}</p>
                                 <p class="model">"Default model: " {t.models[0].label}</p>
+                                <a class="try" href=format!("{}?example={}", t.href, t.example)>
+                                    {t.thumbnail.map(|src| view! { <img src=src alt="" width="96" height="72" loading="lazy"/> })}
+                                    <span>{if t.thumbnail.is_some() { format!("Try it on {}", t.example) } else { "Try it on a news story".to_string() }}</span>
+                                </a>
                             </li>
                         }
                     })

@@ -188,6 +188,22 @@ pub fn ImageInput(
 /// page is hydrated (the buttons need the browser code).
 #[component]
 pub fn Examples(on_pick: Callback<Pick>) -> impl IntoView {
+    // A link such as the home page's `/detect?example=dog.jpg` runs that sample once, as soon
+    // as the page is hydrated.
+    // The router's query (not `window.location`), so client-side navigation counts too.
+    let query = leptos_router::hooks::use_query_map();
+    Effect::new(move |last: Option<Option<&'static str>>| {
+        let name = query.with(|q| {
+            q.get("example")
+                .as_deref()
+                .and_then(super::common::sample_named)
+        });
+        if name.is_some() && last.flatten() != name {
+            #[cfg(feature = "hydrate")]
+            untrack(|| on_pick.run(Pick::Sample(name.unwrap_or_default())));
+        }
+        name
+    });
     view! {
         <section class="examples needs-js" aria-labelledby="examples-title">
             <h2 id="examples-title">"…or try an example"</h2>

@@ -119,14 +119,18 @@ pub fn SegmentPage() -> impl IntoView {
                 on_pick
             />
             <div class="panel sliders">
-                <label for="threshold">
-                    "Threshold " <output id="threshold-value">{move || format!("{:.2}", threshold.get())}</output>
-                </label>
-                <input id="threshold" type="range" min="0.01" max="0.99" step="0.01" prop:value=move || threshold.get() on:input=on_threshold/>
-                <label for="opacity">
-                    "Opacity " <output id="opacity-value">{move || format!("{:.2}", opacity.get())}</output>
-                </label>
-                <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get() on:input=on_opacity/>
+                <span class="slider-field">
+                    <label for="threshold">
+                        "Threshold " <output id="threshold-value">{move || format!("{:.2}", threshold.get())}</output>
+                    </label>
+                    <input id="threshold" type="range" min="0.01" max="0.99" step="0.01" prop:value=move || threshold.get() on:input=on_threshold/>
+                </span>
+                <span class="slider-field">
+                    <label for="opacity">
+                        "Opacity " <output id="opacity-value">{move || format!("{:.2}", opacity.get())}</output>
+                    </label>
+                    <input id="opacity" type="range" min="0" max="1" step="0.05" prop:value=move || opacity.get() on:input=on_opacity/>
+                </span>
                 <label class="toggle" for="split-toggle">
                     <input id="split-toggle" type="checkbox" prop:checked=move || split.get() on:change=move |ev| split.set(event_target_checked(&ev))/>
                     " Before/after slider"

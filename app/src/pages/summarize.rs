@@ -22,6 +22,13 @@ pub struct SummarizeCtx {
     pub run: RunState,
 }
 
+/// The home page's "try it" text (`/summarize?example=news`), written for this site.
+pub const NEWS_SAMPLE: &str = "The city council voted on Tuesday to turn the old railway depot \
+into a public library and community workshop. The project will cost about four million euros, \
+paid partly by a regional grant, and construction is planned to start next spring. Supporters \
+said the neighbourhood has lacked a library for twenty years, while critics worried about \
+parking and the loss of the depot's historic facade, which the architects have promised to keep.";
+
 #[component]
 pub fn SummarizePage() -> impl IntoView {
     let ctx = SummarizeCtx {
@@ -44,6 +51,19 @@ pub fn SummarizePage() -> impl IntoView {
         done,
         run,
     } = ctx;
+    // `?example=news` (the home page's link): fill in the sample and run it once hydrated.
+    let query = leptos_router::hooks::use_query_map();
+    Effect::new(move |last: Option<bool>| {
+        let news = query.with(|q| q.get("example").as_deref() == Some("news"));
+        if news && last != Some(true) {
+            #[cfg(feature = "hydrate")]
+            untrack(|| {
+                text.set(NEWS_SAMPLE.to_string());
+                crate::client::summarize::start(ctx);
+            });
+        }
+        news
+    });
     let busy = run.busy;
     let chars = move || text.with(|t| t.chars().count());
     let over_limit = move || chars() > TEXT_LIMIT_CHARS;
@@ -98,14 +118,20 @@ pub fn SummarizePage() -> impl IntoView {
                     }}
                 </p>
                 <div class="row">
-                    <label for="model">"Model"</label>
-                    <select id="model" name="model" prop:value=move || model.get() on:change=move |ev| model.set(event_target_value(&ev))>
-                        {SUMMARIZATION_MODELS.iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
-                    </select>
-                    <label for="min-tokens">"Min tokens"</label>
-                    <input id="min-tokens" name="min" class="num" type="number" min="0" max="512" value="8" prop:value=move || min_tokens.get() on:input=move |ev| min_tokens.set(event_target_value(&ev))/>
-                    <label for="max-tokens">"Max tokens"</label>
-                    <input id="max-tokens" name="max" class="num" type="number" min="1" max="512" value="128" prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
+                    <span class="field model-field">
+                        <label for="model">"Model"</label>
+                        <select id="model" name="model" prop:value=move || model.get() on:change=move |ev| model.set(event_target_value(&ev))>
+                            {SUMMARIZATION_MODELS.iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
+                        </select>
+                    </span>
+                    <span class="field">
+                        <label for="min-tokens">"Min tokens"</label>
+                        <input id="min-tokens" name="min" class="num" type="number" min="0" max="512" value="8" prop:value=move || min_tokens.get() on:input=move |ev| min_tokens.set(event_target_value(&ev))/>
+                    </span>
+                    <span class="field">
+                        <label for="max-tokens">"Max tokens"</label>
+                        <input id="max-tokens" name="max" class="num" type="number" min="1" max="512" value="128" prop:value=move || max_tokens.get() on:input=move |ev| max_tokens.set(event_target_value(&ev))/>
+                    </span>
                     <button type="submit" id="summarize-button" prop:disabled=move || busy.get() || over_limit()>"Summarize"</button>
                     <button type="button" id="stop-button" class="secondary" prop:disabled=move || !busy.get() on:click=on_stop>"Stop"</button>
                 </div>

@@ -9,16 +9,14 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
-use candle_core::{DType, Device, Module, Tensor, D};
+use candle_core::{DType, Device, Module, Tensor};
 use image::RgbImage;
 
-use super::{Classification, Classifier};
+use super::{classify_batch_with, classify_images, Classification, Classifier};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::preprocess;
-use crate::segment::Timings;
 use crate::tfjs::ops;
 
 /// (repeats, kernel, stride, expand ratio, output channels) per stage, EfficientNet-Lite0.
@@ -284,65 +282,13 @@ impl Classifier for EfficientNetLite {
     }
 
     fn classify(&self, img: &RgbImage) -> Result<Classification> {
-        let t0 = Instant::now();
-        let resized = preprocess::resize_for(img, self.spec.image_input());
-        let x = preprocess::to_tensor(&resized, self.spec.image_input(), &self.device)?;
-        let t1 = Instant::now();
-        let logits = self.forward(&x)?;
-        let t2 = Instant::now();
-        let probs = candle_nn::ops::softmax(&logits, D::Minus1)?
-            .squeeze(0)?
-            .to_vec1::<f32>()?;
-        let t3 = Instant::now();
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        Ok(Classification {
-            probs,
-            timings: Timings {
-                preprocess_ms: ms(t1 - t0),
-                inference_ms: ms(t2 - t1),
-                postprocess_ms: ms(t3 - t2),
-            },
-        })
+        let mut v = classify_images(&self.spec, &self.device, &[img], |x| self.forward(x))?;
+        Ok(v.remove(0))
     }
 
     /// One forward over the images stacked as `[N, 3, H, W]`; each answer carries the whole
     /// batch's times (that is how long each request waited for it).
     fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
-        if imgs.len() < 2 {
-            return imgs.iter().map(|i| self.classify(i)).collect();
-        }
-        let run = || -> Result<Vec<Classification>> {
-            let t0 = Instant::now();
-            let xs = imgs
-                .iter()
-                .map(|img| {
-                    let resized = preprocess::resize_for(img, self.spec.image_input());
-                    preprocess::to_tensor(&resized, self.spec.image_input(), &self.device)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let x = Tensor::cat(&xs, 0)?;
-            let t1 = Instant::now();
-            let logits = self.forward(&x)?;
-            let t2 = Instant::now();
-            let probs = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
-            let t3 = Instant::now();
-            let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-            let timings = Timings {
-                preprocess_ms: ms(t1 - t0),
-                inference_ms: ms(t2 - t1),
-                postprocess_ms: ms(t3 - t2),
-            };
-            Ok(probs
-                .into_iter()
-                .map(|probs| Classification { probs, timings })
-                .collect())
-        };
-        match run() {
-            Ok(v) => v.into_iter().map(Ok).collect(),
-            Err(e) => imgs
-                .iter()
-                .map(|_| Err(ModelError::Graph(e.to_string())))
-                .collect(),
-        }
+        classify_batch_with(&self.spec, &self.device, imgs, |x| self.forward(x))
     }
 }

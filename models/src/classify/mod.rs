@@ -2,10 +2,14 @@
 
 pub mod efficientnet_lite;
 
+use std::time::Instant;
+
+use candle_core::{Device, Tensor, D};
 use image::RgbImage;
 
 use crate::catalog::ModelSpec;
-use crate::error::Result;
+use crate::error::{ModelError, Result};
+use crate::preprocess;
 use crate::segment::Timings;
 pub use efficientnet_lite::EfficientNetLite;
 
@@ -35,6 +39,46 @@ pub trait Classifier: Send + Sync {
     fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
         imgs.iter().map(|img| self.classify(img)).collect()
     }
+}
+
+/// The task's work for a logits model: resize and normalise each image as the catalog says, one
+/// forward for all (`[N, 3, H, W]` to `[N, classes]`), softmax. Each answer carries the whole
+/// batch's times (that is how long each request waited for it).
+pub(crate) fn classify_images(
+    spec: &ModelSpec,
+    device: &Device,
+    imgs: &[&RgbImage],
+    forward: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Vec<Classification>> {
+    let input = spec.image_input();
+    let t0 = Instant::now();
+    let xs = imgs
+        .iter()
+        .map(|img| preprocess::to_tensor(&preprocess::resize_for(img, input), input, device))
+        .collect::<Result<Vec<_>>>()?;
+    let x = Tensor::cat(&xs, 0)?;
+    let t1 = Instant::now();
+    let logits = forward(&x)?;
+    let t2 = Instant::now();
+    let probs = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
+    let timings = Timings::between(t0, t1, t2, Instant::now());
+    Ok(probs
+        .into_iter()
+        .map(|probs| Classification { probs, timings })
+        .collect())
+}
+
+/// `classify_batch` from [`classify_images`]: a failure is every image's failure.
+pub(crate) fn classify_batch_with(
+    spec: &ModelSpec,
+    device: &Device,
+    imgs: &[&RgbImage],
+    forward: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Vec<Result<Classification>> {
+    if imgs.is_empty() {
+        return Vec::new();
+    }
+    ModelError::for_each(imgs.len(), classify_images(spec, device, imgs, forward))
 }
 
 /// The `k` most probable classes, best first; equal probabilities keep index order.

@@ -319,13 +319,7 @@ pub(crate) fn segment_images(
     let logits = forward(&x)?;
     let t2 = Instant::now();
     let maps = class_maps(&logits)?;
-    let t3 = Instant::now();
-    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-    let timings = Timings {
-        preprocess_ms: ms(t1 - t0),
-        inference_ms: ms(t2 - t1),
-        postprocess_ms: ms(t3 - t2),
-    };
+    let timings = Timings::between(t0, t1, t2, Instant::now());
     Ok(maps
         .into_iter()
         .map(|(probs, classes)| Segmentation {
@@ -346,13 +340,7 @@ pub(crate) fn segment_batch_with(
     if imgs.is_empty() {
         return Vec::new();
     }
-    match segment_images(spec, device, imgs, forward) {
-        Ok(v) => v.into_iter().map(Ok).collect(),
-        Err(e) => imgs
-            .iter()
-            .map(|_| Err(ModelError::Graph(e.to_string())))
-            .collect(),
-    }
+    ModelError::for_each(imgs.len(), segment_images(spec, device, imgs, forward))
 }
 
 /// The catalog's labels must match the checkpoint's class count when the catalog lists any.

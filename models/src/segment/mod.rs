@@ -35,6 +35,23 @@ pub struct Timings {
     pub postprocess_ms: f64,
 }
 
+impl Timings {
+    /// The stages between four instants: start, pre-processed, inferred, post-processed.
+    pub fn between(
+        t0: std::time::Instant,
+        t1: std::time::Instant,
+        t2: std::time::Instant,
+        t3: std::time::Instant,
+    ) -> Self {
+        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+        Self {
+            preprocess_ms: ms(t1 - t0),
+            inference_ms: ms(t2 - t1),
+            postprocess_ms: ms(t3 - t2),
+        }
+    }
+}
+
 /// A segmentation model. Sync and `&self`: callers run it on a blocking thread and may share it.
 pub trait Segmenter: Send + Sync {
     fn spec(&self) -> &ModelSpec;

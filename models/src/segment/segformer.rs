@@ -15,7 +15,6 @@
 //!   (equal for mit-b0 only).
 
 use std::path::Path;
-use std::time::Instant;
 
 use candle_core::{Device, Module, Tensor, D};
 use candle_nn::{LayerNorm, Linear};
@@ -23,11 +22,10 @@ use candle_transformers::models::segformer::Config;
 use image::RgbImage;
 
 use super::layers::{self, nchw_to_tokens, tokens_to_nchw, Conv, Tensors};
-use super::{Segmentation, Segmenter, Timings};
+use super::{Segmentation, Segmenter};
 use crate::catalog::ModelSpec;
-use crate::classify::{Classification, Classifier};
+use crate::classify::{classify_batch_with, classify_images, Classification, Classifier};
 use crate::error::{ModelError, Result};
-use crate::preprocess;
 
 /// PyTorch's LayerNorm/BatchNorm2d default, which transformers' SegFormer modules use.
 const NORM_EPS: f64 = 1e-5;
@@ -463,16 +461,51 @@ fn warn_if_preprocessing_differs(spec: &ModelSpec, p: &Preprocessing) {
     }
 }
 
-/// SegFormer semantic segmentation behind the [`Segmenter`] trait.
-pub struct SegFormerSegmenter {
+/// What the task wrappers need from a SegFormer checkpoint, whichever head it has.
+pub trait SegFormerModel: Sized + Send + Sync {
+    fn load(dir: &Path, device: &Device) -> Result<Self>;
+    fn labels(&self) -> &[String];
+    fn preprocessing(&self) -> &Preprocessing;
+    fn forward(&self, x: &Tensor) -> Result<Tensor>;
+}
+
+macro_rules! segformer_model {
+    ($t:ty) => {
+        impl SegFormerModel for $t {
+            fn load(dir: &Path, device: &Device) -> Result<Self> {
+                <$t>::load(dir, device)
+            }
+            fn labels(&self) -> &[String] {
+                <$t>::labels(self)
+            }
+            fn preprocessing(&self) -> &Preprocessing {
+                <$t>::preprocessing(self)
+            }
+            fn forward(&self, x: &Tensor) -> Result<Tensor> {
+                <$t>::forward(self, x)
+            }
+        }
+    };
+}
+segformer_model!(SegFormerForSemanticSegmentation);
+segformer_model!(SegFormerForImageClassification);
+
+/// A SegFormer checkpoint behind a task trait: [`SegFormerSegmenter`] (semantic segmentation)
+/// or [`SegFormerClassifier`] (ImageNet classification).
+pub struct SegFormer<M> {
     spec: ModelSpec,
-    model: SegFormerForSemanticSegmentation,
+    model: M,
     device: Device,
 }
 
-impl SegFormerSegmenter {
+/// SegFormer semantic segmentation behind the [`Segmenter`] trait.
+pub type SegFormerSegmenter = SegFormer<SegFormerForSemanticSegmentation>;
+/// SegFormer (Mix Transformer) ImageNet classification behind the [`Classifier`] trait.
+pub type SegFormerClassifier = SegFormer<SegFormerForImageClassification>;
+
+impl<M: SegFormerModel> SegFormer<M> {
     pub fn load(spec: &ModelSpec, dir: &Path, device: &Device) -> Result<Self> {
-        let model = SegFormerForSemanticSegmentation::load(dir, device)?;
+        let model = M::load(dir, device)?;
         layers::check_labels(spec, model.labels().len())?;
         warn_if_preprocessing_differs(spec, model.preprocessing());
         // The checkpoint's own id2label names the classes when the catalog does not.
@@ -515,92 +548,18 @@ impl Segmenter for SegFormerSegmenter {
     }
 }
 
-/// SegFormer (Mix Transformer) ImageNet classification behind the [`Classifier`] trait.
-pub struct SegFormerClassifier {
-    spec: ModelSpec,
-    model: SegFormerForImageClassification,
-    device: Device,
-}
-
-impl SegFormerClassifier {
-    pub fn load(spec: &ModelSpec, dir: &Path, device: &Device) -> Result<Self> {
-        let model = SegFormerForImageClassification::load(dir, device)?;
-        layers::check_labels(spec, model.labels().len())?;
-        warn_if_preprocessing_differs(spec, model.preprocessing());
-        // The checkpoint's own id2label names the classes when the catalog does not.
-        let mut spec = spec.clone();
-        if spec.labels.is_empty() {
-            spec.labels = model.labels().to_vec();
-        }
-        Ok(Self {
-            spec,
-            model,
-            device: device.clone(),
-        })
-    }
-
-    pub fn labels(&self) -> &[String] {
-        self.model.labels()
-    }
-
-    pub fn preprocessing(&self) -> &Preprocessing {
-        self.model.preprocessing()
-    }
-
-    pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.model.forward(x)
-    }
-
-    /// Softmax probabilities per image, one forward for all; each answer carries the batch's
-    /// times.
-    fn classify_all(&self, imgs: &[&RgbImage]) -> Result<Vec<Classification>> {
-        let input = self.spec.image_input();
-        let t0 = Instant::now();
-        let xs = imgs
-            .iter()
-            .map(|img| {
-                preprocess::to_tensor(&preprocess::resize_for(img, input), input, &self.device)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        let x = Tensor::cat(&xs, 0)?;
-        let t1 = Instant::now();
-        let logits = self.forward(&x)?;
-        let t2 = Instant::now();
-        let probs = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
-        let t3 = Instant::now();
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        let timings = Timings {
-            preprocess_ms: ms(t1 - t0),
-            inference_ms: ms(t2 - t1),
-            postprocess_ms: ms(t3 - t2),
-        };
-        Ok(probs
-            .into_iter()
-            .map(|probs| Classification { probs, timings })
-            .collect())
-    }
-}
-
 impl Classifier for SegFormerClassifier {
     fn spec(&self) -> &ModelSpec {
         &self.spec
     }
 
     fn classify(&self, img: &RgbImage) -> Result<Classification> {
-        Ok(self.classify_all(&[img])?.remove(0))
+        let mut v = classify_images(&self.spec, &self.device, &[img], |x| self.forward(x))?;
+        Ok(v.remove(0))
     }
 
     fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
-        if imgs.is_empty() {
-            return Vec::new();
-        }
-        match self.classify_all(imgs) {
-            Ok(v) => v.into_iter().map(Ok).collect(),
-            Err(e) => imgs
-                .iter()
-                .map(|_| Err(ModelError::Graph(e.to_string())))
-                .collect(),
-        }
+        classify_batch_with(&self.spec, &self.device, imgs, |x| self.forward(x))
     }
 }
 

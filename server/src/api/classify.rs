@@ -53,16 +53,7 @@ pub struct ClassLabel {
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "The top class", body = ClassLabel),
-        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
-        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
-        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
-        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
-        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
-        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::ImageRouteErrors,
     ))]
 pub async fn classify_legacy(
     State(state): State<AppState>,
@@ -78,16 +69,7 @@ pub async fn classify_legacy(
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "The top_k classes with probabilities", body = ClassifyResponse),
-        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
-        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
-        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
-        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
-        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
-        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::ImageRouteErrors,
     ))]
 pub async fn classify_v1(
     State(state): State<AppState>,

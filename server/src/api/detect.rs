@@ -62,16 +62,7 @@ pub struct DetectResponse {
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "The image with boxes and labels drawn", content_type = "image/jpeg"),
-        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
-        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
-        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
-        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
-        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
-        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::ImageRouteErrors,
     ))]
 pub async fn detect_legacy(
     State(state): State<AppState>,
@@ -88,16 +79,7 @@ pub async fn detect_legacy(
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "COCO-style boxes in original pixels, down to score_floor", body = DetectResponse),
-        (status = 400, description = "Bad parameter, or a refused image_url", body = crate::error::ErrorBody),
-        (status = 401, description = "API key required (--api-key)", body = crate::error::ErrorBody),
-        (status = 404, description = "Unknown model (the message lists them)", body = crate::error::ErrorBody),
-        (status = 413, description = "Body or fetched image over the limit", body = crate::error::ErrorBody),
-        (status = 415, description = "Not a supported image (sniffed from the bytes)", body = crate::error::ErrorBody),
-        (status = 422, description = "Corrupt image or too many pixels", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 502, description = "image_url could not be fetched", body = crate::error::ErrorBody),
-        (status = 503, description = "Model loading, warming up or not installed (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::ImageRouteErrors,
     ))]
 pub async fn detect_v1(
     State(state): State<AppState>,

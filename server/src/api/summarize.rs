@@ -173,11 +173,7 @@ async fn run_to_end(
     request_body = TextBody,
     responses(
         (status = 200, description = "`{\"summary\": ...}`", body = Object),
-        (status = 400, description = "Empty text, bad lengths, unknown model", body = crate::error::ErrorBody),
-        (status = 413, description = "Text over --text-limit", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 503, description = "Model not ready (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::TextRouteErrors,
     ))]
 pub async fn summarize_legacy(
     State(state): State<AppState>,
@@ -235,11 +231,7 @@ pub(crate) async fn summarize_form(
 #[utoipa::path(get, path = "/Summarizer", tag = "summarization", params(RayQuery),
     responses(
         (status = 200, description = "The summary as plain text", content_type = "text/plain", body = String),
-        (status = 400, description = "Empty text, bad lengths, unknown model", body = crate::error::ErrorBody),
-        (status = 413, description = "Text over --text-limit", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 503, description = "Model not ready (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::TextRouteErrors,
     ))]
 pub async fn summarize_ray(
     State(state): State<AppState>,
@@ -268,11 +260,7 @@ pub async fn summarize_ray(
     responses(
         (status = 200, description = "The summary; with `stream` (or Accept: text/event-stream) server-sent `token` events then `done`", body = SummarizeResponse),
         (status = 404, description = "Unknown model", body = crate::error::ErrorBody),
-        (status = 400, description = "Empty text, bad lengths, unknown model", body = crate::error::ErrorBody),
-        (status = 413, description = "Text over --text-limit", body = crate::error::ErrorBody),
-        (status = 429, description = "The model's queue is full (Retry-After)", body = crate::error::ErrorBody),
-        (status = 503, description = "Model not ready (Retry-After)", body = crate::error::ErrorBody),
-        (status = 504, description = "No answer within the request timeout", body = crate::error::ErrorBody),
+        crate::openapi::TextRouteErrors,
     ))]
 pub async fn summarize_v1(
     State(state): State<AppState>,
