@@ -215,7 +215,7 @@ pub(crate) async fn summarize_form(
             .filter(|v| !v.trim().is_empty())
     };
     let id = model_or_default(
-        &state,
+        state,
         field("model").map(str::to_owned),
         Task::Summarization,
     )?;
