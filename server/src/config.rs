@@ -139,8 +139,9 @@ pub struct ServeArgs {
     /// never batched.
     #[arg(long, env = "CANDLELIT_MAX_BATCH", default_value_t = 4, global = true)]
     pub max_batch: usize,
-    /// How long a worker holding one request waits for others to fill its batch, in
-    /// milliseconds. 0 batches only what is already queued, adding no latency when idle.
+    /// Longest a worker holding one request waits for others to fill its batch, in
+    /// milliseconds. It waits only while other requests are admitted and still decoding, so a
+    /// lone request never waits; 0 batches only what is already queued.
     #[arg(
         long,
         env = "CANDLELIT_BATCH_WAIT_MS",

@@ -25,7 +25,8 @@ pub struct EngineOptions {
     pub queue: usize,
     /// Most requests run as one batch (1 turns batching off).
     pub max_batch: usize,
-    /// Longest a worker holding one request waits for more to fill the batch.
+    /// Longest a worker holding one request waits for more to fill the batch (only while
+    /// other requests are admitted and on their way).
     pub batch_wait: Duration,
 }
 
@@ -258,7 +259,7 @@ fn worker<I, O>(
     options: EngineOptions,
 ) {
     loop {
-        let Some(batch) = next_batch(rx, options) else {
+        let Some(batch) = next_batch(rx, &shared.depth, options) else {
             return; // every sender is gone: the engine was dropped
         };
         shared.depth.fetch_sub(batch.len(), Ordering::SeqCst);
@@ -312,16 +313,21 @@ fn worker<I, O>(
 }
 
 /// Blocks for one job, then gathers more that are queued or arrive within `batch_wait`, up to
-/// `max_batch`. The receiver stays locked meanwhile, so the other workers wait their turn.
+/// `max_batch`. It waits only for company that is on its way: requests admitted (`depth`
+/// counts them while they decode) and not yet in the batch; when there are none it runs at
+/// once, so batching costs a lone request nothing. The receiver stays locked meanwhile, so the
+/// other workers wait their turn.
 fn next_batch<I, O>(
     rx: &Mutex<Receiver<Job<I, O>>>,
+    depth: &AtomicUsize,
     options: EngineOptions,
 ) -> Option<Vec<Job<I, O>>> {
     let rx = rx.lock().unwrap_or_else(|p| p.into_inner());
     let first = rx.recv().ok()?;
     let mut batch = vec![first];
     let until = Instant::now() + options.batch_wait;
-    while batch.len() < options.max_batch {
+    // `depth` still counts this batch's jobs: they are given back once it is formed.
+    while batch.len() < options.max_batch && depth.load(Ordering::SeqCst) > batch.len() {
         let left = until.saturating_duration_since(Instant::now());
         let next = if left.is_zero() {
             rx.try_recv().map_err(|e| e == TryRecvError::Disconnected)
@@ -373,16 +379,37 @@ mod tests {
             batch_wait: Duration::from_millis(200),
         };
         let e = Engine::start("m", opts, doubler(seen.clone(), Duration::ZERO));
-        let jobs: Vec<_> = (0..4)
-            .map(|x| {
-                let e = e.clone();
-                tokio::spawn(async move { e.submit(x, later(5000)).await })
-            })
+        // All four admitted (decoding, say) before the first reaches the worker.
+        let tickets: Vec<_> = (0..4).map(|_| e.admit().unwrap()).collect();
+        let jobs: Vec<_> = tickets
+            .into_iter()
+            .zip(0..4)
+            .map(|(t, x)| tokio::spawn(async move { t.submit(x, later(5000)).await }))
             .collect();
         for (x, j) in jobs.into_iter().enumerate() {
             assert_eq!(j.await.unwrap().unwrap(), x as u32 * 2);
         }
         assert_eq!(*seen.lock().unwrap(), vec![4], "one batch of four");
+    }
+
+    #[tokio::test]
+    async fn a_lone_request_does_not_wait_for_company() {
+        let seen = Arc::new(Mutex::new(vec![]));
+        let opts = EngineOptions {
+            workers: 1,
+            queue: 16,
+            max_batch: 4,
+            batch_wait: Duration::from_secs(2),
+        };
+        let e = Engine::start("m", opts, doubler(seen.clone(), Duration::ZERO));
+        let t0 = Instant::now();
+        assert_eq!(e.submit(21, later(5000)).await.unwrap(), 42);
+        assert!(
+            t0.elapsed() < Duration::from_secs(1),
+            "nobody else was admitted, so the worker did not wait {:?}",
+            t0.elapsed()
+        );
+        assert_eq!(*seen.lock().unwrap(), vec![1]);
     }
 
     #[tokio::test]
