@@ -27,7 +27,8 @@ if [[ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null || true)" != "wasm-bind
   cargo install wasm-bindgen-cli --version "$WBG_VERSION" --root "$TOOLS"
 fi
 
-LOCK_SUM="$(sha256sum "$ROOT/tools/package-lock.json" "$ROOT/tools/package.json" | sha256sum | cut -c1-16)"
+# Contents only: the sum must not depend on where the clone is (sha256sum prints paths).
+LOCK_SUM="$(cat "$ROOT/tools/package-lock.json" "$ROOT/tools/package.json" | sha256sum | cut -c1-16)"
 if [[ "$(cat "$NPM_DIR/.installed" 2>/dev/null || true)" != "$LOCK_SUM" ]]; then
   say "installing npm tools into $NPM_DIR"
   cp "$ROOT/tools/package.json" "$ROOT/tools/package-lock.json" "$NPM_DIR/"

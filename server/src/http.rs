@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::RequestPartsExt;
 use tower_http::classify::{ServerErrorsAsFailures, SharedClassifier};
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 
 use crate::error::ApiError;
 use crate::metrics::METRICS;
@@ -127,4 +127,7 @@ pub fn trace_layer() -> Trace {
     TraceLayer::new_for_http()
         .make_span_with(span as fn(&axum::http::Request<Body>) -> tracing::Span)
         .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+        // A 5xx line is a warning: 503 while models load and 504 under load are expected
+        // backpressure; internal errors are logged at ERROR where they happen (`ApiError`).
+        .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN))
 }
