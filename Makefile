@@ -16,7 +16,7 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden twins bench bench-load bench-overhead lint fmt clean
+.PHONY: run test tools fetch build site server golden twins bench bench-load bench-overhead fuzz lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -88,6 +88,11 @@ bench-load: fetch
 # HTTP overhead (not a test): one image through the route and through the model call directly.
 bench-overhead: fetch
 	cargo run --release -p server --example overhead -- $(CANDLELIT_MODEL_DIR) 50
+
+# API fuzzing (not a test: random and minutes long): schemathesis over the OpenAPI spec; no 500,
+# every error in the one shape, answers as documented, and the server still healthy after.
+fuzz: fetch site
+	scripts/fuzz/run.sh $${FUZZ_EXAMPLES:-25}
 
 fmt:
 	cargo fmt --all

@@ -13,6 +13,9 @@ pub enum ApiError {
     BadRequest(String),
     #[error("{0}")]
     NotFound(String),
+    /// The route exists, not with this method (the answer keeps axum's `Allow` header).
+    #[error("{0}")]
+    MethodNotAllowed(String),
     /// A URL the server will not fetch (scheme, private address, ...).
     #[error("{0}")]
     UrlRefused(String),
@@ -63,6 +66,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) | ApiError::UrlRefused(_) => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
             ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -80,6 +84,7 @@ impl ApiError {
         match self {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::NotFound(_) => "not_found",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Timeout(_) => "timeout",
             ApiError::NotReady(_) => "not_ready",

@@ -108,6 +108,27 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
     resp
 }
 
+/// axum answers a known path with the wrong method 405 and an empty body; this gives it the one
+/// error shape, keeping its `Allow` header.
+pub async fn json_405(resp: Response) -> Response {
+    if resp.status() != axum::http::StatusCode::METHOD_NOT_ALLOWED {
+        return resp;
+    }
+    let allow = resp.headers().get(axum::http::header::ALLOW).cloned();
+    let methods = allow
+        .as_ref()
+        .and_then(|a| a.to_str().ok())
+        .unwrap_or("see the API docs")
+        .to_owned();
+    let mut out =
+        ApiError::MethodNotAllowed(format!("method not allowed here; allowed: {methods}"))
+            .into_response();
+    if let Some(a) = allow {
+        out.headers_mut().insert(axum::http::header::ALLOW, a);
+    }
+    out
+}
+
 type Trace = TraceLayer<
     SharedClassifier<ServerErrorsAsFailures>,
     fn(&axum::http::Request<Body>) -> tracing::Span,

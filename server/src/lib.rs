@@ -282,6 +282,7 @@ pub fn app(state: AppState) -> Router {
     api.merge(open)
         .merge(site)
         .with_state(state)
+        .layer(axum::middleware::map_response(http::json_405))
         .layer(metrics)
         .layer(cors)
         .layer(http::trace_layer())

@@ -18,7 +18,7 @@ use crate::AppState;
 #[allow(dead_code)]
 pub struct ImageUrl {
     /// http(s) only; private, loopback and metadata addresses are refused.
-    #[schema(example = "https://example.com/photo.jpg")]
+    #[schema(example = "https://example.com/photo.jpg", min_length = 1)]
     pub image_url: String,
 }
 

@@ -565,6 +565,13 @@ async fn errors_share_one_json_shape() {
             422,
             "unprocessable",
         ),
+        (
+            Request::delete("/api/v1/models")
+                .body(Body::empty())
+                .unwrap(),
+            405,
+            "method_not_allowed",
+        ),
     ];
     for (req, code, kind) in cases {
         let uri = req.uri().to_string();

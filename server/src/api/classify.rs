@@ -81,7 +81,7 @@ pub async fn classify_v1(
 }
 
 fn parse_top_k(raw: Option<&str>, classes: usize) -> Result<usize, ApiError> {
-    let Some(raw) = raw else {
+    let Some(raw) = super::given(raw) else {
         return Ok(DEFAULT_TOP_K.min(classes));
     };
     match raw.trim().parse::<usize>() {

@@ -117,14 +117,20 @@ pub(crate) async fn decode_image(
         .await
 }
 
-/// A number parameter within `range`, or 400 naming it.
+/// A parameter's value, where an empty one (`?confidence=`, as a form sends an empty field)
+/// counts as not given.
+pub(crate) fn given(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|r| !r.trim().is_empty())
+}
+
+/// A number parameter within `range` (empty or absent: `default`), or 400 naming it.
 pub(crate) fn number_in(
     raw: Option<&str>,
     name: &str,
     range: std::ops::RangeInclusive<f32>,
     default: f32,
 ) -> Result<f32, ApiError> {
-    let Some(raw) = raw else {
+    let Some(raw) = given(raw) else {
         return Ok(default);
     };
     let v: f32 = raw

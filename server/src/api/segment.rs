@@ -9,7 +9,7 @@ use models::postprocess::{self, ProbMap, PERSON_TINT};
 use models::Task;
 use serde::{Deserialize, Serialize};
 
-use super::{decode_image, finish, model_or_default, pick, query_or_400, StageTimings};
+use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
 use crate::error::ApiError;
 use crate::input::read_image;
 use crate::openapi::{ImageUpload, ImageUrl};
@@ -47,8 +47,10 @@ impl std::str::FromStr for SegmentOutput {
 pub struct SegmentQuery {
     /// `mask`, `overlay`, `json`, `probability` or (multi-class models) `colour`.
     pub output: Option<String>,
-    pub threshold: Option<f32>,
-    pub opacity: Option<f32>,
+    /// 0..1 (default 0.5): the probability at which a pixel counts as the class.
+    pub threshold: Option<String>,
+    /// 0..1 (default 0.55): how strongly the overlay tints.
+    pub opacity: Option<String>,
     pub model: Option<String>,
     /// For `output=json`: comma list of `probability` and/or `image` to embed as base64 PNGs.
     pub include: Option<String>,
@@ -145,19 +147,18 @@ async fn segment(
             SegmentOutput::Mask
         }),
     };
-    let threshold = match (q.threshold, input.fields.get("threshold")) {
-        (Some(t), _) => t,
-        (None, Some(s)) => s
-            .parse()
-            .map_err(|_| ApiError::BadRequest(format!("threshold '{s}' is not a number")))?,
-        (None, None) => 0.5,
-    };
-    if !(0.0..=1.0).contains(&threshold) {
-        return Err(ApiError::BadRequest(format!(
-            "threshold must be within 0..1, got {threshold}"
-        )));
-    }
-    let opacity = q.opacity.unwrap_or(0.55).clamp(0.0, 1.0);
+    let threshold = number_in(
+        pick(&q.threshold, &input.fields, "threshold"),
+        "threshold",
+        0.0..=1.0,
+        0.5,
+    )?;
+    let opacity = number_in(
+        pick(&q.opacity, &input.fields, "opacity"),
+        "opacity",
+        0.0..=1.0,
+        0.55,
+    )?;
     let include = q.include.clone().unwrap_or_default();
     let (want_prob, want_image) = (include.contains("probability"), include.contains("image"));
     let labels = model.spec().labels.clone();

@@ -34,6 +34,8 @@ pub struct LegacyQuery {
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct TextBody {
+    /// The text to summarize (empty: 400 "Text cannot be empty", as the seed answers).
+    #[schema(required = true, min_length = 1)]
     pub text: Option<String>,
     pub min_tokens: Option<usize>,
     pub max_tokens: Option<usize>,
@@ -44,6 +46,8 @@ pub struct TextBody {
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RayQuery {
+    /// The text to summarize.
+    #[param(required = true, min_length = 1)]
     pub txt: Option<String>,
 }
 
@@ -133,14 +137,15 @@ fn request(
 }
 
 fn tokens_param(raw: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
-    raw.map(|r| {
-        r.trim().parse::<usize>().map_err(|_| {
-            ApiError::BadRequest(format!(
-                "{name} must be a whole number of tokens, not '{r}'"
-            ))
+    super::given(raw)
+        .map(|r| {
+            r.trim().parse::<usize>().map_err(|_| {
+                ApiError::BadRequest(format!(
+                    "{name} must be a whole number of tokens, not '{r}'"
+                ))
+            })
         })
-    })
-    .transpose()
+        .transpose()
 }
 
 /// The seed answers 400 (not 404) for an unknown model, naming the choices.
@@ -258,7 +263,8 @@ pub async fn summarize_ray(
     params(("model_id" = String, Path, description = "smollm2")),
     request_body = TextBody,
     responses(
-        (status = 200, description = "The summary; with `stream` (or Accept: text/event-stream) server-sent `token` events then `done`", body = SummarizeResponse),
+        (status = 200, description = "The summary; with `stream` (or Accept: text/event-stream) server-sent `token` events then `done`",
+            content((SummarizeResponse = "application/json"), (String = "text/event-stream"))),
         (status = 404, description = "Unknown model", body = crate::error::ErrorBody),
         crate::openapi::TextRouteErrors,
     ))]
