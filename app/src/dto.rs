@@ -57,6 +57,8 @@ pub struct SegmentResponse {
     pub probability_png: Option<String>,
     #[serde(default)]
     pub image_png: Option<String>,
+    #[serde(default)]
+    pub overlay_png: Option<String>,
 }
 
 /// Every API error body: `{"error","type","code"}`.

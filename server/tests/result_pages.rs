@@ -45,7 +45,11 @@ async fn segment_form_renders_the_photo_the_map_and_the_shares() {
     assert_eq!(
         page.matches("src=\"data:image/png;base64,").count(),
         2,
-        "photo and map"
+        "photo and overlay"
+    );
+    assert!(
+        page.contains("with person ("),
+        "the overlay's alt names what it tints: {page}"
     );
     assert!(page.contains("person") && page.contains("background"));
     assert!(!page.contains("<script"), "nothing to hydrate");

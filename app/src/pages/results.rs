@@ -51,7 +51,8 @@ fn latency(model: &str, w: u32, h: u32, t: &Timings) -> String {
     )
 }
 
-/// The segmentation answer: the photo, the probability map, the class shares and the timings.
+/// The segmentation answer: the photo and its overlay side by side, the class shares with their
+/// colours, and the timings.
 pub fn segment_html(r: &SegmentResponse) -> String {
     let body = view! {
         <section class="task result-page">
@@ -63,8 +64,8 @@ pub fn segment_html(r: &SegmentResponse) -> String {
                     <figcaption>"Original"</figcaption>
                 </figure>
                 <figure>
-                    <img src=r.probability_png.clone().unwrap_or_default() alt="The model's probability map: white where it sees a person"/>
-                    <figcaption>"Probability map (white: person)"</figcaption>
+                    <img src=r.overlay_png.clone().unwrap_or_default() alt=overlay_alt(r)/>
+                    <figcaption>{format!("Overlay at threshold {:.2}", r.threshold)}</figcaption>
                 </figure>
             </div>
             <div class="result-meta">
@@ -74,8 +75,13 @@ pub fn segment_html(r: &SegmentResponse) -> String {
                         {r.classes
                             .iter()
                             .map(|c| {
+                                let swatch = match c.colour {
+                                    Some([r, g, b]) if c.label != "background" => format!("background: rgb({r},{g},{b})"),
+                                    _ => "background: transparent".to_string(),
+                                };
                                 view! {
                                     <li>
+                                        <span class="swatch" style=swatch aria-hidden="true"></span>
                                         <span class="label">{c.label.clone()}</span>
                                         <span class="share">{format!("{:.1}%", c.share * 100.0)}</span>
                                     </li>
@@ -94,6 +100,21 @@ pub fn segment_html(r: &SegmentResponse) -> String {
     }
     .into_any();
     document("Segmentation result", body)
+}
+
+/// The overlay's alt text: which classes it tints, largest first.
+fn overlay_alt(r: &SegmentResponse) -> String {
+    let tinted: Vec<String> = r
+        .classes
+        .iter()
+        .filter(|c| c.label != "background" && c.share > 0.0)
+        .map(|c| format!("{} ({:.1}%)", c.label, c.share * 100.0))
+        .collect();
+    if tinted.is_empty() {
+        "The photo; nothing found at this threshold".into()
+    } else {
+        format!("The photo with {} tinted", tinted.join(", "))
+    }
 }
 
 /// The detection answer: the photo with the boxes laid over it as positioned elements (no

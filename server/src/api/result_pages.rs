@@ -17,7 +17,7 @@ use crate::AppState;
 pub async fn segment_result(State(state): State<AppState>, req: Request) -> Response {
     let q = SegmentQuery {
         output: Some("json".into()),
-        include: Some("probability,image".into()),
+        include: Some("image,overlay".into()),
         ..SegmentQuery::default()
     };
     let answer = segment_legacy(State(state), Ok(Query(q)), req).await;

@@ -52,7 +52,8 @@ pub struct SegmentQuery {
     /// 0..1 (default 0.55): how strongly the overlay tints.
     pub opacity: Option<String>,
     pub model: Option<String>,
-    /// For `output=json`: comma list of `probability` and/or `image` to embed as base64 PNGs.
+    /// For `output=json`: comma list of `probability`, `image` and/or `overlay` to embed as
+    /// base64 PNGs.
     pub include: Option<String>,
 }
 
@@ -77,6 +78,9 @@ pub struct SegmentResponse {
     pub probability_png: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image_png: Option<String>,
+    /// With `include=overlay`: the overlay at this threshold and opacity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub overlay_png: Option<String>,
 }
 
 /// `POST /segment` — the seed's route: model from `?model=` or the form, else the default.
@@ -160,7 +164,11 @@ async fn segment(
         0.55,
     )?;
     let include = q.include.clone().unwrap_or_default();
-    let (want_prob, want_image) = (include.contains("probability"), include.contains("image"));
+    let (want_prob, want_image, want_overlay) = (
+        include.contains("probability"),
+        include.contains("image"),
+        include.contains("overlay"),
+    );
     let labels = model.spec().labels.clone();
 
     // A place in the queue first: a request the model would refuse is never decoded.
@@ -243,6 +251,20 @@ async fn segment(
                     } else {
                         None
                     };
+                    let overlay_png = if want_overlay {
+                        let ov = match &classes_at_size {
+                            Some(c) => c.overlay(&img, &palette, opacity)?,
+                            None => postprocess::overlay(
+                                &img,
+                                &probs.mask(threshold),
+                                PERSON_TINT,
+                                opacity,
+                            )?,
+                        };
+                        Some(b64(postprocess::encode_png_rgb(&ov)?))
+                    } else {
+                        None
+                    };
                     let resp = SegmentResponse {
                         model: model.spec().id.clone(),
                         width: img.width(),
@@ -253,6 +275,7 @@ async fn segment(
                         timings: StageTimings::default(),
                         probability_png,
                         image_png,
+                        overlay_png,
                     };
                     (
                         serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?,
