@@ -16,7 +16,7 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden twins bench bench-load bench-overhead fuzz lint fmt clean
+.PHONY: run test tools fetch build site server golden twins twins-full bench bench-load bench-overhead fuzz lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -68,6 +68,13 @@ golden: tools fetch
 twins:
 	scripts/golden/pyenv.sh tools/requirements-twins.txt py-twins
 	for s in deeplab segformer yolov8 seq2seq; do $(CACHE)/py-twins/bin/python scripts/twins/$$s.py; done
+
+# Full-size twins of the torchvision checkpoints (21 classes, aux head, 520x520), too large to
+# commit: made into the cache and checked by the opt-in (ignored) parity test.
+twins-full:
+	scripts/golden/pyenv.sh tools/requirements-twins.txt py-twins
+	$(CACHE)/py-twins/bin/python scripts/twins/full_size.py $(CACHE)/twins-full
+	CANDLELIT_FULL_TWINS=$(CACHE)/twins-full cargo test --release -p models --test twin_deeplab -- --ignored --nocapture
 
 # Benchmark (not a test): candle vs TF.js on the same files and inputs, alternating.
 bench: tools fetch
