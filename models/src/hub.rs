@@ -274,10 +274,9 @@ files = [{ path = "config.json" }, { path = "model.safetensors" }]
         d
     }
 
-    #[test]
-    fn installs_from_a_hub_cache_layout_and_records_checksums() {
-        let spec = Catalog::parse(HUB_MODEL).unwrap().models.remove(0);
-        let root = tmp("cache");
+    /// A hub cache under `root` holding someone/tiny at commit 0123abcd, which `main` points
+    /// to; returns the snapshot folder.
+    fn hub_cache_with_main_at_0123abcd(root: &Path) -> PathBuf {
         let base = root.join("models--someone--tiny");
         let snap = base.join("snapshots/0123abcd");
         fs::create_dir_all(&snap).unwrap();
@@ -285,6 +284,14 @@ files = [{ path = "config.json" }, { path = "model.safetensors" }]
         fs::write(base.join("refs/main"), "0123abcd\n").unwrap();
         fs::write(snap.join("config.json"), b"{}").unwrap();
         fs::write(snap.join("model.safetensors"), b"weights").unwrap();
+        snap
+    }
+
+    #[test]
+    fn installs_from_a_hub_cache_layout_and_records_checksums() {
+        let spec = Catalog::parse(HUB_MODEL).unwrap().models.remove(0);
+        let root = tmp("cache");
+        hub_cache_with_main_at_0123abcd(&root);
         let (src, commit) = locate(&spec, &root).unwrap();
         assert_eq!(commit, "0123abcd");
         let store = Store::new(tmp("store"), tmp("dl"));
@@ -312,13 +319,7 @@ files = [{ path = "config.json" }, { path = "model.safetensors" }]
         );
         let spec = Catalog::parse(&pinned).unwrap().models.remove(0);
         let root = tmp("fallback");
-        let base = root.join("models--someone--tiny");
-        let snap = base.join("snapshots/0123abcd");
-        fs::create_dir_all(&snap).unwrap();
-        fs::create_dir_all(base.join("refs")).unwrap();
-        fs::write(base.join("refs/main"), "0123abcd\n").unwrap();
-        fs::write(snap.join("config.json"), b"{}").unwrap();
-        fs::write(snap.join("model.safetensors"), b"weights").unwrap();
+        let snap = hub_cache_with_main_at_0123abcd(&root);
         let (src, commit) = locate(&spec, &root).unwrap();
         assert_eq!(
             commit, "0123abcd",

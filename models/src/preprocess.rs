@@ -42,6 +42,15 @@ fn resize_and_centre_crop(img: &RgbImage, shorter: u32, width: u32, height: u32)
     image::imageops::crop_imm(&resized, x, y, width, height).to_image()
 }
 
+/// Each image resized as `spec` says and normalised, stacked as one `[N, 3, H, W]` batch.
+pub fn to_batch(imgs: &[&RgbImage], spec: &InputSpec, device: &Device) -> Result<Tensor> {
+    let xs = imgs
+        .iter()
+        .map(|img| to_tensor(&resize_for(img, spec), spec, device))
+        .collect::<Result<Vec<_>>>()?;
+    Ok(Tensor::cat(&xs, 0)?)
+}
+
 /// Turns an image already at the input size into a `[1, H, W, 3]` or `[1, 3, H, W]` f32 tensor:
 /// channels reordered as the model wants, then `(v - mean) / std` on 0..255 values.
 pub fn to_tensor(img: &RgbImage, spec: &InputSpec, device: &Device) -> Result<Tensor> {

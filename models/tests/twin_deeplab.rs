@@ -4,17 +4,23 @@
 
 mod twin_support;
 
+use std::collections::HashMap;
+
 use candle_core::Device;
 use models::catalog::Task;
 use models::segment::{DeepLabSegmenter, DeepLabV3, Segmenter};
 
 const ARCHS: [&str; 2] = ["deeplab_resnet50", "deeplab_mobilenet_v3_large"];
 
-fn parity(arch: &str) {
-    let dir = twin_support::fixture(arch);
+/// candle's logits for the twin in `dir`, and the twin's inputs and reference outputs.
+fn run(dir: &std::path::Path) -> (candle_core::Tensor, HashMap<String, candle_core::Tensor>) {
     let model = DeepLabV3::load(&dir.join("weights.safetensors"), &Device::Cpu).unwrap();
-    let io = twin_support::io(&dir);
-    let ours = model.forward(&io["input"]).unwrap();
+    let io = twin_support::io(dir);
+    (model.forward(&io["input"]).unwrap(), io)
+}
+
+fn parity(arch: &str) {
+    let (ours, io) = run(&twin_support::fixture(arch));
     let reference = &io["logits"];
     let agreement = twin_support::argmax_agreement(&ours, &reference.argmax(1).unwrap());
     let max_diff = twin_support::max_abs_diff(&ours, reference);
@@ -109,9 +115,7 @@ fn full_size_twins_match_torchvision() {
             "{} is missing; run `make twins-full`",
             dir.display()
         );
-        let model = DeepLabV3::load(&dir.join("weights.safetensors"), &Device::Cpu).unwrap();
-        let io = twin_support::io(&dir);
-        let ours = model.forward(&io["input"]).unwrap();
+        let (ours, io) = run(&dir);
         let exact = io["logits64"].to_dtype(candle_core::DType::F32).unwrap();
         let torch32 = &io["logits"];
         let agreement = twin_support::argmax_agreement(&ours, &exact.argmax(1).unwrap());

@@ -75,10 +75,8 @@ pub fn segment_html(r: &SegmentResponse) -> String {
                         {r.classes
                             .iter()
                             .map(|c| {
-                                let swatch = match c.colour {
-                                    Some([r, g, b]) if c.label != "background" => format!("background: rgb({r},{g},{b})"),
-                                    _ => "background: transparent".to_string(),
-                                };
+                                // Background is drawn untinted, whatever colour it is listed with.
+                                let swatch = super::segment::swatch_style(c.colour.filter(|_| c.label != "background"));
                                 view! {
                                     <li>
                                         <span class="swatch" style=swatch aria-hidden="true"></span>

@@ -12,6 +12,14 @@ use super::input::ImageInput;
 use super::status::{LatencyBreakdown, StatusLines};
 use crate::dto::SEGMENTATION_MODELS;
 
+/// A legend swatch's style: the class colour, or none (drawn untinted).
+pub fn swatch_style(colour: Option<[u8; 3]>) -> String {
+    match colour {
+        Some([r, g, b]) => format!("background: rgb({r},{g},{b})"),
+        None => "background: transparent".to_string(),
+    }
+}
+
 /// One legend row: a class, its colour in the overlay (none: drawn untinted), its pixel share.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LegendEntry {
@@ -166,10 +174,7 @@ pub fn SegmentPage() -> impl IntoView {
                                 .into_iter()
                                 .enumerate()
                                 .map(|(row, e)| {
-                                    let swatch = match e.colour {
-                                        Some([r, g, b]) => format!("background: rgb({r},{g},{b})"),
-                                        None => "background: transparent".to_string(),
-                                    };
+                                    let swatch = swatch_style(e.colour);
                                     let share = format!("{:.1}%", e.share * 100.0);
                                     let title = format!("{}: {share} of the pixels; hover or focus to highlight", e.label);
                                     view! {

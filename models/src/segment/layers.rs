@@ -310,11 +310,7 @@ pub(crate) fn segment_images(
 ) -> Result<Vec<Segmentation>> {
     let input = spec.image_input();
     let t0 = Instant::now();
-    let xs = imgs
-        .iter()
-        .map(|img| preprocess::to_tensor(&preprocess::resize_for(img, input), input, device))
-        .collect::<Result<Vec<_>>>()?;
-    let x = Tensor::cat(&xs, 0)?;
+    let x = preprocess::to_batch(imgs, input, device)?;
     let t1 = Instant::now();
     let logits = forward(&x)?;
     let t2 = Instant::now();

@@ -186,6 +186,11 @@ async fn segment(
                 .classes
                 .as_ref()
                 .map(|c| c.resize(img.width(), img.height()));
+            // In class colours for multi-class models, else the person tint at the threshold.
+            let overlay = || match &classes_at_size {
+                Some(c) => c.overlay(&img, &palette, opacity),
+                None => postprocess::overlay(&img, &probs.mask(threshold), PERSON_TINT, opacity),
+            };
             let (body, ctype) = match (output, &classes_at_size) {
                 (SegmentOutput::Colour, Some(c)) => (
                     postprocess::encode_png_rgb(&c.to_colour(&palette))?,
@@ -198,9 +203,8 @@ async fn segment(
                         labels.join(", ")
                     )))
                 }
-                (SegmentOutput::Overlay, Some(c)) => {
-                    let ov = c.overlay(&img, &palette, opacity)?;
-                    (postprocess::encode_png_rgb(&ov)?, "image/png")
+                (SegmentOutput::Overlay, _) => {
+                    (postprocess::encode_png_rgb(&overlay()?)?, "image/png")
                 }
                 (SegmentOutput::Mask, _) => (
                     postprocess::encode_png_gray(&probs.mask(threshold))?,
@@ -208,11 +212,6 @@ async fn segment(
                 ),
                 (SegmentOutput::Probability, _) => {
                     (postprocess::encode_png_gray(&probs.to_gray())?, "image/png")
-                }
-                (SegmentOutput::Overlay, None) => {
-                    let ov =
-                        postprocess::overlay(&img, &probs.mask(threshold), PERSON_TINT, opacity)?;
-                    (postprocess::encode_png_rgb(&ov)?, "image/png")
                 }
                 (SegmentOutput::Json, _) => {
                     let fg = probs.share(threshold);
@@ -252,16 +251,7 @@ async fn segment(
                         None
                     };
                     let overlay_png = if want_overlay {
-                        let ov = match &classes_at_size {
-                            Some(c) => c.overlay(&img, &palette, opacity)?,
-                            None => postprocess::overlay(
-                                &img,
-                                &probs.mask(threshold),
-                                PERSON_TINT,
-                                opacity,
-                            )?,
-                        };
-                        Some(b64(postprocess::encode_png_rgb(&ov)?))
+                        Some(b64(postprocess::encode_png_rgb(&overlay()?)?))
                     } else {
                         None
                     };

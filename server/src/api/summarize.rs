@@ -189,13 +189,15 @@ pub async fn summarize_legacy(
     let q = query_or_400(q)?;
     let Json(body) =
         body.map_err(|e| ApiError::BadRequest(format!("bad JSON body: {}", e.body_text())))?;
-    let id = model_or_default(&state, q.model.clone(), Task::Summarization)?;
-    let model = summarizer_400(&state, &id)?;
-    let min = tokens_param(q.min.as_deref(), "min")?;
-    let max = tokens_param(q.max.as_deref(), "max")?;
-    let req = request(&state, body.text, min, max)?;
-    let (s, req) = run_to_end(&state, model, req, started).await?;
-    let full = response(&id, s, &req, started);
+    let full = summarize_to_end(
+        &state,
+        q.model.clone(),
+        q.min.as_deref(),
+        q.max.as_deref(),
+        body.text,
+        started,
+    )
+    .await?;
     Ok(Json(serde_json::json!({
         "summary": full.summary,
         "model": full.model,
@@ -213,23 +215,36 @@ pub(crate) async fn summarize_form(
     state: &AppState,
     form: &std::collections::HashMap<String, String>,
 ) -> Result<Response, ApiError> {
-    let started = Instant::now();
-    let field = |k: &str| {
-        form.get(k)
-            .map(String::as_str)
-            .filter(|v| !v.trim().is_empty())
-    };
-    let id = model_or_default(
+    let field = |k: &str| super::given(form.get(k).map(String::as_str));
+    let full = summarize_to_end(
         state,
         field("model").map(str::to_owned),
-        Task::Summarization,
-    )?;
+        field("min"),
+        field("max"),
+        field("txt").map(str::to_owned),
+        Instant::now(),
+    )
+    .await?;
+    Ok(Json(full).into_response())
+}
+
+/// The seeds' way to summarize, shared by their route and the site's form: the named model (else
+/// the default; an unknown one is 400), `min`/`max` tokens as given, the text; run to the end.
+async fn summarize_to_end(
+    state: &AppState,
+    model: Option<String>,
+    min: Option<&str>,
+    max: Option<&str>,
+    text: Option<String>,
+    started: Instant,
+) -> Result<SummarizeResponse, ApiError> {
+    let id = model_or_default(state, model, Task::Summarization)?;
     let engine = summarizer_400(state, &id)?;
-    let min = tokens_param(field("min"), "min")?;
-    let max = tokens_param(field("max"), "max")?;
-    let req = request(state, field("txt").map(str::to_owned), min, max)?;
+    let min = tokens_param(min, "min")?;
+    let max = tokens_param(max, "max")?;
+    let req = request(state, text, min, max)?;
     let (s, req) = run_to_end(state, engine, req, started).await?;
-    Ok(Json(response(&id, s, &req, started)).into_response())
+    Ok(response(&id, s, &req, started))
 }
 
 /// `GET /Summarizer?txt=...` (the Ray Serve seed): the summary as plain text.
