@@ -16,7 +16,7 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden twins twins-full bench bench-load bench-overhead fuzz lint fmt clean
+.PHONY: run test tools fetch build site server golden twins twins-full bench bench-load bench-overhead fuzz corpus soak burst lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -100,6 +100,21 @@ bench-overhead: fetch
 # every error in the one shape, answers as documented, and the server still healthy after.
 fuzz: fetch site
 	scripts/fuzz/run.sh $${FUZZ_EXAMPLES:-25}
+
+# Regenerates the hostile-input corpus in server/tests/hostile (committed; read by
+# server/tests/hostile.rs) with Pillow in a venv under the cache.
+corpus:
+	test -x $(CACHE)/py-corpus/bin/python || python3 -m venv $(CACHE)/py-corpus
+	$(CACHE)/py-corpus/bin/pip install -q pillow==13.0.0
+	$(CACHE)/py-corpus/bin/python scripts/hostile/make_corpus.py
+
+# Soak (not a test): all four tasks at a steady rate for SOAK_MINUTES, RSS sampled each second.
+soak: fetch site
+	LEPTOS_SITE_ROOT=$(SITE) python3 scripts/soak/soak.py --bin $(BIN) --minutes $${SOAK_MINUTES:-30} --out $(CACHE)/soak.csv
+
+# Peak RSS under CLIENTS concurrent uploads of MEGAPIXELS each (not a test).
+burst: fetch site
+	LEPTOS_SITE_ROOT=$(SITE) python3 scripts/soak/burst.py --bin $(BIN) --clients $${CLIENTS:-48} --megapixels $${MEGAPIXELS:-12}
 
 fmt:
 	cargo fmt --all

@@ -36,16 +36,57 @@ impl ClassMap {
         if (width, height) == (self.width, self.height) {
             return self.clone();
         }
+        let mut ids = Vec::with_capacity(width as usize * height as usize);
+        self.rows_at(width, height, |_, row| ids.extend(row));
+        ClassMap { width, height, ids }
+    }
+
+    /// The map as [`resize`](Self::resize) would make it, one row at a time: memory for one
+    /// row, whatever the size asked for.
+    pub fn rows_at(&self, width: u32, height: u32, mut f: impl FnMut(u32, &[u16])) {
         let src = |out: u32, inp: u32, o: u32| -> usize {
             (((o as f32 + 0.5) * inp as f32 / out as f32) as u32).min(inp - 1) as usize
         };
         let xs: Vec<usize> = (0..width).map(|x| src(width, self.width, x)).collect();
-        let mut ids = Vec::with_capacity((width * height) as usize);
+        let mut row = Vec::with_capacity(width as usize);
         for y in 0..height {
-            let row = src(height, self.height, y) * self.width as usize;
-            ids.extend(xs.iter().map(|&x| self.ids[row + x]));
+            let start = src(height, self.height, y) * self.width as usize;
+            row.clear();
+            row.extend(xs.iter().map(|&x| self.ids[start + x]));
+            f(y, &row);
         }
-        ClassMap { width, height, ids }
+    }
+
+    /// [`to_colour`](Self::to_colour) of the map resized to `width` x `height`, without making
+    /// the resized map.
+    pub fn colour_at(&self, width: u32, height: u32, palette: &[[u8; 3]]) -> RgbImage {
+        let mut out = Vec::with_capacity(width as usize * height as usize * 3);
+        self.rows_at(width, height, |_, row| {
+            for &id in row {
+                out.extend(palette.get(id as usize).copied().unwrap_or([255, 255, 255]));
+            }
+        });
+        RgbImage::from_raw(width, height, out).expect("width * height pixels")
+    }
+
+    /// [`overlay`](Self::overlay) with the map resized to the image's size on the fly.
+    pub fn overlay_at(&self, img: &RgbImage, palette: &[[u8; 3]], alpha: f32) -> RgbImage {
+        let mut out = img.clone();
+        let w = img.width() as usize;
+        let buf: &mut [u8] = &mut out;
+        self.rows_at(img.width(), img.height(), |y, row| {
+            let line = &mut buf[y as usize * w * 3..(y as usize + 1) * w * 3];
+            for (px, &id) in line.chunks_exact_mut(3).zip(row) {
+                if id == 0 {
+                    continue;
+                }
+                let c = palette.get(id as usize).copied().unwrap_or([255, 255, 255]);
+                for (v, &t) in px.iter_mut().zip(&c) {
+                    *v = (*v as f32 * (1.0 - alpha) + t as f32 * alpha).round() as u8;
+                }
+            }
+        });
+        out
     }
 
     /// The share of pixels of each class id in `0..classes`.
@@ -130,6 +171,24 @@ impl ProbMap {
         if (width, height) == (self.width, self.height) {
             return self.clone();
         }
+        let mut data = Vec::with_capacity(width as usize * height as usize);
+        self.rows_at(width, height, |_, row| data.extend_from_slice(row));
+        ProbMap {
+            width,
+            height,
+            data,
+        }
+    }
+
+    /// The map as [`resize`](Self::resize) would make it, one row at a time: memory for one
+    /// row of f32, whatever the size asked for (a 40-megapixel f32 map would be 160 MB).
+    pub fn rows_at(&self, width: u32, height: u32, mut f: impl FnMut(u32, &[f32])) {
+        if (width, height) == (self.width, self.height) {
+            for (y, row) in self.data.chunks_exact(width as usize).enumerate() {
+                f(y as u32, row);
+            }
+            return;
+        }
         let taps = |inp: u32, out: u32| -> Vec<(usize, usize, f32)> {
             let scale = inp as f32 / out as f32;
             (0..out)
@@ -144,23 +203,54 @@ impl ProbMap {
         let xs = taps(self.width, width);
         let ys = taps(self.height, height);
         let w = self.width as usize;
-        let mut data = Vec::with_capacity((width * height) as usize);
-        for &(y0, y1, fy) in &ys {
+        let mut row = Vec::with_capacity(width as usize);
+        for (y, &(y0, y1, fy)) in ys.iter().enumerate() {
             let (r0, r1) = (
                 &self.data[y0 * w..(y0 + 1) * w],
                 &self.data[y1 * w..(y1 + 1) * w],
             );
+            row.clear();
             for &(x0, x1, fx) in &xs {
                 let top = r0[x0] + (r0[x1] - r0[x0]) * fx;
                 let bot = r1[x0] + (r1[x1] - r1[x0]) * fx;
-                data.push(top + (bot - top) * fy);
+                row.push(top + (bot - top) * fy);
             }
+            f(y as u32, &row);
         }
-        ProbMap {
-            width,
-            height,
-            data,
+    }
+
+    /// [`mask`](Self::mask) of the map resized to `width` x `height`, made row by row.
+    pub fn mask_at(&self, width: u32, height: u32, threshold: f32) -> GrayImage {
+        let mut px = Vec::with_capacity(width as usize * height as usize);
+        self.rows_at(width, height, |_, row| {
+            px.extend(row.iter().map(|&p| if p >= threshold { 255u8 } else { 0 }))
+        });
+        GrayImage::from_raw(width, height, px).expect("width * height pixels")
+    }
+
+    /// [`to_gray`](Self::to_gray) of the map resized to `width` x `height`, made row by row.
+    pub fn gray_at(&self, width: u32, height: u32) -> GrayImage {
+        let mut px = Vec::with_capacity(width as usize * height as usize);
+        self.rows_at(width, height, |_, row| {
+            px.extend(
+                row.iter()
+                    .map(|&p| (p.clamp(0.0, 1.0) * 255.0).round() as u8),
+            )
+        });
+        GrayImage::from_raw(width, height, px).expect("width * height pixels")
+    }
+
+    /// [`share`](Self::share) of the map resized to `width` x `height`, in one row of memory.
+    pub fn share_at(&self, width: u32, height: u32, threshold: f32) -> f32 {
+        let total = width as u64 * height as u64;
+        if total == 0 {
+            return 0.0;
         }
+        let mut above = 0u64;
+        self.rows_at(width, height, |_, row| {
+            above += row.iter().filter(|&&p| p >= threshold).count() as u64
+        });
+        above as f32 / total as f32
     }
 
     /// A 0/255 mask: 255 where p >= threshold.
@@ -238,6 +328,24 @@ fn encode_png(raw: &[u8], (w, h): (u32, u32), color: image::ExtendedColorType) -
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn at_size_products_equal_the_resized_maps() {
+        let p = ProbMap::new(3, 2, vec![0.1, 0.9, 0.4, 0.7, 0.2, 0.55]).unwrap();
+        let big = p.resize(11, 7);
+        assert_eq!(p.mask_at(11, 7, 0.5), big.mask(0.5));
+        assert_eq!(p.gray_at(11, 7), big.to_gray());
+        assert_eq!(p.share_at(11, 7, 0.5), big.share(0.5));
+        let c = ClassMap::new(3, 2, vec![0, 1, 2, 2, 1, 0]).unwrap();
+        let palette = voc_palette(3);
+        let cbig = c.resize(11, 7);
+        assert_eq!(c.colour_at(11, 7, &palette), cbig.to_colour(&palette));
+        let img = RgbImage::from_fn(11, 7, |x, y| image::Rgb([x as u8 * 20, y as u8 * 30, 7]));
+        assert_eq!(
+            c.overlay_at(&img, &palette, 0.4),
+            cbig.overlay(&img, &palette, 0.4).unwrap()
+        );
+    }
 
     #[test]
     fn voc_palette_matches_the_published_colours() {

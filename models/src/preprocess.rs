@@ -1,7 +1,7 @@
 //! Image -> model input tensor. Pure functions: no I/O, no globals.
 
 use candle_core::{Device, Tensor};
-use image::{imageops::FilterType, RgbImage};
+use image::RgbImage;
 
 use crate::catalog::{Channels, InputSpec, Layout};
 use crate::error::Result;
@@ -9,21 +9,85 @@ use crate::error::Result;
 /// Brings an image to the model's input size. By default it stretches, ignoring aspect ratio
 /// (the segmenters and detectors were trained on stretched inputs, and their outputs are
 /// stretched back, so no letterbox bars leak into results). With `centre_crop_from` it resizes
-/// the shorter side to that size (bicubic) and takes the centre crop, as classifiers expect.
+/// the shorter side to that size (Catmull-Rom) and takes the centre crop, as classifiers expect.
+/// Either way it is one pass that allocates only the destination (and `fast_image_resize`'s
+/// one-row-per-output-row scratch), whatever the source's shape.
 pub fn resize_for(img: &RgbImage, spec: &InputSpec) -> RgbImage {
     if let Some(shorter) = spec.centre_crop_from {
         return resize_and_centre_crop(img, shorter, spec.width, spec.height);
     }
-    if img.dimensions() == (spec.width, spec.height) {
+    resize(img, spec.width, spec.height, Filter::Bilinear, None)
+}
+
+/// The resampling filters the models' pre-processing uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Filter {
+    /// Antialiased bilinear (a triangle filter widened when shrinking).
+    Bilinear,
+    /// Catmull-Rom cubic, what torchvision's bicubic resize approximates.
+    CatmullRom,
+}
+
+/// A source rectangle `(left, top, width, height)` in source pixels (fractions allowed).
+pub type Crop = (f64, f64, f64, f64);
+
+/// `img`, or its `crop` rectangle, resampled to `width` x `height` (`fast_image_resize`, SIMD).
+/// A no-op copy when nothing changes.
+///
+/// Memory: the destination plus one intermediate of `min(src_w * dst_h, dst_w * src_h)` pixels.
+/// The library's own u8 path always filters vertically first, whose intermediate is
+/// `src_w * dst_h` (3 GB for a 4,000,000 x 10 upload going to 256 x 256); when the other order
+/// is smaller, the two passes are run here one at a time, horizontal first.
+pub fn resize(
+    img: &RgbImage,
+    width: u32,
+    height: u32,
+    filter: Filter,
+    crop: Option<Crop>,
+) -> RgbImage {
+    let (sw, sh) = img.dimensions();
+    let (left, top, cw, ch) = crop.unwrap_or((0.0, 0.0, sw as f64, sh as f64));
+    let (width, height) = (width.max(1), height.max(1));
+    if crop.is_none() && (sw, sh) == (width, height) {
         return img.clone();
     }
-    image::imageops::resize(img, spec.width, spec.height, FilterType::Triangle)
+    let vertical_first = sw as u64 * height as u64;
+    let horizontal_first = width as u64 * sh as u64;
+    let both = cw != width as f64 && ch != height as f64;
+    if both && horizontal_first < vertical_first {
+        let rows = resample(img, width, sh, filter, (left, 0.0, cw, sh as f64));
+        return resample(&rows, width, height, filter, (0.0, top, width as f64, ch));
+    }
+    resample(img, width, height, filter, (left, top, cw, ch))
+}
+
+fn resample(img: &RgbImage, width: u32, height: u32, filter: Filter, crop: Crop) -> RgbImage {
+    use fast_image_resize as fr;
+    let src =
+        fr::images::ImageRef::new(img.width(), img.height(), img.as_raw(), fr::PixelType::U8x3)
+            .expect("an RgbImage's buffer is width * height * 3 bytes");
+    let mut dst = fr::images::Image::new(width, height, fr::PixelType::U8x3);
+    let alg = fr::ResizeAlg::Convolution(match filter {
+        Filter::Bilinear => fr::FilterType::Bilinear,
+        Filter::CatmullRom => fr::FilterType::CatmullRom,
+    });
+    let (left, top, w, h) = crop;
+    let options = fr::ResizeOptions::new()
+        .resize_alg(alg)
+        .crop(left, top, w, h);
+    fr::Resizer::new()
+        .resize(&src, &mut dst, &options)
+        .expect("same pixel type on both sides");
+    RgbImage::from_raw(width, height, dst.into_vec())
+        .expect("the destination is width * height * 3 bytes")
 }
 
 /// The size an image gets when its shorter side becomes `shorter` (aspect kept, rounded).
+/// Computed in f64 and clamped, so no shape overflows (a 40,000,000 x 1 image asks for a
+/// width past `u32::MAX`; callers refuse such aspect ratios before getting here).
 pub fn shorter_side_to(w: u32, h: u32, shorter: u32) -> (u32, u32) {
-    let scale = shorter as f64 / w.min(h) as f64;
-    let fit = |v: u32| ((v as f64 * scale).round() as u32).max(shorter);
+    let scale = shorter as f64 / w.min(h).max(1) as f64;
+    let fit = |v: u32| ((v as f64 * scale).round().min(u32::MAX as f64) as u32).max(shorter);
     if w <= h {
         (shorter, fit(h))
     } else {
@@ -31,15 +95,48 @@ pub fn shorter_side_to(w: u32, h: u32, shorter: u32) -> (u32, u32) {
     }
 }
 
+/// The least an upload must keep, aspect kept, for `spec`'s pre-processing to be unchanged in
+/// kind: both sides at least the input's, and the shorter side at least the centre-crop size.
+pub fn cover_for(spec: &InputSpec) -> (u32, u32) {
+    let crop = spec.centre_crop_from.unwrap_or(0);
+    (spec.width.max(crop), spec.height.max(crop))
+}
+
+/// The smallest size, aspect kept, at which both sides are still at least `min_w` and `min_h`
+/// (rounded up); the image's own size when it is already no larger. Shrinking an upload to
+/// this before it waits in a queue keeps every model's pre-processing exact enough (each model
+/// still resizes down from it) while the full-resolution pixels are dropped early.
+pub fn cover_size(w: u32, h: u32, min_w: u32, min_h: u32) -> (u32, u32) {
+    let scale = f64::max(
+        min_w as f64 / w.max(1) as f64,
+        min_h as f64 / h.max(1) as f64,
+    );
+    if scale >= 1.0 {
+        return (w, h);
+    }
+    let side = |v: u32, min: u32| ((v as f64 * scale).ceil() as u32).clamp(min.max(1), v);
+    (side(w, min_w), side(h, min_h))
+}
+
+/// The shorter side resized to `shorter` and the centre `width` x `height` taken, in one pass:
+/// the crop is folded into the resize as a source rectangle, so the resized full frame is
+/// never made.
 fn resize_and_centre_crop(img: &RgbImage, shorter: u32, width: u32, height: u32) -> RgbImage {
     let (w, h) = shorter_side_to(img.width(), img.height(), shorter.max(width).max(height));
-    let resized = if (w, h) == img.dimensions() {
-        img.clone()
-    } else {
-        image::imageops::resize(img, w, h, FilterType::CatmullRom)
-    };
     let (x, y) = ((w - width) / 2, (h - height) / 2);
-    image::imageops::crop_imm(&resized, x, y, width, height).to_image()
+    // The crop rectangle in source pixels: output pixel (x, y) of the resized frame maps back
+    // by the per-axis scale.
+    let (sx, sy) = (
+        img.width() as f64 / w as f64,
+        img.height() as f64 / h as f64,
+    );
+    let crop = (
+        x as f64 * sx,
+        y as f64 * sy,
+        width as f64 * sx,
+        height as f64 * sy,
+    );
+    resize(img, width, height, Filter::CatmullRom, Some(crop))
 }
 
 /// Each image resized as `spec` says and normalised, stacked as one `[N, 3, H, W]` batch.
@@ -92,6 +189,28 @@ mod tests {
         assert_eq!(shorter_side_to(768, 576, 256), (341, 256));
         assert_eq!(shorter_side_to(576, 768, 256), (256, 341));
         assert_eq!(shorter_side_to(100, 100, 256), (256, 256));
+        // Past u32: clamped, never wrapped.
+        assert_eq!(shorter_side_to(40_000_000, 1, 256).0, u32::MAX);
+    }
+
+    #[test]
+    fn cover_size_keeps_both_sides_at_least_the_minimum() {
+        assert_eq!(cover_size(4000, 3000, 256, 256), (342, 256));
+        assert_eq!(cover_size(3000, 4000, 416, 416), (416, 555));
+        assert_eq!(cover_size(200, 100, 256, 256), (200, 100), "never grows");
+        assert_eq!(cover_size(16384, 819, 320, 320), (6402, 320));
+    }
+
+    #[test]
+    fn extreme_shapes_resize_in_bounded_memory() {
+        // 4,000,000 x 10 (12 MB of pixels): the old resizer's intermediate was 4,000,000 x 256
+        // f32 RGBA, 16 GB. This one allocates the destination and a few rows.
+        for (w, h) in [(4_000_000, 10), (10, 4_000_000)] {
+            let img = RgbImage::from_pixel(w, h, image::Rgb([200, 100, 50]));
+            let out = resize(&img, 256, 256, Filter::Bilinear, None);
+            assert_eq!(out.dimensions(), (256, 256));
+            assert_eq!(out.get_pixel(128, 128).0, [200, 100, 50]);
+        }
     }
 
     #[test]

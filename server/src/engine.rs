@@ -262,20 +262,24 @@ fn worker<I, O>(
         let Some(batch) = next_batch(rx, &shared.depth, options) else {
             return; // every sender is gone: the engine was dropped
         };
-        shared.depth.fetch_sub(batch.len(), Ordering::SeqCst);
+        // `next_batch` took the batch out of `depth` before letting the receiver go.
         shared.running.fetch_add(batch.len(), Ordering::SeqCst);
         let taken = batch.len();
         let now = Instant::now();
         let mut inputs = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         for job in batch {
+            if now >= job.deadline {
+                // Counted once: by the waiting handler when it gave up at the deadline (its
+                // reply is then closed), else here.
+                if !job.reply.is_closed() {
+                    let _ = job.reply.send(Err(deadline_error(&shared.model)));
+                }
+                continue;
+            }
             if job.reply.is_closed() {
                 // The client went away while it waited: nothing to run.
                 METRICS.rejected(&shared.model, "cancelled");
-                continue;
-            }
-            if now >= job.deadline {
-                let _ = job.reply.send(Err(deadline_error(&shared.model)));
                 continue;
             }
             METRICS.observe_queue(&shared.model, now - job.enqueued);
@@ -326,7 +330,7 @@ fn next_batch<I, O>(
     let first = rx.recv().ok()?;
     let mut batch = vec![first];
     let until = Instant::now() + options.batch_wait;
-    // `depth` still counts this batch's jobs: they are given back once it is formed.
+    // `depth` still counts this batch's jobs: they are given back below, once it is formed.
     while batch.len() < options.max_batch && depth.load(Ordering::SeqCst) > batch.len() {
         let left = until.saturating_duration_since(Instant::now());
         let next = if left.is_zero() {
@@ -340,6 +344,9 @@ fn next_batch<I, O>(
             Err(_) => break,
         }
     }
+    // Given back while the receiver is still locked: the next worker to take a job must not
+    // count these as company on its way and wait for a batch that is not coming.
+    depth.fetch_sub(batch.len(), Ordering::SeqCst);
     Some(batch)
 }
 
@@ -487,6 +494,27 @@ mod tests {
             vec![1, 1],
             "the expired job was dropped"
         );
+    }
+
+    #[tokio::test]
+    async fn a_job_past_its_deadline_is_counted_once() {
+        let model = "m-deadline-counted-once";
+        let e = Engine::start(
+            model,
+            EngineOptions::default(),
+            doubler(Arc::new(Mutex::new(vec![])), Duration::from_millis(200)),
+        );
+        let first = tokio::spawn({
+            let e = e.clone();
+            async move { e.submit(1, later(5000)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(e.submit(2, later(50)).await.unwrap_err().status(), 504);
+        assert!(first.await.unwrap().is_ok());
+        // The worker has now taken (and dropped) the expired job.
+        assert_eq!(e.submit(3, later(5000)).await.unwrap(), 6);
+        assert_eq!(METRICS.rejected_count(model, "deadline"), 1);
+        assert_eq!(METRICS.rejected_count(model, "cancelled"), 0);
     }
 
     #[tokio::test]

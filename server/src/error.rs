@@ -36,6 +36,15 @@ pub enum ApiError {
     /// The model's queue is full (429, retry soon).
     #[error("{0}")]
     Overloaded(String),
+    /// This client is over its rate limit (429, retry after the time given).
+    #[error("{0}")]
+    RateLimited(String),
+    /// The memory budget is in use by other requests (503, retry soon).
+    #[error("{0}")]
+    MemoryBusy(String),
+    /// A client sent its request too slowly (408).
+    #[error("{0}")]
+    SlowClient(String),
     /// The model is loading or warming up (503, retry soon).
     #[error("{0}")]
     NotReady(String),
@@ -69,12 +78,13 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Timeout(_) => StatusCode::GATEWAY_TIMEOUT,
-            ApiError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::NotReady(_) | ApiError::MemoryBusy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::SlowClient(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::UrlFailed(_) => StatusCode::BAD_GATEWAY,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Overloaded(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Overloaded(_) | ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -88,12 +98,15 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Timeout(_) => "timeout",
             ApiError::NotReady(_) => "not_ready",
+            ApiError::MemoryBusy(_) => "memory_busy",
+            ApiError::SlowClient(_) => "request_timeout",
             ApiError::UrlRefused(_) => "url_refused",
             ApiError::UrlFailed(_) => "url_failed",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unprocessable(_) => "unprocessable",
             ApiError::Overloaded(_) => "overloaded",
+            ApiError::RateLimited(_) => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -114,7 +127,7 @@ impl IntoResponse for ApiError {
         let mut resp = (status, Json(body)).into_response();
         // Worth retrying soon: a full queue drains in moments, a warm-up in seconds.
         let retry = match self {
-            ApiError::Overloaded(_) => Some("1"),
+            ApiError::Overloaded(_) | ApiError::MemoryBusy(_) => Some("1"),
             ApiError::NotReady(_) => Some("5"),
             ApiError::Unavailable(_) => Some("30"),
             _ => None,

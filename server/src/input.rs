@@ -9,13 +9,49 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
+use crate::budget::Lease;
+use crate::conn::{BodyLease, SlowBody};
 use crate::error::ApiError;
 use crate::AppState;
 
-/// The image bytes plus any text fields sent beside it (multipart `model`, `threshold`, ...).
+/// A multipart field that is an upload rather than a parameter: one sent as a file, or whose
+/// bytes are an image. Parameters (`model`, `threshold`, ...) are short text.
+fn field_is_upload(name: &str, has_filename: bool, data: &[u8]) -> bool {
+    const PARAMS: &[&str] = &[
+        "model",
+        "threshold",
+        "opacity",
+        "output",
+        "include",
+        "confidence",
+        "top_k",
+        "image_url",
+    ];
+    has_filename
+        || (!PARAMS.contains(&name)
+            && (crate::limits::sniff(data).is_ok() || std::str::from_utf8(data).is_err()))
+}
+
+/// The image bytes plus any text fields sent beside it (multipart `model`, `threshold`, ...),
+/// and the memory they hold, reserved from the budget before they were read.
 pub struct ImageRequest {
     pub bytes: Vec<u8>,
     pub fields: HashMap<String, String>,
+    pub lease: Lease,
+}
+
+/// Fetches `url` with the fetched bytes reserved first (the fetch cap), then shrinks the
+/// reservation to what came.
+async fn fetch_reserved(
+    state: &AppState,
+    url: &str,
+    lease: &mut Lease,
+) -> Result<Vec<u8>, ApiError> {
+    let held = lease.bytes();
+    lease.grow(state.fetch.max_bytes as u64, "fetch")?;
+    let bytes = state.fetcher.fetch_image(url).await?;
+    lease.shrink_to(held + bytes.len() as u64);
+    Ok(bytes)
 }
 
 #[derive(Deserialize)]
@@ -41,6 +77,28 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
         .unwrap_or("")
         .to_ascii_lowercase();
     let limit = state.limits.body_bytes;
+    // The body's memory was reserved before it was read (`conn::guard_request`); this request
+    // now carries that lease through decoding.
+    let mut lease = req
+        .extensions()
+        .get::<BodyLease>()
+        .and_then(BodyLease::take)
+        .unwrap_or_else(|| state.memory.lease());
+    // A body the slow-client guard cut off is 408, whatever the parser made of the cut.
+    let slow = req
+        .extensions()
+        .get::<SlowBody>()
+        .cloned()
+        .unwrap_or_default();
+    let rejection = |status: StatusCode, what: &str, detail: String, limit: usize| {
+        if slow.tripped() {
+            ApiError::SlowClient(format!(
+                "the request body arrived too slowly (--min-body-rate, --body-timeout-ms): {detail}"
+            ))
+        } else {
+            rejection(status, what, detail, limit)
+        }
+    };
     if ctype.starts_with("multipart/form-data") {
         let mut mp = Multipart::from_request(req, state)
             .await
@@ -53,20 +111,40 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
             .map_err(|e| rejection(e.status(), "bad multipart body", e.body_text(), limit))?
         {
             let name = field.name().unwrap_or("").to_owned();
-            let is_file = field.file_name().is_some() || name == "file";
+            let has_filename = field.file_name().is_some();
             let data = field
                 .bytes()
                 .await
                 .map_err(|e| rejection(e.status(), "bad multipart field", e.body_text(), limit))?;
-            if is_file && bytes.is_none() && !data.is_empty() {
+            // The contract (and the seeds') is one image in the field `file`; an upload under
+            // another name is refused with the name to use, never guessed at.
+            if name == "file" {
+                if bytes.is_some() {
+                    return Err(ApiError::BadRequest(
+                        "the form has more than one 'file' field; send one image per request"
+                            .into(),
+                    ));
+                }
                 bytes = Some(data.to_vec());
-            } else if !is_file {
+            } else if field_is_upload(&name, has_filename, &data) {
+                return Err(ApiError::BadRequest(format!(
+                    "the image is in the field '{name}'; send it in the field 'file'"
+                )));
+            } else {
                 fields.insert(name, String::from_utf8_lossy(&data).trim().to_owned());
             }
         }
-        let bytes = match (bytes, fields.get("image_url").filter(|u| !u.is_empty())) {
-            (Some(b), _) => b,
-            (None, Some(url)) => state.fetch.fetch_image(url).await?,
+        let bytes = match (
+            bytes,
+            fields.get("image_url").filter(|u| !u.is_empty()).cloned(),
+        ) {
+            (Some(b), _) if !b.is_empty() => b,
+            (Some(_), None) => {
+                return Err(ApiError::BadRequest(
+                    "the field 'file' is empty: choose an image to upload".into(),
+                ))
+            }
+            (_, Some(url)) => fetch_reserved(state, &url, &mut lease).await?,
             (None, None) => {
                 return Err(ApiError::BadRequest(
                     "the form has no image: send a file in the field 'file' or an 'image_url'"
@@ -74,7 +152,11 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
                 ))
             }
         };
-        return Ok(ImageRequest { bytes, fields });
+        return Ok(ImageRequest {
+            bytes,
+            fields,
+            lease,
+        });
     }
     if ctype.starts_with("application/json") {
         let Json(body) = Json::<UrlBody>::from_request(req, state)
@@ -87,19 +169,22 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
                     limit,
                 )
             })?;
-        let bytes = state.fetch.fetch_image(&body.image_url).await?;
+        let bytes = fetch_reserved(state, &body.image_url, &mut lease).await?;
         return Ok(ImageRequest {
             bytes,
             fields: HashMap::new(),
+            lease,
         });
     }
     if ctype.starts_with("image/") || ctype.starts_with("application/octet-stream") {
         let bytes = Bytes::from_request(req, state)
             .await
             .map_err(|e| rejection(e.status(), "bad body", e.body_text(), limit))?;
+        lease.shrink_to(bytes.len() as u64);
         return Ok(ImageRequest {
-            bytes: bytes.to_vec(),
+            bytes: bytes.into(),
             fields: HashMap::new(),
+            lease,
         });
     }
     Err(ApiError::UnsupportedMediaType(format!(

@@ -2,7 +2,10 @@
 //! executor, and the Leptos site, composed by [`app`].
 
 pub mod api;
+pub mod budget;
 pub mod config;
+pub mod conn;
+pub mod decode;
 pub mod engine;
 pub mod error;
 pub mod executor;
@@ -14,7 +17,6 @@ pub mod metrics;
 pub mod openapi;
 pub mod served;
 
-use std::future::IntoFuture;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,6 +53,11 @@ pub struct Settings {
     pub cpu_queue: usize,
     /// Where `GET /samples/{name}` reads the sample photos (`<--model-dir>/samples`).
     pub samples_dir: PathBuf,
+    /// Bytes that request data (bodies, fetched images, pixels, answers) may hold at once
+    /// (`--memory-budget`).
+    pub memory_budget: u64,
+    /// Guards against slow and greedy clients (see `conn`).
+    pub conn: conn::ConnLimits,
 }
 
 impl Default for Settings {
@@ -64,6 +71,8 @@ impl Default for Settings {
             cpu_workers: 2,
             cpu_queue: 64,
             samples_dir: PathBuf::from("model-store/samples"),
+            memory_budget: budget::default_limit(),
+            conn: conn::ConnLimits::default(),
         }
     }
 }
@@ -75,6 +84,10 @@ pub struct AppState {
     pub settings: Arc<Settings>,
     pub limits: Limits,
     pub fetch: FetchPolicy,
+    /// The one URL fetcher (its client, resolver and concurrency bound).
+    pub fetcher: fetch::Fetcher,
+    /// The process's memory budget for request data.
+    pub memory: Arc<budget::MemoryBudget>,
     /// Decoding and encoding run here, off the async runtime; inference runs on each model's
     /// own engine.
     pub cpu: Executor,
@@ -93,6 +106,8 @@ impl AppState {
             models,
             limits: settings.limits.clone(),
             fetch: settings.fetch.clone(),
+            fetcher: fetch::Fetcher::new(settings.fetch.clone()),
+            memory: budget::MemoryBudget::new(settings.memory_budget),
             cpu: Executor::new(settings.cpu_workers, settings.cpu_queue),
             settings: Arc::new(settings),
             leptos: leptos_options(site_root),
@@ -203,6 +218,7 @@ impl AppState {
                     labels_count: e.labels.len(),
                     labels: e.labels.clone(),
                     default: self.models.default_id(e.task) == Some(e.id.as_str()),
+                    store_problem: s.store_problem(),
                     workers: engine.map(|o| o.workers),
                     queue: engine.map(|o| o.queue),
                     max_batch: engine.map(|o| o.max_batch),
@@ -279,9 +295,13 @@ pub fn app(state: AppState) -> Router {
 
     let cors = http::cors(&state.settings.cors_origins);
     let metrics = axum::middleware::from_fn_with_state(state.clone(), http::record_metrics);
+    let guard = axum::middleware::from_fn_with_state(state.clone(), conn::guard_request);
+    // Rate limiting (off by default) counts API calls only: probes, pages and assets stay free.
+    let api = conn::rate_limited(api, state.settings.conn.rate_limit);
     api.merge(open)
         .merge(site)
         .with_state(state)
+        .layer(guard)
         .layer(axum::middleware::map_response(http::json_405))
         .layer(metrics)
         .layer(cors)
@@ -293,8 +313,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then stops accepting connections, lets
-/// requests in flight finish for up to `grace`, and returns (with a warning naming how many were
-/// cut short, if any).
+/// requests in flight finish for up to `grace`, and returns (with a warning if any were cut
+/// short). Connections are guarded as `conn` describes (cap, header and body timeouts).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
@@ -302,29 +322,10 @@ pub async fn serve(
     grace: Duration,
 ) -> std::io::Result<()> {
     let models = state.models.clone();
-    let (signalled_tx, signalled_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(async move {
+    let limits = state.settings.conn.clone();
+    let shutdown = async move {
         shutdown.await;
-        tracing::info!(
-            in_flight = models.in_flight(),
-            grace_ms = grace.as_millis() as u64,
-            "shutting down: no new connections; finishing requests in flight"
-        );
-        let _ = signalled_tx.send(());
-    });
-    let server = std::pin::pin!(server.into_future());
-    let overrun = async move {
-        if signalled_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
+        tracing::info!(in_flight = models.in_flight(), "shutdown signalled");
     };
-    tokio::select! {
-        r = server => r,
-        _ = overrun => {
-            tracing::warn!("grace period over; exiting with requests still in flight");
-            Ok(())
-        }
-    }
+    conn::serve_guarded(listener, app(state), limits, shutdown, grace).await
 }

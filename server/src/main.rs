@@ -183,9 +183,13 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     let served = ServedModels::new(catalog, args.models.as_deref(), engines);
     let store = Store::new(&store_args.model_dir, store_args.cache_dir());
     let device = candle_core::Device::Cpu;
-    served.start_loading(
-        Box::new(move |spec| models::registry::load_one(spec, &store, &device)),
+    served.start_loading_checked(
+        Box::new({
+            let store = store.clone();
+            move |spec| models::registry::load_one(spec, &store, &device)
+        }),
         Some(Duration::from_secs(args.rescan_secs.max(1))),
+        Some(server::served::store_check(store)),
     );
     let state = AppState::new(served, settings, &args.site_root);
     tracing::info!("listening on http://{addr}");

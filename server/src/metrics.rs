@@ -20,6 +20,11 @@ pub struct Metrics {
     pub queue_depth: IntGaugeVec,
     pub model_ready: IntGaugeVec,
     pub models_loaded: IntGauge,
+    memory_budget: IntGauge,
+    memory_in_use: IntGauge,
+    memory_refused: IntCounterVec,
+    connections: IntGauge,
+    connections_refused: IntCounterVec,
 }
 
 /// Latency buckets from 1 ms to 60 s (summaries run for seconds, masks for milliseconds).
@@ -76,8 +81,41 @@ impl Metrics {
         .expect("metric");
         let models_loaded =
             IntGauge::new("models_loaded", "Models ready to serve").expect("metric");
+        let memory_budget = IntGauge::new(
+            "memory_budget_bytes",
+            "The memory budget for request data (--memory-budget)",
+        )
+        .expect("metric");
+        let memory_in_use = IntGauge::new(
+            "memory_in_use_bytes",
+            "Bytes of the memory budget reserved by requests now (bodies, fetches, pixels, answers)",
+        )
+        .expect("metric");
+        let memory_refused = IntCounterVec::new(
+            Opts::new(
+                "memory_refused_total",
+                "Requests refused because the memory budget could not hold them, by stage",
+            ),
+            &["stage"],
+        )
+        .expect("metric");
+        let connections =
+            IntGauge::new("connections_open", "HTTP connections open now").expect("metric");
+        let connections_refused = IntCounterVec::new(
+            Opts::new(
+                "client_refusals_total",
+                "Requests and connections refused by the client guards: max_connections, slow_body, rate_limited",
+            ),
+            &["reason"],
+        )
+        .expect("metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(memory_budget.clone()),
+            Box::new(memory_in_use.clone()),
+            Box::new(memory_refused.clone()),
+            Box::new(connections.clone()),
+            Box::new(connections_refused.clone()),
             Box::new(rejected.clone()),
             Box::new(stage_seconds.clone()),
             Box::new(batch_size.clone()),
@@ -96,7 +134,36 @@ impl Metrics {
             queue_depth,
             model_ready,
             models_loaded,
+            memory_budget,
+            memory_in_use,
+            memory_refused,
+            connections,
+            connections_refused,
         }
+    }
+
+    pub fn memory_budget(&self, bytes: u64) {
+        self.memory_budget.set(bytes as i64);
+    }
+
+    pub fn memory_used(&self, bytes: u64) {
+        self.memory_in_use.set(bytes as i64);
+    }
+
+    pub fn memory_refused(&self, stage: &str) {
+        self.memory_refused.with_label_values(&[stage]).inc();
+    }
+
+    pub fn connection_opened(&self) {
+        self.connections.inc();
+    }
+
+    pub fn connection_closed(&self) {
+        self.connections.dec();
+    }
+
+    pub fn connection_refused(&self, reason: &str) {
+        self.connections_refused.with_label_values(&[reason]).inc();
     }
 
     pub fn request(&self, route: &str, model: &str, status: u16) {
@@ -107,6 +174,11 @@ impl Metrics {
 
     pub fn rejected(&self, model: &str, reason: &str) {
         self.rejected.with_label_values(&[model, reason]).inc();
+    }
+
+    /// How many jobs of `model` were not run for `reason` (for tests and the health page).
+    pub fn rejected_count(&self, model: &str, reason: &str) -> u64 {
+        self.rejected.with_label_values(&[model, reason]).get()
     }
 
     pub fn observe_queue(&self, model: &str, waited: Duration) {

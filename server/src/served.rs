@@ -90,6 +90,9 @@ pub struct Slot {
     pub spec: ModelSpec,
     state: RwLock<LoadState>,
     served: OnceLock<Served>,
+    /// What is wrong with the store's copy of a model that is serving from memory (changed or
+    /// truncated since it was loaded), with the fixing command; `None` while the copy is good.
+    store_problem: RwLock<Option<String>>,
 }
 
 impl Slot {
@@ -105,6 +108,14 @@ impl Slot {
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = s;
     }
 
+    /// The store copy's problem, if it went bad while the model serves from memory.
+    pub fn store_problem(&self) -> Option<String> {
+        self.store_problem
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
     /// The engine, once the model is ready.
     pub fn served(&self) -> Option<&Served> {
         if self.state() == LoadState::Ready {
@@ -117,6 +128,39 @@ impl Slot {
 
 /// Turns a catalog entry into a loaded model, or the state that says why it cannot be.
 pub type Loader = Box<dyn Fn(&ModelSpec) -> (LoadState, Option<Model>) + Send>;
+
+/// Looks at a loaded model's store copy: `None` when it is intact, else what is wrong with it.
+pub type StoreCheck = Box<dyn FnMut(&ModelSpec) -> Option<String> + Send>;
+
+/// The store check for models being served: sha256s again only when a file's length or
+/// modification time changed since the last look (or since loading).
+pub fn store_check(store: models::Store) -> StoreCheck {
+    type Fingerprint = Vec<(String, Option<(u64, std::time::SystemTime)>)>;
+    let mut seen: std::collections::HashMap<String, (Fingerprint, Option<String>)> =
+        std::collections::HashMap::new();
+    Box::new(move |spec: &models::ModelSpec| {
+        let print = store.fingerprint(spec);
+        match seen.get(&spec.id) {
+            Some((last, verdict)) if *last == print => verdict.clone(),
+            Some(_) | None => {
+                let verdict = match store.state(spec) {
+                    models::ModelState::Ready => None,
+                    models::ModelState::Missing(files) => Some(format!(
+                        "store copy missing {}; fix: candlelit models fetch {}",
+                        files.join(", "),
+                        spec.id
+                    )),
+                    models::ModelState::Corrupt(why) => Some(format!(
+                        "store copy corrupt: {why}; fix: candlelit models fetch {}",
+                        spec.id
+                    )),
+                };
+                seen.insert(spec.id.clone(), (print, verdict.clone()));
+                verdict
+            }
+        }
+    })
+}
 
 pub struct ServedModels {
     pub catalog: Catalog,
@@ -150,6 +194,7 @@ impl ServedModels {
                         LoadState::Loading
                     }),
                     served: OnceLock::new(),
+                    store_problem: RwLock::new(None),
                 }
             })
             .collect();
@@ -189,10 +234,24 @@ impl ServedModels {
     /// Loads and warms up every enabled model in a background thread, one after another. With
     /// `rescan`, the thread then looks at the store again at that interval and loads models
     /// whose files have appeared since (a hub model installed by hand), with no restart.
+    ///
+    /// With `check`, each look also checks the store copies of the models being served: one that
+    /// was changed or truncated since loading keeps serving from its verified copy in memory,
+    /// while `/readyz`, `/api/v1/models` and a warning log say the store copy is corrupt (a
+    /// restart would leave just that model unavailable).
     pub fn start_loading(
         self: &Arc<Self>,
         loader: Loader,
         rescan: Option<std::time::Duration>,
+    ) -> std::thread::JoinHandle<()> {
+        self.start_loading_checked(loader, rescan, None)
+    }
+
+    pub fn start_loading_checked(
+        self: &Arc<Self>,
+        loader: Loader,
+        rescan: Option<std::time::Duration>,
+        mut check: Option<StoreCheck>,
     ) -> std::thread::JoinHandle<()> {
         let this = self.clone();
         std::thread::Builder::new()
@@ -203,9 +262,35 @@ impl ServedModels {
                 loop {
                     std::thread::sleep(every);
                     this.rescan(&loader);
+                    if let Some(check) = check.as_mut() {
+                        this.check_store(check);
+                    }
                 }
             })
             .expect("spawning the model loader")
+    }
+
+    /// Runs `check` on every model serving from memory and records what it finds (see
+    /// [`start_loading_checked`](Self::start_loading_checked)); a change is logged once.
+    pub fn check_store(&self, check: &mut StoreCheck) {
+        for slot in self.slots.iter().filter(|s| s.served.get().is_some()) {
+            let found = check(&slot.spec);
+            let mut held = slot
+                .store_problem
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            if *held != found {
+                match &found {
+                    Some(problem) => tracing::warn!(
+                        model = %slot.spec.id,
+                        %problem,
+                        "the store copy of a model being served is corrupt; serving from the verified copy in memory"
+                    ),
+                    None => tracing::info!(model = %slot.spec.id, "the store copy is intact again"),
+                }
+                *held = found;
+            }
+        }
     }
 
     /// Tries again the models whose files were missing; returns how many models are ready

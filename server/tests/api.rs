@@ -411,3 +411,49 @@ async fn url_fetch_with_an_explicit_allow_list() {
     let (status, ctype, _) = send(app, post("/segment", &ct, body)).await;
     assert_eq!((status.as_u16(), ctype.as_str()), (200, "image/png"));
 }
+
+#[test]
+fn a_store_copy_changed_while_serving_is_reported_with_its_fix() {
+    // A private copy of selfie's store folder, so the real store is never touched.
+    let dir = std::env::temp_dir().join(format!("candlelit-store-check-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("selfie")).unwrap();
+    for f in std::fs::read_dir(common::model_dir().join("selfie")).unwrap() {
+        let f = f.unwrap();
+        if f.file_type().unwrap().is_file() {
+            std::fs::copy(f.path(), dir.join("selfie").join(f.file_name())).unwrap();
+        }
+    }
+    let store = models::Store::new(&dir, std::env::temp_dir());
+    let spec = models::Catalog::builtin().get("selfie").unwrap().clone();
+    let mut check = server::served::store_check(store);
+    assert_eq!(check(&spec), None, "an intact copy");
+    assert_eq!(
+        check(&spec),
+        None,
+        "unchanged: not hashed again, still intact"
+    );
+    // Truncate the largest file, as a disk error or a careless copy would.
+    let victim = spec
+        .files
+        .iter()
+        .map(|f| dir.join("selfie").join(f.file_name()))
+        .max_by_key(|p| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0))
+        .unwrap();
+    let len = std::fs::metadata(&victim).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_len(len / 2)
+        .unwrap();
+    let problem = check(&spec).expect("the truncated copy is reported");
+    assert!(
+        problem.contains("corrupt") && problem.contains("candlelit models fetch selfie"),
+        "{problem}"
+    );
+    std::fs::remove_file(&victim).unwrap();
+    let problem = check(&spec).expect("the missing file is reported");
+    assert!(problem.contains("missing"), "{problem}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

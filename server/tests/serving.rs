@@ -649,3 +649,236 @@ async fn shutdown_stops_accepting_and_finishes_requests_in_flight() {
         .await;
     assert!(refused.is_err(), "no new connections after shutdown");
 }
+
+/// A real server (accept loop, connection guards) on the fake model; stops when the sender drops.
+async fn start_server(
+    settings: Settings,
+) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let fake = Fake {
+        spec: fake_spec("fake"),
+        pause: Duration::from_millis(10),
+        batches: Arc::new(Mutex::new(Vec::new())),
+        images_run: Arc::new(AtomicUsize::new(0)),
+    };
+    let served = ServedModels::ready(
+        Catalog::builtin(),
+        vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
+        EngineConfig::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let state = AppState::new(served, settings, "target/site");
+    tokio::spawn(server::serve(
+        listener,
+        state,
+        async {
+            let _ = stop_rx.await;
+        },
+        Duration::from_secs(1),
+    ));
+    (addr, stop_tx)
+}
+
+/// Reads until the server closes the connection (or `limit` passes); returns what came.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> Option<String> {
+    use tokio::io::AsyncReadExt;
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    read.ok()
+        .map(|_| String::from_utf8_lossy(&got).into_owned())
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::AsyncWriteExt;
+    let mut settings = Settings::default();
+    settings.conn.header_timeout = Duration::from_millis(300);
+    let (addr, _stop) = start_server(settings).await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    // Slowloris: one byte now and then, never the blank line.
+    for _ in 0..3 {
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        let _ = s.write_all(b"a").await;
+    }
+    let closed = read_until_closed(&mut s, Duration::from_secs(5)).await;
+    assert!(closed.is_some(), "the connection was still open 5 s later");
+    // A normal client is served meanwhile.
+    let ok = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+}
+
+#[tokio::test]
+async fn a_body_that_trickles_in_gets_408() {
+    use tokio::io::AsyncWriteExt;
+    let mut settings = Settings::default();
+    settings.conn.min_body_rate = 1024;
+    settings.conn.body_timeout = Duration::from_secs(20);
+    let (addr, _stop) = start_server(settings).await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(
+        b"POST /api/v1/segment/fake HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let (mut rx, mut tx) = s.into_split();
+    tokio::spawn(async move {
+        // 2 bytes a second, as the slow attacker does.
+        for _ in 0..60 {
+            if tx.write_all(b"ab").await.is_err() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(1000)).await;
+        }
+    });
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(15), async {
+        use tokio::io::AsyncReadExt;
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = rx.read(&mut buf).await {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+            if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                break;
+            }
+        }
+    })
+    .await;
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("--min-body-rate"), "{answer}");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "cut off after the 5 s grace, not when the client gave up"
+    );
+}
+
+#[tokio::test]
+async fn connections_over_the_cap_get_503_and_are_closed() {
+    let mut settings = Settings::default();
+    settings.conn.max_connections = 2;
+    let (addr, _stop) = start_server(settings).await;
+    let _a = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _b = tokio::net::TcpStream::connect(addr).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let mut c = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let answer = read_until_closed(&mut c, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after: 1"));
+    drop(_a);
+    drop(_b);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let ok = reqwest::get(format!("http://{addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200, "room again once the others closed");
+}
+
+#[tokio::test]
+async fn the_rate_limit_is_off_by_default_and_429s_with_retry_after_when_set() {
+    let h = harness(0, EngineOptions::default(), Settings::default());
+    for _ in 0..5 {
+        assert_eq!(full(h.app.clone(), segment(3)).await.status(), 200);
+    }
+    let mut settings = Settings::default();
+    settings.conn.rate_limit = Some("1/min,burst=2".parse().unwrap());
+    let (addr, _stop) = start_server(settings).await;
+    let client = reqwest::Client::new();
+    let post = || {
+        client
+            .post(format!(
+                "http://{addr}/api/v1/segment/fake?output=probability"
+            ))
+            .header("content-type", "image/png")
+            .body(png(5))
+            .send()
+    };
+    assert_eq!(post().await.unwrap().status(), 200);
+    assert_eq!(post().await.unwrap().status(), 200);
+    let third = post().await.unwrap();
+    assert_eq!(third.status(), 429);
+    assert!(third.headers().contains_key("retry-after"));
+    let body: serde_json::Value = serde_json::from_slice(&third.bytes().await.unwrap()).unwrap();
+    assert_eq!(body["type"], "rate_limited");
+    // Probes are never limited.
+    let health = client
+        .get(format!("http://{addr}/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
+#[tokio::test]
+async fn a_model_whose_store_copy_went_bad_keeps_serving_and_says_so() {
+    let fake = Fake {
+        spec: fake_spec("fake"),
+        pause: Duration::from_millis(1),
+        batches: Arc::new(Mutex::new(Vec::new())),
+        images_run: Arc::new(AtomicUsize::new(0)),
+    };
+    let served = ServedModels::ready(
+        Catalog::builtin(),
+        vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
+        EngineConfig::default(),
+    );
+    let mut check: server::served::StoreCheck = Box::new(|spec: &ModelSpec| {
+        Some(format!(
+            "store copy corrupt: model.json has sha256 00, expected 11; fix: candlelit models fetch {}",
+            spec.id
+        ))
+    });
+    served.check_store(&mut check);
+    let app = server::app(AppState::new(
+        served.clone(),
+        Settings::default(),
+        "target/site",
+    ));
+    assert_eq!(
+        full(app.clone(), segment(9)).await.status(),
+        200,
+        "serves from memory"
+    );
+    let (status, _, body) = send(app.clone(), get("/readyz")).await;
+    assert_eq!(status, 200);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert!(
+        v["store_problems"]["fake"]
+            .as_str()
+            .unwrap()
+            .contains("candlelit models fetch fake"),
+        "{v}"
+    );
+    let (_, _, body) = send(app, get("/api/v1/models")).await;
+    let list: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    let fake = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == "fake")
+        .unwrap();
+    assert!(fake["store_problem"].as_str().unwrap().contains("corrupt"));
+    // Fixed: the warning goes away.
+    let mut intact: server::served::StoreCheck = Box::new(|_: &ModelSpec| None);
+    served.check_store(&mut intact);
+    assert!(served.slot("fake").unwrap().store_problem().is_none());
+}

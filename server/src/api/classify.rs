@@ -10,6 +10,7 @@ use models::Task;
 use serde::{Deserialize, Serialize};
 
 use super::{decode_image, finish, model_or_default, pick, query_or_400, StageTimings};
+use crate::decode::Need;
 use crate::error::ApiError;
 use crate::input::read_image;
 use crate::openapi::{ImageUpload, ImageUrl};
@@ -113,11 +114,23 @@ pub(crate) async fn classify(
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
     let id = model_id.clone();
     // A place in the queue first: a request the model would refuse is never decoded.
+    let need = if want_image {
+        Need::full()
+    } else {
+        Need::model_input_of(model.spec().image_input())
+    };
     let ticket = engine.admit()?;
-    let (img, decode_ms) = decode_image(&state, input.bytes).await?;
+    let (decoded, mut lease, decode_ms) =
+        decode_image(&state, input.bytes, input.lease, need).await?;
     let t0 = Instant::now();
-    let out = ticket.submit(img.clone(), state.deadline(started)).await?;
+    let out = ticket
+        .submit(decoded.img.clone(), state.deadline(started))
+        .await?;
     let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
+    if want_image {
+        super::reserve_output(&mut lease, &decoded, 1)?;
+    }
+    let ((width, height), img) = (decoded.original, decoded.img);
     let (body, timings) = state
         .cpu
         .run(move || {
@@ -133,8 +146,8 @@ pub(crate) async fn classify(
             } else {
                 serde_json::to_vec(&ClassifyResponse {
                     model: id,
-                    width: img.width(),
-                    height: img.height(),
+                    width,
+                    height,
                     top_k: ranked,
                     timings: StageTimings::default(),
                     image_png: want_image.then(|| super::png_data_url(&img)).transpose()?,
@@ -145,6 +158,7 @@ pub(crate) async fn classify(
             Ok((json, timings))
         })
         .await?;
+    drop(lease);
     Ok(finish(
         body,
         "application/json",

@@ -11,6 +11,7 @@ use models::{draw, Task};
 use serde::{Deserialize, Serialize};
 
 use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
+use crate::decode::Need;
 use crate::error::ApiError;
 use crate::input::read_image;
 use crate::openapi::{ImageUpload, ImageUrl};
@@ -106,7 +107,7 @@ pub(crate) async fn detect(
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Detection)?;
-    let (_, engine) = state.detector(&model_id)?;
+    let (detector, engine) = state.detector(&model_id)?;
     let default = if annotated {
         DEFAULT_CONFIDENCE
     } else {
@@ -120,14 +121,36 @@ pub(crate) async fn detect(
     )?;
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
     let id = model_id.clone();
+    // Boxes are drawn on the full image; for JSON alone the model-sized one is enough (boxes
+    // are scaled back to the upload's pixels).
+    let need = if annotated || want_image {
+        Need::full()
+    } else {
+        Need::model_input_of(detector.spec().image_input())
+    };
     // A place in the queue first: a request the model would refuse is never decoded.
     let ticket = engine.admit()?;
-    let (img, decode_ms) = decode_image(&state, input.bytes).await?;
+    let (decoded, mut lease, decode_ms) =
+        decode_image(&state, input.bytes, input.lease, need).await?;
     let t0 = Instant::now();
-    let out = ticket
-        .submit((img.clone(), confidence), state.deadline(started))
+    let mut out = ticket
+        .submit((decoded.img.clone(), confidence), state.deadline(started))
         .await?;
     let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let (sx, sy) = decoded.scale_to_original();
+    for d in &mut out.detections {
+        d.bbox = [
+            d.bbox[0] * sx,
+            d.bbox[1] * sy,
+            d.bbox[2] * sx,
+            d.bbox[3] * sy,
+        ];
+    }
+    (out.width, out.height) = decoded.original;
+    if need.output_at_size {
+        super::reserve_output(&mut lease, &decoded, 1)?;
+    }
+    let img = decoded.img;
     let (body, ctype, timings) = state
         .cpu
         .run(move || {
@@ -165,5 +188,6 @@ pub(crate) async fn detect(
             Ok((body, ctype, timings))
         })
         .await?;
+    drop(lease);
     Ok(finish(body, ctype, &model_id, &timings, started))
 }

@@ -26,6 +26,11 @@ pub struct Readiness {
     /// Each enabled model's state: `loading`, `warming_up`, `ready`, `missing`, ...
     #[schema(value_type = Object)]
     pub models: serde_json::Map<String, serde_json::Value>,
+    /// Models serving from memory whose store copy went bad since loading (what is wrong, and
+    /// the fixing command); a restart would leave them unavailable.
+    #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
+    #[schema(value_type = Object)]
+    pub store_problems: serde_json::Map<String, serde_json::Value>,
 }
 
 fn readiness(state: &AppState) -> Readiness {
@@ -37,8 +42,20 @@ fn readiness(state: &AppState) -> Readiness {
         .filter(|(_, st)| st.counts_for_readiness())
         .collect();
     let ready = !enabled.is_empty() && enabled.iter().all(|(_, s)| *s == LoadState::Ready);
+    let store_problems = state
+        .models
+        .slots
+        .iter()
+        .filter_map(|s| {
+            Some((
+                s.spec.id.clone(),
+                serde_json::Value::from(s.store_problem()?),
+            ))
+        })
+        .collect();
     Readiness {
         ready,
+        store_problems,
         models: enabled
             .into_iter()
             .map(|(id, s)| (id, serde_json::Value::from(s.label())))

@@ -18,6 +18,8 @@ use axum::Json;
 use models::{LoadState, Task};
 use serde::Serialize;
 
+use crate::budget::Lease;
+use crate::decode::{Decoded, Need};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -100,21 +102,40 @@ pub(crate) fn model_or_default(
     }
 }
 
-/// Decodes an upload on a blocking thread under the limits (415 / 422); returns the image and
-/// the time decoding took, in milliseconds.
+/// Decodes an upload on a blocking thread, within the limits (415 / 422) and the memory budget
+/// (503): the header is checked, the decode's peak is reserved on `lease`, and once decoded the
+/// lease keeps only the pixels. With `need.cover` the image comes back shrunk to what the model
+/// uses. Returns the image, the lease, and the time decoding took in milliseconds.
 pub(crate) async fn decode_image(
     state: &AppState,
     bytes: Vec<u8>,
-) -> Result<(std::sync::Arc<image::RgbImage>, f64), ApiError> {
+    mut lease: Lease,
+    need: Need,
+) -> Result<(Decoded, Lease, f64), ApiError> {
     let limits = state.limits.clone();
     state
         .cpu
         .run(move || {
             let t0 = std::time::Instant::now();
-            let img = crate::limits::decode(&bytes, &limits)?;
-            Ok((std::sync::Arc::new(img), t0.elapsed().as_secs_f64() * 1e3))
+            let header = crate::decode::inspect(&bytes, &limits, need)?;
+            lease.grow(header.peak_bytes(), "decode")?;
+            let decoded = crate::decode::decode(&bytes, &header, need)?;
+            drop(bytes);
+            lease.shrink_to(decoded.img.as_raw().len() as u64);
+            Ok((decoded, lease, t0.elapsed().as_secs_f64() * 1e3))
         })
         .await
+}
+
+/// Reserves memory for an answer that carries images at the upload's size: `images` of them,
+/// about 8 bytes a pixel each (the pixels, a mask, the encoded file).
+pub(crate) fn reserve_output(
+    lease: &mut Lease,
+    decoded: &Decoded,
+    images: u64,
+) -> Result<(), ApiError> {
+    let (w, h) = decoded.original;
+    lease.grow(w as u64 * h as u64 * 8 * images, "output")
 }
 
 /// A parameter's value, where an empty one (`?confidence=`, as a form sends an empty field)
@@ -228,6 +249,9 @@ pub struct ModelInfo {
     pub labels: Vec<String>,
     /// The task's default model (used when a request names none).
     pub default: bool,
+    /// Set when the model serves from memory but its store copy went bad since loading.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub store_problem: Option<String>,
     /// The engine's settings, once the model is ready.
     pub workers: Option<usize>,
     pub queue: Option<usize>,

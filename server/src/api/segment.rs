@@ -5,11 +5,12 @@ use std::time::Instant;
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use base64::Engine;
-use models::postprocess::{self, ProbMap, PERSON_TINT};
+use models::postprocess::{self, PERSON_TINT};
 use models::Task;
 use serde::{Deserialize, Serialize};
 
 use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
+use crate::decode::Need;
 use crate::error::ApiError;
 use crate::input::read_image;
 use crate::openapi::{ImageUpload, ImageUrl};
@@ -171,29 +172,48 @@ async fn segment(
     );
     let labels = model.spec().labels.clone();
 
+    // Full resolution only when the answer is drawn on the image; an answer at the upload's
+    // size (mask, overlay, colour map, or images in the JSON) is under the output cap.
+    let need_full = output == SegmentOutput::Overlay || want_image || want_overlay;
+    let at_size_images = match output {
+        SegmentOutput::Json => (want_prob as u64) + (want_image as u64) + (want_overlay as u64),
+        _ => 1,
+    };
+    let need = Need {
+        cover: (!need_full).then(|| models::preprocess::cover_for(model.spec().image_input())),
+        output_at_size: at_size_images > 0,
+    };
+
     // A place in the queue first: a request the model would refuse is never decoded.
     let ticket = engine.admit()?;
-    let (img, decode_ms) = decode_image(&state, input.bytes).await?;
+    let (decoded, mut lease, decode_ms) =
+        decode_image(&state, input.bytes, input.lease, need).await?;
     let t0 = Instant::now();
-    let seg = ticket.submit(img.clone(), state.deadline(started)).await?;
+    let seg = ticket
+        .submit(decoded.img.clone(), state.deadline(started))
+        .await?;
     let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
+    super::reserve_output(&mut lease, &decoded, at_size_images)?;
     let (body, ctype, timings) = state
         .cpu
         .run(move || {
             let t1 = Instant::now();
-            let probs: ProbMap = seg.probs.resize(img.width(), img.height());
-            let classes_at_size = seg
-                .classes
-                .as_ref()
-                .map(|c| c.resize(img.width(), img.height()));
-            // In class colours for multi-class models, else the person tint at the threshold.
-            let overlay = || match &classes_at_size {
-                Some(c) => c.overlay(&img, &palette, opacity),
-                None => postprocess::overlay(&img, &probs.mask(threshold), PERSON_TINT, opacity),
+            let (w, h) = decoded.original;
+            let img = &decoded.img;
+            // Everything at the upload's size is made row by row from the model-sized maps: no
+            // full-size f32 map is ever held.
+            let overlay = || match &seg.classes {
+                Some(c) => Ok::<_, ApiError>(c.overlay_at(img, &palette, opacity)),
+                None => Ok(postprocess::overlay(
+                    img,
+                    &seg.probs.mask_at(w, h, threshold),
+                    PERSON_TINT,
+                    opacity,
+                )?),
             };
-            let (body, ctype) = match (output, &classes_at_size) {
+            let (body, ctype) = match (output, &seg.classes) {
                 (SegmentOutput::Colour, Some(c)) => (
-                    postprocess::encode_png_rgb(&c.to_colour(&palette))?,
+                    postprocess::encode_png_rgb(&c.colour_at(w, h, &palette))?,
                     "image/png",
                 ),
                 (SegmentOutput::Colour, None) => {
@@ -207,14 +227,15 @@ async fn segment(
                     (postprocess::encode_png_rgb(&overlay()?)?, "image/png")
                 }
                 (SegmentOutput::Mask, _) => (
-                    postprocess::encode_png_gray(&probs.mask(threshold))?,
+                    postprocess::encode_png_gray(&seg.probs.mask_at(w, h, threshold))?,
                     "image/png",
                 ),
-                (SegmentOutput::Probability, _) => {
-                    (postprocess::encode_png_gray(&probs.to_gray())?, "image/png")
-                }
+                (SegmentOutput::Probability, _) => (
+                    postprocess::encode_png_gray(&seg.probs.gray_at(w, h))?,
+                    "image/png",
+                ),
                 (SegmentOutput::Json, _) => {
-                    let fg = probs.share(threshold);
+                    let fg = seg.probs.share_at(w, h, threshold);
                     let shares = match &seg.classes {
                         // Multi-class: the argmax map's shares, classes that occur, largest first.
                         Some(c) => c.shares(labels.len()),
@@ -241,12 +262,12 @@ async fn segment(
                         )
                     };
                     let probability_png = if want_prob {
-                        Some(b64(postprocess::encode_png_gray(&probs.to_gray())?))
+                        Some(b64(postprocess::encode_png_gray(&seg.probs.gray_at(w, h))?))
                     } else {
                         None
                     };
                     let image_png = if want_image {
-                        Some(b64(postprocess::encode_png_rgb(&img)?))
+                        Some(b64(postprocess::encode_png_rgb(img)?))
                     } else {
                         None
                     };
@@ -257,8 +278,8 @@ async fn segment(
                     };
                     let resp = SegmentResponse {
                         model: model.spec().id.clone(),
-                        width: img.width(),
-                        height: img.height(),
+                        width: w,
+                        height: h,
                         threshold,
                         classes,
                         // Filled in whole by `finish`, once the encoding time is known.
@@ -278,6 +299,7 @@ async fn segment(
             Ok((body, ctype, timings))
         })
         .await?;
+    drop(lease);
 
     tracing::debug!(model = %model_id, ?output, "segmented");
     Ok(finish(body, ctype, &model_id, &timings, started))

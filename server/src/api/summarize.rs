@@ -326,8 +326,15 @@ pub async fn summarize_v1(
                 .map(|s| (s, req))
         }
     };
+    // A client that leaves while its job is queued costs no prefill: dropping the job's future
+    // (the SSE receiver is gone) drops its reply, and the worker skips a job nobody awaits.
+    let gone = tx.clone();
     tokio::spawn(async move {
-        let last = match job.await {
+        let outcome = tokio::select! {
+            r = job => r,
+            _ = gone.closed() => return,
+        };
+        let last = match outcome {
             Ok((s, req)) => Event::default()
                 .event("done")
                 .json_data(response(&model_id, s, &req, started)),
@@ -342,8 +349,24 @@ pub async fn summarize_v1(
             let _ = tx.send(ev);
         }
     });
-    let events = futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|ev| (Ok::<_, Infallible>(ev), rx))
+    // Past the request's head, a stream is bounded by an idle timeout: no token for that long
+    // (a stuck worker) ends it with an `error` event.
+    let idle = state.settings.conn.stream_idle_timeout;
+    let events = futures_util::stream::unfold(Some(rx), move |rx| async move {
+        let mut rx = rx?;
+        match tokio::time::timeout(idle, rx.recv()).await {
+            Ok(ev) => ev.map(|ev| (Ok::<_, Infallible>(ev), Some(rx))),
+            Err(_) => Some((
+                Ok(Event::default().event("error").data(
+                    serde_json::json!({
+                        "error": format!("no token for {} s (--stream-idle-timeout-ms)", idle.as_secs()),
+                        "type": "timeout",
+                    })
+                    .to_string(),
+                )),
+                None,
+            )),
+        }
     });
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
