@@ -16,7 +16,7 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden twins twins-full bench bench-load bench-overhead fuzz corpus soak burst lint fmt clean
+.PHONY: run test tools fetch build site server golden twins twins-full bench bench-load bench-overhead fuzz fuzz-native corpus soak burst lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -100,6 +100,10 @@ bench-overhead: fetch
 # every error in the one shape, answers as documented, and the server still healthy after.
 fuzz: fetch site
 	scripts/fuzz/run.sh $${FUZZ_EXAMPLES:-25}
+
+# Native fuzzing (not a test): cargo-fuzz on nightly over the byte parsers, FUZZ_SECONDS each.
+fuzz-native: fetch
+	scripts/fuzz/native.sh $${FUZZ_SECONDS:-600}
 
 # Regenerates the hostile-input corpus in server/tests/hostile (committed; read by
 # server/tests/hostile.rs) with Pillow in a venv under the cache.
