@@ -18,8 +18,14 @@ export CANDLELIT_MODEL_DIR="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
 cd "$ROOT"
 # Seeds: the hostile corpus for the decoder, the real files for the parsers.
 mkdir -p fuzz/corpus/{image_decode,tfjs_model,gguf_metadata,tokenizer_input,catalog,query}
-find server/tests/hostile -type f ! -name '*.json' ! -name '*.txt' -size -300k -exec cp -n {} fuzz/corpus/image_decode/ \;
-cp -n "$CANDLELIT_MODEL_DIR"/samples/*.jpg fuzz/corpus/image_decode/ 2>/dev/null || true
+# image_decode's first byte picks the need; seed each file behind a few of them.
+for f in server/tests/hostile/* "$CANDLELIT_MODEL_DIR"/samples/*.jpg; do
+  [[ -f "$f" && "$f" != *.json && "$f" != *.txt && $(stat -c %s "$f") -lt 300000 ]] || continue
+  for need in 0 3 5; do
+    out="fuzz/corpus/image_decode/seed-$need-$(basename "$f")"
+    [[ -e "$out" ]] || { printf "\\x0$need"; cat "$f"; } > "$out"
+  done
+done
 for m in selfie nanodet; do
   # model.json, a NUL, then the first KB of its weights.
   { cat "$CANDLELIT_MODEL_DIR/$m/model.json"; printf '\0'; head -c 1024 "$CANDLELIT_MODEL_DIR/$m"/*.bin; } \
