@@ -650,21 +650,26 @@ async fn shutdown_stops_accepting_and_finishes_requests_in_flight() {
     assert!(refused.is_err(), "no new connections after shutdown");
 }
 
+/// The fake model, ready, on default engine settings.
+fn fake_served(pause: Duration) -> Arc<ServedModels> {
+    let fake = Fake {
+        spec: fake_spec("fake"),
+        pause,
+        batches: Arc::new(Mutex::new(Vec::new())),
+        images_run: Arc::new(AtomicUsize::new(0)),
+    };
+    ServedModels::ready(
+        Catalog::builtin(),
+        vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
+        EngineConfig::default(),
+    )
+}
+
 /// A real server (accept loop, connection guards) on the fake model; stops when the sender drops.
 async fn start_server(
     settings: Settings,
 ) -> (std::net::SocketAddr, tokio::sync::oneshot::Sender<()>) {
-    let fake = Fake {
-        spec: fake_spec("fake"),
-        pause: Duration::from_millis(10),
-        batches: Arc::new(Mutex::new(Vec::new())),
-        images_run: Arc::new(AtomicUsize::new(0)),
-    };
-    let served = ServedModels::ready(
-        Catalog::builtin(),
-        vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
-        EngineConfig::default(),
-    );
+    let served = fake_served(Duration::from_millis(10));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -830,17 +835,7 @@ async fn the_rate_limit_is_off_by_default_and_429s_with_retry_after_when_set() {
 
 #[tokio::test]
 async fn a_model_whose_store_copy_went_bad_keeps_serving_and_says_so() {
-    let fake = Fake {
-        spec: fake_spec("fake"),
-        pause: Duration::from_millis(1),
-        batches: Arc::new(Mutex::new(Vec::new())),
-        images_run: Arc::new(AtomicUsize::new(0)),
-    };
-    let served = ServedModels::ready(
-        Catalog::builtin(),
-        vec![(fake.spec.clone(), Model::Segmenter(Arc::new(fake)))],
-        EngineConfig::default(),
-    );
+    let served = fake_served(Duration::from_millis(1));
     let mut check: server::served::StoreCheck = Box::new(|spec: &ModelSpec| {
         Some(format!(
             "store copy corrupt: model.json has sha256 00, expected 11; fix: candlelit models fetch {}",
