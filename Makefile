@@ -11,12 +11,18 @@ export CARGO_TARGET_DIR ?= $(CACHE)/target
 export PATH := $(CACHE)/tools/bin:$(CACHE)/npm/node_modules/.bin:$(PATH)
 export CANDLELIT_MODEL_DIR ?= $(CURDIR)/model-store
 export CANDLELIT_CACHE_DIR ?= $(CACHE)/downloads
+# The CPU the Rust code is compiled for. `make run`/`make test` build for this machine (candle's
+# quantized kernels are picked at compile time by target_feature); the image builds for a stated
+# baseline (Dockerfile ARG TARGET_CPU, x86-64-v3). The server refuses to start on a CPU that lacks
+# what it was built for (server/src/cpu.rs). Host-only variable: the wasm build is unaffected.
+TARGET_CPU ?= native
+export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS ?= -C target-cpu=$(TARGET_CPU)
 SITE := $(CARGO_TARGET_DIR)/site
 BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden twins twins-full bench bench-load bench-overhead fuzz fuzz-native corpus soak burst lint fmt clean
+.PHONY: run test tools fetch build site server golden twins twins-full bench bench-smoke bench-race bench-http bench-load bench-overhead fuzz fuzz-native corpus soak burst lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
@@ -25,6 +31,7 @@ test:
 	scripts/setup-tools.sh --browser
 	$(MAKE) lint fetch site
 	cargo test --release -p models -p server
+	$(MAKE) bench-smoke
 	cargo test --release -p app --features ssr
 	node end2end/e2e.mjs
 
@@ -85,6 +92,32 @@ bench: tools fetch
 	  --vision $(CARGO_TARGET_DIR)/release/examples/bench_vision \
 	  --python $${CANDLELIT_PY:-$(CACHE)/py/bin/python} \
 	  $(CANDLELIT_MODEL_DIR) $(CARGO_TARGET_DIR)/parity 30 2
+
+# The benchmark examples, one iteration each (part of `make test`, so they cannot rot; `cargo
+# test` has just built them).
+EX := $(CARGO_TARGET_DIR)/release/examples
+bench-smoke:
+	$(EX)/bench_vision $(CANDLELIT_MODEL_DIR) 1 --json
+	$(EX)/bench_segment $(CANDLELIT_MODEL_DIR) 1 --json
+	$(EX)/bench_summarize $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 1 both
+
+# Races (not a test): `make bench` with ONNX Runtime as a third classifier reference, then candle
+# against llama.cpp on the SmolLM2 GGUF; each alternates with candle in one run (venv:
+# scripts/bench/pyenv-bench.sh, which builds llama.cpp without AMX).
+bench-race: tools fetch
+	scripts/bench/pyenv-bench.sh
+	CANDLELIT_PY_BENCH=$(CACHE)/py-bench/bin/python $(MAKE) bench
+	cargo build --release -p models --example bench_summarize
+	python3 scripts/bench/summarize_race.py --candle $(CARGO_TARGET_DIR)/release/examples/bench_summarize \
+	  --python $(CACHE)/py-bench/bin/python $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 3 3
+
+# HTTP race (not a test): candlelit against the FastAPI + uvicorn + PyTorch peer the seeds build,
+# same classifier and upload, at 1/4/16/64 clients for LOAD_SECONDS each; cold start, peak RSS.
+bench-http: fetch
+	scripts/bench/pyenv-bench.sh
+	cargo build --release -p server --example load
+	$(CACHE)/py-bench/bin/python scripts/bench/http_race.py --candlelit $(BIN) \
+	  --load $(CARGO_TARGET_DIR)/release/examples/load --model-dir $(CANDLELIT_MODEL_DIR) --seconds $${LOAD_SECONDS:-10}
 
 # Load benchmark (not a test): the real server on loopback at 1/4/16/64 clients, batching off
 # and on. ROUTE and LOAD_SECONDS pick what and how long.

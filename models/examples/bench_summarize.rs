@@ -1,9 +1,11 @@
-//! Latency of the SmolLM2 summarizer on the golden texts (models/tests/golden/smollm2-*.json):
+//! Latency of the SmolLM2 summarizer on the golden texts (models/tests/golden/summarization/smollm2-*.json):
 //! whole `summarize` calls with exactly 64 new tokens (min = max = 64), p50/p90 over the runs,
 //! prefill time and decode speed. A benchmark, not a test. Prints one JSON line per weight
 //! format, like scripts/bench/summarization.py does for transformers.
 //!
-//! cargo run --release -p models --example bench_summarize -- <gguf> [runs] [f32|quantized|both]
+//! cargo run --release -p models --example bench_summarize -- <gguf> [runs] [quantized|f32|both]
+//!
+//! `make test` runs it with one run so it cannot rot; `make bench-race` races it against llama.cpp.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -43,12 +45,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         return Err("runs must be at least 1".into());
     }
     let formats = match args.next().as_deref() {
-        None | Some("f32") => vec![WeightFormat::F32],
-        Some("quantized") => vec![WeightFormat::Quantized],
+        None | Some("quantized") => vec![WeightFormat::Quantized],
+        Some("f32") => vec![WeightFormat::F32],
         Some("both") => vec![WeightFormat::F32, WeightFormat::Quantized],
         Some(other) => return Err(format!("unknown weight format {other}").into()),
     };
-    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let golden = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summarization");
     let mut texts = vec![];
     for n in 1..=3 {
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
@@ -95,13 +97,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "model": "smollm2",
                 "runtime": "candle",
                 "weights": match weights { WeightFormat::F32 => "f32", WeightFormat::Quantized => "q4_1" },
-                "threads": candle_core::utils::get_num_threads(),
+                "threads": rayon::current_num_threads(),
+                "kernels": format!("{:?}", models::summarize::qkernels::simd_level()),
                 "prompt_tokens": prompt_tokens,
                 "new_tokens": NEW_TOKENS,
                 "runs": total.len(),
                 "p50": round(pct(&total, 0.5)),
                 "p90": round(pct(&total, 0.9)),
                 "prefill_p50": round(pct(&prefill, 0.5)),
+                "prefill_tokens_per_s": round(
+                    prompt_tokens.iter().sum::<usize>() as f64 / prompt_tokens.len() as f64
+                        / (pct(&prefill, 0.5) / 1e3)
+                ),
                 "tokens_per_s": round(pct(&tps, 0.5)),
                 "load_ms": round(load_ms),
                 "rss_mb": round(rss),

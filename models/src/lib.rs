@@ -5,9 +5,11 @@
 pub mod catalog;
 pub mod classify;
 pub mod convert;
+pub mod cpu;
 pub mod detect;
 pub mod draw;
 pub mod error;
+pub mod gemm;
 pub mod hub;
 pub mod postprocess;
 pub mod preprocess;
@@ -15,6 +17,7 @@ pub mod registry;
 pub mod segment;
 pub mod store;
 pub mod summarize;
+pub(crate) mod sync_ptr;
 pub mod tfjs;
 
 pub use catalog::{Catalog, ModelSpec, Task};

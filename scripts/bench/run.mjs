@@ -1,17 +1,21 @@
 // `make bench`: candle and the reference runtimes on the same model files and the same inputs, in
-// one run: segmentation and detection against TF.js wasm, classification against PyTorch. Each
-// round runs every candle binary and every reference script, candle first then its reference
-// (A B A B over `rounds`), so machine drift hits both sides; prints one markdown table with p50/p90
-// of the model forward (median over rounds) and the ratio reference / candle (> 1: candle faster).
+// one run: segmentation and detection against TF.js wasm, classification against PyTorch and ONNX
+// Runtime. Each round runs every candle binary and every reference script, candle first then its
+// references (A B A B over `rounds`), so machine drift hits both sides; prints one markdown table
+// with p50/p90 of the model forward (median over rounds) and the ratio reference / candle (> 1:
+// candle faster), under a line naming the CPU and its SIMD flags.
 //
-//   node scripts/bench/run.mjs [--segment BIN] [--vision BIN] [--python PY]
+//   node scripts/bench/run.mjs [--segment BIN] [--vision BIN] [--python PY] [--python-bench PY]
 //                              <model-store> <parity-dir> [runs] [rounds]
 //
 // --segment: the bench_segment example (segmentation); --vision: the bench_vision example
 // (detection + classification); either may be left out to skip those tasks. --python: the venv
 // interpreter with torch for scripts/bench/classification.py (default $CANDLELIT_PY, else
 // ~/.cache/candlelit/py/bin/python); when it does not exist the PyTorch reference is skipped with
-// a note (`make golden` creates the venv). CANDLELIT_NPM_DIR finds the pinned TF.js.
+// a note (`make golden` creates the venv). --python-bench: the interpreter with onnxruntime for
+// scripts/bench/onnx_classification.py (default $CANDLELIT_PY_BENCH, else
+// ~/.cache/candlelit/py-bench/bin/python; scripts/bench/pyenv-bench.sh creates it), skipped the
+// same way. CANDLELIT_NPM_DIR finds the pinned TF.js.
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -19,15 +23,21 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values: opt, positionals } = parseArgs({
-  options: { segment: { type: 'string' }, vision: { type: 'string' }, python: { type: 'string' } },
+  options: {
+    segment: { type: 'string' },
+    vision: { type: 'string' },
+    python: { type: 'string' },
+    'python-bench': { type: 'string' },
+  },
   allowPositionals: true,
 });
 const [store, parityDir, runs = '30', rounds = '2'] = positionals;
 if (!store || !parityDir || (!opt.segment && !opt.vision)) {
-  console.error('usage: run.mjs [--segment BIN] [--vision BIN] [--python PY] <model-store> <parity-dir> [runs] [rounds]');
+  console.error('usage: run.mjs [--segment BIN] [--vision BIN] [--python PY] [--python-bench PY] <model-store> <parity-dir> [runs] [rounds]');
   process.exit(2);
 }
 const python = opt.python || process.env.CANDLELIT_PY || path.join(os.homedir(), '.cache/candlelit/py/bin/python');
+const pythonBench = opt['python-bench'] || process.env.CANDLELIT_PY_BENCH || path.join(os.homedir(), '.cache/candlelit/py-bench/bin/python');
 const here = path.dirname(new URL(import.meta.url).pathname);
 const notes = [];
 
@@ -44,6 +54,11 @@ if (opt.vision) {
     steps.push(['PyTorch classification', python, [path.join(here, 'classification.py'), parityDir, runs]]);
   } else {
     notes.push(`PyTorch reference skipped: no interpreter at ${python} (set CANDLELIT_PY or --python; \`make golden\` creates the venv).`);
+  }
+  if (fs.existsSync(pythonBench)) {
+    steps.push(['ONNX Runtime classification', pythonBench, [path.join(here, 'onnx_classification.py'), parityDir, runs]]);
+  } else {
+    notes.push(`ONNX Runtime reference skipped: no interpreter at ${pythonBench} (--python-bench; scripts/bench/pyenv-bench.sh creates the venv).`);
   }
 }
 
@@ -79,8 +94,12 @@ for (const r of results.values()) {
 const med = (v) => [...v].sort((a, b) => a - b)[Math.floor((v.length - 1) / 2)];
 const ms = (v) => `${med(v).toFixed(1)} ms`;
 const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
-console.log(`Machine: ${os.cpus().length} cores, ${cpu}, load average ${os.loadavg()[0].toFixed(2)} at the end; ${runs} warm runs x ${rounds} alternating rounds (${((Date.now() - t0) / 60e3).toFixed(1)} min); batch 1.`);
-console.log('TF.js wasm runs on one thread in node; PyTorch on 2 threads; candle uses every core.\n');
+// The SIMD features the runtimes pick kernels by (AMX is advertised on our VMs but crashes).
+const wanted = /^(sse4_2|avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx_vnni|amx\w*)$/;
+const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
+const flags = (cpuinfo.match(/^flags\s*:(.*)$/m)?.[1] ?? '').split(/\s+/).filter((f) => wanted.test(f));
+console.log(`Machine: ${os.cpus().length} cores, ${cpu} (${flags.join(' ') || 'flags unknown'}), load average ${os.loadavg()[0].toFixed(2)} at the end; ${runs} warm runs x ${rounds} alternating rounds (${((Date.now() - t0) / 60e3).toFixed(1)} min); batch 1.`);
+console.log('TF.js wasm runs on one thread in node; PyTorch and ONNX Runtime on 2 threads; candle uses every core.\n');
 console.log('| model | runtime | forward p50 | forward p90 | ratio (reference / candle, p50) |');
 console.log('|---|---|---|---|---|');
 const all = [...results.values()];

@@ -5,6 +5,8 @@
 //! Loopback only, bounded in time and count: `cargo run --release -p server --example load --
 //! --url http://127.0.0.1:3000/api/v1/segment/selfie --image person.jpg --seconds 10 --pid N`
 //! (`scripts/bench/load.sh` starts the server with batching on and off and runs this).
+//! `--clients 4` picks the levels; `--multipart file` sends the image as that multipart form
+//! field, as the seeds' clients do, instead of a raw body (`scripts/bench/http_race.py`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -43,6 +45,26 @@ async fn main() -> anyhow::Result<()> {
         "the load generator only targets loopback, not {host}"
     );
     let image = std::fs::read(arg("--image").expect("--image <file>"))?;
+    let mime = if image.starts_with(b"\x89PNG") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    };
+    let (content_type, body) = match arg("--multipart") {
+        Some(field) => {
+            let boundary = "candlelit-load-0123456789";
+            let mut body = format!(
+                "--{boundary}\r\ncontent-disposition: form-data; name=\"{field}\"; \
+                 filename=\"upload\"\r\ncontent-type: {mime}\r\n\r\n"
+            )
+            .into_bytes();
+            body.extend_from_slice(&image);
+            body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+            (format!("multipart/form-data; boundary={boundary}"), body)
+        }
+        None => (mime.to_string(), image),
+    };
+    let body = bytes::Bytes::from(body);
     let seconds: u64 = arg("--seconds").map_or(Ok(10), |s| s.parse())?;
     anyhow::ensure!(seconds <= 120, "at most 120 s per level");
     let levels: Vec<usize> = arg("--clients")
@@ -64,7 +86,8 @@ async fn main() -> anyhow::Result<()> {
         let started = Instant::now();
         let tasks: Vec<_> = (0..clients)
             .map(|_| {
-                let (client, url, image) = (client.clone(), url.clone(), image.clone());
+                let (client, url, body) = (client.clone(), url.clone(), body.clone());
+                let content_type = content_type.clone();
                 tokio::spawn(async move {
                     let mut seen: Vec<(u16, f64)> = Vec::new();
                     // Each client sends one request at a time, at most 10 000 in all.
@@ -72,8 +95,8 @@ async fn main() -> anyhow::Result<()> {
                         let t0 = Instant::now();
                         let status = match client
                             .post(&url)
-                            .header("content-type", "image/jpeg")
-                            .body(image.clone())
+                            .header("content-type", &content_type)
+                            .body(body.clone())
                             .send()
                             .await
                         {

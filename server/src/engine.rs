@@ -161,6 +161,12 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
         self.shared.depth.load(Ordering::SeqCst)
     }
 
+    /// Whether [`admit`](Self::admit) would refuse now (queue full or closing): lets a route
+    /// refuse before reading the upload. A hint only; `admit` still decides.
+    pub fn is_full(&self) -> bool {
+        self.shared.closing.load(Ordering::SeqCst) || self.queue_depth() >= self.options.queue
+    }
+
     /// Requests queued or running: zero means the engine is idle.
     pub fn in_flight(&self) -> usize {
         self.queue_depth() + self.shared.running.load(Ordering::SeqCst)

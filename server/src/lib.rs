@@ -187,6 +187,39 @@ impl AppState {
         }
     }
 
+    /// Refuses with 429 before the body is read when no model the request could run on has
+    /// room: the one `named` by path or query, else every served model of `task` (a form field
+    /// could still name any of them). Refusing a request then costs no upload parsing.
+    pub fn refuse_if_full(&self, task: Task, named: Option<&str>) -> Result<(), ApiError> {
+        let full = match named {
+            Some(id) => self.model(id, task)?.is_full(),
+            None => {
+                let mut served = self
+                    .models
+                    .slots
+                    .iter()
+                    .filter(|s| s.spec.task == task)
+                    .filter_map(|s| s.served())
+                    .peekable();
+                served.peek().is_some() && served.all(Served::is_full)
+            }
+        };
+        if full {
+            let label = named
+                .or(self.models.default_id(task))
+                .unwrap_or(task.name());
+            crate::metrics::METRICS.rejected(label, "queue_full");
+            return Err(ApiError::Overloaded(format!(
+                "{} is busy: its queue is full; retry shortly",
+                named.map_or_else(
+                    || format!("every {} model", task.name()),
+                    |id| format!("model '{id}'")
+                )
+            )));
+        }
+        Ok(())
+    }
+
     pub fn summarizer(&self, id: &str) -> Result<(Arc<dyn Summarizer>, SummarizeEngine), ApiError> {
         match self.model(id, Task::Summarization)? {
             Served::Summarizer(m, e) => Ok((m, e)),

@@ -166,6 +166,7 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     tracing::info!(?store_args, models = ?args.models, "starting");
+    tracing::info!(kernels = %models::cpu::kernels_in_use(), "compute kernels");
     let catalog = catalog(&store_args)?;
     let engines = args.engines().map_err(anyhow::Error::msg)?;
     let settings = server::Settings {
@@ -221,6 +222,19 @@ async fn shutdown_signal() {
 }
 
 fn main() -> anyhow::Result<()> {
+    // Before anything else runs compiled-for-this-CPU code: a binary built with
+    // `-C target-cpu=...` on a CPU without those instructions would otherwise die of SIGILL.
+    let missing = models::cpu::missing_features();
+    if !missing.is_empty() {
+        eprintln!(
+            "error: this candlelit binary was built for CPU features this machine lacks: {}.\n\
+             Build it here (`make run` builds for the machine it runs on) or for a baseline this \
+             CPU has (e.g. `make TARGET_CPU=x86-64-v2 server`, or the image's \
+             `--build-arg TARGET_CPU=x86-64-v2`).",
+            missing.join(", ")
+        );
+        std::process::exit(2);
+    }
     let cli = Cli::parse();
     init_tracing(&cli.serve.log_format);
     match cli.command {

@@ -49,6 +49,16 @@ impl Served {
         }
     }
 
+    /// See [`crate::engine::Engine::is_full`].
+    pub fn is_full(&self) -> bool {
+        match self {
+            Served::Segmenter(_, e) => e.is_full(),
+            Served::Detector(_, e) => e.is_full(),
+            Served::Classifier(_, e) => e.is_full(),
+            Served::Summarizer(_, e) => e.is_full(),
+        }
+    }
+
     fn in_flight(&self) -> usize {
         match self {
             Served::Segmenter(_, e) => e.in_flight(),

@@ -168,6 +168,37 @@ async fn a_full_queue_answers_429_with_retry_after_and_the_rest_are_served() {
     );
 }
 
+/// With the queue full, the route answers 429 without reading the upload at all: this body never
+/// sends a byte, so a handler that read it first would hang past the timeout.
+#[tokio::test]
+async fn a_full_queue_refuses_before_reading_the_body() {
+    let opts = EngineOptions {
+        workers: 1,
+        queue: 1,
+        ..EngineOptions::default()
+    };
+    let h = harness(400, opts, Settings::default());
+    let running = tokio::spawn(full(h.app.clone(), segment(10)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // taken by the worker
+    let waiting = tokio::spawn(full(h.app.clone(), segment(20)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // holding the one place
+    for uri in ["/api/v1/segment/fake", "/api/v1/segment"] {
+        let never = futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>();
+        let req = Request::post(uri)
+            .header(header::CONTENT_TYPE, "image/png")
+            .header(header::CONTENT_LENGTH, "1000000")
+            .body(Body::from_stream(never))
+            .unwrap();
+        let resp = tokio::time::timeout(Duration::from_millis(200), full(h.app.clone(), req))
+            .await
+            .expect("answered without reading the body");
+        assert_eq!(resp.status(), 429, "{uri}");
+        assert!(resp.headers().get(header::RETRY_AFTER).is_some());
+    }
+    assert_eq!(running.await.unwrap().status(), 200);
+    assert_eq!(waiting.await.unwrap().status(), 200);
+}
+
 #[tokio::test]
 async fn a_request_refused_for_a_full_queue_is_not_decoded_first() {
     let opts = EngineOptions {

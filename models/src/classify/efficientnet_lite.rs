@@ -1,21 +1,24 @@
 //! EfficientNet-Lite (Google's mobile variant of EfficientNet: no squeeze-excite, ReLU6, fixed
 //! stem and head) on candle, reading the `efficientnet_pytorch` tensor names
 //! (`_conv_stem`, `_blocks.N._expand_conv`, ...). Batch norms are folded into the convolutions
-//! at load, and the network runs in NHWC with the same direct kernels as the TF.js runtime
-//! (im2col stem, NHWC depthwise, 1x1 convs as one matmul), because candle's grouped conv runs
-//! one convolution per channel.
+//! at load, and the network runs in NHWC on plain buffers with the same direct kernels as the
+//! TF.js runtime: im2col stem and 1x1 convs through [`crate::gemm`] with bias, ReLU6 and the
+//! residual fused into the product's epilogue, and the NHWC depthwise kernel with its bias and
+//! ReLU6 fused (candle's grouped conv runs one convolution per channel, and each separate
+//! bias/clamp/add would be another pass over the activations).
 //! Convolutions use TensorFlow's "SAME" padding (asymmetric for stride 2), as the weights were
 //! trained with.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 
 use super::{classify_batch_with, classify_images, Classification, Classifier};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
+use crate::gemm::{gemm, Activation, PackedB};
 use crate::preprocess;
 use crate::tfjs::ops;
 
@@ -32,26 +35,36 @@ const LITE0_STAGES: [(usize, usize, usize, usize, usize); 7] = [
 const STEM_CHANNELS: usize = 32;
 const BN_EPS: f64 = 1e-3;
 
-/// A dense conv as NHWC patches x `[kh*kw*in, out]` + bias (batch norm folded in).
+/// A dense conv as NHWC patches x `[kh*kw*in, out]` + bias (batch norm folded in), packed.
 struct DenseConv {
-    w: Tensor,
-    b: Tensor,
+    w: PackedB,
     k: usize,
     stride: usize,
 }
 
-/// A 1x1 conv: `[in, out]` + bias.
+/// A 1x1 conv: `[in, out]` + bias, packed.
 struct Pointwise {
-    w: Tensor,
-    b: Tensor,
+    w: PackedB,
 }
 
 /// A depthwise conv: filter `[kh, kw, c]` flattened + bias `[c]`.
 struct Depthwise {
     w: Arc<Vec<f32>>,
-    b: Tensor,
+    b: Vec<f32>,
     k: usize,
     stride: usize,
+}
+
+/// NHWC activations on a plain buffer.
+struct Nhwc {
+    data: Vec<f32>,
+    dims: (usize, usize, usize, usize),
+}
+
+fn packed(w: &Tensor, bias: &Tensor) -> Result<PackedB> {
+    let (k, n) = w.dims2()?;
+    let w = w.flatten_all()?.to_vec1::<f32>()?;
+    Ok(PackedB::new(&w, k, n, Some(&bias.to_vec1::<f32>()?)))
 }
 
 struct Block {
@@ -66,7 +79,7 @@ pub struct EfficientNetLite {
     stem: DenseConv,
     blocks: Vec<Block>,
     head: Pointwise,
-    fc: candle_nn::Linear,
+    fc: PackedB,
     device: Device,
 }
 
@@ -105,8 +118,7 @@ impl Weights {
             .broadcast_mul(&scale.unsqueeze(0)?)?
             .contiguous()?;
         Ok(DenseConv {
-            w,
-            b: shift,
+            w: packed(&w, &shift)?,
             k: kh,
             stride,
         })
@@ -121,7 +133,9 @@ impl Weights {
             .t()?
             .broadcast_mul(&scale.unsqueeze(0)?)?
             .contiguous()?;
-        Ok(Pointwise { w, b: shift })
+        Ok(Pointwise {
+            w: packed(&w, &shift)?,
+        })
     }
 
     fn depthwise(&self, conv: &str, bn: &str, stride: usize) -> Result<Depthwise> {
@@ -136,15 +150,11 @@ impl Weights {
             .to_vec1::<f32>()?;
         Ok(Depthwise {
             w: Arc::new(w),
-            b: shift,
+            b: shift.to_vec1::<f32>()?,
             k: kh,
             stride,
         })
     }
-}
-
-fn relu6(x: Tensor) -> candle_core::Result<Tensor> {
-    ops::relu6(&x)
 }
 
 fn same_pads(h: usize, w: usize, k: usize, stride: usize) -> [usize; 4] {
@@ -154,48 +164,63 @@ fn same_pads(h: usize, w: usize, k: usize, stride: usize) -> [usize; 4] {
 }
 
 impl DenseConv {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, h, w, _) = x.dims4()?;
+    fn forward(&self, x: &Nhwc, act: Activation) -> candle_core::Result<Nhwc> {
+        let (_, h, w, _) = x.dims;
         let pads = same_pads(h, w, self.k, self.stride);
-        let (patches, (n, oh, ow)) = ops::im2col_nhwc(x, (self.k, self.k), self.stride, 1, pads)?;
-        patches
-            .matmul(&self.w)?
-            .broadcast_add(&self.b)?
-            .reshape((n, oh, ow, self.w.dim(1)?))
+        let (patches, (n, oh, ow)) =
+            ops::im2col_nhwc_slice(&x.data, x.dims, (self.k, self.k), self.stride, 1, pads)?;
+        let mut data = vec![0f32; n * oh * ow * self.w.n()];
+        gemm(&patches, n * oh * ow, &self.w, act, None, &mut data);
+        Ok(Nhwc {
+            data,
+            dims: (n, oh, ow, self.w.n()),
+        })
     }
 }
 
 impl Pointwise {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (n, h, w, c) = x.dims4()?;
-        x.reshape((n * h * w, c))?
-            .matmul(&self.w)?
-            .broadcast_add(&self.b)?
-            .reshape((n, h, w, self.w.dim(1)?))
+    /// `act(x · w + b [+ residual])`.
+    fn forward(&self, x: &Nhwc, act: Activation, residual: Option<&Nhwc>) -> Nhwc {
+        let (n, h, w, _) = x.dims;
+        let mut data = vec![0f32; n * h * w * self.w.n()];
+        let res = residual.map(|r| r.data.as_slice());
+        gemm(&x.data, n * h * w, &self.w, act, res, &mut data);
+        Nhwc {
+            data,
+            dims: (n, h, w, self.w.n()),
+        }
     }
 }
 
 impl Depthwise {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let (_, h, w, _) = x.dims4()?;
+    fn forward(&self, x: &Nhwc) -> candle_core::Result<Nhwc> {
+        let (_, h, w, _) = x.dims;
         let pads = same_pads(h, w, self.k, self.stride);
-        ops::depthwise_nhwc(x, &self.w, (self.k, self.k), self.stride, 1, pads)?
-            .broadcast_add(&self.b)
+        let k = (self.k, self.k);
+        let (data, dims) = ops::depthwise_nhwc_slice(
+            &x.data,
+            x.dims,
+            &self.w,
+            k,
+            self.stride,
+            1,
+            pads,
+            Some(&self.b),
+            Activation::Relu6,
+        )?;
+        Ok(Nhwc { data, dims })
     }
 }
 
 impl Block {
-    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let mut y = x.clone();
-        if let Some(e) = &self.expand {
-            y = relu6(e.forward(&y)?)?;
-        }
-        y = relu6(self.depthwise.forward(&y)?)?;
-        y = self.project.forward(&y)?;
-        if self.residual {
-            y = (y + x)?;
-        }
-        Ok(y)
+    fn forward(&self, x: &Nhwc) -> candle_core::Result<Nhwc> {
+        let expanded = self
+            .expand
+            .as_ref()
+            .map(|e| e.forward(x, Activation::Relu6, None));
+        let y = self.depthwise.forward(expanded.as_ref().unwrap_or(x))?;
+        let residual = self.residual.then_some(x);
+        Ok(self.project.forward(&y, Activation::None, residual))
     }
 }
 
@@ -238,8 +263,9 @@ impl EfficientNetLite {
             }
         }
         let head = wts.pointwise("_conv_head", "_bn1")?;
-        let fc = candle_nn::Linear::new(wts.get("_fc.weight")?, Some(wts.get("_fc.bias")?));
-        let classes = fc.weight().dim(0)?;
+        let fc_w = wts.get("_fc.weight")?; // [classes, features]
+        let classes = fc_w.dim(0)?;
+        let fc = packed(&fc_w.t()?.contiguous()?, &wts.get("_fc.bias")?)?;
         if classes != spec.labels.len() {
             return Err(ModelError::Catalog(format!(
                 "{}: the checkpoint has {classes} classes, the catalog {} labels",
@@ -259,14 +285,34 @@ impl EfficientNetLite {
 
     /// Logits `[N, classes]` for an input tensor in the catalog layout (`[N, 3, H, W]`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut x = x.permute((0, 2, 3, 1))?.contiguous()?; // NCHW -> NHWC
-        x = relu6(self.stem.forward(&x)?)?;
+        let x = x.permute((0, 2, 3, 1))?.contiguous()?; // NCHW -> NHWC
+        let dims = x.dims4()?;
+        let mut x = Nhwc {
+            data: x.flatten_all()?.to_vec1::<f32>()?,
+            dims,
+        };
+        x = self.stem.forward(&x, Activation::Relu6)?;
         for b in &self.blocks {
             x = b.forward(&x)?;
         }
-        x = relu6(self.head.forward(&x)?)?;
-        let pooled = x.mean(1)?.mean(1)?; // [N, C]
-        Ok(self.fc.forward(&pooled)?)
+        x = self.head.forward(&x, Activation::Relu6, None);
+        let (n, h, w, c) = x.dims;
+        let mut pooled = vec![0f32; n * c]; // global average pool: [N, C]
+        for (img, p) in x
+            .data
+            .chunks_exact(h * w * c)
+            .zip(pooled.chunks_exact_mut(c))
+        {
+            for px in img.chunks_exact(c) {
+                for (a, v) in p.iter_mut().zip(px) {
+                    *a += v;
+                }
+            }
+            p.iter_mut().for_each(|a| *a /= (h * w) as f32);
+        }
+        let mut logits = vec![0f32; n * self.fc.n()];
+        gemm(&pooled, n, &self.fc, Activation::None, None, &mut logits);
+        Ok(Tensor::from_vec(logits, (n, self.fc.n()), &self.device)?)
     }
 
     /// Logits for an image already resized and cropped to the input size; for parity tests.

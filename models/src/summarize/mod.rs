@@ -1,12 +1,15 @@
 //! Text summarization: the task trait and SmolLM2-Instruct (a llama GGUF) prompted to summarize.
 //!
 //! Pieces: [`tokenizer`] (the GGUF's own tokenizer), [`chat`] (the ChatML prompt),
-//! [`generate`] (the greedy loop, model-agnostic) and [`weights`] (GGUF -> candle weights).
+//! [`generate`] (the greedy loop, model-agnostic), [`llama`] (the forward pass over the GGUF's
+//! weights as stored) and [`qkernels`] (its quantized matrix kernels).
 
 pub mod bart;
 pub mod beam;
 pub mod chat;
 pub mod generate;
+pub mod llama;
+pub mod qkernels;
 pub mod t5;
 pub mod tokenizer;
 pub mod weights;
@@ -16,14 +19,17 @@ use std::path::Path;
 use std::time::Instant;
 
 use candle_core::quantized::gguf_file;
-use candle_core::{DType, Device, Tensor};
-use candle_transformers::models::quantized_llama::{ModelWeights, MAX_SEQ_LEN};
+use candle_core::Device;
+
+/// The longest context a model is loaded for (the RoPE table and the KV cache's bound).
+pub const MAX_SEQ_LEN: usize = 4096;
 
 use crate::error::{ModelError, Result};
 pub use generate::{Generation, Limits, LogitsSource, StopReason};
 pub use weights::WeightFormat;
 
 use chat::Piece;
+use llama::{KvCache, Llama};
 use tokenizer::tk_err;
 
 /// What to summarize and how long the summary may be, in generated tokens.
@@ -83,7 +89,7 @@ impl Default for SmolLmConfig {
     fn default() -> Self {
         Self {
             context_tokens: 2048,
-            weights: WeightFormat::F32,
+            weights: WeightFormat::Quantized,
         }
     }
 }
@@ -98,17 +104,14 @@ pub struct Prompt {
 /// SmolLM2-Instruct (or any llama-architecture chat GGUF with a byte-level BPE vocabulary and a
 /// ChatML template) answering "summarize this".
 ///
-/// Concurrency: `ModelWeights::forward` takes `&mut self` because each layer holds its KV cache.
-/// `ModelWeights` is `Clone`, and a clone shares every weight tensor (candle tensors are
-/// `Arc`-backed storage) and copies only per-layer handles and the (empty) caches. So `model`
-/// below is a template that never runs: each request clones it (microseconds, no weight copy)
-/// and decodes on its own clone, whose KV cache dies with the request. No lock, no pool to size,
-/// and no request can see another's cache. How many requests run at once is the caller's
+/// Concurrency: the weights ([`Llama`]) are read-only and shared; each request decodes on its
+/// own [`Session`] (a KV cache and work buffers that die with the request). No lock, no pool to
+/// size, and no request can see another's cache. How many requests run at once is the caller's
 /// executor's decision; each holds its KV cache, ~46 KB per token for SmolLM2-135M
-/// (30 layers x K+V x 3 heads x 64 x f32), ~94 MB at the default 2048-token context.
+/// (30 layers x K+V x 3 heads x 64 x f32), grown as the request needs it.
 pub struct SmolLm {
     id: String,
-    model: ModelWeights,
+    model: Llama,
     /// Reads control-token strings in user text as plain text (`encode_special_tokens`).
     tokenizer: tokenizers::Tokenizer,
     system: Option<String>,
@@ -116,7 +119,6 @@ pub struct SmolLm {
     im_end: u32,
     stop: Vec<u32>,
     context: usize,
-    device: Device,
 }
 
 impl SmolLm {
@@ -126,7 +128,7 @@ impl SmolLm {
 
     pub fn load_with(gguf_path: &Path, device: &Device, config: SmolLmConfig) -> Result<Self> {
         let mut file = File::open(gguf_path).map_err(|e| ModelError::io(gguf_path, e))?;
-        let mut ct = gguf_file::Content::read(&mut file)?;
+        let ct = gguf_file::Content::read(&mut file)?;
         let arch = ct
             .metadata
             .get("general.architecture")
@@ -176,13 +178,17 @@ impl SmolLm {
             .and_then(|v| v.to_string().ok())
             .and_then(|t| chat::default_system(t));
 
-        let model = match config.weights {
-            WeightFormat::Quantized => ModelWeights::from_gguf(ct, &mut file, device)?,
-            WeightFormat::F32 => {
-                let mut view = weights::F32View::new(&mut ct, file);
-                ModelWeights::from_gguf(ct, &mut view, device)?
-            }
-        };
+        if !device.is_cpu() {
+            return Err(ModelError::Input(
+                "SmolLM runs on the CPU kernels only; load it with the CPU device".into(),
+            ));
+        }
+        let model = Llama::load(&ct, &mut file, config.weights, config.context_tokens)?;
+        tracing::debug!(
+            weights_mb = model.weight_bytes() / (1 << 20),
+            kernels = ?qkernels::simd_level(),
+            "SmolLM loaded"
+        );
         Ok(Self {
             id: "smollm2".into(),
             model,
@@ -192,7 +198,6 @@ impl SmolLm {
             im_end,
             stop,
             context: config.context_tokens,
-            device: device.clone(),
         })
     }
 
@@ -301,11 +306,11 @@ impl SmolLm {
         generate::generate(&mut session, prompt, &limits, on_id)
     }
 
-    /// A fresh decoding state: a clone of the weights (shared tensors) with an empty KV cache.
-    pub fn session(&self) -> Session {
+    /// A fresh decoding state over the shared weights: an empty KV cache.
+    pub fn session(&self) -> Session<'_> {
         Session {
-            model: self.model.clone(),
-            device: self.device.clone(),
+            model: &self.model,
+            cache: KvCache::default(),
         }
     }
 
@@ -315,16 +320,14 @@ impl SmolLm {
 }
 
 /// One request's model state; a [`LogitsSource`].
-pub struct Session {
-    model: ModelWeights,
-    device: Device,
+pub struct Session<'a> {
+    model: &'a Llama,
+    cache: KvCache,
 }
 
-impl LogitsSource for Session {
+impl LogitsSource for Session<'_> {
     fn next_logits(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
-        let input = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        let logits = self.model.forward(&input, pos)?; // [1, vocab], last position
-        Ok(logits.squeeze(0)?.to_dtype(DType::F32)?.to_vec1()?)
+        self.model.forward(&mut self.cache, tokens, pos)
     }
 }
 

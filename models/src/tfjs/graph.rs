@@ -14,6 +14,7 @@ use candle_core::{Device, Tensor};
 use super::format::{read_model, ConstValue, Ints, NodeDef};
 use super::ops;
 use crate::error::{ModelError, Result};
+use crate::gemm::{gemm, Activation, PackedB};
 
 /// A value flowing through the graph: a float tensor, or host-side integers (shapes, axes).
 #[derive(Debug, Clone)]
@@ -41,6 +42,15 @@ enum Padding {
     Explicit([usize; 4]),
 }
 
+/// The window of a convolution run as im2col + product.
+#[derive(Debug, Clone, Copy)]
+struct Im2col {
+    k: (usize, usize),
+    stride: usize,
+    dilation: usize,
+    padding: Padding,
+}
+
 #[derive(Debug, Clone)]
 enum Op {
     /// Conv2D and DepthwiseConv2dNative (as a grouped conv); weights are OIHW.
@@ -51,25 +61,24 @@ enum Op {
         padding: Padding,
         groups: usize,
     },
-    /// Conv2D as NHWC patches x filter: `w` is the HWIO filter as [kh*kw*in, out].
-    ConvIm2col {
-        w: Tensor,
-        k: (usize, usize),
-        stride: usize,
-        dilation: usize,
-        padding: Padding,
-    },
-    /// A 1x1, stride-1 Conv2D: one matmul on NHWC rows, no layout changes. `w` is [in, out].
-    Pointwise {
-        w: Tensor,
+    /// Conv2D as one product on NHWC rows ([`gemm`]): 1x1 stride-1 convs directly, others on
+    /// im2col patches. `w` is the HWIO filter as [kh*kw*in, out], packed, with the bias and
+    /// activation of a fused op folded into the product's epilogue.
+    Gemm {
+        w: std::sync::Arc<PackedB>,
+        im2col: Option<Im2col>,
+        act: Activation,
     },
     /// DepthwiseConv2dNative with multiplier 1, by the direct NHWC kernel; `w` is [kh, kw, c].
+    /// A fused op's bias and activation run on each output row in the kernel.
     Depthwise {
         w: std::sync::Arc<Vec<f32>>,
         k: (usize, usize),
         stride: usize,
         dilation: usize,
         padding: Padding,
+        bias: Option<std::sync::Arc<Vec<f32>>>,
+        act: Activation,
     },
     /// Conv2DBackpropInput; weights are (in, out, kh, kw) and the output size comes from the graph.
     /// `tiled` is set when kernel == stride (windows do not overlap): then the op is one matmul
@@ -557,13 +566,22 @@ impl Builder {
                     padding,
                     Padding::Valid | Padding::Same | Padding::Explicit([0, 0, 0, 0])
                 );
+                let pack = |f: &Tensor| -> Result<std::sync::Arc<PackedB>> {
+                    let v = f.flatten_all()?.to_vec1::<f32>()?;
+                    Ok(std::sync::Arc::new(PackedB::new(
+                        &v,
+                        kh * kw * cin,
+                        cout,
+                        None,
+                    )))
+                };
                 if node.op == "Conv2D" && kh == 1 && kw == 1 && stride == 1 && unpadded {
-                    return Ok((
-                        Op::Pointwise {
-                            w: f.reshape((cin, cout))?.contiguous()?,
-                        },
-                        vec![args[0]],
-                    ));
+                    let op = Op::Gemm {
+                        w: pack(&f)?,
+                        im2col: None,
+                        act: Activation::None,
+                    };
+                    return Ok((op, vec![args[0]]));
                 }
                 if node.op == "DepthwiseConv2dNative" && cout == 1 {
                     let w = f.flatten_all()?.to_vec1::<f32>()?;
@@ -573,21 +591,23 @@ impl Builder {
                         stride,
                         dilation,
                         padding,
+                        bias: None,
+                        act: Activation::None,
                     };
                     return Ok((op, vec![args[0]]));
                 }
                 if node.op == "Conv2D" {
-                    let w = f.reshape((kh * kw * cin, cout))?.contiguous()?;
-                    return Ok((
-                        Op::ConvIm2col {
-                            w,
+                    let op = Op::Gemm {
+                        w: pack(&f)?,
+                        im2col: Some(Im2col {
                             k: (kh, kw),
                             stride,
                             dilation,
                             padding,
-                        },
-                        vec![args[0]],
-                    ));
+                        }),
+                        act: Activation::None,
+                    };
+                    return Ok((op, vec![args[0]]));
                 }
                 let (w, groups) = if node.op == "Conv2D" {
                     (f.permute((3, 2, 0, 1))?.contiguous()?, 1)
@@ -644,10 +664,51 @@ impl Builder {
                 };
                 let (conv, data) = self.compile(&plain, &args[..2])?;
                 let bias = self.const_tensor(node, args[2], "the bias")?;
-                let op = Op::Fused {
-                    conv: Box::new(conv),
-                    bias,
-                    activation: activation.map(Box::new),
+                let act = match &activation {
+                    None => Activation::None,
+                    Some(Op::Relu) => Activation::Relu,
+                    Some(Op::Relu6) => Activation::Relu6,
+                    Some(Op::LeakyRelu(a)) => Activation::LeakyRelu(*a),
+                    Some(_) => return Err(unsupported()),
+                };
+                let b = bias.flatten_all()?.to_vec1::<f32>()?;
+                // Bias and activation into the kernel's epilogue where the conv has one.
+                let op = match conv {
+                    Op::Gemm {
+                        w,
+                        im2col,
+                        act: Activation::None,
+                    } if b.len() == w.n() => {
+                        let mut w = std::sync::Arc::unwrap_or_clone(w);
+                        w.add_bias(&b);
+                        Op::Gemm {
+                            w: std::sync::Arc::new(w),
+                            im2col,
+                            act,
+                        }
+                    }
+                    Op::Depthwise {
+                        w,
+                        k,
+                        stride,
+                        dilation,
+                        padding,
+                        bias: None,
+                        act: Activation::None,
+                    } if b.len() * k.0 * k.1 == w.len() => Op::Depthwise {
+                        w,
+                        k,
+                        stride,
+                        dilation,
+                        padding,
+                        bias: Some(std::sync::Arc::new(b)),
+                        act,
+                    },
+                    conv => Op::Fused {
+                        conv: Box::new(conv),
+                        bias,
+                        activation: activation.map(Box::new),
+                    },
                 };
                 (op, data)
             }
@@ -1038,11 +1099,38 @@ impl Op {
                     .conv2d(w, sym, *stride, *dilation, *groups)?;
                 one(y.permute((0, 2, 3, 1))?)
             }
-            Op::Pointwise { w } => {
+            Op::Gemm { w, im2col, act } => {
                 let x = x()?;
                 let (n, h, wd, c) = x.dims4()?;
-                let y = x.reshape((n * h * wd, c))?.matmul(w)?; // [N*H*W, Cin] x [Cin, Cout]
-                one(y.reshape((n, h, wd, w.dim(1)?))?)
+                let (out, (oh, ow)) = ops::with_f32_slice(x, |xs| -> candle_core::Result<_> {
+                    let (patches, (oh, ow)) = match im2col {
+                        None => (None, (h, wd)),
+                        Some(i) => {
+                            let pads = i.padding.resolve((h, wd), i.k, i.stride, i.dilation);
+                            let (p, (_, oh, ow)) = ops::im2col_nhwc_slice(
+                                xs,
+                                (n, h, wd, c),
+                                i.k,
+                                i.stride,
+                                i.dilation,
+                                pads,
+                            )?;
+                            (Some(p), (oh, ow))
+                        }
+                    };
+                    let a = patches.as_deref().unwrap_or(xs);
+                    let m = n * oh * ow;
+                    if a.len() != m * w.k() {
+                        candle_core::bail!(
+                            "conv input has {c} channels, the filter expects {}",
+                            w.k() / im2col.map_or(1, |i| i.k.0 * i.k.1)
+                        );
+                    }
+                    let mut out = vec![0f32; m * w.n()];
+                    gemm(a, m, w, *act, None, &mut out);
+                    Ok((out, (oh, ow)))
+                })??;
+                one(Tensor::from_vec(out, (n, oh, ow, w.n()), x.device())?)
             }
             Op::Depthwise {
                 w,
@@ -1050,22 +1138,26 @@ impl Op {
                 stride,
                 dilation,
                 padding,
+                bias,
+                act,
             } => {
                 let x = x()?;
-                let pads = padding.resolve((x.dim(1)?, x.dim(2)?), *k, *stride, *dilation);
-                one(ops::depthwise_nhwc(x, w, *k, *stride, *dilation, pads)?)
-            }
-            Op::ConvIm2col {
-                w,
-                k,
-                stride,
-                dilation,
-                padding,
-            } => {
-                let x = x()?;
-                let pads = padding.resolve((x.dim(1)?, x.dim(2)?), *k, *stride, *dilation);
-                let (patches, (n, oh, ow)) = ops::im2col_nhwc(x, *k, *stride, *dilation, pads)?;
-                one(patches.matmul(w)?.reshape((n, oh, ow, w.dim(1)?))?)
+                let dims = x.dims4()?;
+                let pads = padding.resolve((dims.1, dims.2), *k, *stride, *dilation);
+                let (out, d) = ops::with_f32_slice(x, |xs| {
+                    ops::depthwise_nhwc_slice(
+                        xs,
+                        dims,
+                        w,
+                        *k,
+                        *stride,
+                        *dilation,
+                        pads,
+                        bias.as_deref().map(Vec::as_slice),
+                        *act,
+                    )
+                })??;
+                one(Tensor::from_vec(out, d, x.device())?)
             }
             Op::ConvTranspose {
                 tiled: Some(wm),

@@ -4,6 +4,8 @@
 
 use candle_core::{DType, Result, Tensor, D};
 
+pub use crate::gemm::Activation;
+
 /// TF's SAME padding for one spatial dim: output = ceil(input / stride); the extra pixel of an
 /// odd total goes after, not before (unlike PyTorch's symmetric padding).
 pub fn same_padding(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
@@ -229,14 +231,44 @@ pub fn with_f32_slice<R>(x: &Tensor, f: impl FnOnce(&[f32]) -> R) -> Result<R> {
 pub fn depthwise_nhwc(
     x: &Tensor,
     w: &[f32],
+    k: (usize, usize),
+    stride: usize,
+    dilation: usize,
+    pads: [usize; 4],
+) -> Result<Tensor> {
+    let dims = x.dims4()?;
+    let (out, (n, oh, ow, c)) = with_f32_slice(x, |xs| {
+        depthwise_nhwc_slice(
+            xs,
+            dims,
+            w,
+            k,
+            stride,
+            dilation,
+            pads,
+            None,
+            Activation::None,
+        )
+    })??;
+    Tensor::from_vec(out, (n, oh, ow, c), x.device())
+}
+
+/// [`depthwise_nhwc`] on a slice of `dims` (N, H, W, C), with a per-channel bias and an
+/// activation applied to each output row while it is in cache. Returns the output and its dims.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_nhwc_slice(
+    xs: &[f32],
+    (n, h, wd, c): (usize, usize, usize, usize),
+    w: &[f32],
     (kh, kw): (usize, usize),
     stride: usize,
     dilation: usize,
     [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
-) -> Result<Tensor> {
+    bias: Option<&[f32]>,
+    act: Activation,
+) -> Result<(Vec<f32>, (usize, usize, usize, usize))> {
     use rayon::prelude::*;
-    let (n, h, wd, c) = x.dims4()?;
-    if w.len() != kh * kw * c {
+    if w.len() != kh * kw * c || xs.len() != n * h * wd * c || bias.is_some_and(|b| b.len() != c) {
         candle_core::bail!(
             "depthwise filter has {} values, expected {kh}x{kw}x{c}",
             w.len()
@@ -250,36 +282,49 @@ pub fn depthwise_nhwc(
     let oh = (h + pad_t + pad_b - span_h) / stride + 1;
     let ow = (wd + pad_l + pad_r - span_w) / stride + 1;
     let mut out = vec![0f32; n * oh * ow * c];
-    with_f32_slice(x, |xs| {
-        out.par_chunks_mut(ow * c)
-            .enumerate()
-            .for_each(|(row, orow)| {
-                let (b, oy) = (row / oh, row % oh);
-                let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-                for ky in 0..kh {
-                    let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
-                    let xrow = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
-                    for kx in 0..kw {
-                        let wk = &w[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
-                        for ox in 0..ow {
-                            let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
-                            if ix < 0 || ix >= wd as isize {
-                                continue;
-                            }
-                            let xi = &xrow[ix as usize * c..(ix as usize + 1) * c];
-                            let o = &mut orow[ox * c..(ox + 1) * c];
-                            for ((o, &xv), &wv) in o.iter_mut().zip(xi).zip(wk) {
-                                *o += xv * wv;
-                            }
+    out.par_chunks_mut(ow * c)
+        .enumerate()
+        .for_each(|(row, orow)| {
+            let (b, oy) = (row / oh, row % oh);
+            let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+            for ky in 0..kh {
+                let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
+                if iy < 0 || iy >= h as isize {
+                    continue;
+                }
+                let xrow = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+                for kx in 0..kw {
+                    let wk = &w[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                    for ox in 0..ow {
+                        let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
+                        if ix < 0 || ix >= wd as isize {
+                            continue;
+                        }
+                        let xi = &xrow[ix as usize * c..(ix as usize + 1) * c];
+                        let o = &mut orow[ox * c..(ox + 1) * c];
+                        for ((o, &xv), &wv) in o.iter_mut().zip(xi).zip(wk) {
+                            *o += xv * wv;
                         }
                     }
                 }
-            });
-    })?;
-    Tensor::from_vec(out, (n, oh, ow, c), x.device())
+            }
+            if bias.is_some() || act != Activation::None {
+                let zeros;
+                let bias = match bias {
+                    Some(b) => b,
+                    None => {
+                        zeros = vec![0f32; c];
+                        &zeros
+                    }
+                };
+                for o in orow.chunks_exact_mut(c) {
+                    for (v, b) in o.iter_mut().zip(bias) {
+                        *v = act.apply(*v + b);
+                    }
+                }
+            }
+        });
+    Ok((out, (n, oh, ow, c)))
 }
 
 #[cfg(test)]
@@ -354,13 +399,32 @@ mod depthwise_tests {
 /// product is already NHWC. Zero padding is applied while copying.
 pub fn im2col_nhwc(
     x: &Tensor,
+    k: (usize, usize),
+    stride: usize,
+    dilation: usize,
+    pads: [usize; 4],
+) -> Result<(Tensor, (usize, usize, usize))> {
+    let dims = x.dims4()?;
+    let (patches, (n, oh, ow)) = with_f32_slice(x, |xs| {
+        im2col_nhwc_slice(xs, dims, k, stride, dilation, pads)
+    })??;
+    let cols = patches.len() / (n * oh * ow).max(1);
+    Ok((
+        Tensor::from_vec(patches, (n * oh * ow, cols), x.device())?,
+        (n, oh, ow),
+    ))
+}
+
+/// [`im2col_nhwc`] on a slice of `dims` (N, H, W, C); returns the patches and (N, OH, OW).
+pub fn im2col_nhwc_slice(
+    xs: &[f32],
+    (n, h, wd, c): (usize, usize, usize, usize),
     (kh, kw): (usize, usize),
     stride: usize,
     dilation: usize,
     [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
-) -> Result<(Tensor, (usize, usize, usize))> {
+) -> Result<(Vec<f32>, (usize, usize, usize))> {
     use rayon::prelude::*;
-    let (n, h, wd, c) = x.dims4()?;
     let span_h = (kh - 1) * dilation + 1;
     let span_w = (kw - 1) * dilation + 1;
     if h + pad_t + pad_b < span_h || wd + pad_l + pad_r < span_w {
@@ -370,37 +434,32 @@ pub fn im2col_nhwc(
     let ow = (wd + pad_l + pad_r - span_w) / stride + 1;
     let k = kh * kw * c;
     let mut patches = vec![0f32; n * oh * ow * k];
-    with_f32_slice(x, |xs| {
-        patches
-            .par_chunks_mut(ow * k)
-            .enumerate()
-            .for_each(|(row, prow)| {
-                let (b, oy) = (row / oh, row % oh);
-                let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-                for ox in 0..ow {
-                    let patch = &mut prow[ox * k..(ox + 1) * k];
-                    for ky in 0..kh {
-                        let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
-                        if iy < 0 || iy >= h as isize {
+    patches
+        .par_chunks_mut(ow * k)
+        .enumerate()
+        .for_each(|(row, prow)| {
+            let (b, oy) = (row / oh, row % oh);
+            let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+            for ox in 0..ow {
+                let patch = &mut prow[ox * k..(ox + 1) * k];
+                for ky in 0..kh {
+                    let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
+                    if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
+                        if ix < 0 || ix >= wd as isize {
                             continue;
                         }
-                        for kx in 0..kw {
-                            let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
-                            if ix < 0 || ix >= wd as isize {
-                                continue;
-                            }
-                            let src = (iy as usize * wd + ix as usize) * c;
-                            let dst = (ky * kw + kx) * c;
-                            patch[dst..dst + c].copy_from_slice(&image[src..src + c]);
-                        }
+                        let src = (iy as usize * wd + ix as usize) * c;
+                        let dst = (ky * kw + kx) * c;
+                        patch[dst..dst + c].copy_from_slice(&image[src..src + c]);
                     }
                 }
-            });
-    })?;
-    Ok((
-        Tensor::from_vec(patches, (n * oh * ow, k), x.device())?,
-        (n, oh, ow),
-    ))
+            }
+        });
+    Ok((patches, (n, oh, ow)))
 }
 
 /// Average or max pooling whose windows tile the input exactly (kernel == stride, VALID), by

@@ -105,6 +105,11 @@ pub(crate) async fn classify(
         let (m, _) = state.classifier(id)?;
         parse_top_k(q.top_k.as_deref(), m.spec().labels.len())?;
     }
+    // A full queue refuses now, before the upload is read (a 429 costs no parsing).
+    state.refuse_if_full(
+        Task::Classification,
+        path_model.as_deref().or(q.model.as_deref()),
+    )?;
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Classification)?;

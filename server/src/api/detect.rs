@@ -104,6 +104,11 @@ pub(crate) async fn detect(
         state.detector(id)?;
     }
     number_in(q.confidence.as_deref(), "confidence", 0.0..=1.0, 0.0)?;
+    // A full queue refuses now, before the upload is read (a 429 costs no parsing).
+    state.refuse_if_full(
+        Task::Detection,
+        path_model.as_deref().or(q.model.as_deref()),
+    )?;
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Detection)?;

@@ -132,6 +132,11 @@ async fn segment(
     if let Some(id) = path_model.as_deref().or(q.model.as_deref()) {
         state.segmenter(id)?;
     }
+    // A full queue refuses now, before the upload is read (a 429 costs no parsing).
+    state.refuse_if_full(
+        Task::Segmentation,
+        path_model.as_deref().or(q.model.as_deref()),
+    )?;
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Segmentation)?;

@@ -1,0 +1,536 @@
+//! Weight matrices kept as the GGUF stores them (Q4_1, Q8_0 blocks, or f32) times f32
+//! activations, on every core.
+//!
+//! Why not candle's `QMatMul`: its CPU kernels are picked at compile time by `target_feature`
+//! and quantize the activations to 8 bits, so a portable build runs scalar code and the logits
+//! drift from the f32 reference. Here each 32-value block is widened to f32 in registers
+//! (`d * q + m`, exactly the dequantized weight) and multiplied with the f32 activations, with
+//! AVX-512 or AVX2 chosen at run time: the weights stay at 4.5-8.5 bits in memory (decoding is
+//! memory-bound, so this is what sets tokens/s) and the results match the dequantized model.
+//! One pass over a weight row serves up to four tokens, so prefill reuses each unpacked block.
+
+use std::sync::OnceLock;
+
+use half::f16;
+use rayon::prelude::*;
+
+use crate::sync_ptr::SyncPtr;
+
+/// Values per quantization block (both Q4_1 and Q8_0).
+pub const BLOCK: usize = 32;
+
+/// How a matrix's values are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// 32 values as f16 scale `d`, f16 minimum `m`, 16 bytes of 4-bit `q`: `d * q + m`.
+    Q4_1,
+    /// 32 values as f16 scale `d` and 32 signed bytes `q`: `d * q`.
+    Q8_0,
+    F32,
+}
+
+impl Format {
+    /// Bytes per block of 32 values.
+    pub fn block_bytes(self) -> usize {
+        match self {
+            Format::Q4_1 => 20,
+            Format::Q8_0 => 34,
+            Format::F32 => BLOCK * 4,
+        }
+    }
+}
+
+/// The instruction set the kernels run with, detected once per process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Simd {
+    Avx512,
+    Avx2,
+}
+
+/// The best kernels this CPU runs (`None`: portable scalar code).
+pub fn simd_level() -> Option<Simd> {
+    static LEVEL: OnceLock<Option<Simd>> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::env::var_os("CANDLELIT_NO_SIMD").is_some() {
+                return None;
+            }
+            if is_x86_feature_detected!("avx512f") {
+                return Some(Simd::Avx512);
+            }
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                return Some(Simd::Avx2);
+            }
+        }
+        None
+    })
+}
+
+/// A `rows x cols` matrix (row-major, a row = one output feature) in one [`Format`].
+#[derive(Clone)]
+pub struct QMatrix {
+    rows: usize,
+    cols: usize,
+    format: Format,
+    /// Q4_1/Q8_0: the blocks, row after row. Empty for F32.
+    blocks: Vec<u8>,
+    /// F32 only: the values.
+    values: Vec<f32>,
+}
+
+impl std::fmt::Debug for QMatrix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "QMatrix({}x{} {:?})", self.rows, self.cols, self.format)
+    }
+}
+
+impl QMatrix {
+    /// From raw GGUF blocks. `cols` must be a multiple of 32 for the quantized formats.
+    pub fn from_blocks(
+        rows: usize,
+        cols: usize,
+        format: Format,
+        blocks: Vec<u8>,
+    ) -> Result<Self, String> {
+        if format == Format::F32 || cols % BLOCK != 0 {
+            return Err(format!("{format:?} matrix with {cols} columns"));
+        }
+        let want = rows * cols / BLOCK * format.block_bytes();
+        if blocks.len() != want {
+            return Err(format!(
+                "{rows}x{cols} {format:?} needs {want} bytes, got {}",
+                blocks.len()
+            ));
+        }
+        Ok(Self {
+            rows,
+            cols,
+            format,
+            blocks,
+            values: vec![],
+        })
+    }
+
+    pub fn from_f32(rows: usize, cols: usize, values: Vec<f32>) -> Result<Self, String> {
+        if values.len() != rows * cols {
+            return Err(format!(
+                "{rows}x{cols} f32 matrix from {} values",
+                values.len()
+            ));
+        }
+        Ok(Self {
+            rows,
+            cols,
+            format: Format::F32,
+            blocks: vec![],
+            values,
+        })
+    }
+
+    pub fn rows(&self) -> usize {
+        self.rows
+    }
+
+    pub fn cols(&self) -> usize {
+        self.cols
+    }
+
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Bytes the values take in memory.
+    pub fn bytes(&self) -> usize {
+        self.blocks.len() + self.values.len() * 4
+    }
+
+    fn row_blocks(&self, r: usize) -> &[u8] {
+        let n = self.cols / BLOCK * self.format.block_bytes();
+        &self.blocks[r * n..(r + 1) * n]
+    }
+
+    /// Row `r` as f32 into `out` (`cols` values): an embedding lookup.
+    pub fn row_into(&self, r: usize, out: &mut [f32]) {
+        match self.format {
+            Format::F32 => out.copy_from_slice(&self.values[r * self.cols..(r + 1) * self.cols]),
+            f => {
+                let bb = f.block_bytes();
+                for (blk, o) in self
+                    .row_blocks(r)
+                    .chunks_exact(bb)
+                    .zip(out.chunks_exact_mut(BLOCK))
+                {
+                    dequantize_block(f, blk, o);
+                }
+            }
+        }
+    }
+
+    /// The whole matrix as f32 (for [`Format::F32`] copies and tests).
+    pub fn to_f32(&self) -> QMatrix {
+        let mut values = vec![0f32; self.rows * self.cols];
+        for (r, out) in values.chunks_exact_mut(self.cols).enumerate() {
+            self.row_into(r, out);
+        }
+        QMatrix::from_f32(self.rows, self.cols, values).expect("sizes match")
+    }
+
+    /// Stacks matrices with the same columns and format row-wise (fused projections: one pass
+    /// over the threads instead of one per matrix).
+    pub fn stack(parts: &[QMatrix]) -> Result<QMatrix, String> {
+        let first = parts.first().ok_or("nothing to stack")?;
+        if parts
+            .iter()
+            .any(|p| p.cols != first.cols || p.format != first.format)
+        {
+            let f32s: Vec<QMatrix> = parts.iter().map(QMatrix::to_f32).collect();
+            return QMatrix::stack(&f32s);
+        }
+        let rows = parts.iter().map(|p| p.rows).sum();
+        let mut m = QMatrix {
+            rows,
+            cols: first.cols,
+            format: first.format,
+            blocks: Vec::with_capacity(parts.iter().map(|p| p.blocks.len()).sum()),
+            values: Vec::with_capacity(parts.iter().map(|p| p.values.len()).sum()),
+        };
+        for p in parts {
+            m.blocks.extend_from_slice(&p.blocks);
+            m.values.extend_from_slice(&p.values);
+        }
+        Ok(m)
+    }
+
+    /// `out[t][r] = dot(row r, x[t])` for `t` tokens: `x` is `t x cols`, `out` is `t x rows`,
+    /// both row-major. Rows are split over rayon's threads; each thread runs its rows against
+    /// up to four tokens per pass.
+    pub fn matmul(&self, x: &[f32], t: usize, out: &mut [f32]) {
+        assert_eq!(x.len(), t * self.cols, "activations");
+        assert_eq!(out.len(), t * self.rows, "output");
+        let rows = self.rows;
+        let threads = rayon::current_num_threads().max(1);
+        // Enough chunks for balance, few enough that each is worth a task.
+        let chunk = rows.div_ceil(threads * 4).max(16);
+        let out_ptr = SyncPtr::new(out);
+        (0..rows.div_ceil(chunk)).into_par_iter().for_each(|c| {
+            let r0 = c * chunk;
+            let r1 = (r0 + chunk).min(rows);
+            let mut t0 = 0;
+            while t0 < t {
+                let n = (t - t0).min(4);
+                for r in r0..r1 {
+                    let mut res = [0f32; 4];
+                    match n {
+                        1 => res[..1].copy_from_slice(&self.row_dot::<1>(r, x, t0)),
+                        2 => res[..2].copy_from_slice(&self.row_dot::<2>(r, x, t0)),
+                        3 => res[..3].copy_from_slice(&self.row_dot::<3>(r, x, t0)),
+                        _ => res = self.row_dot::<4>(r, x, t0),
+                    }
+                    for (k, v) in res[..n].iter().enumerate() {
+                        // SAFETY: each task owns rows r0..r1 of every token's output, so no
+                        // two tasks write the same element.
+                        unsafe { out_ptr.slice((t0 + k) * rows + r, 1)[0] = *v };
+                    }
+                }
+                t0 += n;
+            }
+        });
+    }
+
+    /// Row `r` against tokens `t0..t0+N` of `x`.
+    fn row_dot<const N: usize>(&self, r: usize, x: &[f32], t0: usize) -> [f32; N] {
+        let c = self.cols;
+        let xs: [&[f32]; N] = std::array::from_fn(|k| &x[(t0 + k) * c..(t0 + k + 1) * c]);
+        if self.format == Format::F32 {
+            let w = &self.values[r * c..(r + 1) * c];
+            return std::array::from_fn(|k| dot_f32(w, xs[k]));
+        }
+        let blocks = self.row_blocks(r);
+        #[cfg(target_arch = "x86_64")]
+        match simd_level() {
+            // SAFETY: the level was detected on this CPU; the kernels read only within
+            // `blocks` (cols/32 whole blocks) and each `xs[k]` (cols values).
+            Some(Simd::Avx512) => return unsafe { x86::dot_avx512(self.format, blocks, xs) },
+            Some(Simd::Avx2) => return unsafe { x86::dot_avx2(self.format, blocks, xs) },
+            None => {}
+        }
+        dot_scalar(self.format, blocks, xs)
+    }
+}
+
+fn f16_at(b: &[u8], i: usize) -> f32 {
+    f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32()
+}
+
+/// One block of `format` to 32 f32 values.
+pub fn dequantize_block(format: Format, blk: &[u8], out: &mut [f32]) {
+    match format {
+        Format::Q4_1 => {
+            let (d, m) = (f16_at(blk, 0), f16_at(blk, 2));
+            for j in 0..16 {
+                let q = blk[4 + j];
+                out[j] = d * f32::from(q & 0x0F) + m;
+                out[j + 16] = d * f32::from(q >> 4) + m;
+            }
+        }
+        Format::Q8_0 => {
+            let d = f16_at(blk, 0);
+            for j in 0..BLOCK {
+                out[j] = d * f32::from(blk[2 + j] as i8);
+            }
+        }
+        Format::F32 => {
+            for (o, c) in out.iter_mut().zip(blk.chunks_exact(4)) {
+                *o = f32::from_le_bytes([c[0], c[1], c[2], c[3]]);
+            }
+        }
+    }
+}
+
+/// Dot product with 16 independent partial sums, so the compiler vectorises it for whatever
+/// CPU the build targets (a plain fold would be kept in order and scalar).
+pub fn dot_f32(a: &[f32], b: &[f32]) -> f32 {
+    const L: usize = 16;
+    let mut acc = [0f32; L];
+    let (ca, cb) = (a.chunks_exact(L), b.chunks_exact(L));
+    let (ra, rb) = (ca.remainder(), cb.remainder());
+    for (x, y) in ca.zip(cb) {
+        for i in 0..L {
+            acc[i] += x[i] * y[i];
+        }
+    }
+    let mut s: f32 = acc.iter().sum();
+    for (x, y) in ra.iter().zip(rb) {
+        s += x * y;
+    }
+    s
+}
+
+/// `y += a * x`, vectorised the same way.
+pub fn axpy(a: f32, x: &[f32], y: &mut [f32]) {
+    for (y, x) in y.iter_mut().zip(x) {
+        *y += a * x;
+    }
+}
+
+fn dot_scalar<const N: usize>(format: Format, blocks: &[u8], xs: [&[f32]; N]) -> [f32; N] {
+    let mut w = [0f32; BLOCK];
+    let mut acc = [0f32; N];
+    for (b, blk) in blocks.chunks_exact(format.block_bytes()).enumerate() {
+        dequantize_block(format, blk, &mut w);
+        for k in 0..N {
+            acc[k] += dot_f32(&w, &xs[k][b * BLOCK..(b + 1) * BLOCK]);
+        }
+    }
+    acc
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use super::{f16_at, Format, BLOCK};
+    use std::arch::x86_64::*;
+
+    /// AVX-512: a block is two vectors of 16 weights, widened once and used for N tokens.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn dot_avx512<const N: usize>(
+        format: Format,
+        blocks: &[u8],
+        xs: [&[f32]; N],
+    ) -> [f32; N] {
+        let bb = format.block_bytes();
+        let nb = blocks.len() / bb;
+        let mut acc = [_mm512_setzero_ps(); N];
+        let mask = _mm_set1_epi8(0x0F);
+        for b in 0..nb {
+            let blk = &blocks[b * bb..(b + 1) * bb];
+            let (w0, w1) = match format {
+                Format::Q4_1 => {
+                    let d = _mm512_set1_ps(f16_at(blk, 0));
+                    let m = _mm512_set1_ps(f16_at(blk, 2));
+                    let q = _mm_loadu_si128(blk.as_ptr().add(4) as *const __m128i);
+                    let lo = _mm_and_si128(q, mask);
+                    let hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+                    (
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo)), d, m),
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi)), d, m),
+                    )
+                }
+                _ => {
+                    // Q8_0 (F32 never reaches the block kernels).
+                    let d = _mm512_set1_ps(f16_at(blk, 0));
+                    let q0 = _mm_loadu_si128(blk.as_ptr().add(2) as *const __m128i);
+                    let q1 = _mm_loadu_si128(blk.as_ptr().add(18) as *const __m128i);
+                    (
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), d),
+                        _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d),
+                    )
+                }
+            };
+            for k in 0..N {
+                let x = xs[k].as_ptr().add(b * BLOCK);
+                acc[k] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc[k]);
+                acc[k] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x.add(16)), acc[k]);
+            }
+        }
+        std::array::from_fn(|k| _mm512_reduce_add_ps(acc[k]))
+    }
+
+    /// AVX2 + FMA: a block is four vectors of 8 weights.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn dot_avx2<const N: usize>(
+        format: Format,
+        blocks: &[u8],
+        xs: [&[f32]; N],
+    ) -> [f32; N] {
+        let bb = format.block_bytes();
+        let nb = blocks.len() / bb;
+        let mut acc = [_mm256_setzero_ps(); N];
+        let mask = _mm_set1_epi8(0x0F);
+        let widen_u8 = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+        let widen_i8 = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
+        for b in 0..nb {
+            let blk = &blocks[b * bb..(b + 1) * bb];
+            let w: [__m256; 4] = match format {
+                Format::Q4_1 => {
+                    let d = _mm256_set1_ps(f16_at(blk, 0));
+                    let m = _mm256_set1_ps(f16_at(blk, 2));
+                    let q = _mm_loadu_si128(blk.as_ptr().add(4) as *const __m128i);
+                    let lo = _mm_and_si128(q, mask);
+                    let hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
+                    [
+                        _mm256_fmadd_ps(widen_u8(lo), d, m),
+                        _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(lo, lo)), d, m),
+                        _mm256_fmadd_ps(widen_u8(hi), d, m),
+                        _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(hi, hi)), d, m),
+                    ]
+                }
+                _ => {
+                    let d = _mm256_set1_ps(f16_at(blk, 0));
+                    let q0 = _mm_loadu_si128(blk.as_ptr().add(2) as *const __m128i);
+                    let q1 = _mm_loadu_si128(blk.as_ptr().add(18) as *const __m128i);
+                    [
+                        _mm256_mul_ps(widen_i8(q0), d),
+                        _mm256_mul_ps(widen_i8(_mm_unpackhi_epi64(q0, q0)), d),
+                        _mm256_mul_ps(widen_i8(q1), d),
+                        _mm256_mul_ps(widen_i8(_mm_unpackhi_epi64(q1, q1)), d),
+                    ]
+                }
+            };
+            for k in 0..N {
+                let x = xs[k].as_ptr().add(b * BLOCK);
+                for (i, w) in w.iter().enumerate() {
+                    acc[k] = _mm256_fmadd_ps(*w, _mm256_loadu_ps(x.add(8 * i)), acc[k]);
+                }
+            }
+        }
+        std::array::from_fn(|k| {
+            let v = acc[k];
+            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+            _mm_cvtss_f32(s)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random bytes (no rand dependency).
+    fn bytes(n: usize, seed: u64) -> Vec<u8> {
+        let mut s = seed;
+        (0..n)
+            .map(|_| {
+                s = s
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                (s >> 33) as u8
+            })
+            .collect()
+    }
+
+    /// Blocks with sane f16 scales (random bytes there would give inf/NaN).
+    fn matrix(format: Format, rows: usize, cols: usize) -> QMatrix {
+        let mut b = bytes(rows * cols / BLOCK * format.block_bytes(), 7);
+        for blk in b.chunks_exact_mut(format.block_bytes()) {
+            let d = f16::from_f32(0.01 + blk[2] as f32 / 5000.0);
+            blk[..2].copy_from_slice(&d.to_le_bytes());
+            if format == Format::Q4_1 {
+                blk[2..4].copy_from_slice(&f16::from_f32(-0.07).to_le_bytes());
+            }
+        }
+        QMatrix::from_blocks(rows, cols, format, b).unwrap()
+    }
+
+    fn check(format: Format) {
+        let (rows, cols, t) = (37, 96, 6);
+        let m = matrix(format, rows, cols);
+        let x: Vec<f32> = bytes(t * cols, 3)
+            .iter()
+            .map(|&v| v as f32 / 64.0 - 2.0)
+            .collect();
+        let mut got = vec![0f32; t * rows];
+        m.matmul(&x, t, &mut got);
+        // Reference: dequantize, then plain f64 sums.
+        let f = m.to_f32();
+        for tk in 0..t {
+            for r in 0..rows {
+                let mut row = vec![0f32; cols];
+                f.row_into(r, &mut row);
+                let want: f64 = row
+                    .iter()
+                    .zip(&x[tk * cols..(tk + 1) * cols])
+                    .map(|(a, b)| *a as f64 * *b as f64)
+                    .sum();
+                let g = got[tk * rows + r] as f64;
+                assert!(
+                    (g - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "{format:?} t{tk} r{r}: {g} vs {want} ({:?})",
+                    simd_level()
+                );
+            }
+        }
+        // The f32 copy gives the same answers through the f32 path.
+        let mut via_f32 = vec![0f32; t * rows];
+        f.matmul(&x, t, &mut via_f32);
+        for (a, b) in got.iter().zip(&via_f32) {
+            assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
+        }
+    }
+
+    #[test]
+    fn q4_1_matches_dequantized_reference() {
+        check(Format::Q4_1);
+    }
+
+    #[test]
+    fn q8_0_matches_dequantized_reference() {
+        check(Format::Q8_0);
+    }
+
+    #[test]
+    fn q4_1_block_layout_is_ggmls() {
+        // Byte j holds value j in its low nibble and value j + 16 in its high nibble.
+        let mut blk = vec![0u8; 20];
+        blk[..2].copy_from_slice(&f16::from_f32(2.0).to_le_bytes());
+        blk[2..4].copy_from_slice(&f16::from_f32(-1.0).to_le_bytes());
+        blk[4] = 0x3A; // value 0 = 10, value 16 = 3
+        let mut out = [0f32; 32];
+        dequantize_block(Format::Q4_1, &blk, &mut out);
+        assert_eq!((out[0], out[16], out[1]), (19.0, 5.0, -1.0));
+    }
+
+    #[test]
+    fn stacking_keeps_rows_in_order() {
+        let a = matrix(Format::Q4_1, 3, 64);
+        let b = matrix(Format::Q8_0, 2, 64); // other format: stacked as f32
+        let s = QMatrix::stack(&[a.clone(), b.clone()]).unwrap();
+        assert_eq!((s.rows(), s.format()), (5, Format::F32));
+        let (mut r, mut w) = (vec![0f32; 64], vec![0f32; 64]);
+        s.row_into(3, &mut r);
+        b.row_into(0, &mut w);
+        assert_eq!(r, w);
+    }
+}
