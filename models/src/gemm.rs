@@ -103,7 +103,7 @@ impl PackedB {
     }
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Level {
     Avx512,
     Avx2,
@@ -138,13 +138,25 @@ pub fn gemm(
     residual: Option<&[f32]>,
     c: &mut [f32],
 ) {
+    gemm_with(level(), a, m, b, act, residual, c)
+}
+
+/// [`gemm`] with the kernels of `lvl` (tests run every level the CPU has).
+fn gemm_with(
+    lvl: Level,
+    a: &[f32],
+    m: usize,
+    b: &PackedB,
+    act: Activation,
+    residual: Option<&[f32]>,
+    c: &mut [f32],
+) {
     let (k, n) = (b.k, b.n);
     assert_eq!(a.len(), m * k, "a");
     assert_eq!(c.len(), m * n, "c");
     if let Some(r) = residual {
         assert_eq!(r.len(), m * n, "residual");
     }
-    let lvl = level();
     let mr = mr(lvl);
     // Row chunks of a few tiles: enough tasks to balance two threads, few enough to be cheap.
     let mc = mr * 8;
@@ -310,14 +322,27 @@ mod tests {
                 values(m * n, 4),
             );
             let b = PackedB::new(&w, k, n, Some(&bias));
-            for act in [
-                Activation::None,
-                Activation::Relu6,
-                Activation::LeakyRelu(0.1),
-            ] {
+            let mut levels = vec![Level::Scalar];
+            #[cfg(target_arch = "x86_64")]
+            {
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    levels.push(Level::Avx2);
+                }
+                if is_x86_feature_detected!("avx512f") {
+                    levels.push(Level::Avx512);
+                }
+            }
+            for (lvl, act) in levels.iter().flat_map(|l| {
+                [
+                    Activation::None,
+                    Activation::Relu6,
+                    Activation::LeakyRelu(0.1),
+                ]
+                .map(|a| (*l, a))
+            }) {
                 for residual in [None, Some(res.as_slice())] {
                     let mut c = vec![f32::NAN; m * n];
-                    gemm(&a, m, &b, act, residual, &mut c);
+                    gemm_with(lvl, &a, m, &b, act, residual, &mut c);
                     for i in 0..m {
                         for j in 0..n {
                             let mut want: f64 = bias[j] as f64;
@@ -331,7 +356,7 @@ mod tests {
                             let got = c[i * n + j];
                             assert!(
                                 (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                                "{m}x{k}x{n} {act:?} [{i},{j}]: {got} vs {want}"
+                                "{m}x{k}x{n} {lvl:?} {act:?} [{i},{j}]: {got} vs {want}"
                             );
                         }
                     }

@@ -9,6 +9,7 @@
 //! memory-bound, so this is what sets tokens/s) and the results match the dequantized model.
 //! One pass over a weight row serves up to four tokens, so prefill reuses each unpacked block.
 
+use std::ops::Range;
 use std::sync::OnceLock;
 
 use half::f16;
@@ -47,19 +48,22 @@ pub enum Simd {
     Avx2,
 }
 
-/// The best kernels this CPU runs (`None`: portable scalar code).
+/// The best kernels this CPU runs (`None`: portable scalar code). `CANDLELIT_SIMD=avx2` or
+/// `scalar` caps it (for tests of the other paths and for comparisons).
 pub fn simd_level() -> Option<Simd> {
     static LEVEL: OnceLock<Option<Simd>> = OnceLock::new();
     *LEVEL.get_or_init(|| {
         #[cfg(target_arch = "x86_64")]
         {
-            if std::env::var_os("CANDLELIT_NO_SIMD").is_some() {
-                return None;
-            }
-            if is_x86_feature_detected!("avx512f") {
+            // A cap, so the AVX2 and scalar paths can be tested on an AVX-512 machine.
+            let cap = std::env::var("CANDLELIT_SIMD").unwrap_or_default();
+            if cap != "avx2" && cap != "scalar" && is_x86_feature_detected!("avx512f") {
                 return Some(Simd::Avx512);
             }
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            if cap != "scalar"
+                && is_x86_feature_detected!("avx2")
+                && is_x86_feature_detected!("fma")
+            {
                 return Some(Simd::Avx2);
             }
         }
@@ -206,12 +210,17 @@ impl QMatrix {
     /// both row-major. Rows are split over rayon's threads; each thread runs its rows against
     /// up to four tokens per pass.
     pub fn matmul(&self, x: &[f32], t: usize, out: &mut [f32]) {
+        self.matmul_with(simd_level(), x, t, out)
+    }
+
+    /// [`matmul`](Self::matmul) with the kernels of `level` (tests run every level the CPU has).
+    fn matmul_with(&self, level: Option<Simd>, x: &[f32], t: usize, out: &mut [f32]) {
         assert_eq!(x.len(), t * self.cols, "activations");
         assert_eq!(out.len(), t * self.rows, "output");
         let rows = self.rows;
         let threads = rayon::current_num_threads().max(1);
         // Enough chunks for balance, few enough that each is worth a task.
-        let chunk = rows.div_ceil(threads * 4).max(16);
+        let chunk = rows.div_ceil(threads * 4).clamp(16, CHUNK_MAX);
         let out_ptr = SyncPtr::new(out);
         (0..rows.div_ceil(chunk)).into_par_iter().for_each(|c| {
             let r0 = c * chunk;
@@ -219,18 +228,19 @@ impl QMatrix {
             let mut t0 = 0;
             while t0 < t {
                 let n = (t - t0).min(4);
-                for r in r0..r1 {
-                    let mut res = [0f32; 4];
-                    match n {
-                        1 => res[..1].copy_from_slice(&self.row_dot::<1>(r, x, t0)),
-                        2 => res[..2].copy_from_slice(&self.row_dot::<2>(r, x, t0)),
-                        3 => res[..3].copy_from_slice(&self.row_dot::<3>(r, x, t0)),
-                        _ => res = self.row_dot::<4>(r, x, t0),
-                    }
-                    for (k, v) in res[..n].iter().enumerate() {
+                let mut res = [[0f32; 4]; CHUNK_MAX];
+                let res = &mut res[..r1 - r0];
+                match n {
+                    1 => self.rows_dot::<1>(level, r0..r1, x, t0, res),
+                    2 => self.rows_dot::<2>(level, r0..r1, x, t0, res),
+                    3 => self.rows_dot::<3>(level, r0..r1, x, t0, res),
+                    _ => self.rows_dot::<4>(level, r0..r1, x, t0, res),
+                }
+                for (i, row) in res.iter().enumerate() {
+                    for (k, v) in row[..n].iter().enumerate() {
                         // SAFETY: each task owns rows r0..r1 of every token's output, so no
                         // two tasks write the same element.
-                        unsafe { out_ptr.slice((t0 + k) * rows + r, 1)[0] = *v };
+                        unsafe { out_ptr.slice((t0 + k) * rows + r0 + i, 1)[0] = *v };
                     }
                 }
                 t0 += n;
@@ -238,26 +248,61 @@ impl QMatrix {
         });
     }
 
-    /// Row `r` against tokens `t0..t0+N` of `x`.
-    fn row_dot<const N: usize>(&self, r: usize, x: &[f32], t0: usize) -> [f32; N] {
+    /// Rows `rows` against tokens `t0..t0+N` of `x`, into `out[row - rows.start][..N]`.
+    fn rows_dot<const N: usize>(
+        &self,
+        level: Option<Simd>,
+        rows: Range<usize>,
+        x: &[f32],
+        t0: usize,
+        out: &mut [[f32; 4]],
+    ) {
         let c = self.cols;
         let xs: [&[f32]; N] = std::array::from_fn(|k| &x[(t0 + k) * c..(t0 + k + 1) * c]);
         if self.format == Format::F32 {
-            let w = &self.values[r * c..(r + 1) * c];
-            return std::array::from_fn(|k| dot_f32(w, xs[k]));
+            for (o, r) in out.iter_mut().zip(rows) {
+                let w = &self.values[r * c..(r + 1) * c];
+                for k in 0..N {
+                    o[k] = dot_f32(w, xs[k]);
+                }
+            }
+            return;
         }
-        let blocks = self.row_blocks(r);
+        let row_bytes = c / BLOCK * self.format.block_bytes();
+        assert!(rows.end * row_bytes <= self.blocks.len() && out.len() >= rows.len());
         #[cfg(target_arch = "x86_64")]
-        match simd_level() {
-            // SAFETY: the level was detected on this CPU; the kernels read only within
-            // `blocks` (cols/32 whole blocks) and each `xs[k]` (cols values).
-            Some(Simd::Avx512) => return unsafe { x86::dot_avx512(self.format, blocks, xs) },
-            Some(Simd::Avx2) => return unsafe { x86::dot_avx2(self.format, blocks, xs) },
-            None => {}
+        {
+            let q4 = self.format == Format::Q4_1;
+            let b = &self.blocks;
+            // SAFETY: the level was detected on this CPU; the asserts above and in the kernels
+            // keep every read inside `blocks` and `xs`.
+            unsafe {
+                match (level, q4) {
+                    (Some(Simd::Avx512), true) => {
+                        return x86::rows_avx512::<true, N>(b, row_bytes, rows, xs, out)
+                    }
+                    (Some(Simd::Avx512), false) => {
+                        return x86::rows_avx512::<false, N>(b, row_bytes, rows, xs, out)
+                    }
+                    (Some(Simd::Avx2), true) => {
+                        return x86::rows_avx2::<true, N>(b, row_bytes, rows, xs, out)
+                    }
+                    (Some(Simd::Avx2), false) => {
+                        return x86::rows_avx2::<false, N>(b, row_bytes, rows, xs, out)
+                    }
+                    (None, _) => {}
+                }
+            }
         }
-        dot_scalar(self.format, blocks, xs)
+        for (o, r) in out.iter_mut().zip(rows) {
+            let d = dot_scalar(self.format, self.row_blocks(r), xs);
+            o[..N].copy_from_slice(&d);
+        }
     }
 }
+
+/// Most rows one task computes per pass (its results wait on the stack before the scatter).
+const CHUNK_MAX: usize = 256;
 
 fn f16_at(b: &[u8], i: usize) -> f32 {
     f16::from_bits(u16::from_le_bytes([b[i], b[i + 1]])).to_f32()
@@ -328,109 +373,136 @@ fn dot_scalar<const N: usize>(format: Format, blocks: &[u8], xs: [&[f32]; N]) ->
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{f16_at, Format, BLOCK};
+    use super::BLOCK;
+    use half::f16;
     use std::arch::x86_64::*;
+    use std::ops::Range;
 
-    /// AVX-512: a block is two vectors of 16 weights, widened once and used for N tokens.
+    #[inline]
+    unsafe fn f16_at(p: *const u8) -> f32 {
+        f16::from_bits((p as *const u16).read_unaligned()).to_f32()
+    }
+
+    /// Checks the kernels' reads: each row `row_bytes` long and each token `nb` blocks.
+    fn check<const N: usize>(
+        m: &[u8],
+        row_bytes: usize,
+        rows: &Range<usize>,
+        xs: &[&[f32]; N],
+        bb: usize,
+    ) {
+        assert!(rows.end * row_bytes <= m.len());
+        assert!(xs.iter().all(|x| x.len() >= row_bytes / bb * BLOCK));
+    }
+
+    /// AVX-512: a block is two vectors of 16 weights (`d * q + m` or `d * q`), widened once
+    /// and used for the N tokens, each with two accumulators (independent FMA chains).
+    /// `Q4`: Q4_1 blocks, else Q8_0.
     #[target_feature(enable = "avx512f")]
-    pub unsafe fn dot_avx512<const N: usize>(
-        format: Format,
-        blocks: &[u8],
+    pub unsafe fn rows_avx512<const Q4: bool, const N: usize>(
+        m: &[u8],
+        row_bytes: usize,
+        rows: Range<usize>,
         xs: [&[f32]; N],
-    ) -> [f32; N] {
-        let bb = format.block_bytes();
-        let nb = blocks.len() / bb;
-        let mut acc = [_mm512_setzero_ps(); N];
+        out: &mut [[f32; 4]],
+    ) {
+        let bb = if Q4 { 20 } else { 34 };
+        check(m, row_bytes, &rows, &xs, bb);
+        let nb = row_bytes / bb;
         let mask = _mm_set1_epi8(0x0F);
-        for b in 0..nb {
-            let blk = &blocks[b * bb..(b + 1) * bb];
-            let (w0, w1) = match format {
-                Format::Q4_1 => {
-                    let d = _mm512_set1_ps(f16_at(blk, 0));
-                    let m = _mm512_set1_ps(f16_at(blk, 2));
-                    let q = _mm_loadu_si128(blk.as_ptr().add(4) as *const __m128i);
+        for (o, r) in out.iter_mut().zip(rows) {
+            let row = m.as_ptr().add(r * row_bytes);
+            let mut acc = [[_mm512_setzero_ps(); 2]; N];
+            for b in 0..nb {
+                let blk = row.add(b * bb);
+                let d = _mm512_set1_ps(f16_at(blk));
+                let (w0, w1) = if Q4 {
+                    let mn = _mm512_set1_ps(f16_at(blk.add(2)));
+                    let q = _mm_loadu_si128(blk.add(4) as *const __m128i);
                     let lo = _mm_and_si128(q, mask);
                     let hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
                     (
-                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo)), d, m),
-                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi)), d, m),
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(lo)), d, mn),
+                        _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi)), d, mn),
                     )
-                }
-                _ => {
-                    // Q8_0 (F32 never reaches the block kernels).
-                    let d = _mm512_set1_ps(f16_at(blk, 0));
-                    let q0 = _mm_loadu_si128(blk.as_ptr().add(2) as *const __m128i);
-                    let q1 = _mm_loadu_si128(blk.as_ptr().add(18) as *const __m128i);
+                } else {
+                    let q0 = _mm_loadu_si128(blk.add(2) as *const __m128i);
+                    let q1 = _mm_loadu_si128(blk.add(18) as *const __m128i);
                     (
                         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q0)), d),
                         _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(q1)), d),
                     )
+                };
+                for k in 0..N {
+                    let x = xs[k].as_ptr().add(b * BLOCK);
+                    acc[k][0] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc[k][0]);
+                    acc[k][1] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x.add(16)), acc[k][1]);
                 }
-            };
+            }
             for k in 0..N {
-                let x = xs[k].as_ptr().add(b * BLOCK);
-                acc[k] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x), acc[k]);
-                acc[k] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x.add(16)), acc[k]);
+                o[k] = _mm512_reduce_add_ps(_mm512_add_ps(acc[k][0], acc[k][1]));
             }
         }
-        std::array::from_fn(|k| _mm512_reduce_add_ps(acc[k]))
     }
 
-    /// AVX2 + FMA: a block is four vectors of 8 weights.
+    /// AVX2 + FMA: a block is four vectors of 8 weights, one accumulator each.
     #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn dot_avx2<const N: usize>(
-        format: Format,
-        blocks: &[u8],
+    pub unsafe fn rows_avx2<const Q4: bool, const N: usize>(
+        m: &[u8],
+        row_bytes: usize,
+        rows: Range<usize>,
         xs: [&[f32]; N],
-    ) -> [f32; N] {
-        let bb = format.block_bytes();
-        let nb = blocks.len() / bb;
-        let mut acc = [_mm256_setzero_ps(); N];
+        out: &mut [[f32; 4]],
+    ) {
+        let bb = if Q4 { 20 } else { 34 };
+        check(m, row_bytes, &rows, &xs, bb);
+        let nb = row_bytes / bb;
         let mask = _mm_set1_epi8(0x0F);
         let widen_u8 = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
         let widen_i8 = |v: __m128i| _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(v));
-        for b in 0..nb {
-            let blk = &blocks[b * bb..(b + 1) * bb];
-            let w: [__m256; 4] = match format {
-                Format::Q4_1 => {
-                    let d = _mm256_set1_ps(f16_at(blk, 0));
-                    let m = _mm256_set1_ps(f16_at(blk, 2));
-                    let q = _mm_loadu_si128(blk.as_ptr().add(4) as *const __m128i);
+        for (o, r) in out.iter_mut().zip(rows) {
+            let row = m.as_ptr().add(r * row_bytes);
+            let mut acc = [[_mm256_setzero_ps(); 4]; N];
+            for b in 0..nb {
+                let blk = row.add(b * bb);
+                let d = _mm256_set1_ps(f16_at(blk));
+                let w: [__m256; 4] = if Q4 {
+                    let mn = _mm256_set1_ps(f16_at(blk.add(2)));
+                    let q = _mm_loadu_si128(blk.add(4) as *const __m128i);
                     let lo = _mm_and_si128(q, mask);
                     let hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
                     [
-                        _mm256_fmadd_ps(widen_u8(lo), d, m),
-                        _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(lo, lo)), d, m),
-                        _mm256_fmadd_ps(widen_u8(hi), d, m),
-                        _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(hi, hi)), d, m),
+                        _mm256_fmadd_ps(widen_u8(lo), d, mn),
+                        _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(lo, lo)), d, mn),
+                        _mm256_fmadd_ps(widen_u8(hi), d, mn),
+                        _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(hi, hi)), d, mn),
                     ]
-                }
-                _ => {
-                    let d = _mm256_set1_ps(f16_at(blk, 0));
-                    let q0 = _mm_loadu_si128(blk.as_ptr().add(2) as *const __m128i);
-                    let q1 = _mm_loadu_si128(blk.as_ptr().add(18) as *const __m128i);
+                } else {
+                    let q0 = _mm_loadu_si128(blk.add(2) as *const __m128i);
+                    let q1 = _mm_loadu_si128(blk.add(18) as *const __m128i);
                     [
                         _mm256_mul_ps(widen_i8(q0), d),
                         _mm256_mul_ps(widen_i8(_mm_unpackhi_epi64(q0, q0)), d),
                         _mm256_mul_ps(widen_i8(q1), d),
                         _mm256_mul_ps(widen_i8(_mm_unpackhi_epi64(q1, q1)), d),
                     ]
-                }
-            };
-            for k in 0..N {
-                let x = xs[k].as_ptr().add(b * BLOCK);
-                for (i, w) in w.iter().enumerate() {
-                    acc[k] = _mm256_fmadd_ps(*w, _mm256_loadu_ps(x.add(8 * i)), acc[k]);
+                };
+                for k in 0..N {
+                    let x = xs[k].as_ptr().add(b * BLOCK);
+                    for (i, w) in w.iter().enumerate() {
+                        acc[k][i] = _mm256_fmadd_ps(*w, _mm256_loadu_ps(x.add(8 * i)), acc[k][i]);
+                    }
                 }
             }
+            for k in 0..N {
+                let [a, b, c, d] = acc[k];
+                let v = _mm256_add_ps(_mm256_add_ps(a, b), _mm256_add_ps(c, d));
+                let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+                let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+                let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+                o[k] = _mm_cvtss_f32(s);
+            }
         }
-        std::array::from_fn(|k| {
-            let v = acc[k];
-            let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-            let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-            let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-            _mm_cvtss_f32(s)
-        })
     }
 }
 
@@ -471,8 +543,25 @@ mod tests {
             .iter()
             .map(|&v| v as f32 / 64.0 - 2.0)
             .collect();
+        let mut levels = vec![None];
+        #[cfg(target_arch = "x86_64")]
+        {
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                levels.push(Some(Simd::Avx2));
+            }
+            if is_x86_feature_detected!("avx512f") {
+                levels.push(Some(Simd::Avx512));
+            }
+        }
+        for level in levels {
+            check_level(format, level, &m, &x, t);
+        }
+    }
+
+    fn check_level(format: Format, level: Option<Simd>, m: &QMatrix, x: &[f32], t: usize) {
+        let (rows, cols) = (m.rows(), m.cols());
         let mut got = vec![0f32; t * rows];
-        m.matmul(&x, t, &mut got);
+        m.matmul_with(level, x, t, &mut got);
         // Reference: dequantize, then plain f64 sums.
         let f = m.to_f32();
         for tk in 0..t {
@@ -487,14 +576,13 @@ mod tests {
                 let g = got[tk * rows + r] as f64;
                 assert!(
                     (g - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                    "{format:?} t{tk} r{r}: {g} vs {want} ({:?})",
-                    simd_level()
+                    "{format:?} t{tk} r{r}: {g} vs {want} ({level:?})"
                 );
             }
         }
         // The f32 copy gives the same answers through the f32 path.
         let mut via_f32 = vec![0f32; t * rows];
-        f.matmul(&x, t, &mut via_f32);
+        f.matmul(x, t, &mut via_f32);
         for (a, b) in got.iter().zip(&via_f32) {
             assert!((a - b).abs() <= 1e-4 * (1.0 + b.abs()), "{a} vs {b}");
         }
