@@ -168,10 +168,10 @@ async fn a_full_queue_answers_429_with_retry_after_and_the_rest_are_served() {
     );
 }
 
-/// With the queue full, the route answers 429 without reading the upload at all: this body never
-/// sends a byte, so a handler that read it first would hang past the timeout.
-#[tokio::test]
-async fn a_full_queue_refuses_before_reading_the_body() {
+type Pending = tokio::task::JoinHandle<axum::response::Response>;
+
+/// One worker and a queue of one, both taken: a request that runs and one that waits.
+async fn full_queue() -> (Harness, Pending, Pending) {
     let opts = EngineOptions {
         workers: 1,
         queue: 1,
@@ -182,7 +182,15 @@ async fn a_full_queue_refuses_before_reading_the_body() {
     tokio::time::sleep(Duration::from_millis(60)).await; // taken by the worker
     let waiting = tokio::spawn(full(h.app.clone(), segment(20)));
     tokio::time::sleep(Duration::from_millis(60)).await; // holding the one place
-    for uri in ["/api/v1/segment/fake", "/api/v1/segment"] {
+    (h, running, waiting)
+}
+
+/// With the queue full, the route answers 429 without reading the upload at all: this body never
+/// sends a byte, so a handler that read it first would hang past the timeout.
+#[tokio::test]
+async fn a_full_queue_refuses_before_reading_the_body() {
+    let (h, running, waiting) = full_queue().await;
+    for uri in ["/api/v1/segment/fake", "/segment"] {
         let never = futures_util::stream::pending::<Result<Vec<u8>, std::io::Error>>();
         let req = Request::post(uri)
             .header(header::CONTENT_TYPE, "image/png")
@@ -201,17 +209,8 @@ async fn a_full_queue_refuses_before_reading_the_body() {
 
 #[tokio::test]
 async fn a_request_refused_for_a_full_queue_is_not_decoded_first() {
-    let opts = EngineOptions {
-        workers: 1,
-        queue: 1,
-        ..EngineOptions::default()
-    };
-    let h = harness(400, opts, Settings::default());
-    let running = tokio::spawn(full(h.app.clone(), segment(10)));
-    tokio::time::sleep(Duration::from_millis(60)).await; // taken by the worker
-    let waiting = tokio::spawn(full(h.app.clone(), segment(20)));
-    tokio::time::sleep(Duration::from_millis(60)).await; // holding the one place
-                                                         // A corrupt PNG: decoding it would answer 422. Admission comes first, so it is 429.
+    let (h, running, waiting) = full_queue().await;
+    // A corrupt PNG: decoding it would answer 422. Admission comes first, so it is 429.
     let mut corrupt = png(30);
     corrupt.truncate(40);
     let (status, _, body) = send(
