@@ -277,16 +277,16 @@ mod x86 {
                 _mm256_loadu_ps(bp.add(p * NR + 16)),
                 _mm256_loadu_ps(bp.add(p * NR + 24)),
             ];
-            for r in 0..R {
+            for (r, row) in acc.iter_mut().enumerate() {
                 let av = _mm256_set1_ps(*ap.add(r * k + p));
-                for (j, bj) in b.iter().enumerate() {
-                    acc[r][j] = _mm256_fmadd_ps(av, *bj, acc[r][j]);
+                for (a, bj) in row.iter_mut().zip(&b) {
+                    *a = _mm256_fmadd_ps(av, *bj, *a);
                 }
             }
         }
-        for r in 0..R {
-            for j in 0..4 {
-                _mm256_storeu_ps(tile[r].as_mut_ptr().add(8 * j), acc[r][j]);
+        for (t, row) in tile.iter_mut().zip(&acc) {
+            for (j, a) in row.iter().enumerate() {
+                _mm256_storeu_ps(t.as_mut_ptr().add(8 * j), *a);
             }
         }
     }

@@ -97,7 +97,7 @@ impl QMatrix {
         format: Format,
         blocks: Vec<u8>,
     ) -> Result<Self, String> {
-        if format == Format::F32 || cols % BLOCK != 0 {
+        if format == Format::F32 || !cols.is_multiple_of(BLOCK) {
             return Err(format!("{format:?} matrix with {cols} columns"));
         }
         let want = rows * cols / BLOCK * format.block_bytes();

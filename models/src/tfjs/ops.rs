@@ -6,6 +6,9 @@ use candle_core::{DType, Result, Tensor, D};
 
 pub use crate::gemm::Activation;
 
+/// (N, H, W, C) of an NHWC buffer.
+pub type Dims4 = (usize, usize, usize, usize);
+
 /// TF's SAME padding for one spatial dim: output = ceil(input / stride); the extra pixel of an
 /// odd total goes after, not before (unlike PyTorch's symmetric padding).
 pub fn same_padding(input: usize, kernel: usize, stride: usize, dilation: usize) -> (usize, usize) {
@@ -266,7 +269,7 @@ pub fn depthwise_nhwc_slice(
     [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
     bias: Option<&[f32]>,
     act: Activation,
-) -> Result<(Vec<f32>, (usize, usize, usize, usize))> {
+) -> Result<(Vec<f32>, Dims4)> {
     use rayon::prelude::*;
     if w.len() != kh * kw * c || xs.len() != n * h * wd * c || bias.is_some_and(|b| b.len() != c) {
         candle_core::bail!(
