@@ -31,6 +31,7 @@ test:
 	scripts/setup-tools.sh --browser
 	$(MAKE) lint fetch site
 	cargo test --release -p models -p server
+	$(MAKE) bench-smoke
 	cargo test --release -p app --features ssr
 	node end2end/e2e.mjs
 

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
+use models::store::ModelState;
 use models::{preprocess, Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -35,8 +36,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for spec in Catalog::builtin()
         .models
         .iter()
-        .filter(|m| m.task == Task::Segmentation)
+        // The TF.js graphs this bench and scripts/bench/segmentation.mjs race; the hub
+        // segmenters (DeepLabv3, SegFormer) are opt-in installs with their own loaders.
+        .filter(|m| m.task == Task::Segmentation && m.format == "tfjs-graph")
     {
+        if store.state(spec) != ModelState::Ready {
+            eprintln!("{}: not installed in {}, skipped", spec.id, dir_label(&store));
+            continue;
+        }
         let m = TfjsSegmenter::load(spec, &store.graph_path(spec), &Device::Cpu)?;
         let resized = preprocess::resize_for(&img, spec.image_input());
         for _ in 0..3 {
@@ -86,4 +93,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
+}
+
+fn dir_label(store: &Store) -> String {
+    store.dir.display().to_string()
 }
