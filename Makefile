@@ -30,6 +30,7 @@ run: tools fetch build
 test:
 	scripts/setup-tools.sh --browser
 	$(MAKE) lint fetch site
+	$(MAKE) check-deploy
 	cargo test --release -p models -p server
 	$(MAKE) bench-smoke
 	cargo test --release -p app --features ssr
@@ -57,6 +58,19 @@ lint:
 	@# candle must never reach the browser bundle.
 	@if cargo tree -p frontend --target wasm32-unknown-unknown -e normal | grep -q candle; then \
 	  echo "candle is in the wasm dependency graph"; exit 1; fi
+	@# Licences, banned crates and sources of the dependency graph (deny.toml). Not advisories:
+	@# their database is a git repository beyond the package registries; run
+	@# `cargo deny check advisories` where a network allows.
+	cargo deny check --hide-inclusion-graph licenses bans sources
+
+# Deployment checks (part of `make test`): kubectl renders deploy/base and each overlay, every
+# candlelit variable they set is one the binary reads, checkov passes on the rendered manifests
+# and the Dockerfile (venv: scripts/deploy/pyenv-checkov.sh), and THIRD_PARTY.md matches what
+# ships (scripts/licenses/third-party.py).
+.PHONY: check-deploy
+check-deploy: server
+	scripts/deploy/check-manifests.sh $(BIN)
+	scripts/licenses/third-party.py --check
 
 # Regenerates models/tests/golden from the reference runtimes: TF.js (npm) for the graph models,
 # PyTorch (PyPI, in a venv under the cache) for EfficientNet-Lite0 and transformers for SmolLM2.

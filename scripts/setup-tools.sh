@@ -3,6 +3,7 @@
 # a second run installs nothing. Usage: scripts/setup-tools.sh [--browser]
 #   - the wasm32 target for rustc
 #   - wasm-bindgen-cli, the exact version of the wasm-bindgen crate in Cargo.lock
+#   - cargo-deny (pinned below) for the licence/ban/source check in `make lint`
 #   - npm tools from tools/package-lock.json: binaryen (wasm-opt), sass, playwright-core, TF.js
 #   - with --browser: Debian's chromium for the end-to-end test
 set -euo pipefail
@@ -25,6 +26,13 @@ if [[ "$("$TOOLS/bin/wasm-bindgen" --version 2>/dev/null || true)" != "wasm-bind
   say "installing wasm-bindgen-cli $WBG_VERSION (one time, several minutes)"
   # Not --locked: the CLI's own lock pins a yanked webpki-roots (see ../shared/notes/toolchain.md).
   cargo install wasm-bindgen-cli --version "$WBG_VERSION" --root "$TOOLS"
+fi
+
+# cargo-deny for `make lint` (licences, bans, sources; deny.toml). --locked: its own lock builds.
+DENY_VERSION="0.20.2"
+if [[ "$("$TOOLS/bin/cargo-deny" --version 2>/dev/null || true)" != "cargo-deny $DENY_VERSION" ]]; then
+  say "installing cargo-deny $DENY_VERSION (one time, several minutes)"
+  cargo install --locked cargo-deny --version "$DENY_VERSION" --root "$TOOLS"
 fi
 
 # Contents only: the sum must not depend on where the clone is (sha256sum prints paths).
