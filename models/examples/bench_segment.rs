@@ -41,7 +41,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .filter(|m| m.task == Task::Segmentation && m.format == "tfjs-graph")
     {
         if store.state(spec) != ModelState::Ready {
-            eprintln!("{}: not installed in {}, skipped", spec.id, dir_label(&store));
+            eprintln!(
+                "{}: not installed in {}, skipped",
+                spec.id,
+                dir_label(&store)
+            );
             continue;
         }
         let m = TfjsSegmenter::load(spec, &store.graph_path(spec), &Device::Cpu)?;

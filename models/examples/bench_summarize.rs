@@ -52,13 +52,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     // Relative to the working directory first: the target dir is shared between clones (CI
     // builds in its own), so the manifest dir baked in at compile time may be another checkout.
-    let golden = ["models/tests/golden/summarization", "tests/golden/summarization"]
-        .into_iter()
-        .map(PathBuf::from)
-        .find(|p| p.is_dir())
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summarization")
-        });
+    let golden = [
+        "models/tests/golden/summarization",
+        "tests/golden/summarization",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_dir())
+    .unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/golden/summarization")
+    });
     let mut texts = vec![];
     for n in 1..=3 {
         let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(

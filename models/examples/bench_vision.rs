@@ -76,8 +76,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // The registry-packaged models this bench (and its TF.js/PyTorch/ORT counterparts in
         // scripts/bench) covers; hub models (YOLOv8, mit-b0) are opt-in installs.
         .filter(|m| matches!(m.format.as_str(), "tfjs-graph" | "safetensors"))
-        .filter(|m| matches!(m.arch.as_str(), "nanodet" | "centernet" | "efficientnet-lite"));
-    for spec in specs {
+        .filter(|m| {
+            matches!(
+                m.arch.as_str(),
+                "nanodet" | "centernet" | "efficientnet-lite"
+            )
+        });
+    // `BENCH_ONLY=id[,id]` times only those models (for profiling one at a time).
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let wanted = |id: &str| only.is_empty() || only.split(',').any(|o| o == id);
+    for spec in specs.filter(|m| wanted(&m.id)) {
         if store.state(spec) != ModelState::Ready {
             eprintln!("{}: not installed in {}, skipped", spec.id, dir.display());
             continue;

@@ -31,6 +31,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Some(c) => store.join(&spec.id).join(&c.from),
             None => store.join(&spec.id).join(&spec.graph),
         };
+        // Hub models (DeepLabv3, SegFormer, YOLOv8, ...) are opt-in installs.
+        if !graph.exists() {
+            eprintln!("{}: not installed ({}), skipped", spec.id, graph.display());
+            continue;
+        }
         for photo in photos {
             let img = image::open(store.join("samples").join(photo))?.to_rgb8();
             let resized = preprocess::resize_for(&img, spec.image_input());

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from summarize_race import machine
+from summarize_race import cpu_ticks, machine, steal_since
 
 HERE = Path(__file__).resolve().parent
 CACHE = Path(os.environ.get("CANDLELIT_CACHE", Path.home() / ".cache/candlelit")) / "bench"
@@ -80,6 +80,7 @@ def main():
                          {}, 3919),
     }
     rows = []
+    ticks = cpu_ticks()
     for clients in a.clients.split(","):
         for name, (cmd, env, port) in servers.items():
             url = f"http://127.0.0.1:{port}{ROUTE}"
@@ -99,14 +100,15 @@ def main():
                         proc.kill()
                         proc.wait()
             cells = next(l for l in out.splitlines() if l.startswith(f"| {name} |")).strip("| \n").split(" | ")
-            rows.append([clients, name, cells[2], cells[3], cells[4], cells[5], f"{cold:.1f} s", cells[6]])
+            rows.append([clients, name, cells[2], cells[3], cells[4], cells[5], cells[6], f"{cold:.1f} s", cells[7]])
             print(f"{clients} clients: {name} done", file=sys.stderr)
 
-    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end.")
+    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end; "
+          f"CPU steal during the run {steal_since(ticks):.0f} %.")
     print(f"POST {ROUTE}, multipart `file` = {png.name} ({png.stat().st_size} bytes), {a.seconds} s per level, "
           f"a fresh server per level, load generator on the same cores.\n")
-    print("| clients | server | req/s | p50 ms | p99 ms | statuses | cold start | peak RSS |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| clients | server | req/s | p50 ms (200s) | p99 ms (200s) | statuses | refusals p50 / p99 ms | cold start | peak RSS |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
     print("\n| clients | req/s candlelit / peer |\n|---|---|")

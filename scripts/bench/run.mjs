@@ -72,6 +72,12 @@ const add = (r) => {
   e.p90s.push(r.p90);
   if (r.whole_p50 !== undefined) e.whole_p50s.push(r.whole_p50);
 };
+// Time the hypervisor gave to other guests (/proc/stat steal): a noisy run shows it.
+const cpuTicks = () => {
+  const f = (fs.existsSync('/proc/stat') ? fs.readFileSync('/proc/stat', 'utf8').split('\n')[0] : 'cpu 0 0 0 0 0 0 0 0').split(/\s+/).slice(1, 9).map(Number);
+  return [f[7], f.reduce((a, b) => a + b, 0)];
+};
+const ticks0 = cpuTicks();
 const t0 = Date.now();
 for (let i = 0; i < Number(rounds); i++) {
   for (const [label, cmd, args] of steps) {
@@ -98,7 +104,7 @@ const cpu = os.cpus()[0]?.model ?? 'unknown CPU';
 const wanted = /^(sse4_2|avx|avx2|fma|f16c|avx512f|avx512bw|avx512vl|avx512_vnni|avx_vnni|amx\w*)$/;
 const cpuinfo = fs.existsSync('/proc/cpuinfo') ? fs.readFileSync('/proc/cpuinfo', 'utf8') : '';
 const flags = (cpuinfo.match(/^flags\s*:(.*)$/m)?.[1] ?? '').split(/\s+/).filter((f) => wanted.test(f));
-console.log(`Machine: ${os.cpus().length} cores, ${cpu} (${flags.join(' ') || 'flags unknown'}), load average ${os.loadavg()[0].toFixed(2)} at the end; ${runs} warm runs x ${rounds} alternating rounds (${((Date.now() - t0) / 60e3).toFixed(1)} min); batch 1.`);
+console.log(`Machine: ${os.cpus().length} cores, ${cpu} (${flags.join(' ') || 'flags unknown'}), load average ${os.loadavg()[0].toFixed(2)} at the end, CPU steal ${((t) => (100 * (t[0] - ticks0[0]) / Math.max(t[1] - ticks0[1], 1)).toFixed(0))(cpuTicks())} %; ${runs} warm runs x ${rounds} alternating rounds (${((Date.now() - t0) / 60e3).toFixed(1)} min); batch 1.`);
 console.log('TF.js wasm runs on one thread in node; PyTorch and ONNX Runtime on 2 threads; candle uses every core.\n');
 console.log('| model | runtime | forward p50 | forward p90 | ratio (reference / candle, p50) |');
 console.log('|---|---|---|---|---|');

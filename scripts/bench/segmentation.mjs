@@ -21,7 +21,7 @@ await tf.ready();
 console.warn = silence;
 
 const pct = (v, p) => { const s = [...v].sort((a, b) => a - b); return s[Math.round((s.length - 1) * p)]; };
-const cases = JSON.parse(fs.readFileSync(path.join(parityDir, 'inputs.json'), 'utf8')).filter((c) => c.task === 'segmentation' && c.photo === 'person.jpg');
+const cases = JSON.parse(fs.readFileSync(path.join(parityDir, 'inputs.json'), 'utf8')).filter((c) => c.task === 'segmentation' && c.photo === 'person.jpg' && c.graph.endsWith('.json'));
 for (const c of cases) {
   const mj = JSON.parse(fs.readFileSync(c.graph, 'utf8'));
   const dir = path.dirname(c.graph);

@@ -32,6 +32,19 @@ def machine():
     return f"{os.cpu_count()} cores, {field('model name')} ({' '.join(flags)})"
 
 
+def cpu_ticks():
+    """(steal, total) jiffies from /proc/stat's `cpu` line: on a VM, time the host ran others."""
+    f = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
+    return f[7], sum(f)
+
+
+def steal_since(t0):
+    """Share of CPU time stolen by the hypervisor since `t0 = cpu_ticks()`: above a few per
+    cent, timings (multi-threaded ones most) are not comparable with a quiet run."""
+    s1, n1 = cpu_ticks()
+    return 100.0 * (s1 - t0[0]) / max(n1 - t0[1], 1)
+
+
 def json_lines(cmd):
     out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
     return [json.loads(l) for l in out.splitlines() if l.startswith("{")]
@@ -51,6 +64,7 @@ def main():
     }
     got = {k: [] for k in sides}
     t0 = time.time()
+    ticks = cpu_ticks()
     for i in range(a.rounds):
         for name, cmd in sides.items():
             t = time.time()
@@ -69,7 +83,8 @@ def main():
             "threads": rs[0]["threads"], "weights": rs[0]["weights"],
         }
     c, l = row["candle"], row["llama.cpp"]
-    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end.")
+    print(f"Machine: {machine()}; load average {os.getloadavg()[0]:.2f} at the end; "
+          f"CPU steal during the run {steal_since(ticks):.0f} %.")
     print(f"SmolLM2-135M-Instruct, prompts of {got['candle'][0]['prompt_tokens']} tokens + 64 greedy tokens; "
           f"{a.runs} runs x {a.rounds} alternating rounds ({(time.time() - t0) / 60:.1f} min); medians over rounds.\n")
     print("| runtime | weights | threads | prefill p50 | prefill tok/s | generation tok/s | peak RSS |")

@@ -79,8 +79,10 @@ async fn main() -> anyhow::Result<()> {
         .timeout(Duration::from_secs(120))
         .build()?;
 
-    println!("| run | clients | requests/s | p50 ms | p99 ms | statuses | server peak RSS |");
-    println!("|---|---|---|---|---|---|---|");
+    println!(
+        "| run | clients | requests/s | p50 ms | p99 ms | statuses | refusals p50/p99 ms | server peak RSS |"
+    );
+    println!("|---|---|---|---|---|---|---|---|");
     for clients in levels {
         let until = Instant::now() + Duration::from_secs(seconds);
         let started = Instant::now();
@@ -132,13 +134,25 @@ async fn main() -> anyhow::Result<()> {
             .map(|(_, ms)| *ms)
             .collect();
         ok.sort_by(f64::total_cmp);
+        // How fast a refusal is answered (429/503): the point of refusing early.
+        let mut refused: Vec<f64> = all
+            .iter()
+            .filter(|(s, _)| matches!(*s, 429 | 503))
+            .map(|(_, ms)| *ms)
+            .collect();
+        refused.sort_by(f64::total_cmp);
+        let refusals = if refused.is_empty() {
+            "-".to_string()
+        } else {
+            format!("{:.1} / {:.1}", pct(&refused, 0.5), pct(&refused, 0.99))
+        };
         let rss = pid
             .as_deref()
             .and_then(|p| rss_kib(p, "VmHWM:"))
             .map_or("-".into(), |k| format!("{:.0} MB", k as f64 / 1024.0));
         let st: Vec<String> = statuses.iter().map(|(s, n)| format!("{s}: {n}")).collect();
         println!(
-            "| {label} | {clients} | {:.1} | {:.1} | {:.1} | {} | {rss} |",
+            "| {label} | {clients} | {:.1} | {:.1} | {:.1} | {} | {refusals} | {rss} |",
             ok.len() as f64 / wall,
             pct(&ok, 0.5),
             pct(&ok, 0.99),

@@ -191,3 +191,27 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
         "unsupported Content-Type '{ctype}': send multipart/form-data with a 'file' field, an image/* body, or JSON {{\"image_url\": ...}}"
     )))
 }
+
+/// Answers `err` for a request whose body was not read (a full queue, an unknown model): the
+/// body is read and thrown away in the background, bounded in time, so the client that is still
+/// uploading sees the answer instead of a connection reset (hyper closes a connection whose
+/// request body was dropped unread), and the connection stays reusable. Nothing is buffered: the
+/// memory reserved for the body was released with the request's lease.
+pub fn refuse_unread(req: Request, err: ApiError) -> ApiError {
+    use http_body::Body as _;
+    // Bodies are capped (--body-limit) and slow ones cut (--min-body-rate), so this is a bound
+    // of last resort.
+    const DRAIN_FOR: std::time::Duration = std::time::Duration::from_secs(30);
+    tokio::spawn(async move {
+        let mut body = req.into_body();
+        let drain = std::future::poll_fn(|cx| loop {
+            match std::pin::Pin::new(&mut body).poll_frame(cx) {
+                std::task::Poll::Ready(Some(Ok(_))) => continue,
+                std::task::Poll::Ready(_) => return std::task::Poll::Ready(()),
+                std::task::Poll::Pending => return std::task::Poll::Pending,
+            }
+        });
+        let _ = tokio::time::timeout(DRAIN_FOR, drain).await;
+    });
+    err
+}

@@ -264,7 +264,9 @@ async fn batched_requests_get_the_same_answers_as_alone() {
         max_batch: 8,
         batch_wait: Duration::from_millis(150),
     };
-    let h = harness(0, batched, Settings::default());
+    // Each batch takes 100 ms, so requests that arrive while one runs queue up and share the
+    // next, even on a loaded machine where they trickle in (batch_wait alone raced there).
+    let h = harness(100, batched, Settings::default());
     let greys: Vec<u8> = (0..6).map(|i| 30 + 35 * i).collect();
     let jobs: Vec<_> = greys
         .iter()
@@ -906,4 +908,50 @@ async fn a_model_whose_store_copy_went_bad_keeps_serving_and_says_so() {
     let mut intact: server::served::StoreCheck = Box::new(|_: &ModelSpec| None);
     served.check_store(&mut intact);
     assert!(served.slot("fake").unwrap().store_problem().is_none());
+}
+
+/// A request refused before its body is read (here an unknown model; a full queue takes the same
+/// path) still lets the client finish its upload and read the answer, and the connection stays
+/// usable: the server reads and throws the body away instead of resetting the connection.
+#[tokio::test]
+async fn a_request_refused_unread_gets_its_answer_and_keeps_the_connection() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (addr, _stop) = start_server(Settings::default()).await;
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let len = 2_000_000;
+    let head = format!(
+        "POST /api/v1/segment/no-such-model HTTP/1.1\r\nHost: x\r\n\
+         Content-Type: image/png\r\nContent-Length: {len}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let chunk = vec![0u8; 64 * 1024];
+    let mut sent = 0;
+    while sent < len {
+        let n = chunk.len().min(len - sent);
+        s.write_all(&chunk[..n])
+            .await
+            .expect("the upload is not cut off");
+        sent += n;
+    }
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    let mut got = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut buf = [0u8; 4096];
+        while String::from_utf8_lossy(&got).matches("HTTP/1.1 ").count() < 2 {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    let text = String::from_utf8_lossy(&got);
+    assert!(read.is_ok(), "timed out; got {text}");
+    assert!(text.starts_with("HTTP/1.1 404"), "{text}");
+    assert!(
+        text.contains("HTTP/1.1 200"),
+        "second request on the same connection: {text}"
+    );
 }

@@ -57,10 +57,13 @@ pub fn simd_level() -> Option<Simd> {
         {
             // A cap, so the AVX2 and scalar paths can be tested on an AVX-512 machine.
             let cap = std::env::var("CANDLELIT_SIMD").unwrap_or_default();
-            if cap != "avx2" && cap != "scalar" && is_x86_feature_detected!("avx512f") {
+            // F16C converts the blocks' f16 scales in one instruction; every AVX2 CPU has it.
+            let f16c = is_x86_feature_detected!("f16c");
+            if cap != "avx2" && cap != "scalar" && f16c && is_x86_feature_detected!("avx512f") {
                 return Some(Simd::Avx512);
             }
             if cap != "scalar"
+                && f16c
                 && is_x86_feature_detected!("avx2")
                 && is_x86_feature_detected!("fma")
             {
@@ -374,13 +377,24 @@ fn dot_scalar<const N: usize>(format: Format, blocks: &[u8], xs: [&[f32]; N]) ->
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::BLOCK;
-    use half::f16;
     use std::arch::x86_64::*;
     use std::ops::Range;
 
+    /// The f16 at `p` as f32 in lane 0 (F16C; a library call per scale cost more than the
+    /// block's arithmetic).
     #[inline]
-    unsafe fn f16_at(p: *const u8) -> f32 {
-        f16::from_bits((p as *const u16).read_unaligned()).to_f32()
+    #[target_feature(enable = "f16c")]
+    unsafe fn f16_lane(p: *const u8) -> __m128 {
+        _mm_cvtph_ps(_mm_cvtsi32_si128(
+            (p as *const u16).read_unaligned() as i32
+        ))
+    }
+
+    /// A Q4_1 block's scale `d` and minimum `m` (two f16s at `p`) in lanes 0 and 1.
+    #[inline]
+    #[target_feature(enable = "f16c")]
+    unsafe fn f16_pair(p: *const u8) -> __m128 {
+        _mm_cvtph_ps(_mm_cvtsi32_si128((p as *const i32).read_unaligned()))
     }
 
     /// Checks the kernels' reads: each row `row_bytes` long and each token `nb` blocks.
@@ -398,7 +412,7 @@ mod x86 {
     /// AVX-512: a block is two vectors of 16 weights (`d * q + m` or `d * q`), widened once
     /// and used for the N tokens, each with two accumulators (independent FMA chains).
     /// `Q4`: Q4_1 blocks, else Q8_0.
-    #[target_feature(enable = "avx512f")]
+    #[target_feature(enable = "avx512f,f16c")]
     pub unsafe fn rows_avx512<const Q4: bool, const N: usize>(
         m: &[u8],
         row_bytes: usize,
@@ -415,9 +429,10 @@ mod x86 {
             let mut acc = [[_mm512_setzero_ps(); 2]; N];
             for b in 0..nb {
                 let blk = row.add(b * bb);
-                let d = _mm512_set1_ps(f16_at(blk));
                 let (w0, w1) = if Q4 {
-                    let mn = _mm512_set1_ps(f16_at(blk.add(2)));
+                    let dm = f16_pair(blk);
+                    let d = _mm512_broadcastss_ps(dm);
+                    let mn = _mm512_broadcastss_ps(_mm_movehdup_ps(dm));
                     let q = _mm_loadu_si128(blk.add(4) as *const __m128i);
                     let lo = _mm_and_si128(q, mask);
                     let hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
@@ -426,6 +441,7 @@ mod x86 {
                         _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(hi)), d, mn),
                     )
                 } else {
+                    let d = _mm512_broadcastss_ps(f16_lane(blk));
                     let q0 = _mm_loadu_si128(blk.add(2) as *const __m128i);
                     let q1 = _mm_loadu_si128(blk.add(18) as *const __m128i);
                     (
@@ -446,7 +462,7 @@ mod x86 {
     }
 
     /// AVX2 + FMA: a block is four vectors of 8 weights, one accumulator each.
-    #[target_feature(enable = "avx2,fma")]
+    #[target_feature(enable = "avx2,fma,f16c")]
     pub unsafe fn rows_avx2<const Q4: bool, const N: usize>(
         m: &[u8],
         row_bytes: usize,
@@ -465,9 +481,10 @@ mod x86 {
             let mut acc = [[_mm256_setzero_ps(); 4]; N];
             for b in 0..nb {
                 let blk = row.add(b * bb);
-                let d = _mm256_set1_ps(f16_at(blk));
                 let w: [__m256; 4] = if Q4 {
-                    let mn = _mm256_set1_ps(f16_at(blk.add(2)));
+                    let dm = f16_pair(blk);
+                    let d = _mm256_broadcastss_ps(dm);
+                    let mn = _mm256_broadcastss_ps(_mm_movehdup_ps(dm));
                     let q = _mm_loadu_si128(blk.add(4) as *const __m128i);
                     let lo = _mm_and_si128(q, mask);
                     let hi = _mm_and_si128(_mm_srli_epi16(q, 4), mask);
@@ -478,6 +495,7 @@ mod x86 {
                         _mm256_fmadd_ps(widen_u8(_mm_unpackhi_epi64(hi, hi)), d, mn),
                     ]
                 } else {
+                    let d = _mm256_broadcastss_ps(f16_lane(blk));
                     let q0 = _mm_loadu_si128(blk.add(2) as *const __m128i);
                     let q1 = _mm_loadu_si128(blk.add(18) as *const __m128i);
                     [

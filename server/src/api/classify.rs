@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{decode_image, finish, model_or_default, pick, query_or_400, StageTimings};
 use crate::decode::Need;
 use crate::error::ApiError;
-use crate::input::read_image;
+use crate::input::{read_image, refuse_unread};
 use crate::openapi::{ImageUpload, ImageUrl};
 use crate::AppState;
 
@@ -101,15 +101,19 @@ pub(crate) async fn classify(
     legacy: bool,
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
-    if let Some(id) = path_model.as_deref().or(q.model.as_deref()) {
-        let (m, _) = state.classifier(id)?;
-        parse_top_k(q.top_k.as_deref(), m.spec().labels.len())?;
+    // Cheap checks, and a full queue refuses now, before the upload is read (a 429 costs no
+    // parsing).
+    let named_early = path_model.as_deref().or(q.model.as_deref());
+    let early = (|| {
+        if let Some(id) = named_early {
+            let (m, _) = state.classifier(id)?;
+            parse_top_k(q.top_k.as_deref(), m.spec().labels.len())?;
+        }
+        state.refuse_if_full(Task::Classification, named_early)
+    })();
+    if let Err(e) = early {
+        return Err(refuse_unread(req, e));
     }
-    // A full queue refuses now, before the upload is read (a 429 costs no parsing).
-    state.refuse_if_full(
-        Task::Classification,
-        path_model.as_deref().or(q.model.as_deref()),
-    )?;
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Classification)?;

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
 use crate::decode::Need;
 use crate::error::ApiError;
-use crate::input::read_image;
+use crate::input::{read_image, refuse_unread};
 use crate::openapi::{ImageUpload, ImageUrl};
 use crate::AppState;
 
@@ -129,14 +129,17 @@ async fn segment(
 ) -> Result<Response, ApiError> {
     let started = Instant::now();
     // Validate cheap parameters before reading a possibly large body.
-    if let Some(id) = path_model.as_deref().or(q.model.as_deref()) {
-        state.segmenter(id)?;
+    let named_early = path_model.as_deref().or(q.model.as_deref());
+    let early = (|| {
+        if let Some(id) = named_early {
+            state.segmenter(id)?;
+        }
+        // A full queue refuses now, before the upload is read (a 429 costs no parsing).
+        state.refuse_if_full(Task::Segmentation, named_early)
+    })();
+    if let Err(e) = early {
+        return Err(refuse_unread(req, e));
     }
-    // A full queue refuses now, before the upload is read (a 429 costs no parsing).
-    state.refuse_if_full(
-        Task::Segmentation,
-        path_model.as_deref().or(q.model.as_deref()),
-    )?;
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Segmentation)?;
