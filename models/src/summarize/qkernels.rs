@@ -385,9 +385,7 @@ mod x86 {
     #[inline]
     #[target_feature(enable = "f16c")]
     unsafe fn f16_lane(p: *const u8) -> __m128 {
-        _mm_cvtph_ps(_mm_cvtsi32_si128(
-            (p as *const u16).read_unaligned() as i32
-        ))
+        _mm_cvtph_ps(_mm_cvtsi32_si128((p as *const u16).read_unaligned() as i32))
     }
 
     /// A Q4_1 block's scale `d` and minimum `m` (two f16s at `p`) in lanes 0 and 1.
