@@ -32,9 +32,16 @@ test:
 	$(MAKE) lint fetch site
 	$(MAKE) check-deploy
 	cargo test --release -p models -p server
+	$(MAKE) test-oip
 	$(MAKE) bench-smoke
 	cargo test --release -p app --features ssr
 	node end2end/e2e.mjs
+
+# The Open Inference Protocol through its reference client, tritonclient[http] (a venv under the
+# cache), against the release server on a loopback port: all four tasks. scripts/test/oip.sh.
+.PHONY: test-oip
+test-oip: fetch
+	scripts/test/oip.sh
 
 tools:
 	scripts/setup-tools.sh

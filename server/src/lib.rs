@@ -294,6 +294,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/summarize/{model_id}", post(api::summarize_v1))
         .route("/api/v1/models", get(api::list_models))
         .route("/v2/models/{model_id}", get(api::health::oip_model))
+        .route("/v2/models/{model_id}/infer", post(api::oip::infer))
         .route(
             "/v2/models/{model_id}/ready",
             get(api::health::oip_model_ready),

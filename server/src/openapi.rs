@@ -107,6 +107,7 @@ pub enum TextRouteErrors {
         api::health::oip_ready,
         api::health::oip_model,
         api::health::oip_model_ready,
+        api::oip::infer,
     ),
     components(schemas(ImageUrl, ImageUpload, crate::error::ErrorBody)),
     modifiers(&BearerKey),

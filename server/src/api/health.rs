@@ -122,21 +122,14 @@ pub async fn oip_model(
 ) -> Result<Json<OipModel>, ApiError> {
     let slot = state.models.slot(&id).ok_or_else(|| unknown(&state, &id))?;
     let spec = &slot.spec;
-    let input = match &spec.input {
-        Some(i) => serde_json::json!({
-            "name": "image", "datatype": "UINT8", "shape": [-1, i.height, i.width, 3],
-        }),
-        None => serde_json::json!({ "name": "text", "datatype": "BYTES", "shape": [1] }),
-    };
-    let output = serde_json::json!({
-        "name": spec.task.name(), "datatype": "BYTES", "shape": [-1],
-    });
+    // What `POST /v2/models/{id}/infer` takes and answers (see api::oip).
+    let (inputs, outputs) = super::oip::metadata(spec);
     Ok(Json(OipModel {
         name: spec.id.clone(),
         versions: vec![spec.source.version.clone()],
         platform: format!("candle_{}", spec.format.replace('-', "_")),
-        inputs: vec![input],
-        outputs: vec![output],
+        inputs,
+        outputs,
         state: slot.state().label().to_owned(),
     }))
 }

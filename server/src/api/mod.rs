@@ -4,6 +4,7 @@
 pub mod classify;
 pub mod detect;
 pub mod health;
+pub mod oip;
 pub mod result_pages;
 pub mod samples;
 pub mod segment;

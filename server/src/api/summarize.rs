@@ -99,7 +99,7 @@ fn response(
 }
 
 /// Checks the text and lengths against the limits; the messages are the seed's where it has one.
-fn request(
+pub(crate) fn request(
     state: &AppState,
     text: Option<String>,
     min: Option<usize>,
@@ -136,7 +136,7 @@ fn request(
     })
 }
 
-fn tokens_param(raw: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
+pub(crate) fn tokens_param(raw: Option<&str>, name: &str) -> Result<Option<usize>, ApiError> {
     super::given(raw)
         .map(|r| {
             r.trim().parse::<usize>().map_err(|_| {
@@ -158,7 +158,7 @@ fn summarizer_400(state: &AppState, id: &str) -> Result<SummarizeEngine, ApiErro
 
 /// Generates the whole summary; past the request's deadline the answer is 504 and generation
 /// stops at the next token.
-async fn run_to_end(
+pub(crate) async fn run_to_end(
     state: &AppState,
     engine: SummarizeEngine,
     req: SummarizeRequest,
