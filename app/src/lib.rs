@@ -6,6 +6,7 @@ pub mod dto;
 pub mod pages;
 pub mod pixels;
 pub mod sse;
+pub mod sync_view;
 
 #[cfg(feature = "hydrate")]
 mod client;
@@ -14,6 +15,7 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
 use leptos_router::components::{Route, Router, Routes, A};
 use leptos_router::path;
+use sync_view::SyncView;
 
 /// The HTML document around the app (server side only renders this once per page).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
@@ -60,12 +62,14 @@ pub fn App() -> impl IntoView {
             </header>
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
-                    <Route path=path!("/") view=pages::home::HomePage/>
-                    <Route path=path!("/segment") view=pages::segment::SegmentPage/>
-                    <Route path=path!("/detect") view=pages::detect::DetectPage/>
-                    <Route path=path!("/classify") view=pages::classify::ClassifyPage/>
-                    <Route path=path!("/summarize") view=pages::summarize::SummarizePage/>
-                    <Route path=path!("/compare") view=pages::compare::ComparePage/>
+                    // Each page is type-erased by the router; SyncView keeps its async hydration
+                    // (never used: no lazy routes) out of the wasm. See sync_view.rs.
+                    <Route path=path!("/") view=|| SyncView(pages::home::HomePage())/>
+                    <Route path=path!("/segment") view=|| SyncView(pages::segment::SegmentPage())/>
+                    <Route path=path!("/detect") view=|| SyncView(pages::detect::DetectPage())/>
+                    <Route path=path!("/classify") view=|| SyncView(pages::classify::ClassifyPage())/>
+                    <Route path=path!("/summarize") view=|| SyncView(pages::summarize::SummarizePage())/>
+                    <Route path=path!("/compare") view=|| SyncView(pages::compare::ComparePage())/>
                 </Routes>
             </main>
         </Router>

@@ -11,6 +11,7 @@ use super::common::{Pick, RunState};
 use super::input::ImageInput;
 use super::status::{LatencyBreakdown, StatusLines};
 use crate::dto::{above, class_colour, count_objects, Detection, DETECTION_MODELS};
+use crate::sync_view::SyncView;
 
 /// The page's signals, handed to the browser-side code. All `Copy`.
 #[derive(Clone, Copy)]
@@ -111,12 +112,15 @@ pub fn DetectPage() -> impl IntoView {
                 busy=run.busy
                 on_pick
             >
-                <div class="slider-row">
-                    <label for="confidence">
-                        "Confidence ≥ " <output id="confidence-value">{move || format!("{:.2}", confidence.get())}</output>
-                    </label>
-                    <input id="confidence" name="confidence" type="range" min="0.05" max="0.95" step="0.01" value="0.35" prop:value=move || confidence.get() on:input=on_confidence/>
-                </div>
+                // Erased as children: SyncView keeps their unused async hydration out of the wasm.
+                {SyncView(view! {
+                    <div class="slider-row">
+                        <label for="confidence">
+                            "Confidence ≥ " <output id="confidence-value">{move || format!("{:.2}", confidence.get())}</output>
+                        </label>
+                        <input id="confidence" name="confidence" type="range" min="0.05" max="0.95" step="0.01" value="0.35" prop:value=move || confidence.get() on:input=on_confidence/>
+                    </div>
+                })}
             </ImageInput>
             <StatusLines run on_retry=Callback::new(move |_| on_pick.run(Pick::Again))/>
             <div class="result">

@@ -6,6 +6,7 @@ use leptos::prelude::*;
 
 use super::common::{limits_hint, Pick};
 use crate::dto::{ModelChoice, ModelInfo, SAMPLES, SAMPLES_LICENCE};
+use crate::sync_view::erased;
 
 /// The model picker. Options: the static list (so the server-rendered page works alone), then
 /// any other catalog model of `task` the API lists, disabled unless ready.
@@ -34,7 +35,7 @@ pub fn ModelPicker(
     };
     let info_id = format!("{id}-info");
     let current = move || infos.with(|all| all.iter().find(|i| i.id == model.get()).cloned());
-    view! {
+    erased(view! {
         <div class="model-field">
             <label for=id>{label}</label>
             <select
@@ -83,8 +84,7 @@ pub fn ModelPicker(
                 }}
             </p>
         </div>
-    }
-    .into_any()
+    })
 }
 
 /// The two input forms and the examples. Without JavaScript both forms post (multipart) to
@@ -117,7 +117,7 @@ pub fn ImageInput(
         });
         on_cleanup(move || handle.remove());
     }
-    view! {
+    erased(view! {
         <form
             id="upload-form"
             class="panel"
@@ -180,8 +180,7 @@ pub fn ImageInput(
             <button type="submit">"Fetch and run"</button>
         </form>
         <Examples on_pick/>
-    }
-    .into_any()
+    })
 }
 
 /// The strip of bundled sample photos; one click runs the page's model on it. Hidden until the

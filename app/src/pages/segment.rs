@@ -11,6 +11,7 @@ use super::common::{Pick, RunState};
 use super::input::ImageInput;
 use super::status::{LatencyBreakdown, StatusLines};
 use crate::dto::SEGMENTATION_MODELS;
+use crate::sync_view::SyncView;
 
 /// A legend swatch's style: the class colour, or none (drawn untinted).
 pub fn swatch_style(colour: Option<[u8; 3]>) -> String {
@@ -144,8 +145,11 @@ pub fn SegmentPage() -> impl IntoView {
                     " Before/after slider"
                 </label>
                 <Show when=move || split.get()>
-                    <label for="split">"Split at " <output>{move || format!("{:.0}%", split_at.get())}</output></label>
-                    <input id="split" type="range" min="0" max="100" step="1" prop:value=move || split_at.get() on:input=move |ev| split_at.set(event_target_value(&ev).parse().unwrap_or(50.0))/>
+                    // Erased as children: SyncView keeps their unused async hydration out of the wasm.
+                    {SyncView(view! {
+                        <label for="split">"Split at " <output>{move || format!("{:.0}%", split_at.get())}</output></label>
+                        <input id="split" type="range" min="0" max="100" step="1" prop:value=move || split_at.get() on:input=move |ev| split_at.set(event_target_value(&ev).parse().unwrap_or(50.0))/>
+                    })}
                 </Show>
             </div>
             <StatusLines run on_retry=Callback::new(move |_| on_pick.run(Pick::Again))/>

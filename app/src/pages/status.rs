@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use super::common::{RunInfo, RunState};
+use crate::sync_view::SyncView;
 
 /// The "Running… 1.2 s" line, the error line (`role=alert`) and, for errors worth retrying
 /// (429/503/504, network), a Retry button that runs `on_retry`.
@@ -29,9 +30,12 @@ pub fn StatusLines(run: RunState, on_retry: Callback<()>) -> impl IntoView {
                 {move || run.error.get().map(|e| e.message).unwrap_or_default()}
             </p>
             <Show when=retryable>
-                <button type="button" id="retry-button" class="secondary" on:click=move |_| on_retry.run(())>
-                    "Retry"
-                </button>
+                // Erased as children: SyncView keeps their unused async hydration out of the wasm.
+                {SyncView(view! {
+                    <button type="button" id="retry-button" class="secondary" on:click=move |_| on_retry.run(())>
+                        "Retry"
+                    </button>
+                })}
             </Show>
         </div>
     }
