@@ -208,6 +208,24 @@ pub async fn post_image<T: serde::de::DeserializeOwned>(
     url: &str,
     src: &Source,
 ) -> Result<Answer<T>, Failure> {
+    let (body, round_trip_ms) = post_image_text(url, src).await?;
+    // Both straight from the text: `from_value` would compile a second deserializer per type.
+    let parsed = serde_json::from_str(&body).map_err(unexpected)?;
+    let raw: serde_json::Value = serde_json::from_str(&body).map_err(unexpected)?;
+    Ok(Answer {
+        body: parsed,
+        raw,
+        round_trip_ms,
+    })
+}
+
+fn unexpected(e: serde_json::Error) -> Failure {
+    format!("Unexpected answer: {e}").into()
+}
+
+/// The request half of [`post_image`]: the successful answer's text and its round trip. Not
+/// generic, so the bundle has one copy of it rather than one per answer type.
+async fn post_image_text(url: &str, src: &Source) -> Result<(String, f64), Failure> {
     let init = RequestInit::new();
     init.set_method("POST");
     match src {
@@ -240,15 +258,7 @@ pub async fn post_image<T: serde::de::DeserializeOwned>(
     if !resp.ok() {
         return Err(failure(&resp, &body));
     }
-    // Both straight from the text: `from_value` would compile a second deserializer per type.
-    let parsed = serde_json::from_str(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
-    let raw: serde_json::Value =
-        serde_json::from_str(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
-    Ok(Answer {
-        body: parsed,
-        raw,
-        round_trip_ms,
-    })
+    Ok((body, round_trip_ms))
 }
 
 /// Decodes an image (data URL) with the browser's decoder.
