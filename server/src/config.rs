@@ -285,6 +285,13 @@ pub struct ServeArgs {
         global = true
     )]
     pub shutdown_grace_ms: u64,
+    /// On SIGTERM / Ctrl-C, first keep serving this long with `/readyz` answering 503
+    /// (draining), in milliseconds, so a load balancer's health check takes this replica out
+    /// before its listener closes; then the grace above. 0 closes the listener at once. Behind
+    /// a balancer, set it above the check interval times the failures it needs
+    /// (deploy/haproxy/haproxy.cfg: 2000).
+    #[arg(long, env = "CANDLELIT_DRAIN_MS", default_value_t = 0, global = true)]
+    pub drain_ms: u64,
     /// Connect timeout for `image_url` fetches, in milliseconds.
     #[arg(
         long,
@@ -359,6 +366,7 @@ impl ServeArgs {
                 stream_idle_timeout: Duration::from_millis(self.stream_idle_timeout_ms),
                 rate_limit: self.rate_limit,
             },
+            drain: Duration::from_millis(self.drain_ms),
             ..crate::Settings::default()
         }
     }

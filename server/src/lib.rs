@@ -18,6 +18,7 @@ pub mod openapi;
 pub mod served;
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,10 @@ pub struct Settings {
     pub memory_budget: u64,
     /// Guards against slow and greedy clients (see `conn`).
     pub conn: conn::ConnLimits,
+    /// How long the listener stays open after shutdown is signalled, with `/readyz` at 503, so
+    /// a load balancer's health check takes this replica out before connections are refused
+    /// (`--drain-ms`).
+    pub drain: Duration,
 }
 
 impl Default for Settings {
@@ -73,6 +78,7 @@ impl Default for Settings {
             samples_dir: PathBuf::from("model-store/samples"),
             memory_budget: budget::default_limit(),
             conn: conn::ConnLimits::default(),
+            drain: Duration::ZERO,
         }
     }
 }
@@ -92,6 +98,8 @@ pub struct AppState {
     /// own engine.
     pub cpu: Executor,
     pub leptos: LeptosOptions,
+    /// Set once shutdown is signalled: readiness then answers 503 "draining".
+    pub draining: Arc<AtomicBool>,
 }
 
 impl FromRef<AppState> for LeptosOptions {
@@ -111,6 +119,7 @@ impl AppState {
             cpu: Executor::new(settings.cpu_workers, settings.cpu_queue),
             settings: Arc::new(settings),
             leptos: leptos_options(site_root),
+            draining: Arc::new(AtomicBool::new(false)),
         }
     }
 
@@ -346,7 +355,8 @@ pub fn app(state: AppState) -> Router {
         ))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves; then stops accepting connections, lets
+/// Serves `app` on `listener` until `shutdown` resolves; then answers `/readyz` with 503
+/// (draining) while still serving for `settings.drain`, stops accepting connections, lets
 /// requests in flight finish for up to `grace`, and returns (with a warning if any were cut
 /// short). Connections are guarded as `conn` describes (cap, header and body timeouts).
 pub async fn serve(
@@ -357,9 +367,18 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let models = state.models.clone();
     let limits = state.settings.conn.clone();
+    let (draining, drain) = (state.draining.clone(), state.settings.drain);
     let shutdown = async move {
         shutdown.await;
-        tracing::info!(in_flight = models.in_flight(), "shutdown signalled");
+        draining.store(true, Ordering::SeqCst);
+        tracing::info!(
+            in_flight = models.in_flight(),
+            drain_ms = drain.as_millis() as u64,
+            "shutdown signalled; /readyz answers 503 (draining)"
+        );
+        // A balancer that is still sending here would get refused connections if the listener
+        // closed now; keep serving until its health check has seen the 503.
+        tokio::time::sleep(drain).await;
     };
     conn::serve_guarded(listener, app(state), limits, shutdown, grace).await
 }

@@ -31,6 +31,10 @@ pub struct Readiness {
     #[serde(skip_serializing_if = "serde_json::Map::is_empty")]
     #[schema(value_type = Object)]
     pub store_problems: serde_json::Map<String, serde_json::Value>,
+    /// True once shutdown is signalled: requests in flight finish, but a load balancer should
+    /// send no new ones.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub draining: bool,
 }
 
 fn readiness(state: &AppState) -> Readiness {
@@ -41,7 +45,9 @@ fn readiness(state: &AppState) -> Readiness {
         .map(|s| (s.spec.id.clone(), s.state()))
         .filter(|(_, st)| st.counts_for_readiness())
         .collect();
-    let ready = !enabled.is_empty() && enabled.iter().all(|(_, s)| *s == LoadState::Ready);
+    let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
+    let ready =
+        !draining && !enabled.is_empty() && enabled.iter().all(|(_, s)| *s == LoadState::Ready);
     let store_problems = state
         .models
         .slots
@@ -55,6 +61,7 @@ fn readiness(state: &AppState) -> Readiness {
         .collect();
     Readiness {
         ready,
+        draining,
         store_problems,
         models: enabled
             .into_iter()
@@ -63,11 +70,11 @@ fn readiness(state: &AppState) -> Readiness {
     }
 }
 
-/// `GET /readyz`: 200 when every enabled model has loaded and warmed up, else 503; per-model
-/// state in the body either way.
+/// `GET /readyz`: 200 when every enabled model has loaded and warmed up, else 503 (also from
+/// the moment shutdown is signalled: `draining`); per-model state in the body either way.
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Every enabled model is ready", body = Readiness),
-    (status = 503, description = "Some model is not ready", body = Readiness)))]
+    (status = 503, description = "Some model is not ready, or the server is draining", body = Readiness)))]
 pub async fn readyz(State(state): State<AppState>) -> Response {
     let r = readiness(&state);
     let status = if r.ready {
