@@ -22,10 +22,22 @@ BIN := $(CARGO_TARGET_DIR)/release/candlelit
 HOST ?= 127.0.0.1
 PORT ?= 3000
 
-.PHONY: run test tools fetch build site server golden twins twins-full bench bench-smoke bench-race bench-http bench-load bench-overhead fuzz fuzz-native corpus soak burst lint fmt clean
+.PHONY: run replicas replicas-test test tools fetch build site server golden twins twins-full bench bench-smoke bench-race bench-http bench-load bench-overhead fuzz fuzz-native corpus soak burst lint fmt clean
 
 run: tools fetch build
 	LEPTOS_SITE_ROOT=$(SITE) $(BIN) serve --host $(HOST) --port $(PORT)
+
+# N replicas on loopback ports 3101.. behind Debian's haproxy on PORT (installed when missing),
+# with /readyz health checks, retries and draining; Ctrl-C drains and stops them. deploy/README.md.
+N ?= 3
+replicas: build fetch
+	LB_PORT=$(PORT) LEPTOS_SITE_ROOT=$(SITE) scripts/deploy/replicas.sh $(N)
+
+# Failover under load through haproxy: SIGKILL one replica, SIGTERM another, restart both; fails
+# unless every request was answered by a replica (200, or its own 429/503). Not a test: ~1 min.
+replicas-test: build fetch
+	cargo build --release -p server --example load
+	LEPTOS_SITE_ROOT=$(SITE) scripts/deploy/failover.sh
 
 test:
 	scripts/setup-tools.sh --browser
