@@ -191,3 +191,16 @@ fmt:
 
 clean:
 	rm -rf $(SITE) model-store
+
+# The Dockerfile built with Debian's buildah (base images bootstrapped from Debian packages when
+# no registry is reachable): candlelit:latest (weights baked) and candlelit:no-weights, with
+# their sizes. IMAGE_TARGET_CPU picks the CPU baseline (x86-64-v3). deploy/IMAGE.md.
+.PHONY: image image-test
+image:
+	scripts/image/build.sh
+
+# The built images run: entrypoint as uid 10001 under `buildah run`, cold start to /readyz, one
+# request per task, writes outside the store and /tmp refused, deploy/hosted examples parse.
+# Not in `make test` (needs `make image`; minutes).
+image-test:
+	scripts/image/test.sh
