@@ -353,7 +353,9 @@ async fn a_model_that_is_still_warming_up_answers_503_and_readiness_follows() {
     assert_eq!(status, 200);
     let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(v["name"], "slow");
-    assert_eq!(v["inputs"][0]["shape"][1], 256);
+    // What `POST /v2/models/slow/infer` takes: one encoded image as BYTES [1].
+    assert_eq!(v["inputs"][0]["name"], "image");
+    assert_eq!(v["inputs"][0]["datatype"], "BYTES");
     let (status, _, _) = send(app.clone(), get("/v2/models/nope/ready")).await;
     assert_eq!(status, 404);
     let (status, _, _) = send(app, post("/api/v1/segment/slow", "image/png", png(1))).await;

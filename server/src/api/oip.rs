@@ -143,7 +143,9 @@ pub async fn infer(
         .clone();
     // A model that is not ready (503) or whose queue is full (429) refuses before the body is
     // read, as every route does.
-    state.refuse_if_full(spec.task, Some(model_id.as_str()))?;
+    if let Err(e) = state.refuse_if_full(spec.task, Some(model_id.as_str())) {
+        return Err(crate::input::refuse_unread(req, e));
+    }
     let (body, header_len, mut lease) = read_body(&state, req).await?;
     // Parsing copies the tensors out of the body: room for both until the body is dropped.
     lease.grow(body.len() as u64, "parse")?;
