@@ -227,7 +227,8 @@ pub fn torch_legacy_to_safetensors(from: &Path, to: &Path) -> Result<()> {
     let tensors: HashMap<String, Tensor> = read_torch_legacy(&bytes)?.into_iter().collect();
     let tmp = to.with_extension("partial");
     candle_core::safetensors::save(&tensors, &tmp)?;
-    std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))
+    std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))?;
+    readable_by_all(to)
 }
 
 /// A PyTorch zip checkpoint (the format since 1.6; torchvision's weights) to safetensors, read
@@ -246,7 +247,20 @@ pub fn torch_zip_to_safetensors(from: &Path, to: &Path) -> Result<()> {
     }
     let tmp = to.with_extension("partial");
     candle_core::safetensors::save(&tensors, &tmp)?;
-    std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))
+    std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))?;
+    readable_by_all(to)
+}
+
+/// The writer's temp file is 0600; a store filled as one user is served by another (the image's
+/// uid 10001 reads a store mounted from the host), so the converted file is made 0644.
+fn readable_by_all(path: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| ModelError::io(path, e))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
