@@ -69,6 +69,23 @@ fn rejection(status: StatusCode, what: &str, detail: String, limit: usize) -> Ap
     }
 }
 
+/// What `conn::guard_request` attached to the request: the memory reserved for its body before
+/// it was read (a fresh empty lease when the guard did not run, as in `oneshot` tests), and the
+/// slow-client flag (a body the guard cut off is 408, whatever the parser made of the cut).
+pub fn body_guards(state: &AppState, req: &Request) -> (Lease, SlowBody) {
+    let lease = req
+        .extensions()
+        .get::<BodyLease>()
+        .and_then(BodyLease::take)
+        .unwrap_or_else(|| state.memory.lease());
+    let slow = req
+        .extensions()
+        .get::<SlowBody>()
+        .cloned()
+        .unwrap_or_default();
+    (lease, slow)
+}
+
 pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, ApiError> {
     let ctype = req
         .headers()
@@ -77,19 +94,8 @@ pub async fn read_image(state: &AppState, req: Request) -> Result<ImageRequest, 
         .unwrap_or("")
         .to_ascii_lowercase();
     let limit = state.limits.body_bytes;
-    // The body's memory was reserved before it was read (`conn::guard_request`); this request
-    // now carries that lease through decoding.
-    let mut lease = req
-        .extensions()
-        .get::<BodyLease>()
-        .and_then(BodyLease::take)
-        .unwrap_or_else(|| state.memory.lease());
-    // A body the slow-client guard cut off is 408, whatever the parser made of the cut.
-    let slow = req
-        .extensions()
-        .get::<SlowBody>()
-        .cloned()
-        .unwrap_or_default();
+    // This request carries the body's lease through decoding.
+    let (mut lease, slow) = body_guards(state, &req);
     let rejection = |status: StatusCode, what: &str, detail: String, limit: usize| {
         if slow.tripped() {
             ApiError::SlowClient(format!(

@@ -127,7 +127,10 @@ pub async fn oip_model(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<OipModel>, ApiError> {
-    let slot = state.models.slot(&id).ok_or_else(|| unknown(&state, &id))?;
+    let slot = state
+        .models
+        .slot(&id)
+        .ok_or_else(|| unknown_model(&state, &id))?;
     let spec = &slot.spec;
     // What `POST /v2/models/{id}/infer` takes and answers (see api::oip).
     let (inputs, outputs) = super::oip::metadata(spec);
@@ -150,7 +153,10 @@ pub async fn oip_model_ready(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let slot = state.models.slot(&id).ok_or_else(|| unknown(&state, &id))?;
+    let slot = state
+        .models
+        .slot(&id)
+        .ok_or_else(|| unknown_model(&state, &id))?;
     let st = slot.state();
     let ready = st == LoadState::Ready;
     let status = if ready {
@@ -165,7 +171,8 @@ pub async fn oip_model_ready(
         .into_response())
 }
 
-fn unknown(state: &AppState, id: &str) -> ApiError {
+/// 404 for a model id the catalog lacks, naming the ones it has (the `/v2` routes' answer).
+pub(crate) fn unknown_model(state: &AppState, id: &str) -> ApiError {
     let known: Vec<&str> = state
         .models
         .slots

@@ -29,7 +29,6 @@ use serde_json::{json, Value};
 use self::tasks::{classify, detect, segment, summarize};
 use self::tensor::{param_bool, OutTensor, Tensor};
 use crate::budget::Lease;
-use crate::conn::{BodyLease, SlowBody};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -138,7 +137,7 @@ pub async fn infer(
     let spec = state
         .models
         .slot(&model_id)
-        .ok_or_else(|| unknown_model(&state, &model_id))?
+        .ok_or_else(|| super::health::unknown_model(&state, &model_id))?
         .spec
         .clone();
     // A model that is not ready (503) or whose queue is full (429) refuses before the body is
@@ -209,19 +208,6 @@ pub async fn infer(
     Ok(resp)
 }
 
-fn unknown_model(state: &AppState, id: &str) -> ApiError {
-    let known: Vec<&str> = state
-        .models
-        .slots
-        .iter()
-        .map(|s| s.spec.id.as_str())
-        .collect();
-    ApiError::NotFound(format!(
-        "unknown model '{id}'; models: {}",
-        known.join(", ")
-    ))
-}
-
 /// The body, the JSON header's length when binary data follows, and the body's memory lease.
 async fn read_body(
     state: &AppState,
@@ -245,17 +231,7 @@ async fn read_body(
             ));
         }
     }
-    // The body's memory was reserved before it was read (`conn::guard_request`).
-    let mut lease = req
-        .extensions()
-        .get::<BodyLease>()
-        .and_then(BodyLease::take)
-        .unwrap_or_else(|| state.memory.lease());
-    let slow = req
-        .extensions()
-        .get::<SlowBody>()
-        .cloned()
-        .unwrap_or_default();
+    let (mut lease, slow) = crate::input::body_guards(state, &req);
     let limit = state.limits.body_bytes;
     let body = Bytes::from_request(req, state).await.map_err(|e| {
         if slow.tripped() {

@@ -142,10 +142,6 @@ async fn decode_input(
         .await
 }
 
-fn param<'a>(params: &'a Parameters, key: &str) -> Option<std::borrow::Cow<'a, str>> {
-    param_text(params, key)
-}
-
 pub(super) type TaskAnswer = (Vec<OutTensor>, Option<StageTimings>, Lease);
 
 pub(super) async fn segment(
@@ -158,7 +154,7 @@ pub(super) async fn segment(
 ) -> Result<TaskAnswer, ApiError> {
     let (model, engine) = state.segmenter(id)?;
     let threshold = number_in(
-        param(params, "threshold").as_deref(),
+        param_text(params, "threshold").as_deref(),
         "threshold",
         0.0..=1.0,
         0.5,
@@ -238,7 +234,7 @@ pub(super) async fn detect(
 ) -> Result<TaskAnswer, ApiError> {
     let (model, engine) = state.detector(id)?;
     let confidence = number_in(
-        param(params, "confidence").as_deref(),
+        param_text(params, "confidence").as_deref(),
         "confidence",
         0.0..=1.0,
         crate::api::detect::DEFAULT_CONFIDENCE,
@@ -298,7 +294,7 @@ pub(super) async fn classify(
 ) -> Result<TaskAnswer, ApiError> {
     let (model, engine) = state.classifier(id)?;
     let classes = model.spec().labels.len();
-    let k = match param(params, "top_k") {
+    let k = match param_text(params, "top_k") {
         None => crate::api::classify::DEFAULT_TOP_K.min(classes),
         Some(raw) => match raw.trim().parse::<usize>() {
             Ok(k) if (1..=classes).contains(&k) => k,
@@ -361,10 +357,14 @@ pub(super) async fn summarize(
             )))
         }
     };
-    let min =
-        crate::api::summarize::tokens_param(param(params, "min_tokens").as_deref(), "min_tokens")?;
-    let max =
-        crate::api::summarize::tokens_param(param(params, "max_tokens").as_deref(), "max_tokens")?;
+    let min = crate::api::summarize::tokens_param(
+        param_text(params, "min_tokens").as_deref(),
+        "min_tokens",
+    )?;
+    let max = crate::api::summarize::tokens_param(
+        param_text(params, "max_tokens").as_deref(),
+        "max_tokens",
+    )?;
     let req = crate::api::summarize::request(state, Some(text), min, max)?;
     let (summary, _) = crate::api::summarize::run_to_end(state, engine, req, started).await?;
     Ok(vec![OutTensor {
