@@ -44,7 +44,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             eprintln!(
                 "{}: not installed in {}, skipped",
                 spec.id,
-                dir_label(&store)
+                store.dir.display()
             );
             continue;
         }
@@ -97,8 +97,4 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
     }
     Ok(())
-}
-
-fn dir_label(store: &Store) -> String {
-    store.dir.display().to_string()
 }
