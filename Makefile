@@ -174,8 +174,7 @@ fuzz-native: fetch
 # Regenerates the hostile-input corpus in server/tests/hostile (committed; read by
 # server/tests/hostile.rs) with Pillow in a venv under the cache.
 corpus:
-	test -x $(CACHE)/py-corpus/bin/python || python3 -m venv $(CACHE)/py-corpus
-	$(CACHE)/py-corpus/bin/pip install -q pillow==13.0.0
+	scripts/lib/pyenv.sh tools/requirements-corpus.txt py-corpus
 	$(CACHE)/py-corpus/bin/python scripts/hostile/make_corpus.py
 
 # Soak (not a test): all four tasks at a steady rate for SOAK_MINUTES, RSS sampled each second.

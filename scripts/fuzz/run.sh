@@ -9,10 +9,7 @@ CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
 TARGET="${CARGO_TARGET_DIR:-$CACHE/target}"
 PORT="${FUZZ_PORT:-3931}"
 VENV="$CACHE/py-fuzz"
-if [[ ! -x "$VENV/bin/schemathesis" ]]; then
-  python3 -m venv "$VENV"
-  "$VENV/bin/pip" install -q "schemathesis==4.32.5"
-fi
+"$ROOT/scripts/lib/pyenv.sh" tools/requirements-fuzz.txt py-fuzz
 LEPTOS_SITE_ROOT="$TARGET/site" RUST_LOG=warn "$TARGET/release/candlelit" serve \
   --host 127.0.0.1 --port "$PORT" --model-dir "${CANDLELIT_MODEL_DIR:-$ROOT/model-store}" &
 PID=$!

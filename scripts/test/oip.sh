@@ -8,25 +8,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
 VENV="$CACHE/py-oip"
-REQ="$ROOT/tools/requirements-oip.txt"
 BIN="${CANDLELIT_BIN:-${CARGO_TARGET_DIR:-$CACHE/target}/release/candlelit}"
 MODEL_DIR="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
 MODELS="selfie,nanodet,efficientnet-lite0,smollm2"
 
 say() { printf '\033[1m[oip]\033[0m %s\n' "$*"; }
 
-# The venv: made and filled once per requirements file (its hash in .ready).
-SUM="$(sha256sum "$REQ" | cut -c1-16)"
-if [[ ! -x "$VENV/bin/python" || "$(cat "$VENV/.ready" 2>/dev/null || true)" != "$SUM" ]]; then
-  rm -f "$VENV/.ready"
-  [[ -x "$VENV/bin/python" ]] || python3 -m venv "$VENV"
-  say "installing $REQ into $VENV"
-  # Wheels only: nothing compiles, so the install is the same on every machine.
-  "$VENV/bin/pip" install --disable-pip-version-check --no-input -q --only-binary=:all: -r "$REQ"
-  "$VENV/bin/python" -c "import sys, importlib; [importlib.import_module(m) for m in sys.argv[1:]]" \
-    $(sed -n 's/^# imports: //p' "$REQ")
-  echo "$SUM" > "$VENV/.ready"
-fi
+# The venv, made once per requirements file. Wheels only: nothing compiles, so the install is
+# the same on every machine.
+"$ROOT/scripts/lib/pyenv.sh" tools/requirements-oip.txt py-oip --only-binary=:all:
 
 [[ -x "$BIN" ]] || { echo "no server binary at $BIN; run make server" >&2; exit 1; }
 
