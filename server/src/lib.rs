@@ -16,6 +16,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod served;
+pub mod site;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -245,7 +246,7 @@ impl AppState {
                 let engine = s.served().map(Served::options);
                 ModelInfo {
                     id: e.id.clone(),
-                    task: e.task,
+                    task: e.task.name().to_owned(),
                     name: e.name.clone(),
                     description: e.description.clone(),
                     licence: e.licence.clone(),
@@ -264,10 +265,30 @@ impl AppState {
                     workers: engine.map(|o| o.workers),
                     queue: engine.map(|o| o.queue),
                     max_batch: engine.map(|o| o.max_batch),
-                    state: s.state(),
+                    ..state_fields(s.state())
                 }
             })
             .collect()
+    }
+}
+
+/// A model's load state as `GET /api/v1/models` spells it: `state`, plus `detail` and `fix`
+/// where they apply (the fields of `LoadState`'s own serde form, in its order).
+fn state_fields(st: LoadState) -> ModelInfo {
+    let state = st.label().to_owned();
+    let (detail, fix) = match st {
+        LoadState::Missing { fix } | LoadState::NotInstalled { fix } => (None, Some(fix)),
+        LoadState::Corrupt { detail, fix } => (Some(detail), Some(fix)),
+        LoadState::Failed { detail } => (Some(detail), None),
+        LoadState::Loading | LoadState::WarmingUp | LoadState::Ready | LoadState::Disabled => {
+            (None, None)
+        }
+    };
+    ModelInfo {
+        state,
+        detail,
+        fix,
+        ..ModelInfo::default()
     }
 }
 
@@ -328,13 +349,14 @@ pub fn app(state: AppState) -> Router {
 
     let routes = generate_route_list(app::App);
     let site = Router::new()
-        .leptos_routes(&state, routes, {
+        .leptos_routes_with_context(&state, routes, state.site_context(), {
             let options = state.leptos.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ));
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(state.site_context(), app::shell));
 
     let cors = http::cors(&state.settings.cors_origins);
     let metrics = axum::middleware::from_fn_with_state(state.clone(), http::record_metrics);

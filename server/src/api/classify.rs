@@ -5,9 +5,10 @@ use std::time::Instant;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
-use models::classify::{short_label, top_k, Ranked};
+use models::classify::{short_label, top_k};
 use models::Task;
-use serde::{Deserialize, Serialize};
+
+pub use api_types::{ClassLabel, ClassProb, ClassifyQuery, ClassifyResponse};
 
 use super::{decode_image, finish, model_or_default, pick, query_or_400, StageTimings};
 use crate::decode::Need;
@@ -17,37 +18,6 @@ use crate::openapi::{ImageUpload, ImageUrl};
 use crate::AppState;
 
 pub const DEFAULT_TOP_K: usize = 5;
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ClassifyQuery {
-    pub model: Option<String>,
-    pub top_k: Option<String>,
-    /// `image`: embed the decoded input as a PNG data URL (for pages given only a URL).
-    pub include: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ClassifyResponse {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    /// `{index, label, probability}`, best first.
-    #[schema(value_type = Vec<Object>)]
-    pub top_k: Vec<Ranked>,
-    pub timings: StageTimings,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_png: Option<String>,
-}
-
-/// The seed's answer: the top class's common name, plus its probability and full label.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ClassLabel {
-    pub class_label: String,
-    pub label: String,
-    pub probability: f32,
-    pub model: String,
-}
 
 #[utoipa::path(post, path = "/predict/image_classes", tag = "classification", params(ClassifyQuery),
     request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
@@ -157,13 +127,20 @@ pub(crate) async fn classify(
                     model: id,
                     width,
                     height,
-                    top_k: ranked,
+                    top_k: ranked
+                        .into_iter()
+                        .map(|r| ClassProb {
+                            index: r.index,
+                            label: r.label,
+                            probability: r.probability,
+                        })
+                        .collect(),
                     timings: StageTimings::default(),
                     image_png: want_image.then(|| super::png_data_url(&img)).transpose()?,
                 })
             }
             .map_err(|e| ApiError::Internal(e.to_string()))?;
-            let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, 0.0);
+            let timings = crate::api::timings_of_run(decode_ms, engine_ms, &out.timings, 0.0);
             Ok((json, timings))
         })
         .await?;

@@ -8,7 +8,8 @@ use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use models::detect::{coco91_id, SCORE_FLOOR};
 use models::{draw, Task};
-use serde::{Deserialize, Serialize};
+
+pub use api_types::{DetectQuery, DetectResponse, Detection};
 
 use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
 use crate::decode::Need;
@@ -19,43 +20,6 @@ use crate::AppState;
 
 /// The seed's default confidence for drawn boxes.
 pub const DEFAULT_CONFIDENCE: f32 = 0.35;
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DetectQuery {
-    pub model: Option<String>,
-    /// Minimum score, 0..1 (kept as text so a bad value gets a clear 400).
-    pub confidence: Option<String>,
-    /// `image`: embed the decoded input as a PNG data URL (for pages given only a URL).
-    pub include: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DetectionJson {
-    /// COCO's `[x, y, width, height]` in the original image's pixels.
-    pub bbox: [f32; 4],
-    pub label: String,
-    /// The official COCO category id (1..90).
-    pub category_id: u32,
-    /// The model's class index (0..79).
-    pub class_index: usize,
-    pub score: f32,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct DetectResponse {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    /// Boxes scoring below this are never returned.
-    pub score_floor: f32,
-    /// The threshold applied to this answer (`confidence`, at least the floor).
-    pub min_score: f32,
-    pub detections: Vec<DetectionJson>,
-    pub timings: StageTimings,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_png: Option<String>,
-}
 
 /// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
 #[utoipa::path(post, path = "/predict", tag = "detection", params(DetectQuery),
@@ -176,7 +140,7 @@ pub(crate) async fn detect(
                     detections: out
                         .detections
                         .iter()
-                        .map(|d| DetectionJson {
+                        .map(|d| Detection {
                             bbox: d.coco_bbox(),
                             label: d.label.clone(),
                             category_id: coco91_id(d.category_id),
@@ -192,7 +156,7 @@ pub(crate) async fn detect(
                 (json, "application/json")
             };
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, encode_ms);
+            let timings = crate::api::timings_of_run(decode_ms, engine_ms, &out.timings, encode_ms);
             Ok((body, ctype, timings))
         })
         .await?;

@@ -16,51 +16,37 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use models::{LoadState, Task};
-use serde::Serialize;
+use models::Task;
 
 use crate::budget::Lease;
 use crate::decode::{Decoded, Need};
 use crate::error::ApiError;
 use crate::AppState;
 
+pub use api_types::{ModelInfo, StageTimings};
 pub use classify::{classify_legacy, classify_v1};
 pub use detect::{detect_legacy, detect_v1};
 pub use segment::{segment_legacy, segment_v1};
 pub use summarize::{summarize_legacy, summarize_ray, summarize_v1};
 
-/// Where a request's time went, in milliseconds.
-#[derive(Debug, Default, Clone, Copy, Serialize, utoipa::ToSchema)]
-pub struct StageTimings {
-    /// Waiting in the model's queue (and for the rest of its batch).
-    pub queue_ms: f64,
-    pub decode_ms: f64,
-    pub preprocess_ms: f64,
-    pub inference_ms: f64,
-    pub postprocess_ms: f64,
-    pub total_ms: f64,
-}
-
-impl StageTimings {
-    /// The stages of one run: decoding, the model's own split, and the handler's encoding
-    /// (`encode_ms`, counted as post-processing). The total is filled in by [`finish`].
-    /// `engine_ms` is the whole wait for the engine's answer; the model's own stages are taken
-    /// out of it, leaving the time queued.
-    pub fn of_run(
-        decode_ms: f64,
-        engine_ms: f64,
-        model: &models::segment::Timings,
-        encode_ms: f64,
-    ) -> Self {
-        let model_ms = model.preprocess_ms + model.inference_ms + model.postprocess_ms;
-        Self {
-            queue_ms: (engine_ms - model_ms).max(0.0),
-            decode_ms,
-            preprocess_ms: model.preprocess_ms,
-            inference_ms: model.inference_ms,
-            postprocess_ms: model.postprocess_ms + encode_ms,
-            total_ms: 0.0,
-        }
+/// The stages of one run: decoding, the model's own split, and the handler's encoding
+/// (`encode_ms`, counted as post-processing). The total is filled in by [`finish`].
+/// `engine_ms` is the whole wait for the engine's answer; the model's own stages are taken
+/// out of it, leaving the time queued.
+pub fn timings_of_run(
+    decode_ms: f64,
+    engine_ms: f64,
+    model: &models::segment::Timings,
+    encode_ms: f64,
+) -> StageTimings {
+    let model_ms = model.preprocess_ms + model.inference_ms + model.postprocess_ms;
+    StageTimings {
+        queue_ms: (engine_ms - model_ms).max(0.0),
+        decode_ms,
+        preprocess_ms: model.preprocess_ms,
+        inference_ms: model.inference_ms,
+        postprocess_ms: model.postprocess_ms + encode_ms,
+        total_ms: 0.0,
     }
 }
 
@@ -230,38 +216,6 @@ fn patch_timings(body: Vec<u8>, t: &StageTimings, total_ms: f64) -> Vec<u8> {
     let all = StageTimings { total_ms, ..*t };
     v["timings"] = serde_json::to_value(all).unwrap_or_default();
     serde_json::to_vec(&v).unwrap_or(body)
-}
-
-/// One catalog model as `GET /api/v1/models` lists it.
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ModelInfo {
-    pub id: String,
-    #[schema(value_type = String, example = "segmentation")]
-    pub task: Task,
-    pub name: String,
-    pub description: String,
-    pub licence: String,
-    pub homepage: String,
-    /// Registry, package and version the weights come from.
-    pub source: String,
-    pub input_width: Option<u32>,
-    pub input_height: Option<u32>,
-    pub labels_count: usize,
-    pub labels: Vec<String>,
-    /// The task's default model (used when a request names none).
-    pub default: bool,
-    /// Set when the model serves from memory but its store copy went bad since loading.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub store_problem: Option<String>,
-    /// The engine's settings, once the model is ready.
-    pub workers: Option<usize>,
-    pub queue: Option<usize>,
-    pub max_batch: Option<usize>,
-    /// `loading`, `warming_up`, `ready`, `missing`, `corrupt`, `failed` or `disabled`, with
-    /// `fix` / `detail` where they apply.
-    #[serde(flatten)]
-    #[schema(value_type = Object)]
-    pub state: LoadState,
 }
 
 /// `GET /api/v1/models`: every catalog model with its state.

@@ -20,8 +20,8 @@ pub async fn segment_result(State(state): State<AppState>, req: Request) -> Resp
         include: Some("image,overlay".into()),
         ..SegmentQuery::default()
     };
-    let answer = segment_legacy(State(state), Ok(Query(q)), req).await;
-    render(answer, "/segment", |body| {
+    let answer = segment_legacy(State(state.clone()), Ok(Query(q)), req).await;
+    render(&state, answer, "/segment", |body| {
         serde_json::from_slice(body)
             .ok()
             .map(|r| app::pages::results::segment_html(&r))
@@ -36,8 +36,8 @@ pub async fn classify_result(State(state): State<AppState>, req: Request) -> Res
         ..ClassifyQuery::default()
     };
     // The model comes from the form's `model` field, as on the seed route.
-    let answer = classify(state, None, q, req, false).await;
-    render(answer, "/classify", |body| {
+    let answer = classify(state.clone(), None, q, req, false).await;
+    render(&state, answer, "/classify", |body| {
         serde_json::from_slice(body)
             .ok()
             .map(|r| app::pages::results::classify_html(&r))
@@ -51,8 +51,8 @@ pub async fn detect_result(State(state): State<AppState>, req: Request) -> Respo
         ..DetectQuery::default()
     };
     // Model and confidence come from the form's fields, as on the seed route.
-    let answer = detect(state, None, q, req, false).await;
-    render(answer, "/detect", |body| {
+    let answer = detect(state.clone(), None, q, req, false).await;
+    render(&state, answer, "/detect", |body| {
         serde_json::from_slice(body)
             .ok()
             .map(|r| app::pages::results::detect_html(&r))
@@ -68,7 +68,7 @@ pub async fn summarize_result(
         Ok(Form(form)) => super::summarize::summarize_form(&state, &form).await,
         Err(e) => Err(ApiError::BadRequest(format!("bad form: {}", e.body_text()))),
     };
-    render(answer, "/summarize", |body| {
+    render(&state, answer, "/summarize", |body| {
         serde_json::from_slice(body)
             .ok()
             .map(|r| app::pages::results::summarize_html(&r))
@@ -78,6 +78,7 @@ pub async fn summarize_result(
 
 /// The answer's page: `page` on success, else the error page with the API's status and message.
 async fn render(
+    state: &AppState,
     answer: Result<Response, ApiError>,
     back: &str,
     page: impl FnOnce(&[u8]) -> Option<String>,
@@ -91,6 +92,7 @@ async fn render(
         .map(str::to_owned);
     let Ok(body) = axum::body::to_bytes(resp.into_body(), usize::MAX).await else {
         return error_page(
+            state,
             back,
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error",
@@ -98,10 +100,11 @@ async fn render(
         );
     };
     if status.is_success() {
-        if let Some(html) = page(&body) {
+        if let Some(html) = state.with_site_config(|| page(&body)) {
             return Html(html).into_response();
         }
         return error_page(
+            state,
             back,
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal error",
@@ -111,10 +114,18 @@ async fn render(
     let message = serde_json::from_slice::<app::dto::ErrorBody>(&body)
         .map(|e| e.error)
         .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned());
-    error_page(back, status, &message, retry_after.as_deref())
+    error_page(state, back, status, &message, retry_after.as_deref())
 }
 
-fn error_page(back: &str, status: StatusCode, message: &str, retry: Option<&str>) -> Response {
-    let html = app::pages::results::error_html(back, status.as_u16(), message, retry);
+fn error_page(
+    state: &AppState,
+    back: &str,
+    status: StatusCode,
+    message: &str,
+    retry: Option<&str>,
+) -> Response {
+    let html = state.with_site_config(|| {
+        app::pages::results::error_html(back, status.as_u16(), message, retry)
+    });
     (status, Html(html)).into_response()
 }

@@ -7,7 +7,9 @@ use axum::response::Response;
 use base64::Engine;
 use models::postprocess::{self, PERSON_TINT};
 use models::Task;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+
+pub use api_types::{ClassShare, SegmentQuery, SegmentResponse};
 
 use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
 use crate::decode::Need;
@@ -41,47 +43,6 @@ impl std::str::FromStr for SegmentOutput {
             ))
         })
     }
-}
-
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct SegmentQuery {
-    /// `mask`, `overlay`, `json`, `probability` or (multi-class models) `colour`.
-    pub output: Option<String>,
-    /// 0..1 (default 0.5): the probability at which a pixel counts as the class.
-    pub threshold: Option<String>,
-    /// 0..1 (default 0.55): how strongly the overlay tints.
-    pub opacity: Option<String>,
-    pub model: Option<String>,
-    /// For `output=json`: comma list of `probability`, `image` and/or `overlay` to embed as
-    /// base64 PNGs.
-    pub include: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct ClassShare {
-    pub id: usize,
-    pub label: String,
-    pub share: f32,
-    /// The class's colour in `colour` and `overlay` outputs.
-    pub colour: [u8; 3],
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SegmentResponse {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub threshold: f32,
-    pub classes: Vec<ClassShare>,
-    pub timings: StageTimings,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub probability_png: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub image_png: Option<String>,
-    /// With `include=overlay`: the overlay at this threshold and opacity.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub overlay_png: Option<String>,
 }
 
 /// `POST /segment` — the seed's route: model from `?model=` or the form, else the default.
@@ -256,7 +217,7 @@ async fn segment(
                             id,
                             label: label.clone(),
                             share: shares.get(id).copied().unwrap_or(0.0),
-                            colour: palette.get(id).copied().unwrap_or([255, 255, 255]),
+                            colour: Some(palette.get(id).copied().unwrap_or([255, 255, 255])),
                         })
                         .filter(|c| !multi_class || c.share > 0.0)
                         .collect();
@@ -303,7 +264,7 @@ async fn segment(
                 }
             };
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = StageTimings::of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
+            let timings = crate::api::timings_of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
             Ok((body, ctype, timings))
         })
         .await?;

@@ -13,8 +13,12 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use models::summarize::{SummarizeRequest, Summary};
+
+pub use api_types::{
+    LegacySummarizeQuery as LegacyQuery, RayQuery, StreamError, SummarizeRequest as TextBody,
+    SummarizeResponse, SummaryTimings, TokenPiece,
+};
 use models::Task;
-use serde::{Deserialize, Serialize};
 
 use super::{model_or_default, query_or_400};
 use crate::error::ApiError;
@@ -24,54 +28,12 @@ use crate::AppState;
 pub const DEFAULT_MIN_TOKENS: usize = 8;
 pub const DEFAULT_MAX_TOKENS: usize = 128;
 
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct LegacyQuery {
-    pub model: Option<String>,
-    pub min: Option<String>,
-    pub max: Option<String>,
-}
-
-#[derive(Debug, Deserialize, utoipa::ToSchema)]
-pub struct TextBody {
-    /// The text to summarize (empty: 400 "Text cannot be empty", as the seed answers).
-    #[schema(required = true, min_length = 1)]
-    pub text: Option<String>,
-    pub min_tokens: Option<usize>,
-    pub max_tokens: Option<usize>,
-    #[serde(default)]
-    pub stream: bool,
-}
-
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct RayQuery {
-    /// The text to summarize.
-    #[param(required = true, min_length = 1)]
-    pub txt: Option<String>,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SummaryTimings {
-    pub prefill_ms: f64,
-    pub generate_ms: f64,
-    pub tokens_per_s: f64,
-    pub total_ms: f64,
-}
-
-#[derive(Debug, Serialize, utoipa::ToSchema)]
-pub struct SummarizeResponse {
-    pub model: String,
-    pub summary: String,
-    pub tokens_generated: usize,
-    pub prompt_tokens: usize,
-    /// The text did not fit the model's context with room for the summary and was cut.
-    pub input_truncated: bool,
-    #[schema(value_type = String)]
-    pub stop_reason: models::summarize::StopReason,
-    pub min_tokens: usize,
-    pub max_tokens: usize,
-    pub timings: SummaryTimings,
+/// `eos`, `max_tokens` or `cancelled`: the reason as the model crate names it on the wire.
+fn stop_reason_name(r: models::summarize::StopReason) -> String {
+    serde_json::to_value(r)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn response(
@@ -86,7 +48,7 @@ fn response(
         tokens_generated: s.tokens_generated,
         prompt_tokens: s.prompt_tokens,
         input_truncated: s.input_truncated,
-        stop_reason: s.stop_reason,
+        stop_reason: stop_reason_name(s.stop_reason),
         min_tokens: req.min_tokens,
         max_tokens: req.max_tokens,
         timings: SummaryTimings {
@@ -194,7 +156,7 @@ pub async fn summarize_legacy(
         q.model.clone(),
         q.min.as_deref(),
         q.max.as_deref(),
-        body.text,
+        Some(body.text),
         started,
     )
     .await?;
@@ -298,7 +260,7 @@ pub async fn summarize_v1(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/event-stream"));
     let stream = body.stream || wants_sse;
-    let req = request(&state, body.text, body.min_tokens, body.max_tokens)?;
+    let req = request(&state, Some(body.text), body.min_tokens, body.max_tokens)?;
     if !stream {
         let (s, req) = run_to_end(&state, engine, req, started).await?;
         return Ok(Json(response(&model_id, s, &req, started)).into_response());
@@ -312,10 +274,10 @@ pub async fn summarize_v1(
         let job = SummarizeJob {
             req: req.clone(),
             on_token: Box::new(move |piece: &str| {
-                let ev = Event::default()
-                    .event("token")
-                    .data(serde_json::json!({ "text": piece }).to_string());
-                tx.send(ev).is_ok()
+                let ev = Event::default().event("token").json_data(TokenPiece {
+                    text: piece.to_owned(),
+                });
+                ev.is_ok_and(|ev| tx.send(ev).is_ok())
             }),
         };
         let start_by = state.deadline(started);
@@ -338,12 +300,10 @@ pub async fn summarize_v1(
             Ok((s, req)) => Event::default()
                 .event("done")
                 .json_data(response(&model_id, s, &req, started)),
-            Err(e) => Event::default()
-                .event("error")
-                .json_data(serde_json::json!({
-                    "error": e.to_string(),
-                    "type": e.kind(),
-                })),
+            Err(e) => Event::default().event("error").json_data(StreamError {
+                error: e.to_string(),
+                kind: e.kind().to_owned(),
+            }),
         };
         if let Ok(ev) = last {
             let _ = tx.send(ev);
@@ -357,13 +317,16 @@ pub async fn summarize_v1(
         match tokio::time::timeout(idle, rx.recv()).await {
             Ok(ev) => ev.map(|ev| (Ok::<_, Infallible>(ev), Some(rx))),
             Err(_) => Some((
-                Ok(Event::default().event("error").data(
-                    serde_json::json!({
-                        "error": format!("no token for {} s (--stream-idle-timeout-ms)", idle.as_secs()),
-                        "type": "timeout",
+                Ok(Event::default()
+                    .event("error")
+                    .json_data(StreamError {
+                        error: format!(
+                            "no token for {} s (--stream-idle-timeout-ms)",
+                            idle.as_secs()
+                        ),
+                        kind: "timeout".into(),
                     })
-                    .to_string(),
-                )),
+                    .unwrap_or_default()),
                 None,
             )),
         }

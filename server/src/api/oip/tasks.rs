@@ -218,7 +218,7 @@ pub(super) async fn segment(
                 },
             ];
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = StageTimings::of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
+            let timings = crate::api::timings_of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
             Ok((outputs, Some(timings), lease))
         })
         .await
@@ -280,7 +280,7 @@ pub(super) async fn detect(
             data: OutData::Bytes(out.detections.iter().map(|d| d.label.clone()).collect()),
         },
     ];
-    let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, 0.0);
+    let timings = crate::api::timings_of_run(decode_ms, engine_ms, &out.timings, 0.0);
     Ok((outputs, Some(timings), lease))
 }
 
@@ -327,7 +327,7 @@ pub(super) async fn classify(
             data: OutData::Fp32(ranked.iter().map(|r| r.probability).collect()),
         },
     ];
-    let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, 0.0);
+    let timings = crate::api::timings_of_run(decode_ms, engine_ms, &out.timings, 0.0);
     Ok((outputs, Some(timings), lease))
 }
 
