@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod served;
 pub mod site;
+pub mod tasks;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};

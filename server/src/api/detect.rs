@@ -6,20 +6,18 @@ use std::time::Instant;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
-use models::detect::{coco91_id, SCORE_FLOOR};
+use models::detect::SCORE_FLOOR;
 use models::{draw, Task};
 
-pub use api_types::{DetectQuery, DetectResponse, Detection};
+pub use api_types::{DetectQuery, DetectResponse};
 
-use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
-use crate::decode::Need;
+use super::{model_or_default, number_in, pick, query_or_400, Answered};
 use crate::error::ApiError;
 use crate::input::{read_image, refuse_unread};
 use crate::openapi::{ImageUpload, ImageUrl};
+use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
+use crate::tasks::ImageSource;
 use crate::AppState;
-
-/// The seed's default confidence for drawn boxes.
-pub const DEFAULT_CONFIDENCE: f32 = 0.35;
 
 /// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
 #[utoipa::path(post, path = "/predict", tag = "detection", params(DetectQuery),
@@ -55,13 +53,35 @@ pub async fn detect_v1(
     detect(state, Some(model_id), query_or_400(q)?, req, false).await
 }
 
-pub(crate) async fn detect(
+/// A detection answer: the image with boxes drawn (JPEG), or the JSON's shape.
+pub(crate) enum DetectAnswer {
+    Jpeg(Vec<u8>),
+    Json(DetectResponse),
+}
+
+async fn detect(
     state: AppState,
     path_model: Option<String>,
     q: DetectQuery,
     req: Request,
     annotated: bool,
 ) -> Result<Response, ApiError> {
+    let (body, answer) = answer(state, path_model, q, req, annotated).await?.split();
+    Ok(match body {
+        DetectAnswer::Jpeg(jpeg) => answer.send(jpeg, "image/jpeg"),
+        DetectAnswer::Json(r) => answer.send_json(&r)?,
+    })
+}
+
+/// The detection routes' request: the model from the path, query or form, `confidence`, the
+/// image; computed by [`tasks::detect`], drawn (`annotated`) or shaped as JSON.
+pub(crate) async fn answer(
+    state: AppState,
+    path_model: Option<String>,
+    q: DetectQuery,
+    req: Request,
+    annotated: bool,
+) -> Result<Answered<DetectAnswer>, ApiError> {
     let started = Instant::now();
     // Cheap checks first, before reading a possibly large body.
     let named_early = path_model.as_deref().or(q.model.as_deref());
@@ -79,7 +99,6 @@ pub(crate) async fn detect(
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Detection)?;
-    let (detector, engine) = state.detector(&model_id)?;
     let default = if annotated {
         DEFAULT_CONFIDENCE
     } else {
@@ -92,74 +111,40 @@ pub(crate) async fn detect(
         default,
     )?;
     let want_image = q.include.as_deref().unwrap_or("").contains("image");
-    let id = model_id.clone();
     // Boxes are drawn on the full image; for JSON alone the model-sized one is enough (boxes
     // are scaled back to the upload's pixels).
-    let need = if annotated || want_image {
-        Need::full()
-    } else {
-        Need::model_input_of(detector.spec().image_input())
-    };
-    // A place in the queue first: a request the model would refuse is never decoded.
-    let ticket = engine.admit()?;
-    let (decoded, mut lease, decode_ms) =
-        decode_image(&state, input.bytes, input.lease, need).await?;
-    let t0 = Instant::now();
-    let mut out = ticket
-        .submit((decoded.img.clone(), confidence), state.deadline(started))
-        .await?;
-    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let (sx, sy) = decoded.scale_to_original();
-    for d in &mut out.detections {
-        d.bbox = [
-            d.bbox[0] * sx,
-            d.bbox[1] * sy,
-            d.bbox[2] * sx,
-            d.bbox[3] * sy,
-        ];
-    }
-    (out.width, out.height) = decoded.original;
-    if need.output_at_size {
-        super::reserve_output(&mut lease, &decoded, 1)?;
-    }
-    let img = decoded.img;
-    let (body, ctype, timings) = state
+    let image = ImageSource::Encoded(input.bytes);
+    let full = annotated || want_image;
+    let ran = detect::run(
+        &state,
+        &model_id,
+        image,
+        input.lease,
+        confidence,
+        full,
+        started,
+    )
+    .await?;
+    let id = model_id.clone();
+    let (body, timings, lease) = state
         .cpu
         .run(move || {
             let t1 = Instant::now();
-            let (body, ctype) = if annotated {
-                let drawn = draw::annotate(&img, &out.detections);
-                (draw::encode_jpeg(&drawn, 90)?, "image/jpeg")
+            let body = if annotated {
+                let drawn = draw::annotate(&ran.decoded.img, &ran.out.detections);
+                DetectAnswer::Jpeg(draw::encode_jpeg(&drawn, 90)?)
             } else {
-                let resp = DetectResponse {
-                    model: id,
-                    width: out.width,
-                    height: out.height,
-                    score_floor: SCORE_FLOOR,
-                    min_score: out.score_floor,
-                    detections: out
-                        .detections
-                        .iter()
-                        .map(|d| Detection {
-                            bbox: d.coco_bbox(),
-                            label: d.label.clone(),
-                            category_id: coco91_id(d.category_id),
-                            class_index: d.category_id,
-                            score: d.score,
-                        })
-                        .collect(),
-                    timings: StageTimings::default(),
-                    image_png: want_image.then(|| super::png_data_url(&img)).transpose()?,
-                };
-                let json =
-                    serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?;
-                (json, "application/json")
+                DetectAnswer::Json(detect::response(&id, &ran, want_image)?)
             };
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = crate::api::timings_of_run(decode_ms, engine_ms, &out.timings, encode_ms);
-            Ok((body, ctype, timings))
+            Ok((body, ran.timings(&ran.out.timings, encode_ms), ran.lease))
         })
         .await?;
-    drop(lease);
-    Ok(finish(body, ctype, &model_id, &timings, started))
+    Ok(Answered {
+        body,
+        model_id,
+        timings,
+        started,
+        lease,
+    })
 }

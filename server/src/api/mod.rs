@@ -17,9 +17,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use models::Task;
+use serde::Serialize;
 
-use crate::budget::Lease;
-use crate::decode::{Decoded, Need};
 use crate::error::ApiError;
 use crate::AppState;
 
@@ -28,27 +27,6 @@ pub use classify::{classify_legacy, classify_v1};
 pub use detect::{detect_legacy, detect_v1};
 pub use segment::{segment_legacy, segment_v1};
 pub use summarize::{summarize_legacy, summarize_ray, summarize_v1};
-
-/// The stages of one run: decoding, the model's own split, and the handler's encoding
-/// (`encode_ms`, counted as post-processing). The total is filled in by [`finish`].
-/// `engine_ms` is the whole wait for the engine's answer; the model's own stages are taken
-/// out of it, leaving the time queued.
-pub fn timings_of_run(
-    decode_ms: f64,
-    engine_ms: f64,
-    model: &models::segment::Timings,
-    encode_ms: f64,
-) -> StageTimings {
-    let model_ms = model.preprocess_ms + model.inference_ms + model.postprocess_ms;
-    StageTimings {
-        queue_ms: (engine_ms - model_ms).max(0.0),
-        decode_ms,
-        preprocess_ms: model.preprocess_ms,
-        inference_ms: model.inference_ms,
-        postprocess_ms: model.postprocess_ms + encode_ms,
-        total_ms: 0.0,
-    }
-}
 
 pub(crate) fn query_or_400<T>(
     q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
@@ -89,42 +67,6 @@ pub(crate) fn model_or_default(
     }
 }
 
-/// Decodes an upload on a blocking thread, within the limits (415 / 422) and the memory budget
-/// (503): the header is checked, the decode's peak is reserved on `lease`, and once decoded the
-/// lease keeps only the pixels. With `need.cover` the image comes back shrunk to what the model
-/// uses. Returns the image, the lease, and the time decoding took in milliseconds.
-pub(crate) async fn decode_image(
-    state: &AppState,
-    bytes: Vec<u8>,
-    mut lease: Lease,
-    need: Need,
-) -> Result<(Decoded, Lease, f64), ApiError> {
-    let limits = state.limits.clone();
-    state
-        .cpu
-        .run(move || {
-            let t0 = std::time::Instant::now();
-            let header = crate::decode::inspect(&bytes, &limits, need)?;
-            lease.grow(header.peak_bytes(), "decode")?;
-            let decoded = crate::decode::decode(&bytes, &header, need)?;
-            drop(bytes);
-            lease.shrink_to(decoded.img.as_raw().len() as u64);
-            Ok((decoded, lease, t0.elapsed().as_secs_f64() * 1e3))
-        })
-        .await
-}
-
-/// Reserves memory for an answer that carries images at the upload's size: `images` of them,
-/// about 8 bytes a pixel each (the pixels, a mask, the encoded file).
-pub(crate) fn reserve_output(
-    lease: &mut Lease,
-    decoded: &Decoded,
-    images: u64,
-) -> Result<(), ApiError> {
-    let (w, h) = decoded.original;
-    lease.grow(w as u64 * h as u64 * 8 * images, "output")
-}
-
 /// A parameter's value, where an empty one (`?confidence=`, as a form sends an empty field)
 /// counts as not given.
 pub(crate) fn given(raw: Option<&str>) -> Option<&str> {
@@ -155,14 +97,61 @@ pub(crate) fn number_in(
     Ok(v)
 }
 
-/// An image as a `data:image/png;base64,...` URL, for JSON answers that carry the input back.
-pub(crate) fn png_data_url(img: &image::RgbImage) -> Result<String, ApiError> {
-    use base64::Engine;
-    let png = models::postprocess::encode_png_rgb(img)?;
-    Ok(format!(
-        "data:image/png;base64,{}",
-        base64::engine::general_purpose::STANDARD.encode(png)
-    ))
+/// A typed answer on its way out: what the route computed, and what sending it needs (the
+/// model, the stage timings without the total, when the request started). The memory lease is
+/// held until the answer is encoded.
+pub(crate) struct Answered<T> {
+    pub body: T,
+    pub model_id: String,
+    pub timings: StageTimings,
+    pub started: std::time::Instant,
+    pub lease: crate::budget::Lease,
+}
+
+impl<T> Answered<T> {
+    /// The answer, and what sending it needs.
+    pub fn split(self) -> (T, Answered<()>) {
+        let Answered {
+            body,
+            model_id,
+            timings,
+            started,
+            lease,
+        } = self;
+        let rest = Answered {
+            body: (),
+            model_id,
+            timings,
+            started,
+            lease,
+        };
+        (body, rest)
+    }
+
+    /// Sends `body` of type `ctype` with the timing headers (see [`finish`]).
+    pub fn send(self, body: Vec<u8>, ctype: &'static str) -> Response {
+        drop(self.lease);
+        finish(body, ctype, &self.model_id, &self.timings, self.started)
+    }
+
+    /// Sends `answer` as JSON (its serialising counted as post-processing).
+    pub fn send_json(mut self, answer: &impl Serialize) -> Result<Response, ApiError> {
+        let t = std::time::Instant::now();
+        let json = serde_json::to_vec(answer).map_err(|e| ApiError::Internal(e.to_string()))?;
+        self.timings.postprocess_ms += t.elapsed().as_secs_f64() * 1e3;
+        Ok(self.send(json, "application/json"))
+    }
+
+    /// The timings with the total, recorded in the metrics and the log as [`finish`] does, for
+    /// answers rendered in this process (the result pages).
+    pub fn recorded(&self) -> StageTimings {
+        let total_ms = self.started.elapsed().as_secs_f64() * 1e3;
+        record(&self.model_id, &self.timings, total_ms);
+        StageTimings {
+            total_ms,
+            ..self.timings
+        }
+    }
 }
 
 /// The common answer: body, content type, model id, and timing headers (`server-timing`).
@@ -194,6 +183,13 @@ pub(crate) fn finish(
         "queue;dur={:.2}, decode;dur={:.2}, preprocess;dur={:.2}, inference;dur={:.2}, postprocess;dur={:.2}, total;dur={:.2}",
         timings.queue_ms, timings.decode_ms, timings.preprocess_ms, timings.inference_ms, timings.postprocess_ms, total_ms
     );
+    record(model_id, timings, total_ms);
+    headers.insert("server-timing", HeaderValue::from_str(&st).expect("ascii"));
+    (StatusCode::OK, headers, body).into_response()
+}
+
+/// An answer's stage times into the metrics, and one log line.
+fn record(model_id: &str, timings: &StageTimings, total_ms: f64) {
     for (stage, ms) in [
         ("decode", timings.decode_ms),
         ("preprocess", timings.preprocess_ms),
@@ -203,9 +199,7 @@ pub(crate) fn finish(
     ] {
         crate::metrics::METRICS.stage(model_id, stage, ms / 1e3);
     }
-    headers.insert("server-timing", HeaderValue::from_str(&st).expect("ascii"));
     tracing::info!(model = %model_id, inference_ms = timings.inference_ms, total_ms, "answered");
-    (StatusCode::OK, headers, body).into_response()
 }
 
 /// Fills the post-processing and total times into the JSON, which are only known at the end.

@@ -4,18 +4,17 @@ use std::time::Instant;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
-use base64::Engine;
-use models::postprocess::{self, PERSON_TINT};
+use models::postprocess;
 use models::Task;
 use serde::Deserialize;
 
 pub use api_types::{ClassShare, SegmentQuery, SegmentResponse};
 
-use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};
-use crate::decode::Need;
+use super::{model_or_default, number_in, pick, query_or_400, Answered};
 use crate::error::ApiError;
 use crate::input::{read_image, refuse_unread};
 use crate::openapi::{ImageUpload, ImageUrl};
+use crate::tasks::{reserve_output, segment, ImageSource};
 use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -81,6 +80,12 @@ pub async fn segment_v1(
     segment(state, Some(model_id), q, req, Some(SegmentOutput::Json)).await
 }
 
+/// A segmentation answer: a PNG (mask, overlay, probability, colour map) or the JSON's shape.
+pub(crate) enum SegmentAnswer {
+    Png(Vec<u8>),
+    Json(SegmentResponse),
+}
+
 async fn segment(
     state: AppState,
     path_model: Option<String>,
@@ -88,6 +93,25 @@ async fn segment(
     req: Request,
     default_output: Option<SegmentOutput>,
 ) -> Result<Response, ApiError> {
+    let (body, answer) = answer(state, path_model, q, req, default_output)
+        .await?
+        .split();
+    tracing::debug!(model = %answer.model_id, "segmented");
+    Ok(match body {
+        SegmentAnswer::Png(png) => answer.send(png, "image/png"),
+        SegmentAnswer::Json(r) => answer.send_json(&r)?,
+    })
+}
+
+/// The segmentation routes' request: the model from the path, query or form, the parameters,
+/// the image; computed by [`tasks::segment`] and shaped as `output` says.
+pub(crate) async fn answer(
+    state: AppState,
+    path_model: Option<String>,
+    q: SegmentQuery,
+    req: Request,
+    default_output: Option<SegmentOutput>,
+) -> Result<Answered<SegmentAnswer>, ApiError> {
     let started = Instant::now();
     // Validate cheap parameters before reading a possibly large body.
     let named_early = path_model.as_deref().or(q.model.as_deref());
@@ -104,14 +128,9 @@ async fn segment(
     let input = read_image(&state, req).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Segmentation)?;
-    let (model, engine) = state.segmenter(&model_id)?;
-    // Multi-class models have a palette; person models tint with one colour.
-    let multi_class = model.spec().labels.len() > 2;
-    let palette: Vec<[u8; 3]> = if multi_class {
-        postprocess::voc_palette(model.spec().labels.len())
-    } else {
-        vec![[0, 0, 0], PERSON_TINT]
-    };
+    let (model, _) = state.segmenter(&model_id)?;
+    let multi_class = segment::multi_class(&*model);
+    let palette = segment::palette(&*model);
     // The seed's route answers a mask (person models) or the colour map (multi-class).
     let output = match pick(&q.output, &input.fields, "output") {
         Some(s) => s.parse()?,
@@ -133,143 +152,58 @@ async fn segment(
         0.0..=1.0,
         0.55,
     )?;
-    let include = q.include.clone().unwrap_or_default();
-    let (want_prob, want_image, want_overlay) = (
-        include.contains("probability"),
-        include.contains("image"),
-        include.contains("overlay"),
-    );
-    let labels = model.spec().labels.clone();
-
+    let include = segment::Include::parse(q.include.as_deref().unwrap_or_default());
     // Full resolution only when the answer is drawn on the image; an answer at the upload's
     // size (mask, overlay, colour map, or images in the JSON) is under the output cap.
-    let need_full = output == SegmentOutput::Overlay || want_image || want_overlay;
+    let need_full = output == SegmentOutput::Overlay || include.image || include.overlay;
     let at_size_images = match output {
-        SegmentOutput::Json => (want_prob as u64) + (want_image as u64) + (want_overlay as u64),
+        SegmentOutput::Json => include.count(),
         _ => 1,
     };
-    let need = Need {
-        cover: (!need_full).then(|| models::preprocess::cover_for(model.spec().image_input())),
-        output_at_size: at_size_images > 0,
-    };
-
-    // A place in the queue first: a request the model would refuse is never decoded.
-    let ticket = engine.admit()?;
-    let (decoded, mut lease, decode_ms) =
-        decode_image(&state, input.bytes, input.lease, need).await?;
-    let t0 = Instant::now();
-    let seg = ticket
-        .submit(decoded.img.clone(), state.deadline(started))
-        .await?;
-    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
-    super::reserve_output(&mut lease, &decoded, at_size_images)?;
-    let (body, ctype, timings) = state
+    let need = segment::need_for(&*model, need_full, at_size_images);
+    let image = ImageSource::Encoded(input.bytes);
+    let mut done = segment::run(&state, &model_id, image, input.lease, need, started).await?;
+    reserve_output(&mut done.ran.lease, &done.ran.decoded, at_size_images)?;
+    let (body, timings, lease) = state
         .cpu
         .run(move || {
             let t1 = Instant::now();
-            let (w, h) = decoded.original;
-            let img = &decoded.img;
-            // Everything at the upload's size is made row by row from the model-sized maps: no
-            // full-size f32 map is ever held.
-            let overlay = || match &seg.classes {
-                Some(c) => Ok::<_, ApiError>(c.overlay_at(img, &palette, opacity)),
-                None => Ok(postprocess::overlay(
-                    img,
-                    &seg.probs.mask_at(w, h, threshold),
-                    PERSON_TINT,
-                    opacity,
-                )?),
-            };
-            let (body, ctype) = match (output, &seg.classes) {
-                (SegmentOutput::Colour, Some(c)) => (
-                    postprocess::encode_png_rgb(&c.colour_at(w, h, &palette))?,
-                    "image/png",
-                ),
+            let (w, h) = done.ran.decoded.original;
+            let seg = &done.ran.out;
+            let body = match (output, &seg.classes) {
+                (SegmentOutput::Colour, Some(c)) => {
+                    SegmentAnswer::Png(postprocess::encode_png_rgb(&c.colour_at(w, h, &palette))?)
+                }
                 (SegmentOutput::Colour, None) => {
                     return Err(ApiError::BadRequest(format!(
                         "output=colour needs a multi-class model; '{}' has classes {}",
-                        model.spec().id,
-                        labels.join(", ")
+                        done.model.spec().id,
+                        done.model.spec().labels.join(", ")
                     )))
                 }
-                (SegmentOutput::Overlay, _) => {
-                    (postprocess::encode_png_rgb(&overlay()?)?, "image/png")
+                (SegmentOutput::Overlay, _) => SegmentAnswer::Png(postprocess::encode_png_rgb(
+                    &done.overlay(&palette, threshold, opacity)?,
+                )?),
+                (SegmentOutput::Mask, _) => SegmentAnswer::Png(postprocess::encode_png_gray(
+                    &seg.probs.mask_at(w, h, threshold),
+                )?),
+                (SegmentOutput::Probability, _) => {
+                    SegmentAnswer::Png(postprocess::encode_png_gray(&seg.probs.gray_at(w, h))?)
                 }
-                (SegmentOutput::Mask, _) => (
-                    postprocess::encode_png_gray(&seg.probs.mask_at(w, h, threshold))?,
-                    "image/png",
-                ),
-                (SegmentOutput::Probability, _) => (
-                    postprocess::encode_png_gray(&seg.probs.gray_at(w, h))?,
-                    "image/png",
-                ),
                 (SegmentOutput::Json, _) => {
-                    let fg = seg.probs.share_at(w, h, threshold);
-                    let shares = match &seg.classes {
-                        // Multi-class: the argmax map's shares, classes that occur, largest first.
-                        Some(c) => c.shares(labels.len()),
-                        None => vec![1.0 - fg, fg],
-                    };
-                    let mut classes: Vec<ClassShare> = labels
-                        .iter()
-                        .enumerate()
-                        .map(|(id, label)| ClassShare {
-                            id,
-                            label: label.clone(),
-                            share: shares.get(id).copied().unwrap_or(0.0),
-                            colour: Some(palette.get(id).copied().unwrap_or([255, 255, 255])),
-                        })
-                        .filter(|c| !multi_class || c.share > 0.0)
-                        .collect();
-                    if multi_class {
-                        classes.sort_by(|a, b| b.share.total_cmp(&a.share));
-                    }
-                    let b64 = |png: Vec<u8>| {
-                        format!(
-                            "data:image/png;base64,{}",
-                            base64::engine::general_purpose::STANDARD.encode(png)
-                        )
-                    };
-                    let probability_png = if want_prob {
-                        Some(b64(postprocess::encode_png_gray(&seg.probs.gray_at(w, h))?))
-                    } else {
-                        None
-                    };
-                    let image_png = if want_image {
-                        Some(b64(postprocess::encode_png_rgb(img)?))
-                    } else {
-                        None
-                    };
-                    let overlay_png = if want_overlay {
-                        Some(b64(postprocess::encode_png_rgb(&overlay()?)?))
-                    } else {
-                        None
-                    };
-                    let resp = SegmentResponse {
-                        model: model.spec().id.clone(),
-                        width: w,
-                        height: h,
-                        threshold,
-                        classes,
-                        // Filled in whole by `finish`, once the encoding time is known.
-                        timings: StageTimings::default(),
-                        probability_png,
-                        image_png,
-                        overlay_png,
-                    };
-                    (
-                        serde_json::to_vec(&resp).map_err(|e| ApiError::Internal(e.to_string()))?,
-                        "application/json",
-                    )
+                    SegmentAnswer::Json(done.response(&palette, threshold, opacity, include)?)
                 }
             };
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = crate::api::timings_of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
-            Ok((body, ctype, timings))
+            let timings = done.ran.timings(&seg.timings, encode_ms);
+            Ok((body, timings, done.ran.lease))
         })
         .await?;
-    drop(lease);
-
-    tracing::debug!(model = %model_id, ?output, "segmented");
-    Ok(finish(body, ctype, &model_id, &timings, started))
+    Ok(Answered {
+        body,
+        model_id,
+        timings,
+        started,
+        lease,
+    })
 }
