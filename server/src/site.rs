@@ -68,7 +68,7 @@ mod tests {
     use models::Catalog;
 
     use crate::config::Cli;
-    use crate::served::{EngineConfig, ServedModels};
+    use crate::runtime::served::{EngineConfig, ServedModels};
     use crate::AppState;
 
     fn state_from(args: &[&str]) -> AppState {

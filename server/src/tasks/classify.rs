@@ -6,16 +6,16 @@ use api_types::{ClassLabel, ClassProb, ClassifyResponse};
 use models::classify::{short_label, top_k, Classification};
 
 use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
-use crate::budget::Lease;
-use crate::decode::Need;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::decode::Need;
 use crate::AppState;
 
 pub const DEFAULT_TOP_K: usize = 5;
 
 /// `top_k` within 1..=`classes` (empty or absent: the default, at most `classes`), or 400.
 pub fn parse_top_k(raw: Option<&str>, classes: usize) -> Result<usize, ApiError> {
-    let Some(raw) = crate::api::given(raw) else {
+    let Some(raw) = crate::ingress::params::given(raw) else {
         return Ok(DEFAULT_TOP_K.min(classes));
     };
     match raw.trim().parse::<usize>() {

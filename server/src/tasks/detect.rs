@@ -6,9 +6,9 @@ use api_types::{DetectResponse, Detection};
 use models::detect::{coco91_id, Detections, SCORE_FLOOR};
 
 use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
-use crate::budget::Lease;
-use crate::decode::Need;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::decode::Need;
 use crate::AppState;
 
 /// The seed's default confidence for drawn boxes (`POST /predict`, OIP).

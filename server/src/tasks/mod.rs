@@ -18,10 +18,10 @@ use std::time::Instant;
 use api_types::StageTimings;
 use image::RgbImage;
 
-use crate::budget::Lease;
-use crate::decode::{Decoded, Need};
-use crate::engine::Engine;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::decode::{Decoded, Need};
+use crate::runtime::engine::Engine;
 use crate::AppState;
 
 /// An image as a request carries it.
@@ -140,9 +140,9 @@ pub async fn decode_image(
         .cpu
         .run(move || {
             let t0 = std::time::Instant::now();
-            let header = crate::decode::inspect(&bytes, &limits, need)?;
+            let header = crate::ingress::decode::inspect(&bytes, &limits, need)?;
             lease.grow(header.peak_bytes(), "decode")?;
-            let decoded = crate::decode::decode(&bytes, &header, need)?;
+            let decoded = crate::ingress::decode::decode(&bytes, &header, need)?;
             drop(bytes);
             lease.shrink_to(decoded.img.as_raw().len() as u64);
             Ok((decoded, lease, t0.elapsed().as_secs_f64() * 1e3))

@@ -12,9 +12,9 @@ use models::segment::Segmentation;
 use models::Segmenter;
 
 use super::{infer, ImageSource, Ran};
-use crate::budget::Lease;
-use crate::decode::Need;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::decode::Need;
 use crate::AppState;
 
 /// A segmentation run and the model that made it.

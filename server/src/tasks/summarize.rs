@@ -8,9 +8,9 @@ use api_types::{SummarizeResponse, SummaryTimings};
 use models::summarize::{SummarizeRequest, Summary};
 use models::Task;
 
-use crate::api::{given, model_or_default};
 use crate::error::ApiError;
-use crate::served::{SummarizeEngine, SummarizeJob};
+use crate::ingress::params::{given, model_or_default};
+use crate::runtime::served::{SummarizeEngine, SummarizeJob};
 use crate::AppState;
 
 pub const DEFAULT_MIN_TOKENS: usize = 8;

@@ -19,9 +19,9 @@ pub use api_types::{
 };
 use models::Task;
 
-use super::{model_or_default, query_or_400};
 use crate::error::ApiError;
-use crate::served::SummarizeJob;
+use crate::ingress::params::{model_or_default, query_or_400};
+use crate::runtime::served::SummarizeJob;
 use crate::tasks::summarize::{request, response, run_to_end, seed_run};
 use crate::AppState;
 
@@ -30,7 +30,7 @@ use crate::AppState;
     request_body = TextBody,
     responses(
         (status = 200, description = "`{\"summary\": ...}`", body = Object),
-        crate::openapi::TextRouteErrors,
+        crate::routes::docs::TextRouteErrors,
     ))]
 pub async fn summarize_legacy(
     State(state): State<AppState>,
@@ -64,7 +64,7 @@ pub async fn summarize_legacy(
 #[utoipa::path(get, path = "/Summarizer", tag = "summarization", params(RayQuery),
     responses(
         (status = 200, description = "The summary as plain text", content_type = "text/plain", body = String),
-        crate::openapi::TextRouteErrors,
+        crate::routes::docs::TextRouteErrors,
     ))]
 pub async fn summarize_ray(
     State(state): State<AppState>,
@@ -94,7 +94,7 @@ pub async fn summarize_ray(
         (status = 200, description = "The summary; with `stream` (or Accept: text/event-stream) server-sent `token` events then `done`",
             content((SummarizeResponse = "application/json"), (String = "text/event-stream"))),
         (status = 404, description = "Unknown model", body = crate::error::ErrorBody),
-        crate::openapi::TextRouteErrors,
+        crate::routes::docs::TextRouteErrors,
     ))]
 pub async fn summarize_v1(
     State(state): State<AppState>,

@@ -1,101 +1,32 @@
-//! HTTP handlers for the JSON/image API, one file per task. Each handler parses, hands CPU work
-//! to the executor, and shapes the answer; errors are `ApiError` and become JSON in one place.
+//! The HTTP surface: one file per task's routes (`segment`, `detect`, `classify`, `summarize`:
+//! read the request, call [`crate::tasks`], send JSON/PNG/JPEG/SSE), the Open Inference Protocol
+//! (`oip`), the no-JS result pages (`results`), `health`, `models`, `samples` and the OpenAPI
+//! `docs`. Errors are `ApiError` and become JSON in one place (`error.rs`).
 
 pub mod classify;
 pub mod detect;
+pub mod docs;
 pub mod health;
+pub mod models;
 pub mod oip;
-pub mod result_pages;
+pub mod results;
 pub mod samples;
 pub mod segment;
 pub mod summarize;
 
-use std::collections::HashMap;
-
-use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use models::Task;
+
 use serde::Serialize;
 
 use crate::error::ApiError;
-use crate::AppState;
 
-pub use api_types::{ModelInfo, StageTimings};
+pub use self::models::list_models;
+pub use api_types::StageTimings;
 pub use classify::{classify_legacy, classify_v1};
-pub use detect::{detect_legacy, detect_v1};
+pub use detect::{detect_drawn, detect_v1};
 pub use segment::{segment_legacy, segment_v1};
 pub use summarize::{summarize_legacy, summarize_ray, summarize_v1};
-
-pub(crate) fn query_or_400<T>(
-    q: Result<Query<T>, axum::extract::rejection::QueryRejection>,
-) -> Result<T, ApiError> {
-    q.map(|Query(q)| q)
-        .map_err(|e| ApiError::BadRequest(format!("bad query string: {}", e.body_text())))
-}
-
-/// A parameter from the query string, else from the multipart form; empty counts as absent.
-pub(crate) fn pick<'a>(
-    q: &'a Option<String>,
-    fields: &'a HashMap<String, String>,
-    key: &str,
-) -> Option<&'a str> {
-    q.as_deref()
-        .or_else(|| fields.get(key).map(String::as_str))
-        .filter(|s| !s.is_empty())
-}
-
-/// The model to run: the one named (path, query or form), else the task's default.
-pub(crate) fn model_or_default(
-    state: &AppState,
-    named: Option<String>,
-    task: Task,
-) -> Result<String, ApiError> {
-    match named {
-        Some(id) => Ok(id),
-        None => state
-            .models
-            .default_id(task)
-            .map(str::to_owned)
-            .ok_or_else(|| {
-                ApiError::Unavailable(format!(
-                    "no {} model is ready; run `candlelit models fetch`",
-                    task.name()
-                ))
-            }),
-    }
-}
-
-/// A parameter's value, where an empty one (`?confidence=`, as a form sends an empty field)
-/// counts as not given.
-pub(crate) fn given(raw: Option<&str>) -> Option<&str> {
-    raw.filter(|r| !r.trim().is_empty())
-}
-
-/// A number parameter within `range` (empty or absent: `default`), or 400 naming it.
-pub(crate) fn number_in(
-    raw: Option<&str>,
-    name: &str,
-    range: std::ops::RangeInclusive<f32>,
-    default: f32,
-) -> Result<f32, ApiError> {
-    let Some(raw) = given(raw) else {
-        return Ok(default);
-    };
-    let v: f32 = raw
-        .trim()
-        .parse()
-        .map_err(|_| ApiError::BadRequest(format!("{name} '{raw}' is not a number")))?;
-    if !range.contains(&v) {
-        return Err(ApiError::BadRequest(format!(
-            "{name} must be within {}..{}, got {v}",
-            range.start(),
-            range.end()
-        )));
-    }
-    Ok(v)
-}
 
 /// A typed answer on its way out: what the route computed, and what sending it needs (the
 /// model, the stage timings without the total, when the request started). The memory lease is
@@ -105,7 +36,7 @@ pub(crate) struct Answered<T> {
     pub model_id: String,
     pub timings: StageTimings,
     pub started: std::time::Instant,
-    pub lease: crate::budget::Lease,
+    pub lease: crate::ingress::budget::Lease,
 }
 
 impl<T> Answered<T> {
@@ -210,13 +141,6 @@ fn patch_timings(body: Vec<u8>, t: &StageTimings, total_ms: f64) -> Vec<u8> {
     let all = StageTimings { total_ms, ..*t };
     v["timings"] = serde_json::to_value(all).unwrap_or_default();
     serde_json::to_vec(&v).unwrap_or(body)
-}
-
-/// `GET /api/v1/models`: every catalog model with its state.
-#[utoipa::path(get, path = "/api/v1/models", tag = "models",
-    responses((status = 200, description = "Every catalog model", body = [ModelInfo])))]
-pub async fn list_models(State(state): State<AppState>) -> Json<Vec<ModelInfo>> {
-    Json(state.model_infos())
 }
 
 pub async fn api_not_found() -> ApiError {

@@ -9,10 +9,11 @@ use models::Task;
 
 pub use api_types::{ClassLabel, ClassifyQuery, ClassifyResponse};
 
-use super::{model_or_default, pick, query_or_400, Answered};
+use super::Answered;
 use crate::error::ApiError;
-use crate::input::{read_image, refuse_unread};
-use crate::openapi::{ImageUpload, ImageUrl};
+use crate::ingress::input::{read_image, refuse_unread};
+use crate::ingress::params::{model_or_default, pick, query_or_400};
+use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::tasks::classify::{self, parse_top_k};
 use crate::tasks::ImageSource;
 use crate::AppState;
@@ -22,7 +23,7 @@ use crate::AppState;
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "The top class", body = ClassLabel),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn classify_legacy(
     State(state): State<AppState>,
@@ -38,7 +39,7 @@ pub async fn classify_legacy(
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "The top_k classes with probabilities", body = ClassifyResponse),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn classify_v1(
     State(state): State<AppState>,

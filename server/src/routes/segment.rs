@@ -10,10 +10,11 @@ use serde::Deserialize;
 
 pub use api_types::{ClassShare, SegmentQuery, SegmentResponse};
 
-use super::{model_or_default, number_in, pick, query_or_400, Answered};
+use super::Answered;
 use crate::error::ApiError;
-use crate::input::{read_image, refuse_unread};
-use crate::openapi::{ImageUpload, ImageUrl};
+use crate::ingress::input::{read_image, refuse_unread};
+use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
+use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::tasks::{reserve_output, segment, ImageSource};
 use crate::AppState;
 
@@ -50,7 +51,7 @@ impl std::str::FromStr for SegmentOutput {
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "Mask PNG by default; see `output`", content_type = "image/png"),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn segment_legacy(
     State(state): State<AppState>,
@@ -68,7 +69,7 @@ pub async fn segment_legacy(
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "Class shares, size, model and timings (or a PNG for output=mask|overlay|probability)", body = SegmentResponse),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn segment_v1(
     State(state): State<AppState>,

@@ -10,9 +10,9 @@ use image::RgbImage;
 
 use super::tensor::{param_text, Data, OutData, OutTensor, Parameters, Tensor};
 use super::{bad, IMAGE_INPUT, TEXT_INPUT};
-use crate::api::number_in;
-use crate::budget::Lease;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::params::number_in;
 use crate::tasks::classify::{self, parse_top_k};
 use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
 use crate::tasks::{reserve_output, segment, summarize, timings_of_run, ImageSource, Ran};

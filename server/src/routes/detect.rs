@@ -11,10 +11,11 @@ use models::{draw, Task};
 
 pub use api_types::{DetectQuery, DetectResponse};
 
-use super::{model_or_default, number_in, pick, query_or_400, Answered};
+use super::Answered;
 use crate::error::ApiError;
-use crate::input::{read_image, refuse_unread};
-use crate::openapi::{ImageUpload, ImageUrl};
+use crate::ingress::input::{read_image, refuse_unread};
+use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
+use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
 use crate::tasks::ImageSource;
 use crate::AppState;
@@ -25,9 +26,9 @@ use crate::AppState;
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "The image with boxes and labels drawn", content_type = "image/jpeg"),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
-pub async fn detect_legacy(
+pub async fn detect_drawn(
     State(state): State<AppState>,
     q: Result<Query<DetectQuery>, axum::extract::rejection::QueryRejection>,
     req: Request,
@@ -42,7 +43,7 @@ pub async fn detect_legacy(
         content((ImageUpload = "multipart/form-data"), (Vec<u8> = "image/*"), (ImageUrl = "application/json"))),
     responses(
         (status = 200, description = "COCO-style boxes in original pixels, down to score_floor", body = DetectResponse),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn detect_v1(
     State(state): State<AppState>,

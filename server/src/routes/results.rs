@@ -84,7 +84,7 @@ pub async fn summarize_result(
 ) -> Response {
     let page = match form {
         Ok(Form(form)) => {
-            let field = |k: &str| super::given(form.get(k).map(String::as_str));
+            let field = |k: &str| crate::ingress::params::given(form.get(k).map(String::as_str));
             crate::tasks::summarize::seed_run(
                 &state,
                 field("model").map(str::to_owned),

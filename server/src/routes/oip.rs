@@ -28,8 +28,8 @@ use serde_json::{json, Value};
 
 use self::tasks::{classify, detect, segment, summarize};
 use self::tensor::{param_bool, OutTensor, Tensor};
-use crate::budget::Lease;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
 use crate::AppState;
 
 /// The input every image model takes, and the summarizer's.
@@ -126,7 +126,7 @@ pub struct InferOutput {
             summarization `summary` BYTES [1]. Binary outputs follow the JSON \
             (`Inference-Header-Content-Length`).",
             content((InferResponse = "application/json"), (Vec<u8> = "application/octet-stream"))),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn infer(
     State(state): State<AppState>,
@@ -143,7 +143,7 @@ pub async fn infer(
     // A model that is not ready (503) or whose queue is full (429) refuses before the body is
     // read, as every route does.
     if let Err(e) = state.refuse_if_full(spec.task, Some(model_id.as_str())) {
-        return Err(crate::input::refuse_unread(req, e));
+        return Err(crate::ingress::input::refuse_unread(req, e));
     }
     let (body, header_len, mut lease) = read_body(&state, req).await?;
     // Parsing copies the tensors out of the body: room for both until the body is dropped.
@@ -231,7 +231,7 @@ async fn read_body(
             ));
         }
     }
-    let (mut lease, slow) = crate::input::body_guards(state, &req);
+    let (mut lease, slow) = crate::ingress::input::body_guards(state, &req);
     let limit = state.limits.body_bytes;
     let body = Bytes::from_request(req, state).await.map_err(|e| {
         if slow.tripped() {
