@@ -5,6 +5,7 @@ use api_types::ModelInfo;
 use axum::extract::State;
 use axum::Json;
 
+use crate::error::ApiError;
 use crate::runtime::served::Served;
 use crate::AppState;
 
@@ -70,4 +71,18 @@ fn state_fields(st: LoadState) -> ModelInfo {
         fix,
         ..ModelInfo::default()
     }
+}
+
+/// 404 for a model id the catalog lacks, naming the ones it has (the `/v2` routes' answer).
+pub(crate) fn unknown_model(state: &AppState, id: &str) -> ApiError {
+    let known: Vec<&str> = state
+        .models
+        .slots
+        .iter()
+        .map(|s| s.spec.id.as_str())
+        .collect();
+    ApiError::NotFound(format!(
+        "unknown model '{id}'; models: {}",
+        known.join(", ")
+    ))
 }

@@ -27,21 +27,13 @@ use models::{ModelSpec, Task};
 use serde_json::{json, Value};
 
 use self::tasks::{classify, detect, segment, summarize};
-use self::tensor::{param_bool, OutTensor, Tensor};
+use self::tensor::{bad, param_bool, OutTensor, Tensor, IMAGE_INPUT, TEXT_INPUT};
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::AppState;
 
-/// The input every image model takes, and the summarizer's.
-pub const IMAGE_INPUT: &str = "image";
-pub const TEXT_INPUT: &str = "text";
-
 /// The header that gives the JSON's length when binary tensor data follows it.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
-
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::BadRequest(msg.into())
-}
 
 /// What each task answers: name, datatype, shape (-1 where it varies).
 fn outputs_of(spec: &ModelSpec) -> Vec<(&'static str, &'static str, Vec<i64>)> {
@@ -137,7 +129,7 @@ pub async fn infer(
     let spec = state
         .models
         .slot(&model_id)
-        .ok_or_else(|| super::health::unknown_model(&state, &model_id))?
+        .ok_or_else(|| super::models::unknown_model(&state, &model_id))?
         .spec
         .clone();
     // A model that is not ready (503) or whose queue is full (429) refuses before the body is

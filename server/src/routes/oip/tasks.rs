@@ -8,8 +8,9 @@ use std::time::Instant;
 use base64::Engine;
 use image::RgbImage;
 
-use super::tensor::{param_text, Data, OutData, OutTensor, Parameters, Tensor};
-use super::{bad, IMAGE_INPUT, TEXT_INPUT};
+use super::tensor::{
+    bad, param_text, Data, OutData, OutTensor, Parameters, Tensor, IMAGE_INPUT, TEXT_INPUT,
+};
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::params::number_in;
@@ -90,6 +91,10 @@ fn image_of(t: Tensor) -> Result<ImageSource, ApiError> {
     }
 }
 
+/// What each task adapter below answers: output tensors, the stage timings (image tasks) and
+/// the lease held until the answer is encoded. The image adapters share one signature on purpose
+/// (`infer` dispatches on the task); what differs is the parameters and the tensors, while the
+/// steps themselves (admit, decode, run) are [`crate::tasks`]'.
 pub(super) type TaskAnswer = (Vec<OutTensor>, Option<StageTimings>, Lease);
 
 pub(super) async fn segment(
