@@ -1,6 +1,11 @@
-//! Shapes shared between the server's JSON and the page. Plain serde types, no candle.
+//! The page's view of the API: the wire types (defined once in `api_types`, re-exported here
+//! under the names the pages use) and the site-only constants and helpers around them.
 
-use serde::{Deserialize, Serialize};
+pub use api_types::{
+    ClassProb, ClassShare, ClassifyResponse, DetectResponse, Detection, ErrorBody, ModelInfo,
+    SegmentResponse, SiteConfig, SiteModel, StageTimings as Timings, SummarizeRequest,
+    SummarizeResponse, SummaryTimings, TokenPiece,
+};
 
 /// A segmentation model the page offers.
 #[derive(Debug, Clone, Copy)]
@@ -20,83 +25,6 @@ pub const SEGMENTATION_MODELS: &[ModelChoice] = &[
         label: "MediaPipe Meet (256×144)",
     },
 ];
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassShare {
-    pub id: usize,
-    pub label: String,
-    pub share: f32,
-    /// The class's colour in the server's overlay and colour outputs.
-    #[serde(default)]
-    pub colour: Option<[u8; 3]>,
-}
-
-/// Where a request's time went on the server, in ms.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(default)]
-pub struct Timings {
-    /// Waiting in the model's queue (and for the rest of its batch).
-    pub queue_ms: f64,
-    pub decode_ms: f64,
-    pub preprocess_ms: f64,
-    pub inference_ms: f64,
-    pub postprocess_ms: f64,
-    pub total_ms: f64,
-}
-
-/// `POST /api/v1/segment/{id}?output=json&include=probability,image`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SegmentResponse {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub threshold: f32,
-    pub classes: Vec<ClassShare>,
-    pub timings: Timings,
-    #[serde(default)]
-    pub probability_png: Option<String>,
-    #[serde(default)]
-    pub image_png: Option<String>,
-    #[serde(default)]
-    pub overlay_png: Option<String>,
-}
-
-/// Every API error body: `{"error","type","code"}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ErrorBody {
-    pub error: String,
-    #[serde(rename = "type")]
-    pub kind: String,
-    #[serde(default)]
-    pub code: Option<u16>,
-}
-
-/// One catalog model as `GET /api/v1/models` lists it (the fields the page shows).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ModelInfo {
-    pub id: String,
-    pub task: String,
-    pub name: String,
-    #[serde(default)]
-    pub licence: String,
-    #[serde(default)]
-    pub homepage: String,
-    #[serde(default)]
-    pub source: String,
-    #[serde(default)]
-    pub input_width: Option<u32>,
-    #[serde(default)]
-    pub input_height: Option<u32>,
-    /// `ready`, `loading`, `not_installed`, ...
-    #[serde(default)]
-    pub state: String,
-}
-
-impl ModelInfo {
-    pub fn ready(&self) -> bool {
-        self.state == "ready"
-    }
-}
 
 /// The server's default request body limit (`--body-limit`), checked before an upload.
 pub const BODY_LIMIT_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
@@ -188,31 +116,6 @@ pub fn count_objects(n: usize) -> String {
     format!("{n} object{}", if n == 1 { "" } else { "s" })
 }
 
-/// One box of `POST /api/v1/detect/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Detection {
-    /// `[x, y, width, height]` in the original image's pixels.
-    pub bbox: [f32; 4],
-    pub label: String,
-    pub category_id: u32,
-    pub class_index: usize,
-    pub score: f32,
-}
-
-/// `POST /api/v1/detect/{id}?include=image`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DetectResponse {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub score_floor: f32,
-    pub min_score: f32,
-    pub detections: Vec<Detection>,
-    pub timings: Timings,
-    #[serde(default)]
-    pub image_png: Option<String>,
-}
-
 /// The boxes at or above `threshold`, best first.
 pub fn above(detections: &[Detection], threshold: f32) -> Vec<Detection> {
     let mut out: Vec<Detection> = detections
@@ -224,83 +127,8 @@ pub fn above(detections: &[Detection], threshold: f32) -> Vec<Detection> {
     out
 }
 
-/// One class of `POST /api/v1/classify/{id}`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassProb {
-    pub index: usize,
-    pub label: String,
-    pub probability: f32,
-}
-
-/// `POST /api/v1/classify/{id}?top_k=n&include=image`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ClassifyResponse {
-    pub model: String,
-    pub width: u32,
-    pub height: u32,
-    pub top_k: Vec<ClassProb>,
-    pub timings: Timings,
-    #[serde(default)]
-    pub image_png: Option<String>,
-}
-
-/// `POST /api/v1/summarize/{id}` body.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct SummarizeRequest {
-    pub text: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub min_tokens: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub max_tokens: Option<usize>,
-    pub stream: bool,
-}
-
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SummaryTimings {
-    pub prefill_ms: f64,
-    pub generate_ms: f64,
-    pub tokens_per_s: f64,
-    pub total_ms: f64,
-}
-
-/// The non-streaming answer, and the `done` event's data when streaming.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SummarizeResponse {
-    pub model: String,
-    pub summary: String,
-    pub tokens_generated: usize,
-    pub prompt_tokens: usize,
-    #[serde(default)]
-    pub input_truncated: bool,
-    pub stop_reason: String,
-    pub timings: SummaryTimings,
-}
-
-impl SummarizeResponse {
-    /// The line under a finished summary, on the live page and the no-JS result page.
-    pub fn stats_line(&self) -> String {
-        format!(
-            "{} · {} tokens · {:.1} tokens/s · prompt {} tokens in {:.0} ms · total {:.0} ms · stopped: {}{}",
-            self.model,
-            self.tokens_generated,
-            self.timings.tokens_per_s,
-            self.prompt_tokens,
-            self.timings.prefill_ms,
-            self.timings.total_ms,
-            self.stop_reason,
-            if self.input_truncated { " · input truncated" } else { "" },
-        )
-    }
-}
-
 /// The server's default text limit (`--text-limit`), in characters, shown by the text box.
 pub const TEXT_LIMIT_CHARS: usize = 20_000;
-
-/// A streamed `token` event's data.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct TokenPiece {
-    pub text: String,
-}
 
 #[cfg(test)]
 mod tests {
@@ -335,13 +163,5 @@ mod tests {
         assert_eq!(class_colour(0), [230, 159, 0]);
         assert_eq!(class_colour(7), class_colour(0));
         assert_eq!(class_colour(16), [0, 158, 115]); // dog: bluish green, as drawn by the server
-    }
-
-    #[test]
-    fn parses_the_done_event() {
-        let done = r#"{"model":"smollm2","summary":"x","tokens_generated":20,"prompt_tokens":71,"input_truncated":false,"stop_reason":"max_tokens","min_tokens":8,"max_tokens":20,"timings":{"prefill_ms":1.0,"generate_ms":2.0,"tokens_per_s":18.1,"total_ms":3.0}}"#;
-        let r: SummarizeResponse = serde_json::from_str(done).unwrap();
-        assert_eq!(r.tokens_generated, 20);
-        assert_eq!(r.timings.tokens_per_s, 18.1);
     }
 }

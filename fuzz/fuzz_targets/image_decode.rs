@@ -6,8 +6,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use server::decode::{decode, inspect, Need};
-use server::limits::Limits;
+use server::ingress::decode::{decode, inspect, Need};
+use server::ingress::limits::Limits;
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, upload)) = data.split_first() else {

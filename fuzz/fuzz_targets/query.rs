@@ -11,15 +11,15 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     if let Ok(uri) = format!("/x?{text}").parse::<Uri>() {
-        let _ = Query::<server::api::segment::SegmentQuery>::try_from_uri(&uri);
-        let _ = Query::<server::api::detect::DetectQuery>::try_from_uri(&uri);
-        let _ = Query::<server::api::classify::ClassifyQuery>::try_from_uri(&uri);
+        let _ = Query::<server::routes::segment::SegmentQuery>::try_from_uri(&uri);
+        let _ = Query::<server::routes::detect::DetectQuery>::try_from_uri(&uri);
+        let _ = Query::<server::routes::classify::ClassifyQuery>::try_from_uri(&uri);
     }
-    let _ = text.parse::<server::conn::RateLimit>();
-    let _ = server::budget::parse_bytes(text);
-    let _ = server::config::parse_model_opts(text, server::engine::EngineOptions::default());
-    if let Ok(body) = serde_json::from_str::<server::api::summarize::TextBody>(text) {
+    let _ = text.parse::<server::ingress::conn::RateLimit>();
+    let _ = server::ingress::budget::parse_bytes(text);
+    let _ = server::config::parse_model_opts(text, server::runtime::engine::EngineOptions::default());
+    if let Ok(body) = serde_json::from_str::<server::routes::summarize::TextBody>(text) {
         let _ = body;
     }
-    let _ = text.parse::<server::api::segment::SegmentOutput>();
+    let _ = text.parse::<server::routes::segment::SegmentOutput>();
 });

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use models::{Catalog, Segmenter, Store};
-use server::served::{EngineConfig, ServedModels};
+use server::runtime::served::{EngineConfig, ServedModels};
 use server::{AppState, Settings};
 
 fn p50(mut v: Vec<f64>) -> f64 {

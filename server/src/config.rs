@@ -139,7 +139,7 @@ pub struct ServeArgs {
     /// Memory that request data may hold at once: bodies, fetched images, decoded pixels and
     /// answers being built (e.g. `512M`, `2G`). A request that cannot get its share gets 503 +
     /// Retry-After at once. Default: half the cgroup's memory limit, or of physical memory.
-    #[arg(long, env = "CANDLELIT_MEMORY_BUDGET", value_parser = crate::budget::parse_bytes, global = true)]
+    #[arg(long, env = "CANDLELIT_MEMORY_BUDGET", value_parser = crate::ingress::budget::parse_bytes, global = true)]
     pub memory_budget: Option<u64>,
     /// Most HTTP connections open at once; one more is answered 503 and closed.
     #[arg(
@@ -187,7 +187,7 @@ pub struct ServeArgs {
     /// Per-client rate limit on the API routes, off by default: `10/s`, `600/min,burst=20`,
     /// `5/s,key=api-key` (by bearer key, else IP). Over it: 429 + Retry-After.
     #[arg(long, env = "CANDLELIT_RATE_LIMIT", global = true)]
-    pub rate_limit: Option<crate::conn::RateLimit>,
+    pub rate_limit: Option<crate::ingress::conn::RateLimit>,
     /// Most `image_url` fetches in flight at once; more get 429.
     #[arg(
         long,
@@ -332,8 +332,8 @@ pub struct ServeArgs {
 }
 
 impl ServeArgs {
-    pub fn limits(&self) -> crate::limits::Limits {
-        crate::limits::Limits {
+    pub fn limits(&self) -> crate::ingress::limits::Limits {
+        crate::ingress::limits::Limits {
             body_bytes: self.body_limit,
             max_pixels: self.max_pixels,
             max_side: self.max_side,
@@ -357,8 +357,8 @@ impl ServeArgs {
             cpu_queue: self.cpu_queue,
             memory_budget: self
                 .memory_budget
-                .unwrap_or_else(crate::budget::default_limit),
-            conn: crate::conn::ConnLimits {
+                .unwrap_or_else(crate::ingress::budget::default_limit),
+            conn: crate::ingress::conn::ConnLimits {
                 max_connections: self.max_connections,
                 header_timeout: Duration::from_millis(self.header_timeout_ms),
                 body_timeout: Duration::from_millis(self.body_timeout_ms),
@@ -372,8 +372,8 @@ impl ServeArgs {
     }
 
     /// Engine options for every model, with the `--model-opts` overrides applied.
-    pub fn engines(&self) -> Result<crate::served::EngineConfig, String> {
-        let default = crate::engine::EngineOptions {
+    pub fn engines(&self) -> Result<crate::runtime::served::EngineConfig, String> {
+        let default = crate::runtime::engine::EngineOptions {
             workers: self.workers,
             queue: self.queue,
             max_batch: self.max_batch,
@@ -383,11 +383,11 @@ impl ServeArgs {
             Some(spec) => parse_model_opts(spec, default)?,
             None => Default::default(),
         };
-        Ok(crate::served::EngineConfig { default, per_model })
+        Ok(crate::runtime::served::EngineConfig { default, per_model })
     }
 
-    pub fn fetch_policy(&self) -> crate::fetch::FetchPolicy {
-        crate::fetch::FetchPolicy {
+    pub fn fetch_policy(&self) -> crate::ingress::fetch::FetchPolicy {
+        crate::ingress::fetch::FetchPolicy {
             connect_timeout: Duration::from_millis(self.fetch_connect_timeout_ms),
             total_timeout: Duration::from_millis(self.fetch_timeout_ms),
             max_bytes: self.fetch_max_bytes,
@@ -401,8 +401,8 @@ impl ServeArgs {
 /// `id:key=value,...;id:...` into per-model options, each starting from `default`.
 pub fn parse_model_opts(
     spec: &str,
-    default: crate::engine::EngineOptions,
-) -> Result<std::collections::HashMap<String, crate::engine::EngineOptions>, String> {
+    default: crate::runtime::engine::EngineOptions,
+) -> Result<std::collections::HashMap<String, crate::runtime::engine::EngineOptions>, String> {
     let mut out = std::collections::HashMap::new();
     for part in spec.split(';').map(str::trim).filter(|p| !p.is_empty()) {
         let (id, kvs) = part
@@ -437,7 +437,7 @@ pub fn parse_model_opts(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::EngineOptions;
+    use crate::runtime::engine::EngineOptions;
 
     #[test]
     fn model_opts_override_only_what_they_name() {

@@ -4,7 +4,8 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde::Serialize;
+
+pub use api_types::ErrorBody;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -59,17 +60,6 @@ pub enum ApiError {
     Internal(String),
 }
 
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct ErrorBody {
-    /// What went wrong, for people; never internal detail.
-    pub error: String,
-    /// A stable machine-readable kind: `bad_request`, `not_found`, `overloaded`, ...
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    /// The HTTP status, repeated for clients that only keep the body.
-    pub code: u16,
-}
-
 impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
@@ -121,7 +111,7 @@ impl IntoResponse for ApiError {
         }
         let body = ErrorBody {
             error: self.to_string(),
-            kind: self.kind(),
+            kind: self.kind().to_owned(),
             code: status.as_u16(),
         };
         let mut resp = (status, Json(body)).into_response();

@@ -1,21 +1,15 @@
 //! The candlelit server: configuration, the HTTP API, limits, safe URL fetching, the bounded
 //! executor, and the Leptos site, composed by [`app`].
 
-pub mod api;
-pub mod budget;
 pub mod config;
-pub mod conn;
-pub mod decode;
-pub mod engine;
 pub mod error;
-pub mod executor;
-pub mod fetch;
 pub mod http;
-pub mod input;
-pub mod limits;
+pub mod ingress;
 pub mod metrics;
-pub mod openapi;
-pub mod served;
+pub mod routes;
+pub mod runtime;
+pub mod site;
+pub mod tasks;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -29,12 +23,12 @@ use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use models::{Classifier, Detector, LoadState, Segmenter, Summarizer, Task};
 
-use crate::api::ModelInfo;
 use crate::error::ApiError;
-use crate::executor::Executor;
-use crate::fetch::FetchPolicy;
-use crate::limits::Limits;
-use crate::served::{
+use crate::ingress::fetch::FetchPolicy;
+use crate::ingress::limits::Limits;
+use crate::ingress::{budget, conn, fetch};
+use crate::runtime::executor::Executor;
+use crate::runtime::served::{
     ClassifyEngine, DetectEngine, SegmentEngine, Served, ServedModels, SummarizeEngine,
 };
 
@@ -235,40 +229,6 @@ impl AppState {
             _ => Err(ApiError::Internal(format!("{id}: task mismatch"))),
         }
     }
-
-    pub fn model_infos(&self) -> Vec<ModelInfo> {
-        self.models
-            .slots
-            .iter()
-            .map(|s| {
-                let e = &s.spec;
-                let engine = s.served().map(Served::options);
-                ModelInfo {
-                    id: e.id.clone(),
-                    task: e.task,
-                    name: e.name.clone(),
-                    description: e.description.clone(),
-                    licence: e.licence.clone(),
-                    homepage: e.homepage.clone(),
-                    source: format!(
-                        "{:?} {}@{}",
-                        e.source.registry, e.source.package, e.source.version
-                    )
-                    .to_lowercase(),
-                    input_width: e.input.as_ref().map(|i| i.width),
-                    input_height: e.input.as_ref().map(|i| i.height),
-                    labels_count: e.labels.len(),
-                    labels: e.labels.clone(),
-                    default: self.models.default_id(e.task) == Some(e.id.as_str()),
-                    store_problem: s.store_problem(),
-                    workers: engine.map(|o| o.workers),
-                    queue: engine.map(|o| o.queue),
-                    max_batch: engine.map(|o| o.max_batch),
-                    state: s.state(),
-                }
-            })
-            .collect()
-    }
 }
 
 /// Leptos options set at run time. `LEPTOS_OUTPUT_NAME` must not be set at compile time (the
@@ -285,30 +245,27 @@ pub fn leptos_options(site_root: &str) -> LeptosOptions {
 /// the Leptos pages and static files, with request ids, metrics, tracing and CORS around all.
 pub fn app(state: AppState) -> Router {
     let api = Router::new()
-        .route("/segment", post(api::segment_legacy))
-        .route("/segment/result", post(api::result_pages::segment_result))
-        .route("/classify/result", post(api::result_pages::classify_result))
-        .route("/detect/result", post(api::result_pages::detect_result))
-        .route(
-            "/summarize/result",
-            post(api::result_pages::summarize_result),
-        )
-        .route("/api/v1/segment/{model_id}", post(api::segment_v1))
-        .route("/predict", post(api::detect_legacy))
-        .route("/api/v1/detect/{model_id}", post(api::detect_v1))
-        .route("/predict/image_classes", post(api::classify_legacy))
-        .route("/api/v1/classify/{model_id}", post(api::classify_v1))
-        .route("/predict/text_summarize", post(api::summarize_legacy))
-        .route("/Summarizer", get(api::summarize_ray))
-        .route("/api/v1/summarize/{model_id}", post(api::summarize_v1))
-        .route("/api/v1/models", get(api::list_models))
-        .route("/v2/models/{model_id}", get(api::health::oip_model))
-        .route("/v2/models/{model_id}/infer", post(api::oip::infer))
+        .route("/segment", post(routes::segment_legacy))
+        .route("/segment/result", post(routes::results::segment_result))
+        .route("/classify/result", post(routes::results::classify_result))
+        .route("/detect/result", post(routes::results::detect_result))
+        .route("/summarize/result", post(routes::results::summarize_result))
+        .route("/api/v1/segment/{model_id}", post(routes::segment_v1))
+        .route("/predict", post(routes::detect_drawn))
+        .route("/api/v1/detect/{model_id}", post(routes::detect_v1))
+        .route("/predict/image_classes", post(routes::classify_legacy))
+        .route("/api/v1/classify/{model_id}", post(routes::classify_v1))
+        .route("/predict/text_summarize", post(routes::summarize_legacy))
+        .route("/Summarizer", get(routes::summarize_ray))
+        .route("/api/v1/summarize/{model_id}", post(routes::summarize_v1))
+        .route("/api/v1/models", get(routes::list_models))
+        .route("/v2/models/{model_id}", get(routes::health::oip_model))
+        .route("/v2/models/{model_id}/infer", post(routes::oip::infer))
         .route(
             "/v2/models/{model_id}/ready",
-            get(api::health::oip_model_ready),
+            get(routes::health::oip_model_ready),
         )
-        .route("/api/{*rest}", any(api::api_not_found))
+        .route("/api/{*rest}", any(routes::api_not_found))
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -316,25 +273,26 @@ pub fn app(state: AppState) -> Router {
         ));
 
     let open = Router::new()
-        .route("/healthz", get(api::health::healthz))
-        .route("/readyz", get(api::health::readyz))
-        .route("/v2/health/live", get(api::health::oip_live))
-        .route("/v2/health/ready", get(api::health::oip_ready))
-        .route("/metrics", get(api::health::metrics))
-        .route("/samples/{name}", get(api::samples::sample))
-        .route("/api-docs/openapi.json", get(openapi::spec))
-        .route("/docs", get(openapi::swagger_ui))
-        .route("/docs/", get(openapi::swagger_ui));
+        .route("/healthz", get(routes::health::healthz))
+        .route("/readyz", get(routes::health::readyz))
+        .route("/v2/health/live", get(routes::health::oip_live))
+        .route("/v2/health/ready", get(routes::health::oip_ready))
+        .route("/metrics", get(routes::health::metrics))
+        .route("/samples/{name}", get(routes::samples::sample))
+        .route("/api-docs/openapi.json", get(routes::docs::spec))
+        .route("/docs", get(routes::docs::swagger_ui))
+        .route("/docs/", get(routes::docs::swagger_ui));
 
     let routes = generate_route_list(app::App);
     let site = Router::new()
-        .leptos_routes(&state, routes, {
+        .leptos_routes_with_context(&state, routes, state.site_context(), {
             let options = state.leptos.clone();
             move || app::shell(options.clone())
         })
-        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
-            app::shell,
-        ));
+        .fallback(leptos_axum::file_and_error_handler_with_context::<
+            AppState,
+            _,
+        >(state.site_context(), app::shell));
 
     let cors = http::cors(&state.settings.cors_origins);
     let metrics = axum::middleware::from_fn_with_state(state.clone(), http::record_metrics);

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use models::{Catalog, Store};
 use server::config::{Cli, Command, ModelsCommand, ServeArgs, StoreArgs};
-use server::served::ServedModels;
+use server::runtime::served::ServedModels;
 use server::AppState;
 
 fn catalog(args: &StoreArgs) -> anyhow::Result<Catalog> {
@@ -190,7 +190,7 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
             move |spec| models::registry::load_one(spec, &store, &device)
         }),
         Some(Duration::from_secs(args.rescan_secs.max(1))),
-        Some(server::served::store_check(store)),
+        Some(server::runtime::served::store_check(store)),
     );
     let state = AppState::new(served, settings, &args.site_root);
     tracing::info!("listening on http://{addr}");

@@ -7,8 +7,8 @@ use axum::body::Body;
 use axum::http::{header, Request};
 use axum::Router;
 use common::*;
-use server::fetch::FetchPolicy;
-use server::limits::Limits;
+use server::ingress::fetch::FetchPolicy;
+use server::ingress::limits::Limits;
 
 #[tokio::test]
 async fn segment_multipart_answers_a_mask_png_at_the_input_size() {
@@ -426,7 +426,7 @@ fn a_store_copy_changed_while_serving_is_reported_with_its_fix() {
     }
     let store = models::Store::new(&dir, std::env::temp_dir());
     let spec = models::Catalog::builtin().get("selfie").unwrap().clone();
-    let mut check = server::served::store_check(store);
+    let mut check = server::runtime::served::store_check(store);
     assert_eq!(check(&spec), None, "an intact copy");
     assert_eq!(
         check(&spec),

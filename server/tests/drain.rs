@@ -13,7 +13,7 @@ use common::{post, send};
 use image::{Rgb, RgbImage};
 use models::postprocess::ProbMap;
 use models::{Catalog, Model, ModelSpec, Segmentation, Segmenter};
-use server::served::{EngineConfig, ServedModels};
+use server::runtime::served::{EngineConfig, ServedModels};
 use server::{AppState, Settings};
 
 /// A segmenter that answers at once with a constant map.

@@ -17,8 +17,8 @@ use axum::http::{header, Request};
 use axum::routing::get;
 use axum::Router;
 use common::*;
-use server::fetch::FetchPolicy;
-use server::limits::Limits;
+use server::ingress::fetch::FetchPolicy;
+use server::ingress::limits::Limits;
 
 /// The image routes: the v1 route of each default model and the seeds' routes.
 const IMAGE_ROUTES: &[&str] = &[

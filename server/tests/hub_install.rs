@@ -12,7 +12,7 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{error_of, post, send};
 use models::{Catalog, Store};
-use server::served::{EngineConfig, Loader, ServedModels};
+use server::runtime::served::{EngineConfig, Loader, ServedModels};
 use server::{AppState, Settings};
 
 const CATALOG: &str = r#"

@@ -704,11 +704,11 @@ impl models::Segmenter for Slow {
 async fn a_full_queue_refuses_before_reading_the_body() {
     let mut spec = models::Catalog::builtin().get("selfie").unwrap().clone();
     spec.id = "slow".into();
-    let served = server::served::ServedModels::ready(
+    let served = server::runtime::served::ServedModels::ready(
         models::Catalog::builtin(),
         vec![(spec.clone(), models::Model::Segmenter(Arc::new(Slow(spec))))],
-        server::served::EngineConfig {
-            default: server::engine::EngineOptions {
+        server::runtime::served::EngineConfig {
+            default: server::runtime::engine::EngineOptions {
                 workers: 1,
                 queue: 1,
                 ..Default::default()

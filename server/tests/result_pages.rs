@@ -5,8 +5,8 @@
 mod common;
 
 use common::*;
-use server::fetch::FetchPolicy;
-use server::limits::Limits;
+use server::ingress::fetch::FetchPolicy;
+use server::ingress::limits::Limits;
 use server::Settings;
 
 /// The page's HTML without Leptos's `<!>` text-node markers, so text reads as a person sees it.

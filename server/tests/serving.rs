@@ -17,8 +17,8 @@ use image::{Rgb, RgbImage};
 use models::postprocess::ProbMap;
 use models::segment::Timings;
 use models::{Catalog, LoadState, Model, ModelSpec, Segmentation, Segmenter};
-use server::engine::EngineOptions;
-use server::served::{EngineConfig, Loader, ServedModels};
+use server::runtime::engine::EngineOptions;
+use server::runtime::served::{EngineConfig, Loader, ServedModels};
 use server::{AppState, Settings};
 use tower::ServiceExt;
 
@@ -870,7 +870,7 @@ async fn the_rate_limit_is_off_by_default_and_429s_with_retry_after_when_set() {
 #[tokio::test]
 async fn a_model_whose_store_copy_went_bad_keeps_serving_and_says_so() {
     let served = fake_served(Duration::from_millis(1));
-    let mut check: server::served::StoreCheck = Box::new(|spec: &ModelSpec| {
+    let mut check: server::runtime::served::StoreCheck = Box::new(|spec: &ModelSpec| {
         Some(format!(
             "store copy corrupt: model.json has sha256 00, expected 11; fix: candlelit models fetch {}",
             spec.id
@@ -907,7 +907,7 @@ async fn a_model_whose_store_copy_went_bad_keeps_serving_and_says_so() {
         .unwrap();
     assert!(fake["store_problem"].as_str().unwrap().contains("corrupt"));
     // Fixed: the warning goes away.
-    let mut intact: server::served::StoreCheck = Box::new(|_: &ModelSpec| None);
+    let mut intact: server::runtime::served::StoreCheck = Box::new(|_: &ModelSpec| None);
     served.check_store(&mut intact);
     assert!(served.slot("fake").unwrap().store_problem().is_none());
 }

@@ -297,6 +297,8 @@ mod tests {
             prompt_tokens: 40,
             input_truncated: true,
             stop_reason: "eos".into(),
+            min_tokens: 8,
+            max_tokens: 128,
             timings: crate::dto::SummaryTimings {
                 prefill_ms: 12.0,
                 generate_ms: 300.0,

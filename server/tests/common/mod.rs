@@ -10,9 +10,9 @@ use axum::http::{header, Request, StatusCode};
 use axum::Router;
 use http_body_util::BodyExt;
 use models::{Catalog, Store};
-use server::fetch::FetchPolicy;
-use server::limits::Limits;
-use server::served::{EngineConfig, ServedModels};
+use server::ingress::fetch::FetchPolicy;
+use server::ingress::limits::Limits;
+use server::runtime::served::{EngineConfig, ServedModels};
 use server::{AppState, Settings};
 use tower::ServiceExt;
 
@@ -32,7 +32,7 @@ pub fn models() -> Arc<ServedModels> {
         served.load_all(
             &(Box::new(move |spec: &models::ModelSpec| {
                 models::registry::load_one(spec, &store, &device)
-            }) as server::served::Loader),
+            }) as server::runtime::served::Loader),
         );
         assert!(
             served

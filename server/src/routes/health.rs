@@ -130,7 +130,7 @@ pub async fn oip_model(
     let slot = state
         .models
         .slot(&id)
-        .ok_or_else(|| unknown_model(&state, &id))?;
+        .ok_or_else(|| super::models::unknown_model(&state, &id))?;
     let spec = &slot.spec;
     // What `POST /v2/models/{id}/infer` takes and answers (see api::oip).
     let (inputs, outputs) = super::oip::metadata(spec);
@@ -156,7 +156,7 @@ pub async fn oip_model_ready(
     let slot = state
         .models
         .slot(&id)
-        .ok_or_else(|| unknown_model(&state, &id))?;
+        .ok_or_else(|| super::models::unknown_model(&state, &id))?;
     let st = slot.state();
     let ready = st == LoadState::Ready;
     let status = if ready {
@@ -169,20 +169,6 @@ pub async fn oip_model_ready(
         Json(serde_json::json!({ "name": id, "ready": ready, "state": st.label() })),
     )
         .into_response())
-}
-
-/// 404 for a model id the catalog lacks, naming the ones it has (the `/v2` routes' answer).
-pub(crate) fn unknown_model(state: &AppState, id: &str) -> ApiError {
-    let known: Vec<&str> = state
-        .models
-        .slots
-        .iter()
-        .map(|s| s.spec.id.as_str())
-        .collect();
-    ApiError::NotFound(format!(
-        "unknown model '{id}'; models: {}",
-        known.join(", ")
-    ))
 }
 
 /// `GET /metrics`: Prometheus text format.

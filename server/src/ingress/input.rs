@@ -9,9 +9,9 @@ use axum::http::{header, StatusCode};
 use axum::Json;
 use serde::Deserialize;
 
-use crate::budget::Lease;
-use crate::conn::{BodyLease, SlowBody};
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::conn::{BodyLease, SlowBody};
 use crate::AppState;
 
 /// A multipart field that is an upload rather than a parameter: one sent as a file, or whose
@@ -29,7 +29,7 @@ fn field_is_upload(name: &str, has_filename: bool, data: &[u8]) -> bool {
     ];
     has_filename
         || (!PARAMS.contains(&name)
-            && (crate::limits::sniff(data).is_ok() || std::str::from_utf8(data).is_err()))
+            && (crate::ingress::limits::sniff(data).is_ok() || std::str::from_utf8(data).is_err()))
 }
 
 /// The image bytes plus any text fields sent beside it (multipart `model`, `threshold`, ...),

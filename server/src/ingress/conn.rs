@@ -29,8 +29,8 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::AsyncWriteExt;
 
-use crate::budget::Lease;
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
 use crate::metrics::METRICS;
 use crate::AppState;
 

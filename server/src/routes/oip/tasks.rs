@@ -1,21 +1,24 @@
 //! The tasks behind `POST /v2/models/{model_id}/infer`: the input tensor turned into what the
-//! model's engine takes (an image decoded under the upload limits, or text), run on the same
-//! engine with the same admission, deadline and memory budget as the `/api/v1` routes, and the
-//! answer as output tensors.
+//! task core takes (an encoded image or pixels, or text), run by [`crate::tasks`] exactly as for
+//! the `/api/v1` routes (admission, limits, deadline, memory budget), and the answer as output
+//! tensors.
 
-use std::sync::Arc;
 use std::time::Instant;
 
 use base64::Engine;
 use image::RgbImage;
 
-use super::tensor::{param_text, Data, OutData, OutTensor, Parameters, Tensor};
-use super::{bad, IMAGE_INPUT, TEXT_INPUT};
-use crate::api::{decode_image, number_in, StageTimings};
-use crate::budget::Lease;
-use crate::decode::{Decoded, Need};
+use super::tensor::{
+    bad, param_text, Data, OutData, OutTensor, Parameters, Tensor, IMAGE_INPUT, TEXT_INPUT,
+};
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
+use crate::ingress::params::number_in;
+use crate::tasks::classify::{self, parse_top_k};
+use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
+use crate::tasks::{reserve_output, segment, summarize, timings_of_run, ImageSource, Ran};
 use crate::AppState;
+use api_types::StageTimings;
 
 /// The one input a model takes, by its name.
 fn the_input(model: &str, inputs: Vec<Tensor>, name: &str) -> Result<Tensor, ApiError> {
@@ -33,15 +36,9 @@ fn the_input(model: &str, inputs: Vec<Tensor>, name: &str) -> Result<Tensor, Api
     }
 }
 
-enum ImageInput {
-    /// An encoded file, decoded under the upload limits.
-    Encoded(Vec<u8>),
-    Pixels(RgbImage),
-}
-
 /// The image in an `image` input: an encoded file (binary, or base64 in JSON, where raw bytes
 /// cannot go), or RGB pixels.
-fn image_of(t: Tensor) -> Result<ImageInput, ApiError> {
+fn image_of(t: Tensor) -> Result<ImageSource, ApiError> {
     match t.data {
         Data::Bytes(elements) => {
             let [file]: [Vec<u8>; 1] = elements.try_into().map_err(|e: Vec<Vec<u8>>| {
@@ -52,7 +49,7 @@ fn image_of(t: Tensor) -> Result<ImageInput, ApiError> {
                 ))
             })?;
             if t.binary {
-                return Ok(ImageInput::Encoded(file));
+                return Ok(ImageSource::Encoded(file));
             }
             let text = std::str::from_utf8(&file).unwrap_or_default();
             // A data URL's prefix is allowed; whitespace (line-wrapped base64) is skipped.
@@ -60,7 +57,7 @@ fn image_of(t: Tensor) -> Result<ImageInput, ApiError> {
             let b64: String = b64.chars().filter(|c| !c.is_ascii_whitespace()).collect();
             base64::engine::general_purpose::STANDARD
                 .decode(b64)
-                .map(ImageInput::Encoded)
+                .map(ImageSource::Encoded)
                 .map_err(|e| {
                     bad(format!(
                         "input '{}': in JSON an image is its encoded file as base64 ({e}); or send it as binary data",
@@ -83,7 +80,7 @@ fn image_of(t: Tensor) -> Result<ImageInput, ApiError> {
                     .map_err(|_| bad(format!("input '{}': {v} pixels is too many", t.name)))
             };
             RgbImage::from_raw(side(w)?, side(h)?, pixels)
-                .map(ImageInput::Pixels)
+                .map(ImageSource::Pixels)
                 .ok_or_else(|| {
                     bad(format!(
                         "input '{}': the pixels do not fill its shape",
@@ -94,54 +91,10 @@ fn image_of(t: Tensor) -> Result<ImageInput, ApiError> {
     }
 }
 
-/// The image as the model's queue wants it, within the same limits as an upload: an encoded file
-/// through [`decode_image`] (415/422, the memory budget), pixels checked against the size
-/// limits and shrunk as `need` allows. Returns the image, the lease and the time taken in ms.
-async fn decode_input(
-    state: &AppState,
-    input: ImageInput,
-    lease: Lease,
-    need: Need,
-) -> Result<(Decoded, Lease, f64), ApiError> {
-    let img = match input {
-        ImageInput::Encoded(bytes) => return decode_image(state, bytes, lease, need).await,
-        ImageInput::Pixels(img) => img,
-    };
-    let limits = state.limits.clone();
-    let mut lease = lease;
-    state
-        .cpu
-        .run(move || {
-            let t0 = Instant::now();
-            let (w, h) = img.dimensions();
-            limits.check_size(w, h, need.output_at_size)?;
-            let img = match need.cover {
-                Some((mw, mh)) => {
-                    let (cw, ch) = models::preprocess::cover_size(w, h, mw, mh);
-                    if (cw, ch) == (w, h) {
-                        img
-                    } else {
-                        models::preprocess::resize(
-                            &img,
-                            cw,
-                            ch,
-                            models::preprocess::Filter::Bilinear,
-                            None,
-                        )
-                    }
-                }
-                None => img,
-            };
-            lease.shrink_to(img.as_raw().len() as u64);
-            let decoded = Decoded {
-                img: Arc::new(img),
-                original: (w, h),
-            };
-            Ok((decoded, lease, t0.elapsed().as_secs_f64() * 1e3))
-        })
-        .await
-}
-
+/// What each task adapter below answers: output tensors, the stage timings (image tasks) and
+/// the lease held until the answer is encoded. The image adapters share one signature on purpose
+/// (`infer` dispatches on the task); what differs is the parameters and the tensors, while the
+/// steps themselves (admit, decode, run) are [`crate::tasks`]'.
 pub(super) type TaskAnswer = (Vec<OutTensor>, Option<StageTimings>, Lease);
 
 pub(super) async fn segment(
@@ -152,7 +105,7 @@ pub(super) async fn segment(
     lease: Lease,
     started: Instant,
 ) -> Result<TaskAnswer, ApiError> {
-    let (model, engine) = state.segmenter(id)?;
+    let (model, _) = state.segmenter(id)?;
     let threshold = number_in(
         param_text(params, "threshold").as_deref(),
         "threshold",
@@ -161,20 +114,18 @@ pub(super) async fn segment(
     )?;
     let image = image_of(the_input(id, inputs, IMAGE_INPUT)?)?;
     // The mask is at the input's size (the output cap applies); the model needs only its own.
-    let need = Need {
-        cover: Some(models::preprocess::cover_for(model.spec().image_input())),
-        output_at_size: true,
-    };
-    let ticket = engine.admit()?;
-    let (decoded, mut lease, decode_ms) = decode_input(state, image, lease, need).await?;
-    let t0 = Instant::now();
-    let seg = ticket
-        .submit(decoded.img.clone(), state.deadline(started))
-        .await?;
-    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
-    crate::api::reserve_output(&mut lease, &decoded, 1)?;
-    let (w, h) = decoded.original;
-    drop(decoded);
+    let need = segment::need_for(&*model, false, 1);
+    let segment::Segmented { model, mut ran } =
+        segment::run(state, id, image, lease, need, started).await?;
+    reserve_output(&mut ran.lease, &ran.decoded, 1)?;
+    let (w, h) = ran.decoded.original;
+    let Ran {
+        out: seg,
+        lease,
+        decode_ms,
+        engine_ms,
+        ..
+    } = ran;
     let labels = model.spec().labels.clone();
     state
         .cpu
@@ -218,7 +169,7 @@ pub(super) async fn segment(
                 },
             ];
             let encode_ms = t1.elapsed().as_secs_f64() * 1e3;
-            let timings = StageTimings::of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
+            let timings = timings_of_run(decode_ms, engine_ms, &seg.timings, encode_ms);
             Ok((outputs, Some(timings), lease))
         })
         .await
@@ -232,37 +183,17 @@ pub(super) async fn detect(
     lease: Lease,
     started: Instant,
 ) -> Result<TaskAnswer, ApiError> {
-    let (model, engine) = state.detector(id)?;
     let confidence = number_in(
         param_text(params, "confidence").as_deref(),
         "confidence",
         0.0..=1.0,
-        crate::api::detect::DEFAULT_CONFIDENCE,
+        DEFAULT_CONFIDENCE,
     )?;
     let image = image_of(the_input(id, inputs, IMAGE_INPUT)?)?;
-    let need = Need::model_input_of(model.spec().image_input());
-    let ticket = engine.admit()?;
-    let (decoded, lease, decode_ms) = decode_input(state, image, lease, need).await?;
-    let t0 = Instant::now();
-    let out = ticket
-        .submit((decoded.img.clone(), confidence), state.deadline(started))
-        .await?;
-    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
+    let ran = detect::run(state, id, image, lease, confidence, false, started).await?;
     // Boxes in the input's own pixels.
-    let (sx, sy) = decoded.scale_to_original();
-    let n = out.detections.len();
-    let boxes = out
-        .detections
-        .iter()
-        .flat_map(|d| {
-            [
-                d.bbox[0] * sx,
-                d.bbox[1] * sy,
-                d.bbox[2] * sx,
-                d.bbox[3] * sy,
-            ]
-        })
-        .collect();
+    let n = ran.out.detections.len();
+    let boxes = ran.out.detections.iter().flat_map(|d| d.bbox).collect();
     let outputs = vec![
         OutTensor {
             name: "boxes",
@@ -272,16 +203,16 @@ pub(super) async fn detect(
         OutTensor {
             name: "scores",
             shape: vec![n],
-            data: OutData::Fp32(out.detections.iter().map(|d| d.score).collect()),
+            data: OutData::Fp32(ran.out.detections.iter().map(|d| d.score).collect()),
         },
         OutTensor {
             name: "labels",
             shape: vec![n],
-            data: OutData::Bytes(out.detections.iter().map(|d| d.label.clone()).collect()),
+            data: OutData::Bytes(ran.out.detections.iter().map(|d| d.label.clone()).collect()),
         },
     ];
-    let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, 0.0);
-    Ok((outputs, Some(timings), lease))
+    let timings = ran.timings(&ran.out.timings, 0.0);
+    Ok((outputs, Some(timings), ran.lease))
 }
 
 pub(super) async fn classify(
@@ -292,29 +223,14 @@ pub(super) async fn classify(
     lease: Lease,
     started: Instant,
 ) -> Result<TaskAnswer, ApiError> {
-    let (model, engine) = state.classifier(id)?;
-    let classes = model.spec().labels.len();
-    let k = match param_text(params, "top_k") {
-        None => crate::api::classify::DEFAULT_TOP_K.min(classes),
-        Some(raw) => match raw.trim().parse::<usize>() {
-            Ok(k) if (1..=classes).contains(&k) => k,
-            _ => {
-                return Err(bad(format!(
-                    "top_k must be a whole number within 1..{classes}, got '{raw}'"
-                )))
-            }
-        },
-    };
+    let (model, _) = state.classifier(id)?;
+    let k = parse_top_k(
+        param_text(params, "top_k").as_deref(),
+        model.spec().labels.len(),
+    )?;
     let image = image_of(the_input(id, inputs, IMAGE_INPUT)?)?;
-    let need = Need::model_input_of(model.spec().image_input());
-    let ticket = engine.admit()?;
-    let (decoded, lease, decode_ms) = decode_input(state, image, lease, need).await?;
-    let t0 = Instant::now();
-    let out = ticket
-        .submit(decoded.img.clone(), state.deadline(started))
-        .await?;
-    let engine_ms = t0.elapsed().as_secs_f64() * 1e3;
-    let ranked = models::classify::top_k(&out.probs, &model.spec().labels, k);
+    let done = classify::run(state, id, image, lease, k, false, started).await?;
+    let ranked = &done.top_k;
     let outputs = vec![
         OutTensor {
             name: "labels",
@@ -327,8 +243,8 @@ pub(super) async fn classify(
             data: OutData::Fp32(ranked.iter().map(|r| r.probability).collect()),
         },
     ];
-    let timings = StageTimings::of_run(decode_ms, engine_ms, &out.timings, 0.0);
-    Ok((outputs, Some(timings), lease))
+    let timings = done.ran.timings(&done.ran.out.timings, 0.0);
+    Ok((outputs, Some(timings), done.ran.lease))
 }
 
 pub(super) async fn summarize(
@@ -357,16 +273,10 @@ pub(super) async fn summarize(
             )))
         }
     };
-    let min = crate::api::summarize::tokens_param(
-        param_text(params, "min_tokens").as_deref(),
-        "min_tokens",
-    )?;
-    let max = crate::api::summarize::tokens_param(
-        param_text(params, "max_tokens").as_deref(),
-        "max_tokens",
-    )?;
-    let req = crate::api::summarize::request(state, Some(text), min, max)?;
-    let (summary, _) = crate::api::summarize::run_to_end(state, engine, req, started).await?;
+    let min = summarize::tokens_param(param_text(params, "min_tokens").as_deref(), "min_tokens")?;
+    let max = summarize::tokens_param(param_text(params, "max_tokens").as_deref(), "max_tokens")?;
+    let req = summarize::request(state, Some(text), min, max)?;
+    let (summary, _) = summarize::run_to_end(state, engine, req, started).await?;
     Ok(vec![OutTensor {
         name: "summary",
         shape: vec![1],

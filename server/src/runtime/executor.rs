@@ -1,6 +1,7 @@
-//! Runs CPU-bound work (decode, inference, encode) off the async runtime with a bound: at most
-//! `workers` jobs run at once and at most `queue` wait; past that a request is refused with 429
-//! at once instead of piling up.
+//! Runs a request's CPU-bound work around inference (decoding uploads, parsing OIP tensors,
+//! encoding PNG/JPEG/JSON answers) off the async runtime with a bound: at most `workers` jobs run
+//! at once and at most `queue` wait; past that a request is refused with 429 at once instead of
+//! piling up. Inference itself runs on each model's own engine threads (`engine`), not here.
 
 use std::sync::Arc;
 

@@ -14,9 +14,9 @@ use models::{
     Segmentation, Segmenter, Summarizer, Task,
 };
 
-use crate::engine::{BatchFn, Engine, EngineOptions};
 use crate::error::ApiError;
 use crate::metrics::METRICS;
+use crate::runtime::engine::{BatchFn, Engine, EngineOptions};
 
 /// A summarization job: the request and where its tokens go as they decode (`false` stops).
 pub struct SummarizeJob {
@@ -49,7 +49,7 @@ impl Served {
         }
     }
 
-    /// See [`crate::engine::Engine::is_full`].
+    /// See [`crate::runtime::engine::Engine::is_full`].
     pub fn is_full(&self) -> bool {
         match self {
             Served::Segmenter(_, e) => e.is_full(),

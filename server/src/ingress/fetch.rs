@@ -17,7 +17,7 @@ use ipnet::IpNet;
 use url::Url;
 
 use crate::error::ApiError;
-use crate::limits;
+use crate::ingress::limits;
 
 #[derive(Debug, Clone)]
 pub struct FetchPolicy {

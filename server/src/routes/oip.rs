@@ -27,21 +27,13 @@ use models::{ModelSpec, Task};
 use serde_json::{json, Value};
 
 use self::tasks::{classify, detect, segment, summarize};
-use self::tensor::{param_bool, OutTensor, Tensor};
-use crate::budget::Lease;
+use self::tensor::{bad, param_bool, OutTensor, Tensor, IMAGE_INPUT, TEXT_INPUT};
 use crate::error::ApiError;
+use crate::ingress::budget::Lease;
 use crate::AppState;
-
-/// The input every image model takes, and the summarizer's.
-pub const IMAGE_INPUT: &str = "image";
-pub const TEXT_INPUT: &str = "text";
 
 /// The header that gives the JSON's length when binary tensor data follows it.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
-
-fn bad(msg: impl Into<String>) -> ApiError {
-    ApiError::BadRequest(msg.into())
-}
 
 /// What each task answers: name, datatype, shape (-1 where it varies).
 fn outputs_of(spec: &ModelSpec) -> Vec<(&'static str, &'static str, Vec<i64>)> {
@@ -126,7 +118,7 @@ pub struct InferOutput {
             summarization `summary` BYTES [1]. Binary outputs follow the JSON \
             (`Inference-Header-Content-Length`).",
             content((InferResponse = "application/json"), (Vec<u8> = "application/octet-stream"))),
-        crate::openapi::ImageRouteErrors,
+        crate::routes::docs::ImageRouteErrors,
     ))]
 pub async fn infer(
     State(state): State<AppState>,
@@ -137,13 +129,13 @@ pub async fn infer(
     let spec = state
         .models
         .slot(&model_id)
-        .ok_or_else(|| super::health::unknown_model(&state, &model_id))?
+        .ok_or_else(|| super::models::unknown_model(&state, &model_id))?
         .spec
         .clone();
     // A model that is not ready (503) or whose queue is full (429) refuses before the body is
     // read, as every route does.
     if let Err(e) = state.refuse_if_full(spec.task, Some(model_id.as_str())) {
-        return Err(crate::input::refuse_unread(req, e));
+        return Err(crate::ingress::input::refuse_unread(req, e));
     }
     let (body, header_len, mut lease) = read_body(&state, req).await?;
     // Parsing copies the tensors out of the body: room for both until the body is dropped.
@@ -231,7 +223,7 @@ async fn read_body(
             ));
         }
     }
-    let (mut lease, slow) = crate::input::body_guards(state, &req);
+    let (mut lease, slow) = crate::ingress::input::body_guards(state, &req);
     let limit = state.limits.body_bytes;
     let body = Bytes::from_request(req, state).await.map_err(|e| {
         if slow.tripped() {

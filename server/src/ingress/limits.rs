@@ -101,7 +101,7 @@ impl Limits {
 mod tests {
     use super::*;
 
-    use crate::decode::{decode, inspect, Need};
+    use crate::ingress::decode::{decode, inspect, Need};
 
     fn png(w: u32, h: u32) -> Vec<u8> {
         let img = image::RgbImage::from_pixel(w, h, image::Rgb([1, 2, 3]));

@@ -16,7 +16,7 @@ use std::io::Cursor;
 use image::{ImageDecoder, ImageFormat, ImageReader, RgbImage};
 
 use crate::error::ApiError;
-use crate::limits::{sniff, Limits};
+use crate::ingress::limits::{sniff, Limits};
 
 /// What a route needs from the upload.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -18,6 +18,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::ApiError;
 
+/// The input every image model takes, and the summarizer's.
+pub const IMAGE_INPUT: &str = "image";
+pub const TEXT_INPUT: &str = "text";
+
 /// Most elements a BYTES input may hold: every model here takes one image or one text, and the
 /// cap bounds what parsing a hostile body of tiny strings can allocate.
 pub const MAX_BYTES_ELEMENTS: usize = 16;
@@ -207,7 +211,8 @@ pub struct Parsed {
     pub outputs: Option<Vec<RequestOutput>>,
 }
 
-fn bad(msg: impl Into<String>) -> ApiError {
+/// A 400 for a malformed inference request.
+pub fn bad(msg: impl Into<String>) -> ApiError {
     ApiError::BadRequest(msg.into())
 }
 

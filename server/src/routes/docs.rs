@@ -9,8 +9,8 @@ use axum::Json;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::api;
 use crate::error::ErrorBody;
+use crate::routes;
 use crate::AppState;
 
 /// An image given by address; fetched by the server under the URL safety rules.
@@ -91,23 +91,23 @@ pub enum TextRouteErrors {
         license(name = "Apache-2.0")
     ),
     paths(
-        api::segment::segment_v1,
-        api::segment::segment_legacy,
-        api::detect::detect_v1,
-        api::detect::detect_legacy,
-        api::classify::classify_v1,
-        api::classify::classify_legacy,
-        api::summarize::summarize_v1,
-        api::summarize::summarize_legacy,
-        api::summarize::summarize_ray,
-        api::list_models,
-        api::health::healthz,
-        api::health::readyz,
-        api::health::oip_live,
-        api::health::oip_ready,
-        api::health::oip_model,
-        api::health::oip_model_ready,
-        api::oip::infer,
+        routes::segment::segment_v1,
+        routes::segment::segment_legacy,
+        routes::detect::detect_v1,
+        routes::detect::detect_drawn,
+        routes::classify::classify_v1,
+        routes::classify::classify_legacy,
+        routes::summarize::summarize_v1,
+        routes::summarize::summarize_legacy,
+        routes::summarize::summarize_ray,
+        routes::models::list_models,
+        routes::health::healthz,
+        routes::health::readyz,
+        routes::health::oip_live,
+        routes::health::oip_ready,
+        routes::health::oip_model,
+        routes::health::oip_model_ready,
+        routes::oip::infer,
     ),
     components(schemas(ImageUrl, ImageUpload, crate::error::ErrorBody)),
     modifiers(&BearerKey),

@@ -1,0 +1,123 @@
+//! `POST /segment/result`, `/detect/result`, `/classify/result` and `/summarize/result`: where
+//! the task pages' forms post when JavaScript is off. Each reads the form as the JSON API reads
+//! its request and computes the answer in the same task core (so limits, errors and timings are
+//! the API's), then renders the typed answer as an HTML page (`app::pages::results`).
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use axum::extract::{Form, Request, State};
+use axum::response::{Html, IntoResponse, Response};
+
+use super::classify::{ClassifyAnswer, ClassifyQuery};
+use super::detect::{DetectAnswer, DetectQuery};
+use super::segment::{SegmentAnswer, SegmentQuery};
+use crate::error::ApiError;
+use crate::AppState;
+
+pub async fn segment_result(State(state): State<AppState>, req: Request) -> Response {
+    // The query's `output` wins over a form field, so the answer is always the JSON's shape.
+    let q = SegmentQuery {
+        output: Some("json".into()),
+        include: Some("image,overlay".into()),
+        ..SegmentQuery::default()
+    };
+    let page = super::segment::answer(state.clone(), None, q, req, None)
+        .await
+        .and_then(|a| match a.body {
+            SegmentAnswer::Json(ref r) => Ok(state.with_site_config(|| {
+                app::pages::results::segment_html(&api_types::SegmentResponse {
+                    timings: a.recorded(),
+                    ..r.clone()
+                })
+            })),
+            SegmentAnswer::Png(_) => Err(ApiError::Internal("a PNG, not shares".into())),
+        });
+    render(&state, page, "/segment")
+}
+
+pub async fn classify_result(State(state): State<AppState>, req: Request) -> Response {
+    let q = ClassifyQuery {
+        top_k: Some("5".into()),
+        include: Some("image".into()),
+        ..ClassifyQuery::default()
+    };
+    // The model comes from the form's `model` field, as on the seed route.
+    let page = super::classify::answer(state.clone(), None, q, req, false)
+        .await
+        .and_then(|a| match a.body {
+            ClassifyAnswer::Ranked(ref r) => Ok(state.with_site_config(|| {
+                app::pages::results::classify_html(&api_types::ClassifyResponse {
+                    timings: a.recorded(),
+                    ..r.clone()
+                })
+            })),
+            ClassifyAnswer::Label(_) => Err(ApiError::Internal("a label, not a ranking".into())),
+        });
+    render(&state, page, "/classify")
+}
+
+pub async fn detect_result(State(state): State<AppState>, req: Request) -> Response {
+    let q = DetectQuery {
+        include: Some("image".into()),
+        ..DetectQuery::default()
+    };
+    // Model and confidence come from the form's fields, as on the seed route.
+    let page = super::detect::answer(state.clone(), None, q, req, false)
+        .await
+        .and_then(|a| match a.body {
+            DetectAnswer::Json(ref r) => Ok(state.with_site_config(|| {
+                app::pages::results::detect_html(&api_types::DetectResponse {
+                    timings: a.recorded(),
+                    ..r.clone()
+                })
+            })),
+            DetectAnswer::Jpeg(_) => Err(ApiError::Internal("a drawing, not boxes".into())),
+        });
+    render(&state, page, "/detect")
+}
+
+/// The site's summarize form: fields `txt`, `model`, `min`, `max`; empty fields count as absent.
+pub async fn summarize_result(
+    State(state): State<AppState>,
+    form: Result<Form<HashMap<String, String>>, axum::extract::rejection::FormRejection>,
+) -> Response {
+    let page = match form {
+        Ok(Form(form)) => {
+            let field = |k: &str| crate::ingress::params::given(form.get(k).map(String::as_str));
+            crate::tasks::summarize::seed_run(
+                &state,
+                field("model").map(str::to_owned),
+                field("min"),
+                field("max"),
+                field("txt").map(str::to_owned),
+                Instant::now(),
+            )
+            .await
+            .map(|r| state.with_site_config(|| app::pages::results::summarize_html(&r)))
+        }
+        Err(e) => Err(ApiError::BadRequest(format!("bad form: {}", e.body_text()))),
+    };
+    render(&state, page, "/summarize")
+}
+
+/// The answer's page, else the error page with the API's status, message and `Retry-After`.
+fn render(state: &AppState, page: Result<String, ApiError>, back: &str) -> Response {
+    let e = match page {
+        Ok(html) => return Html(html).into_response(),
+        Err(e) => e,
+    };
+    // The API's own answer for this error (it logs internal detail) gives status and
+    // `Retry-After`; the message is what the API would say (never internal detail).
+    let message = e.to_string();
+    let resp = e.into_response();
+    let status = resp.status();
+    let retry = resp
+        .headers()
+        .get(axum::http::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok().map(str::to_owned));
+    let html = state.with_site_config(|| {
+        app::pages::results::error_html(back, status.as_u16(), &message, retry.as_deref())
+    });
+    (status, Html(html)).into_response()
+}
