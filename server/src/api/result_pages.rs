@@ -1,6 +1,6 @@
 //! `POST /segment/result`, `/detect/result`, `/classify/result` and `/summarize/result`: where the task pages' forms post when
 //! JavaScript is off. Each runs the same handler as the JSON API (so limits, errors and timings
-//! are the API's) and renders the answer as an HTML page (`app::pages::results`).
+//! are the API's) and renders the answer as an HTML page (`app::tasks::<task>::result`, framed by `app::result_page`).
 
 use std::collections::HashMap;
 
@@ -24,7 +24,7 @@ pub async fn segment_result(State(state): State<AppState>, req: Request) -> Resp
     render(answer, "/segment", |body| {
         serde_json::from_slice(body)
             .ok()
-            .map(|r| app::pages::results::segment_html(&r))
+            .map(|r| app::tasks::segment::result::segment_html(&r))
     })
     .await
 }
@@ -40,7 +40,7 @@ pub async fn classify_result(State(state): State<AppState>, req: Request) -> Res
     render(answer, "/classify", |body| {
         serde_json::from_slice(body)
             .ok()
-            .map(|r| app::pages::results::classify_html(&r))
+            .map(|r| app::tasks::classify::result::classify_html(&r))
     })
     .await
 }
@@ -55,7 +55,7 @@ pub async fn detect_result(State(state): State<AppState>, req: Request) -> Respo
     render(answer, "/detect", |body| {
         serde_json::from_slice(body)
             .ok()
-            .map(|r| app::pages::results::detect_html(&r))
+            .map(|r| app::tasks::detect::result::detect_html(&r))
     })
     .await
 }
@@ -71,7 +71,7 @@ pub async fn summarize_result(
     render(answer, "/summarize", |body| {
         serde_json::from_slice(body)
             .ok()
-            .map(|r| app::pages::results::summarize_html(&r))
+            .map(|r| app::tasks::summarize::result::summarize_html(&r))
     })
     .await
 }
@@ -115,6 +115,6 @@ async fn render(
 }
 
 fn error_page(back: &str, status: StatusCode, message: &str, retry: Option<&str>) -> Response {
-    let html = app::pages::results::error_html(back, status.as_u16(), message, retry);
+    let html = app::result_page::error_html(back, status.as_u16(), message, retry);
     (status, Html(html)).into_response()
 }

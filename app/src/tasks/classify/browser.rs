@@ -1,0 +1,70 @@
+//! Classification page: one request (top 20, with the decoded image), drawn on a canvas.
+
+use std::cell::RefCell;
+
+use leptos::prelude::*;
+use web_sys::HtmlImageElement;
+
+use super::state::{ClassifyCtx, FETCH_TOP_K};
+use crate::browser::{
+    download_json, draw_image, load_image, post_image, resolve, spawn_run, Source,
+};
+use crate::dto::{ClassProb, ClassifyResponse};
+use crate::widgets::failure::Failure;
+use crate::widgets::pick::Pick;
+use crate::widgets::run::{RunInfo, RunState};
+
+thread_local! {
+    static LAST: RefCell<Option<Source>> = const { RefCell::new(None) };
+}
+
+pub fn pick(ctx: ClassifyCtx, pick: Pick) {
+    match resolve(pick, &LAST) {
+        Ok(Some(src)) => spawn_run(ctx.run, async move {
+            let (img, classes) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
+            draw_image("classify-canvas", &img)?;
+            ctx.classes.set(classes);
+            Ok(())
+        }),
+        Ok(None) => {}
+        Err(e) => ctx.run.fail(e),
+    }
+}
+
+/// Runs `model` on `src`: the decoded original and the top classes; records the run in `run`.
+pub async fn fetch(
+    model: &str,
+    src: &Source,
+    run: RunState,
+) -> Result<(HtmlImageElement, Vec<ClassProb>), Failure> {
+    let url = format!("/api/v1/classify/{model}?top_k={FETCH_TOP_K}&include=image");
+    let ans = post_image::<ClassifyResponse>(&url, src).await?;
+    let out = ans.body;
+    let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
+    run.info.set(Some(RunInfo {
+        model: out.model,
+        width: out.width,
+        height: out.height,
+        timings: out.timings,
+        round_trip_ms: ans.round_trip_ms,
+    }));
+    run.input.set(Some(src.as_ref()));
+    run.answer.set(Some(ans.raw));
+    Ok((img, out.top_k))
+}
+
+/// Saves the last JSON answer.
+pub fn download(ctx: ClassifyCtx) {
+    let model = ctx.model.get_untracked();
+    let result = ctx
+        .run
+        .answer
+        .with_untracked(|a| {
+            a.as_ref()
+                .map(|a| download_json(a, &format!("{model}.json")))
+        })
+        .unwrap_or(Ok(()));
+    if let Err(e) = result {
+        ctx.run.fail(e);
+    }
+}
