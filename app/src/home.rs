@@ -3,15 +3,14 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{
-    ModelChoice, CLASSIFICATION_MODELS, DETECTION_MODELS, SEGMENTATION_MODELS, SUMMARIZATION_MODELS,
-};
+use crate::site_config::use_site_config;
 
 struct Task {
     href: &'static str,
     title: &'static str,
     purpose: &'static str,
-    models: &'static [ModelChoice],
+    /// The API's task name, for the server's default model.
+    api_task: &'static str,
     /// The example the card's "try it" link runs, and its thumbnail (none for text).
     example: &'static str,
     thumbnail: Option<&'static str>,
@@ -22,7 +21,7 @@ const TASKS: &[Task] = &[
         href: "/segment",
         title: "Segment",
         purpose: "Cut the people out of a photo, with a live threshold and blend.",
-        models: SEGMENTATION_MODELS,
+        api_task: "segmentation",
         example: "person.jpg",
         thumbnail: Some("/samples/person.jpg"),
     },
@@ -30,7 +29,7 @@ const TASKS: &[Task] = &[
         href: "/detect",
         title: "Detect",
         purpose: "Box and label everyday objects; filter boxes by confidence as you slide.",
-        models: DETECTION_MODELS,
+        api_task: "detection",
         example: "dog.jpg",
         thumbnail: Some("/samples/dog.jpg"),
     },
@@ -38,7 +37,7 @@ const TASKS: &[Task] = &[
         href: "/classify",
         title: "Classify",
         purpose: "Name a photo's subject among 1000 ImageNet classes.",
-        models: CLASSIFICATION_MODELS,
+        api_task: "classification",
         example: "eagle.jpg",
         thumbnail: Some("/samples/eagle.jpg"),
     },
@@ -46,7 +45,7 @@ const TASKS: &[Task] = &[
         href: "/summarize",
         title: "Summarize",
         purpose: "Condense a few paragraphs, streamed token by token.",
-        models: SUMMARIZATION_MODELS,
+        api_task: "summarization",
         example: "news",
         thumbnail: None,
     },
@@ -54,6 +53,7 @@ const TASKS: &[Task] = &[
 
 #[component]
 pub fn HomePage() -> impl IntoView {
+    let config = use_site_config();
     view! {
         <section class="home">
             <h1>"Pretrained models, served with candle"</h1>
@@ -64,11 +64,12 @@ pub fn HomePage() -> impl IntoView {
                 {TASKS
                     .iter()
                     .map(|t| {
+                        let default_model = config.models_of(t.api_task).into_iter().next().map(|m| m.label);
                         view! {
                             <li class="card">
                                 <h2><a href=t.href>{t.title}</a></h2>
                                 <p>{t.purpose}</p>
-                                <p class="model">"Default model: " {t.models[0].label}</p>
+                                <p class="model">"Default model: " {default_model}</p>
                                 <a class="try" href=format!("{}?example={}", t.href, t.example)>
                                     {t.thumbnail.map(|src| view! { <img src=src alt="" width="96" height="72" loading="lazy"/> })}
                                     <span>{if t.thumbnail.is_some() { format!("Try it on {}", t.example) } else { "Try it on a news story".to_string() }}</span>

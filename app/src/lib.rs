@@ -9,6 +9,7 @@ pub mod home;
 pub mod nav;
 #[cfg(feature = "ssr")]
 pub mod result_page;
+pub mod site_config;
 pub mod sync_view;
 pub mod tasks;
 pub mod widgets;
@@ -42,6 +43,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    site_config::provide_site_config();
     // Effects run only in the browser: mark the page once hydrated (tests wait for this).
     Effect::new(|_| {
         #[cfg(feature = "hydrate")]

@@ -43,8 +43,12 @@ pub fn pasted_file(ev: &web_sys::ClipboardEvent) -> Option<File> {
 
 /// Turns a pick into the input to run on (remembering it in `last`): `Ok(None)` when there is
 /// nothing to run yet, `Err` with a message for the user. Files are checked against the
-/// server's limits first, so a wrong or oversized file never uploads.
-pub fn resolve(pick: Pick, last: &'static LastSource) -> Result<Option<Source>, Failure> {
+/// server's limits first (`body_limit_bytes`), so a wrong or oversized file never uploads.
+pub fn resolve(
+    pick: Pick,
+    last: &'static LastSource,
+    body_limit_bytes: u64,
+) -> Result<Option<Source>, Failure> {
     let file = match pick {
         Pick::File(ev) => {
             let input: HtmlInputElement = ev.target().ok_or("no target")?.unchecked_into();
@@ -68,7 +72,7 @@ pub fn resolve(pick: Pick, last: &'static LastSource) -> Result<Option<Source>, 
     let Some(file) = file else {
         return Ok(None);
     };
-    check_upload(&file.name(), &file.type_(), file.size())?;
+    check_upload(&file.name(), &file.type_(), file.size(), body_limit_bytes)?;
     Ok(Some(remember(last, Source::File(file))))
 }
 

@@ -6,7 +6,8 @@ use leptos::prelude::*;
 
 use super::pick::{limits_hint, sample_named, Pick};
 use super::picker::ModelPicker;
-use crate::dto::{ModelChoice, SAMPLES, SAMPLES_LICENCE};
+use crate::dto::{SAMPLES, SAMPLES_LICENCE};
+use crate::site_config::use_site_config;
 use crate::sync_view::erased;
 
 /// The two input forms and the examples. Without JavaScript both forms post (multipart) to
@@ -16,9 +17,8 @@ pub fn ImageInput(
     action: &'static str,
     submit_id: &'static str,
     submit_label: &'static str,
-    /// The API's task name, to list the catalog's other models of the task.
+    /// The API's task name: the picker lists the server's models of the task.
     task: &'static str,
-    models: &'static [ModelChoice],
     model: RwSignal<String>,
     busy: RwSignal<bool>,
     on_pick: Callback<Pick>,
@@ -28,6 +28,8 @@ pub fn ImageInput(
     #[prop(optional)] children: Option<Children>,
 ) -> impl IntoView {
     let url = RwSignal::new(String::new());
+    let config = use_site_config();
+    let models = config.models_of(task);
     // Paste anywhere on the page: an image runs at once; text that is a URL goes to the URL form.
     #[cfg(feature = "hydrate")]
     {
@@ -56,7 +58,7 @@ pub fn ImageInput(
                     id="model"
                     label="Model"
                     task=Signal::derive(move || task.to_string())
-                    models=Signal::derive(move || models)
+                    models=Signal::derive(move || models.clone())
                     model
                     on_change=Callback::new(move |_| on_pick.run(Pick::Again))
                 />
@@ -73,7 +75,7 @@ pub fn ImageInput(
             >
                 <span class="drop-title">"Drop a photo here, paste one (Ctrl+V), or choose a file"</span>
                 <input id="file" type="file" name="file" accept="image/*" aria-describedby="limits" on:change=move |ev| on_pick.run(Pick::File(ev))/>
-                <span id="limits" class="hint">{limits_hint()}</span>
+                <span id="limits" class="hint">{limits_hint(config.body_limit_bytes)}</span>
             </label>
             {children.map(|c| c())}
             <button type="submit" id=submit_id>{submit_label}</button>

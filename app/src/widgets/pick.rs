@@ -1,7 +1,7 @@
 //! What the user picked with the input controls ([`Pick`]) and the checks made before an
 //! upload, against what the server accepts.
 
-use crate::dto::{ACCEPTED_TYPES, BODY_LIMIT_BYTES};
+use crate::dto::ACCEPTED_TYPES;
 
 /// What the user just did with the input controls; the page's browser code decides what to run.
 pub enum Pick {
@@ -20,29 +20,36 @@ pub enum Pick {
 }
 
 /// Checks a file against what the server accepts before uploading it: the browser's type (the
-/// server sniffs the bytes, so an unknown type is let through) and the body limit.
-pub fn check_upload(name: &str, mime: &str, size: f64) -> Result<(), String> {
+/// server sniffs the bytes, so an unknown type is let through) and the body limit
+/// (`body_limit_bytes`, the server's `--body-limit`).
+pub fn check_upload(
+    name: &str,
+    mime: &str,
+    size: f64,
+    body_limit_bytes: u64,
+) -> Result<(), String> {
+    let limit = body_limit_bytes as f64;
     if !mime.is_empty() && !ACCEPTED_TYPES.contains(&mime) {
         return Err(format!(
             "“{name}” is {mime}, not a photo the models read. Choose a JPEG, PNG, WebP, GIF or BMP image."
         ));
     }
     // Leave room for the multipart envelope around the file.
-    if size + 4096.0 > BODY_LIMIT_BYTES {
+    if size + 4096.0 > limit {
         return Err(format!(
             "“{name}” is {:.1} MiB; the server accepts uploads up to {:.0} MiB. Try a smaller or more compressed photo.",
             size / 1048576.0,
-            BODY_LIMIT_BYTES / 1048576.0
+            limit / 1048576.0
         ));
     }
     Ok(())
 }
 
 /// The "what the server accepts" hint under the file button.
-pub fn limits_hint() -> String {
+pub fn limits_hint(body_limit_bytes: u64) -> String {
     format!(
         "JPEG, PNG, WebP, GIF or BMP · up to {:.0} MiB",
-        BODY_LIMIT_BYTES / 1048576.0
+        body_limit_bytes as f64 / 1048576.0
     )
 }
 
@@ -67,13 +74,16 @@ mod tests {
 
     #[test]
     fn uploads_are_checked_for_type_and_size() {
-        assert!(check_upload("a.jpg", "image/jpeg", 1e6).is_ok());
-        assert!(check_upload("a", "", 1e6).is_ok());
-        assert!(check_upload("notes.txt", "text/plain", 10.0)
+        const LIMIT: u64 = 16 * 1048576;
+        assert!(check_upload("a.jpg", "image/jpeg", 1e6, LIMIT).is_ok());
+        assert!(check_upload("a", "", 1e6, LIMIT).is_ok());
+        assert!(check_upload("notes.txt", "text/plain", 10.0, LIMIT)
             .unwrap_err()
             .contains("text/plain"));
-        assert!(check_upload("big.jpg", "image/jpeg", 17.0 * 1048576.0)
-            .unwrap_err()
-            .contains("up to 16 MiB"));
+        assert!(
+            check_upload("big.jpg", "image/jpeg", 17.0 * 1048576.0, LIMIT)
+                .unwrap_err()
+                .contains("up to 16 MiB")
+        );
     }
 }

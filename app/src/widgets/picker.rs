@@ -3,10 +3,12 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{ModelChoice, ModelInfo};
+use crate::dto::ModelInfo;
+use crate::site_config::SiteModel;
 use crate::sync_view::erased;
 
-/// The model picker. Options: the static list (so the server-rendered page works alone), then
+/// The model picker. Options: the server's list of the task's models (in the page, so the
+/// server-rendered page works alone), then
 /// any other catalog model of `task` the API lists, disabled unless ready.
 #[component]
 pub fn ModelPicker(
@@ -15,7 +17,7 @@ pub fn ModelPicker(
     label: &'static str,
     /// The API's task name: `segmentation`, `detection`, ...
     task: Signal<String>,
-    models: Signal<&'static [ModelChoice]>,
+    models: Signal<Vec<SiteModel>>,
     model: RwSignal<String>,
     on_change: Callback<()>,
 ) -> impl IntoView {
@@ -47,7 +49,7 @@ pub fn ModelPicker(
                 }
             >
                 {move || {
-                    models.get().iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()
+                    models.get().into_iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()
                 }}
                 {move || {
                     extra()

@@ -19,7 +19,7 @@ thread_local! {
 }
 
 pub fn pick(ctx: ClassifyCtx, pick: Pick) {
-    match resolve(pick, &LAST) {
+    match resolve(pick, &LAST, ctx.body_limit_bytes) {
         Ok(Some(src)) => spawn_run(ctx.run, async move {
             let (img, classes) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
             draw_image("classify-canvas", &img)?;

@@ -8,7 +8,7 @@ use leptos::prelude::*;
 #[cfg(feature = "hydrate")]
 use super::browser;
 use super::state::{ClassifyCtx, FETCH_TOP_K};
-use crate::dto::CLASSIFICATION_MODELS;
+use crate::site_config::use_site_config;
 use crate::widgets::api_usage::{json_sample, ApiUsage};
 use crate::widgets::input::ImageInput;
 use crate::widgets::pick::Pick;
@@ -17,8 +17,10 @@ use crate::widgets::status::{LatencyBreakdown, StatusLines};
 
 #[component]
 pub fn ClassifyPage() -> impl IntoView {
+    let config = use_site_config();
     let ctx = ClassifyCtx {
-        model: RwSignal::new(CLASSIFICATION_MODELS[0].id.to_string()),
+        model: RwSignal::new(config.default_model("classification")),
+        body_limit_bytes: config.body_limit_bytes,
         classes: RwSignal::new(Vec::new()),
         run: RunState::new(),
     };
@@ -26,6 +28,7 @@ pub fn ClassifyPage() -> impl IntoView {
         model,
         classes,
         run,
+        ..
     } = ctx;
     let k = RwSignal::new(5usize);
     let on_pick = Callback::new(move |pick: Pick| {
@@ -57,7 +60,6 @@ pub fn ClassifyPage() -> impl IntoView {
                 submit_id="classify-button"
                 submit_label="Classify"
                 task="classification"
-                models=CLASSIFICATION_MODELS
                 model
                 busy=run.busy
                 on_pick

@@ -15,4 +15,6 @@ pub struct ClassifyCtx {
     pub model: RwSignal<String>,
     pub classes: RwSignal<Vec<ClassProb>>,
     pub run: RunState,
+    /// The server's `--body-limit`, checked before an upload.
+    pub body_limit_bytes: u64,
 }

@@ -25,7 +25,7 @@ thread_local! {
 }
 
 pub fn pick(ctx: CompareCtx, pick: Pick) {
-    match resolve(pick, &LAST) {
+    match resolve(pick, &LAST, ctx.body_limit_bytes) {
         Ok(Some(src)) => spawn_run(ctx.run, async move {
             ctx.outcomes.set([None, None]);
             for side in 0..2 {

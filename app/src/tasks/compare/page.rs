@@ -7,7 +7,7 @@ use leptos::prelude::*;
 #[cfg(feature = "hydrate")]
 use super::browser;
 use super::state::{default_pair, task_of, CompareCtx, TASKS};
-use crate::dto::DETECTION_MODELS;
+use crate::site_config::use_site_config;
 use crate::widgets::input::ImageInput;
 use crate::widgets::pick::Pick;
 use crate::widgets::picker::ModelPicker;
@@ -16,8 +16,10 @@ use crate::widgets::status::{LatencyBreakdown, StatusLines};
 
 #[component]
 pub fn ComparePage() -> impl IntoView {
-    let (a, b) = default_pair(&TASKS[0]);
+    let config = use_site_config();
+    let (a, b) = default_pair(&config, &TASKS[0]);
     let ctx = CompareCtx {
+        body_limit_bytes: config.body_limit_bytes,
         task: RwSignal::new(TASKS[0].key.to_string()),
         models: [RwSignal::new(a), RwSignal::new(b)],
         run: RunState::new(),
@@ -28,6 +30,7 @@ pub fn ComparePage() -> impl IntoView {
         models,
         run,
         outcomes,
+        ..
     } = ctx;
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
@@ -36,16 +39,19 @@ pub fn ComparePage() -> impl IntoView {
         let _ = (pick, ctx);
     });
     let again = Callback::new(move |_| on_pick.run(Pick::Again));
+    let task_models = {
+        let config = config.clone();
+        Signal::derive(move || config.models_of(task_of(&task.get()).api_task))
+    };
     let on_task = move |ev: leptos::ev::Event| {
         let t = task_of(&event_target_value(&ev));
-        let (a, b) = default_pair(t);
+        let (a, b) = default_pair(&config, t);
         task.set(t.key.to_string());
         models[0].set(a);
         models[1].set(b);
         outcomes.set([None, None]);
         on_pick.run(Pick::Again);
     };
-    let task_models = Signal::derive(move || task_of(&task.get()).models);
     let api_task = Signal::derive(move || task_of(&task.get()).api_task.to_string());
 
     let side = move |i: usize| {
@@ -94,7 +100,6 @@ pub fn ComparePage() -> impl IntoView {
                 submit_id="compare-button"
                 submit_label="Compare"
                 task="detection"
-                models=DETECTION_MODELS
                 model=models[0]
                 busy=run.busy
                 on_pick

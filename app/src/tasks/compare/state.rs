@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::dto::{ModelChoice, CLASSIFICATION_MODELS, DETECTION_MODELS, SEGMENTATION_MODELS};
+use crate::site_config::SiteConfig;
 use crate::widgets::run::{RunInfo, RunState};
 
 /// A task the page can compare on.
@@ -13,7 +13,6 @@ pub struct CompareTask {
     /// The API's task name (`GET /api/v1/models`).
     pub api_task: &'static str,
     pub title: &'static str,
-    pub models: &'static [ModelChoice],
 }
 
 pub const TASKS: &[CompareTask] = &[
@@ -21,19 +20,16 @@ pub const TASKS: &[CompareTask] = &[
         key: "detect",
         api_task: "detection",
         title: "Object detection",
-        models: DETECTION_MODELS,
     },
     CompareTask {
         key: "segment",
         api_task: "segmentation",
         title: "Person segmentation",
-        models: SEGMENTATION_MODELS,
     },
     CompareTask {
         key: "classify",
         api_task: "classification",
         title: "Image classification",
-        models: CLASSIFICATION_MODELS,
     },
 ];
 
@@ -42,11 +38,12 @@ pub fn task_of(key: &str) -> &'static CompareTask {
     TASKS.iter().find(|t| t.key == key).unwrap_or(&TASKS[0])
 }
 
-/// The two models a task starts with: its first two, or its only one twice.
-pub fn default_pair(task: &CompareTask) -> (String, String) {
-    let a = task.models[0].id;
-    let b = task.models.get(1).map_or(a, |m| m.id);
-    (a.to_string(), b.to_string())
+/// The two models a task starts with: its default and the next, or its only one twice.
+pub fn default_pair(config: &SiteConfig, task: &CompareTask) -> (String, String) {
+    let models = config.models_of(task.api_task);
+    let a = models.first().map(|m| m.id.clone()).unwrap_or_default();
+    let b = models.get(1).map_or_else(|| a.clone(), |m| m.id.clone());
+    (a, b)
 }
 
 /// One side's result: its run and a few lines saying what it found.
@@ -62,5 +59,7 @@ pub struct CompareCtx {
     pub task: RwSignal<String>,
     pub models: [RwSignal<String>; 2],
     pub run: RunState,
+    /// The server's `--body-limit`, checked before an upload.
+    pub body_limit_bytes: u64,
     pub outcomes: RwSignal<[Option<Outcome>; 2]>,
 }

@@ -23,7 +23,7 @@ thread_local! {
 }
 
 pub fn pick(ctx: DetectCtx, pick: Pick) {
-    match resolve(pick, &LAST) {
+    match resolve(pick, &LAST, ctx.body_limit_bytes) {
         Ok(Some(src)) => spawn_run(ctx.run, async move {
             let (img, dets) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
             IMAGE.with(|i| *i.borrow_mut() = Some(img));

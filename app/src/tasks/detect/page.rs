@@ -9,7 +9,8 @@ use leptos::prelude::*;
 #[cfg(feature = "hydrate")]
 use super::browser;
 use super::state::DetectCtx;
-use crate::dto::{above, class_colour, count_objects, DETECTION_MODELS};
+use crate::dto::{above, class_colour, count_objects};
+use crate::site_config::use_site_config;
 use crate::sync_view::SyncView;
 use crate::widgets::api_usage::{json_sample, ApiUsage};
 use crate::widgets::input::ImageInput;
@@ -19,8 +20,10 @@ use crate::widgets::status::{LatencyBreakdown, StatusLines};
 
 #[component]
 pub fn DetectPage() -> impl IntoView {
+    let config = use_site_config();
     let ctx = DetectCtx {
-        model: RwSignal::new(DETECTION_MODELS[0].id.to_string()),
+        model: RwSignal::new(config.default_model("detection")),
+        body_limit_bytes: config.body_limit_bytes,
         confidence: RwSignal::new(0.35),
         detections: RwSignal::new(Vec::new()),
         hover: RwSignal::new(None),
@@ -32,6 +35,7 @@ pub fn DetectPage() -> impl IntoView {
         detections,
         hover,
         run,
+        ..
     } = ctx;
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
@@ -100,7 +104,6 @@ pub fn DetectPage() -> impl IntoView {
                 submit_id="detect-button"
                 submit_label="Detect"
                 task="detection"
-                models=DETECTION_MODELS
                 model
                 busy=run.busy
                 on_pick

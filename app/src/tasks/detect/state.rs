@@ -15,4 +15,6 @@ pub struct DetectCtx {
     /// The highlighted box: its index among the boxes shown (best first).
     pub hover: RwSignal<Option<usize>>,
     pub run: RunState,
+    /// The server's `--body-limit`, checked before an upload.
+    pub body_limit_bytes: u64,
 }

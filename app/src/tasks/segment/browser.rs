@@ -33,7 +33,7 @@ thread_local! {
 }
 
 pub fn pick(ctx: SegmentCtx, pick: Pick) {
-    match resolve(pick, &LAST) {
+    match resolve(pick, &LAST, ctx.body_limit_bytes) {
         Ok(Some(src)) => spawn_run(ctx.run, async move {
             let frame = fetch_frame(&ctx.model.get_untracked(), &src, ctx.run).await?;
             put_pixels(&frame.rgba, frame.width, frame.height, "original-canvas")?;

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 #[cfg(feature = "hydrate")]
 use super::browser;
 use super::state::{swatch_style, SegmentCtx};
-use crate::dto::SEGMENTATION_MODELS;
+use crate::site_config::use_site_config;
 use crate::sync_view::SyncView;
 use crate::widgets::api_usage::{json_sample, ApiUsage};
 use crate::widgets::input::ImageInput;
@@ -19,8 +19,10 @@ use crate::widgets::status::{LatencyBreakdown, StatusLines};
 
 #[component]
 pub fn SegmentPage() -> impl IntoView {
+    let config = use_site_config();
     let ctx = SegmentCtx {
-        model: RwSignal::new(SEGMENTATION_MODELS[0].id.to_string()),
+        model: RwSignal::new(config.default_model("segmentation")),
+        body_limit_bytes: config.body_limit_bytes,
         threshold: RwSignal::new(0.5),
         opacity: RwSignal::new(0.6),
         run: RunState::new(),
@@ -38,6 +40,7 @@ pub fn SegmentPage() -> impl IntoView {
         split,
         split_at,
         highlight,
+        ..
     } = ctx;
 
     let on_pick = Callback::new(move |pick: Pick| {
@@ -95,7 +98,6 @@ pub fn SegmentPage() -> impl IntoView {
                 submit_id="segment-button"
                 submit_label="Segment"
                 task="segmentation"
-                models=SEGMENTATION_MODELS
                 model
                 busy=run.busy
                 on_pick

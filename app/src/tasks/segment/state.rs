@@ -28,6 +28,8 @@ pub struct SegmentCtx {
     pub threshold: RwSignal<f64>,
     pub opacity: RwSignal<f64>,
     pub run: RunState,
+    /// The server's `--body-limit`, checked before an upload.
+    pub body_limit_bytes: u64,
     pub legend: RwSignal<Vec<LegendEntry>>,
     /// Before/after split instead of side by side, and where the split is (0..100 %).
     pub split: RwSignal<bool>,

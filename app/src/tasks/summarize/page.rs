@@ -9,14 +9,17 @@ use super::browser;
 use super::state::SummarizeCtx;
 #[cfg(feature = "hydrate")]
 use super::state::NEWS_SAMPLE;
-use crate::dto::{SUMMARIZATION_MODELS, TEXT_LIMIT_CHARS};
+use crate::site_config::use_site_config;
 use crate::widgets::run::RunState;
 use crate::widgets::status::StatusLines;
 
 #[component]
 pub fn SummarizePage() -> impl IntoView {
+    let config = use_site_config();
+    let text_limit = config.text_limit_chars;
+    let models = config.models_of("summarization");
     let ctx = SummarizeCtx {
-        model: RwSignal::new(SUMMARIZATION_MODELS[0].id.to_string()),
+        model: RwSignal::new(config.default_model("summarization")),
         text: RwSignal::new(String::new()),
         min_tokens: RwSignal::new("8".into()),
         max_tokens: RwSignal::new("128".into()),
@@ -50,7 +53,7 @@ pub fn SummarizePage() -> impl IntoView {
     });
     let busy = run.busy;
     let chars = move || text.with(|t| t.chars().count());
-    let over_limit = move || chars() > TEXT_LIMIT_CHARS;
+    let over_limit = move || chars() > text_limit;
     let on_submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
         #[cfg(feature = "hydrate")]
@@ -94,10 +97,10 @@ pub fn SummarizePage() -> impl IntoView {
                 <p id="char-count" class="hint" class:over-limit=over_limit>
                     {move || {
                         let n = chars();
-                        if n > TEXT_LIMIT_CHARS {
-                            format!("{n} / {TEXT_LIMIT_CHARS} characters: {} over the server's limit", n - TEXT_LIMIT_CHARS)
+                        if n > text_limit {
+                            format!("{n} / {text_limit} characters: {} over the server's limit", n - text_limit)
                         } else {
-                            format!("{n} / {TEXT_LIMIT_CHARS} characters")
+                            format!("{n} / {text_limit} characters")
                         }
                     }}
                 </p>
@@ -105,7 +108,7 @@ pub fn SummarizePage() -> impl IntoView {
                     <span class="field model-field">
                         <label for="model">"Model"</label>
                         <select id="model" name="model" prop:value=move || model.get() on:change=move |ev| model.set(event_target_value(&ev))>
-                            {SUMMARIZATION_MODELS.iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
+                            {models.into_iter().map(|m| view! { <option value=m.id>{m.label}</option> }).collect_view()}
                         </select>
                     </span>
                     <span class="field">
