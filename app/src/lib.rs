@@ -21,7 +21,9 @@ use leptos_router::path;
 use nav::SiteHeader;
 use sync_view::SyncView;
 
-/// The HTML document around the app (server side only renders this once per page).
+/// The HTML document around the app (server side only renders this once per page). Its head
+/// repeats the result pages' (`result_page::document`), which have no scripts to load: kept
+/// apart so the no-JavaScript pages never carry the hydration scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>

@@ -1,9 +1,11 @@
 //! Saving what a page shows or received: canvases as PNG, answers as JSON.
 
+use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlAnchorElement, HtmlCanvasElement};
 
 use super::js::{document, js_err};
+use crate::widgets::run::RunState;
 
 /// Makes the browser save `href` as `filename`.
 pub fn download_url(href: &str, filename: &str) -> Result<(), String> {
@@ -34,4 +36,19 @@ pub fn download_json(value: &serde_json::Value, filename: &str) -> Result<(), St
         String::from(js_sys::encode_uri_component(&text))
     );
     download_url(&href, filename)
+}
+
+/// Saves the page's last JSON answer as `{model}.json` (nothing before the first run); shows
+/// a failure on the page.
+pub fn download_answer(run: RunState, model: &str) {
+    let result = run
+        .answer
+        .with_untracked(|a| {
+            a.as_ref()
+                .map(|a| download_json(a, &format!("{model}.json")))
+        })
+        .unwrap_or(Ok(()));
+    if let Err(e) = result {
+        run.fail(e);
+    }
 }

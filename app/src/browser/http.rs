@@ -1,6 +1,7 @@
 //! Talking to the API with `fetch`: posting an image (file, sample or URL), reading the answer,
 //! and turning a failed one into a [`Failure`] with the server's own words.
 
+use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FormData, RequestInit, Response};
@@ -8,6 +9,7 @@ use web_sys::{Blob, FormData, RequestInit, Response};
 use super::js::{js_err, now};
 use super::source::Source;
 use crate::widgets::failure::Failure;
+use crate::widgets::run::{RunInfo, RunState};
 
 /// The failure for a non-2xx answer: the server's message, status and `Retry-After`.
 pub fn failure(resp: &Response, body: &str) -> Failure {
@@ -110,4 +112,18 @@ async fn post_image_text(url: &str, src: &Source) -> Result<(String, f64), Failu
         return Err(failure(&resp, &body));
     }
     Ok((body, round_trip_ms))
+}
+
+/// Records a successful run in the page's run state: what the latency line shows, the input
+/// ("Use via API") and the answer as sent (downloads, the JSON sample).
+pub fn record(run: RunState, src: &Source, info: RunInfo, raw: serde_json::Value) {
+    run.info.set(Some(info));
+    run.input.set(Some(src.as_ref()));
+    run.answer.set(Some(raw));
+}
+
+/// The image an answer embeds (`include=image`), or the failure saying it is missing.
+pub fn embedded<'a>(png: &'a Option<String>, what: &str) -> Result<&'a str, Failure> {
+    png.as_deref()
+        .ok_or_else(|| format!("no {what} in the answer").into())
 }

@@ -16,7 +16,7 @@ pub mod run;
 pub mod source;
 
 pub use canvas::{draw_image, load_image, load_pixels, put_pixels, scratch_canvas};
-pub use download::{download_canvas, download_json, download_url};
-pub use http::post_image;
+pub use download::{download_answer, download_canvas, download_url};
+pub use http::{embedded, post_image, record};
 pub use run::spawn_run;
 pub use source::{pasted_file, resolve, Source};

@@ -80,6 +80,8 @@ pub fn ImageInput(
             {children.map(|c| c())}
             <button type="submit" id=submit_id>{submit_label}</button>
         </form>
+        // A second form, like the first but for the URL: without JavaScript each posts only its own
+        // fields, so the server sees a file or a URL, never an empty file beside a URL.
         <form
             id="url-form"
             class="panel"

@@ -8,3 +8,10 @@ pub mod pick;
 pub mod picker;
 pub mod run;
 pub mod status;
+
+// What every task page uses, so a page imports them in one line.
+pub use api_usage::{json_sample, ApiUsage};
+pub use input::ImageInput;
+pub use pick::Pick;
+pub use run::RunState;
+pub use status::{LatencyBreakdown, StatusLines};

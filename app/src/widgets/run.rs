@@ -21,6 +21,22 @@ pub struct RunInfo {
 }
 
 impl RunInfo {
+    pub fn new(
+        model: String,
+        width: u32,
+        height: u32,
+        timings: Timings,
+        round_trip_ms: f64,
+    ) -> Self {
+        Self {
+            model,
+            width,
+            height,
+            timings,
+            round_trip_ms,
+        }
+    }
+
     /// The latency line under the result.
     pub fn line(&self) -> String {
         format!(

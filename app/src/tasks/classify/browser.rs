@@ -7,7 +7,8 @@ use web_sys::HtmlImageElement;
 
 use super::state::{ClassifyCtx, FETCH_TOP_K};
 use crate::browser::{
-    download_json, draw_image, load_image, post_image, resolve, spawn_run, Source,
+    download_answer, draw_image, embedded, load_image, post_image, record, resolve, spawn_run,
+    Source,
 };
 use crate::dto::{ClassProb, ClassifyResponse};
 use crate::widgets::failure::Failure;
@@ -40,31 +41,19 @@ pub async fn fetch(
     let url = format!("/api/v1/classify/{model}?top_k={FETCH_TOP_K}&include=image");
     let ans = post_image::<ClassifyResponse>(&url, src).await?;
     let out = ans.body;
-    let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
-    run.info.set(Some(RunInfo {
-        model: out.model,
-        width: out.width,
-        height: out.height,
-        timings: out.timings,
-        round_trip_ms: ans.round_trip_ms,
-    }));
-    run.input.set(Some(src.as_ref()));
-    run.answer.set(Some(ans.raw));
+    let img = load_image(embedded(&out.image_png, "image")?).await?;
+    let info = RunInfo::new(
+        out.model,
+        out.width,
+        out.height,
+        out.timings,
+        ans.round_trip_ms,
+    );
+    record(run, src, info, ans.raw);
     Ok((img, out.top_k))
 }
 
 /// Saves the last JSON answer.
 pub fn download(ctx: ClassifyCtx) {
-    let model = ctx.model.get_untracked();
-    let result = ctx
-        .run
-        .answer
-        .with_untracked(|a| {
-            a.as_ref()
-                .map(|a| download_json(a, &format!("{model}.json")))
-        })
-        .unwrap_or(Ok(()));
-    if let Err(e) = result {
-        ctx.run.fail(e);
-    }
+    download_answer(ctx.run, &ctx.model.get_untracked());
 }

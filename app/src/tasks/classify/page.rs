@@ -9,11 +9,9 @@ use leptos::prelude::*;
 use super::browser;
 use super::state::{ClassifyCtx, FETCH_TOP_K};
 use crate::site_config::use_site_config;
-use crate::widgets::api_usage::{json_sample, ApiUsage};
-use crate::widgets::input::ImageInput;
-use crate::widgets::pick::Pick;
-use crate::widgets::run::RunState;
-use crate::widgets::status::{LatencyBreakdown, StatusLines};
+use crate::widgets::{
+    json_sample, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
+};
 
 #[component]
 pub fn ClassifyPage() -> impl IntoView {
@@ -31,6 +29,7 @@ pub fn ClassifyPage() -> impl IntoView {
         ..
     } = ctx;
     let k = RwSignal::new(5usize);
+    // As on every task page: the browser code exists only with `hydrate`.
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         browser::pick(ctx, pick);

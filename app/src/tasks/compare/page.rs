@@ -8,11 +8,8 @@ use leptos::prelude::*;
 use super::browser;
 use super::state::{default_pair, task_of, CompareCtx, TASKS};
 use crate::site_config::use_site_config;
-use crate::widgets::input::ImageInput;
-use crate::widgets::pick::Pick;
 use crate::widgets::picker::ModelPicker;
-use crate::widgets::run::RunState;
-use crate::widgets::status::{LatencyBreakdown, StatusLines};
+use crate::widgets::{ImageInput, LatencyBreakdown, Pick, RunState, StatusLines};
 
 #[component]
 pub fn ComparePage() -> impl IntoView {
@@ -32,6 +29,7 @@ pub fn ComparePage() -> impl IntoView {
         outcomes,
         ..
     } = ctx;
+    // As on every task page: the browser code exists only with `hydrate`.
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         browser::pick(ctx, pick);

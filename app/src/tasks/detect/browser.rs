@@ -10,7 +10,8 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
 use super::state::DetectCtx;
 use crate::browser::js::js_err;
 use crate::browser::{
-    download_canvas, download_json, draw_image, load_image, post_image, resolve, spawn_run, Source,
+    download_answer, download_canvas, draw_image, embedded, load_image, post_image, record,
+    resolve, spawn_run, Source,
 };
 use crate::dto::{above, class_colour, DetectResponse, Detection};
 use crate::widgets::failure::Failure;
@@ -46,16 +47,15 @@ pub async fn fetch(
     let url = format!("/api/v1/detect/{model}?include=image");
     let ans = post_image::<DetectResponse>(&url, src).await?;
     let out = ans.body;
-    let img = load_image(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
-    run.info.set(Some(RunInfo {
-        model: out.model,
-        width: out.width,
-        height: out.height,
-        timings: out.timings,
-        round_trip_ms: ans.round_trip_ms,
-    }));
-    run.input.set(Some(src.as_ref()));
-    run.answer.set(Some(ans.raw));
+    let img = load_image(embedded(&out.image_png, "image")?).await?;
+    let info = RunInfo::new(
+        out.model,
+        out.width,
+        out.height,
+        out.timings,
+        ans.round_trip_ms,
+    );
+    record(run, src, info, ans.raw);
     Ok((img, out.detections))
 }
 
@@ -129,18 +129,10 @@ pub fn box_at(ctx: DetectCtx, ev: &web_sys::MouseEvent) -> Option<usize> {
 /// Saves the annotated image as drawn, or the last JSON answer.
 pub fn download(ctx: DetectCtx, what: &str) {
     let model = ctx.model.get_untracked();
-    let result = if what == "image" {
-        download_canvas("detect-canvas", &format!("{model}-boxes.png"))
-    } else {
-        ctx.run
-            .answer
-            .with_untracked(|a| {
-                a.as_ref()
-                    .map(|a| download_json(a, &format!("{model}.json")))
-            })
-            .unwrap_or(Ok(()))
-    };
-    if let Err(e) = result {
+    if what != "image" {
+        return download_answer(ctx.run, &model);
+    }
+    if let Err(e) = download_canvas("detect-canvas", &format!("{model}-boxes.png")) {
         ctx.run.fail(e);
     }
 }

@@ -12,11 +12,9 @@ use super::state::DetectCtx;
 use crate::dto::{above, class_colour, count_objects};
 use crate::site_config::use_site_config;
 use crate::sync_view::SyncView;
-use crate::widgets::api_usage::{json_sample, ApiUsage};
-use crate::widgets::input::ImageInput;
-use crate::widgets::pick::Pick;
-use crate::widgets::run::RunState;
-use crate::widgets::status::{LatencyBreakdown, StatusLines};
+use crate::widgets::{
+    json_sample, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
+};
 
 #[component]
 pub fn DetectPage() -> impl IntoView {
@@ -37,6 +35,7 @@ pub fn DetectPage() -> impl IntoView {
         run,
         ..
     } = ctx;
+    // As on every task page: the browser code exists only with `hydrate`.
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         browser::pick(ctx, pick);

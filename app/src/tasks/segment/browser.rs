@@ -10,8 +10,8 @@ use super::pixels::{blend, level, mask, share, spotlight, TINT};
 use super::state::{LegendEntry, SegmentCtx};
 use crate::browser::js::js_err;
 use crate::browser::{
-    download_canvas, download_json, download_url, load_pixels, post_image, put_pixels, resolve,
-    scratch_canvas, spawn_run, Source,
+    download_answer, download_canvas, download_url, embedded, load_pixels, post_image, put_pixels,
+    record, resolve, scratch_canvas, spawn_run, Source,
 };
 use crate::dto::{ClassShare, SegmentResponse};
 use crate::widgets::failure::Failure;
@@ -51,13 +51,8 @@ pub async fn fetch_frame(model: &str, src: &Source, run: RunState) -> Result<Fra
     let url = format!("/api/v1/segment/{model}?output=json&include=probability,image");
     let ans = post_image::<SegmentResponse>(&url, src).await?;
     let out = ans.body;
-    let image = load_pixels(out.image_png.as_deref().ok_or("no image in the answer")?).await?;
-    let prob = load_pixels(
-        out.probability_png
-            .as_deref()
-            .ok_or("no probability map in the answer")?,
-    )
-    .await?;
+    let image = load_pixels(embedded(&out.image_png, "image")?).await?;
+    let prob = load_pixels(embedded(&out.probability_png, "probability map")?).await?;
     let frame = Frame {
         width: out.width,
         height: out.height,
@@ -70,15 +65,14 @@ pub async fn fetch_frame(model: &str, src: &Source, run: RunState) -> Result<Fra
     {
         return Err("The image and the probability map differ in size.".into());
     }
-    run.info.set(Some(RunInfo {
-        model: out.model,
-        width: out.width,
-        height: out.height,
-        timings: out.timings,
-        round_trip_ms: ans.round_trip_ms,
-    }));
-    run.input.set(Some(src.as_ref()));
-    run.answer.set(Some(ans.raw));
+    let info = RunInfo::new(
+        out.model,
+        out.width,
+        out.height,
+        out.timings,
+        ans.round_trip_ms,
+    );
+    record(run, src, info, ans.raw);
     Ok(frame)
 }
 
@@ -156,14 +150,7 @@ pub fn download(ctx: SegmentCtx, what: &str) {
             )
         }),
         "overlay" => download_canvas("overlay-canvas", &format!("{model}-overlay.png")),
-        _ => ctx
-            .run
-            .answer
-            .with_untracked(|a| {
-                a.as_ref()
-                    .map(|a| download_json(a, &format!("{model}.json")))
-            })
-            .unwrap_or(Ok(())),
+        _ => return download_answer(ctx.run, &model),
     };
     if let Err(e) = result {
         ctx.run.fail(e);

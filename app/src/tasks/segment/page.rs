@@ -11,11 +11,9 @@ use super::browser;
 use super::state::{swatch_style, SegmentCtx};
 use crate::site_config::use_site_config;
 use crate::sync_view::SyncView;
-use crate::widgets::api_usage::{json_sample, ApiUsage};
-use crate::widgets::input::ImageInput;
-use crate::widgets::pick::Pick;
-use crate::widgets::run::RunState;
-use crate::widgets::status::{LatencyBreakdown, StatusLines};
+use crate::widgets::{
+    json_sample, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
+};
 
 #[component]
 pub fn SegmentPage() -> impl IntoView {
@@ -43,6 +41,7 @@ pub fn SegmentPage() -> impl IntoView {
         ..
     } = ctx;
 
+    // As on every task page: the browser code exists only with `hydrate`.
     let on_pick = Callback::new(move |pick: Pick| {
         #[cfg(feature = "hydrate")]
         browser::pick(ctx, pick);

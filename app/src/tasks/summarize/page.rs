@@ -10,8 +10,7 @@ use super::state::SummarizeCtx;
 #[cfg(feature = "hydrate")]
 use super::state::NEWS_SAMPLE;
 use crate::site_config::use_site_config;
-use crate::widgets::run::RunState;
-use crate::widgets::status::StatusLines;
+use crate::widgets::{RunState, StatusLines};
 
 #[component]
 pub fn SummarizePage() -> impl IntoView {
