@@ -27,8 +27,24 @@ pub struct SiteModel {
 }
 
 impl SiteConfig {
-    /// The models of `task` (`"segmentation"`, ...), default first.
-    pub fn models_for<'a>(&'a self, task: &'a str) -> impl Iterator<Item = &'a SiteModel> + 'a {
-        self.models.iter().filter(move |m| m.task == task)
+    /// The models of `task` (`"segmentation"`, ...), its default first.
+    pub fn models_of(&self, task: &str) -> Vec<SiteModel> {
+        let mut models: Vec<SiteModel> = self
+            .models
+            .iter()
+            .filter(|m| m.task == task)
+            .cloned()
+            .collect();
+        models.sort_by_key(|m| !m.default);
+        models
+    }
+
+    /// The id of `task`'s default model (empty when the server serves none).
+    pub fn default_model(&self, task: &str) -> String {
+        self.models_of(task)
+            .into_iter()
+            .next()
+            .map(|m| m.id)
+            .unwrap_or_default()
     }
 }

@@ -7,28 +7,6 @@ pub use api_types::{
     SummarizeResponse, SummaryTimings, TokenPiece,
 };
 
-/// A segmentation model the page offers.
-#[derive(Debug, Clone, Copy)]
-pub struct ModelChoice {
-    pub id: &'static str,
-    pub label: &'static str,
-}
-
-/// The segmentation models in the catalog, default first.
-pub const SEGMENTATION_MODELS: &[ModelChoice] = &[
-    ModelChoice {
-        id: "selfie",
-        label: "MediaPipe Selfie (256×256)",
-    },
-    ModelChoice {
-        id: "meet",
-        label: "MediaPipe Meet (256×144)",
-    },
-];
-
-/// The server's default request body limit (`--body-limit`), checked before an upload.
-pub const BODY_LIMIT_BYTES: f64 = 16.0 * 1024.0 * 1024.0;
-
 /// The image types the server decodes (it sniffs the bytes; the browser's type is a hint).
 pub const ACCEPTED_TYPES: &[&str] = &[
     "image/jpeg",
@@ -71,31 +49,9 @@ pub const SAMPLES: &[Sample] = &[
 /// Where the sample photos come from and under which licence.
 pub const SAMPLES_LICENCE: &str = "GPL-3.0+ or MIT or WTFPL (Debian darknet)";
 
-/// The detection models in the catalog, default first.
-pub const DETECTION_MODELS: &[ModelChoice] = &[
-    ModelChoice {
-        id: "nanodet",
-        label: "NanoDet-g 416 (fast)",
-    },
-    ModelChoice {
-        id: "centernet",
-        label: "CenterNet MobileNetV3 512 (accurate)",
-    },
-];
-
-/// The classification models in the catalog, default first.
-pub const CLASSIFICATION_MODELS: &[ModelChoice] = &[ModelChoice {
-    id: "efficientnet-lite0",
-    label: "EfficientNet-Lite0 (ImageNet-1k)",
-}];
-
-/// The summarization models in the catalog, default first.
-pub const SUMMARIZATION_MODELS: &[ModelChoice] = &[ModelChoice {
-    id: "smollm2",
-    label: "SmolLM2-135M-Instruct (Q4_1 GGUF)",
-}];
-
-/// Okabe–Ito colours for boxes, picked by `class_index % 7` (as the server's `draw.rs`).
+/// Okabe–Ito colours for boxes, picked by `class_index % 7`. The server draws its annotated
+/// images with the same table (`models` draws, and cannot be a dependency of the wasm site);
+/// a server test checks the two are equal.
 pub const PALETTE: [[u8; 3]; 7] = [
     [230, 159, 0],
     [86, 180, 233],
@@ -127,8 +83,6 @@ pub fn above(detections: &[Detection], threshold: f32) -> Vec<Detection> {
     out
 }
 
-/// The server's default text limit (`--text-limit`), in characters, shown by the text box.
-pub const TEXT_LIMIT_CHARS: usize = 20_000;
 
 #[cfg(test)]
 mod tests {

@@ -2,22 +2,28 @@
 //! browser. No candle here: the browser talks to the HTTP API, and everything it computes
 //! (re-thresholding, blending) runs on data the server already returned.
 
-pub mod dto;
-pub mod pages;
-pub mod pixels;
-pub mod sse;
-pub mod sync_view;
-
 #[cfg(feature = "hydrate")]
-mod client;
+mod browser;
+pub mod dto;
+pub mod home;
+pub mod nav;
+#[cfg(feature = "ssr")]
+pub mod result_page;
+pub mod site_config;
+pub mod sync_view;
+pub mod tasks;
+pub mod widgets;
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, MetaTags, Stylesheet, Title};
-use leptos_router::components::{Route, Router, Routes, A};
+use leptos_router::components::{Route, Router, Routes};
 use leptos_router::path;
+use nav::SiteHeader;
 use sync_view::SyncView;
 
-/// The HTML document around the app (server side only renders this once per page).
+/// The HTML document around the app (server side only renders this once per page). Its head
+/// repeats the result pages' (`result_page::document`), which have no scripts to load: kept
+/// apart so the no-JavaScript pages never carry the hydration scripts.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
     view! {
         <!DOCTYPE html>
@@ -39,6 +45,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
+    site_config::provide_site_config();
     // Effects run only in the browser: mark the page once hydrated (tests wait for this).
     Effect::new(|_| {
         #[cfg(feature = "hydrate")]
@@ -50,26 +57,17 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="candlelit" href="/pkg/frontend.css"/>
         <Title text="candlelit"/>
         <Router>
-            <header class="site-header">
-                <a class="brand" href="/">"candlelit"</a>
-                <nav aria-label="Tasks">
-                    <A href="/segment">"Segment"</A>
-                    <A href="/detect">"Detect"</A>
-                    <A href="/classify">"Classify"</A>
-                    <A href="/summarize">"Summarize"</A>
-                    <A href="/compare">"Compare"</A>
-                </nav>
-            </header>
+            <SiteHeader routed=true/>
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
                     // Each page is type-erased by the router; SyncView keeps its async hydration
                     // (never used: no lazy routes) out of the wasm. See sync_view.rs.
-                    <Route path=path!("/") view=|| SyncView(pages::home::HomePage())/>
-                    <Route path=path!("/segment") view=|| SyncView(pages::segment::SegmentPage())/>
-                    <Route path=path!("/detect") view=|| SyncView(pages::detect::DetectPage())/>
-                    <Route path=path!("/classify") view=|| SyncView(pages::classify::ClassifyPage())/>
-                    <Route path=path!("/summarize") view=|| SyncView(pages::summarize::SummarizePage())/>
-                    <Route path=path!("/compare") view=|| SyncView(pages::compare::ComparePage())/>
+                    <Route path=path!("/") view=|| SyncView(home::HomePage())/>
+                    <Route path=path!("/segment") view=|| SyncView(tasks::segment::SegmentPage())/>
+                    <Route path=path!("/detect") view=|| SyncView(tasks::detect::DetectPage())/>
+                    <Route path=path!("/classify") view=|| SyncView(tasks::classify::ClassifyPage())/>
+                    <Route path=path!("/summarize") view=|| SyncView(tasks::summarize::SummarizePage())/>
+                    <Route path=path!("/compare") view=|| SyncView(tasks::compare::ComparePage())/>
                 </Routes>
             </main>
         </Router>

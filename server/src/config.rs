@@ -470,11 +470,10 @@ mod tests {
                 .parse()
                 .unwrap()
         };
-        assert_eq!(
-            default_of("body_limit"),
-            app::dto::BODY_LIMIT_BYTES as usize
-        );
-        assert_eq!(default_of("text_limit"), app::dto::TEXT_LIMIT_CHARS);
+        // The site's fallback (pages rendered without the server's context) shows the defaults.
+        let site = app::site_config::fallback();
+        assert_eq!(default_of("body_limit"), site.body_limit_bytes as usize);
+        assert_eq!(default_of("text_limit"), site.text_limit_chars);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! `POST /segment/result`, `/detect/result`, `/classify/result` and `/summarize/result`: where
 //! the task pages' forms post when JavaScript is off. Each reads the form as the JSON API reads
 //! its request and computes the answer in the same task core (so limits, errors and timings are
-//! the API's), then renders the typed answer as an HTML page (`app::pages::results`).
+//! the API's), then renders the typed answer as an HTML page (`app::tasks::<task>::result`, framed by `app::result_page`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -26,7 +26,7 @@ pub async fn segment_result(State(state): State<AppState>, req: Request) -> Resp
         .await
         .and_then(|a| match a.body {
             SegmentAnswer::Json(ref r) => Ok(state.with_site_config(|| {
-                app::pages::results::segment_html(&api_types::SegmentResponse {
+                app::tasks::segment::result::segment_html(&api_types::SegmentResponse {
                     timings: a.recorded(),
                     ..r.clone()
                 })
@@ -47,7 +47,7 @@ pub async fn classify_result(State(state): State<AppState>, req: Request) -> Res
         .await
         .and_then(|a| match a.body {
             ClassifyAnswer::Ranked(ref r) => Ok(state.with_site_config(|| {
-                app::pages::results::classify_html(&api_types::ClassifyResponse {
+                app::tasks::classify::result::classify_html(&api_types::ClassifyResponse {
                     timings: a.recorded(),
                     ..r.clone()
                 })
@@ -67,7 +67,7 @@ pub async fn detect_result(State(state): State<AppState>, req: Request) -> Respo
         .await
         .and_then(|a| match a.body {
             DetectAnswer::Json(ref r) => Ok(state.with_site_config(|| {
-                app::pages::results::detect_html(&api_types::DetectResponse {
+                app::tasks::detect::result::detect_html(&api_types::DetectResponse {
                     timings: a.recorded(),
                     ..r.clone()
                 })
@@ -94,7 +94,7 @@ pub async fn summarize_result(
                 Instant::now(),
             )
             .await
-            .map(|r| state.with_site_config(|| app::pages::results::summarize_html(&r)))
+            .map(|r| state.with_site_config(|| app::tasks::summarize::result::summarize_html(&r)))
         }
         Err(e) => Err(ApiError::BadRequest(format!("bad form: {}", e.body_text()))),
     };
@@ -117,7 +117,7 @@ fn render(state: &AppState, page: Result<String, ApiError>, back: &str) -> Respo
         .get(axum::http::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok().map(str::to_owned));
     let html = state.with_site_config(|| {
-        app::pages::results::error_html(back, status.as_u16(), &message, retry.as_deref())
+        app::result_page::error_html(back, status.as_u16(), &message, retry.as_deref())
     });
     (status, Html(html)).into_response()
 }

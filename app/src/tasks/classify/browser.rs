@@ -1,0 +1,59 @@
+//! Classification page: one request (top 20, with the decoded image), drawn on a canvas.
+
+use std::cell::RefCell;
+
+use leptos::prelude::*;
+use web_sys::HtmlImageElement;
+
+use super::state::{ClassifyCtx, FETCH_TOP_K};
+use crate::browser::{
+    download_answer, draw_image, embedded, load_image, post_image, record, resolve, spawn_run,
+    Source,
+};
+use crate::dto::{ClassProb, ClassifyResponse};
+use crate::widgets::failure::Failure;
+use crate::widgets::pick::Pick;
+use crate::widgets::run::{RunInfo, RunState};
+
+thread_local! {
+    static LAST: RefCell<Option<Source>> = const { RefCell::new(None) };
+}
+
+pub fn pick(ctx: ClassifyCtx, pick: Pick) {
+    match resolve(pick, &LAST, ctx.body_limit_bytes) {
+        Ok(Some(src)) => spawn_run(ctx.run, async move {
+            let (img, classes) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
+            draw_image("classify-canvas", &img)?;
+            ctx.classes.set(classes);
+            Ok(())
+        }),
+        Ok(None) => {}
+        Err(e) => ctx.run.fail(e),
+    }
+}
+
+/// Runs `model` on `src`: the decoded original and the top classes; records the run in `run`.
+pub async fn fetch(
+    model: &str,
+    src: &Source,
+    run: RunState,
+) -> Result<(HtmlImageElement, Vec<ClassProb>), Failure> {
+    let url = format!("/api/v1/classify/{model}?top_k={FETCH_TOP_K}&include=image");
+    let ans = post_image::<ClassifyResponse>(&url, src).await?;
+    let out = ans.body;
+    let img = load_image(embedded(&out.image_png, "image")?).await?;
+    let info = RunInfo::new(
+        out.model,
+        out.width,
+        out.height,
+        out.timings,
+        ans.round_trip_ms,
+    );
+    record(run, src, info, ans.raw);
+    Ok((img, out.top_k))
+}
+
+/// Saves the last JSON answer.
+pub fn download(ctx: ClassifyCtx) {
+    download_answer(ctx.run, &ctx.model.get_untracked());
+}
