@@ -9,16 +9,19 @@ pub mod cpu;
 pub mod detect;
 pub mod draw;
 pub mod error;
-pub mod gemm;
 pub mod hub;
+pub mod kernels;
 pub mod postprocess;
 pub mod preprocess;
 pub mod registry;
 pub mod segment;
 pub mod store;
 pub mod summarize;
-pub(crate) mod sync_ptr;
 pub mod tfjs;
+
+// The summarizers' kernels (summarize/) still import `crate::sync_ptr`; kept until that
+// folder's imports move to `crate::kernels::sync_ptr`.
+pub(crate) use kernels::sync_ptr;
 
 pub use catalog::{Catalog, ModelSpec, Task};
 pub use classify::{Classification, Classifier, EfficientNetLite};

@@ -13,9 +13,9 @@ use image::RgbImage;
 use super::{Segmentation, Timings};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
+use crate::kernels::depthwise::depthwise_nhwc;
 use crate::postprocess::{ClassMap, ProbMap};
 use crate::preprocess;
-use crate::tfjs::ops;
 
 /// One checkpoint's tensors by name, every float tensor as f32 (f16/bf16 checkpoints load too).
 pub(crate) struct Tensors {
@@ -204,7 +204,7 @@ impl Conv {
                 let k = self.kernel();
                 let p = self.padding;
                 let nhwc = x.permute((0, 2, 3, 1))?.contiguous()?;
-                let y = ops::depthwise_nhwc(&nhwc, w, (k, k), self.stride, self.dilation, [p; 4])?;
+                let y = depthwise_nhwc(&nhwc, w, (k, k), self.stride, self.dilation, [p; 4])?;
                 y.permute((0, 3, 1, 2))?
             }
             Some(_) => x.conv2d(
@@ -233,8 +233,7 @@ impl Conv {
                 let k = self.kernel();
                 let p = self.padding;
                 let nhwc = x.reshape((n, h, w, c))?;
-                let y =
-                    ops::depthwise_nhwc(&nhwc, filter, (k, k), self.stride, self.dilation, [p; 4])?;
+                let y = depthwise_nhwc(&nhwc, filter, (k, k), self.stride, self.dilation, [p; 4])?;
                 let (_, oh, ow, oc) = y.dims4()?;
                 let y = y.reshape((n, oh * ow, oc))?;
                 return match &self.bias {

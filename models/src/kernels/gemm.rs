@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use crate::sync_ptr::SyncPtr;
+use super::sync_ptr::SyncPtr;
 
 /// Columns per packed panel (two AVX-512 vectors, four AVX2 vectors).
 const NR: usize = 32;
