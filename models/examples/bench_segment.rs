@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
+use models::catalog::Format;
 use models::store::ModelState;
 use models::{preprocess, Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
@@ -38,7 +39,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         // The TF.js graphs this bench and scripts/bench/segmentation.mjs race; the hub
         // segmenters (DeepLabv3, SegFormer) are opt-in installs with their own loaders.
-        .filter(|m| m.task == Task::Segmentation && m.format == "tfjs-graph")
+        .filter(|m| m.task == Task::Segmentation && m.format == Format::TfjsGraph)
     {
         if store.state(spec) != ModelState::Ready {
             eprintln!(

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
+use models::catalog::{Arch, Format};
 use models::store::ModelState;
 use models::{detect, preprocess, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
 
@@ -75,11 +76,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         // The registry-packaged models this bench (and its TF.js/PyTorch/ORT counterparts in
         // scripts/bench) covers; hub models (YOLOv8, mit-b0) are opt-in installs.
-        .filter(|m| matches!(m.format.as_str(), "tfjs-graph" | "safetensors"))
+        .filter(|m| matches!(m.format, Format::TfjsGraph | Format::Safetensors))
         .filter(|m| {
             matches!(
-                m.arch.as_str(),
-                "nanodet" | "centernet" | "efficientnet-lite"
+                m.arch,
+                Some(Arch::NanoDet | Arch::CenterNet | Arch::EfficientNetLite)
             )
         });
     // `BENCH_ONLY=id[,id]` times only those models (for profiling one at a time).

@@ -15,7 +15,7 @@ use axum::Router;
 use common::{error_of, post, send};
 use image::{Rgb, RgbImage};
 use models::postprocess::ProbMap;
-use models::segment::Timings;
+use models::Timings;
 use models::{Catalog, LoadState, Model, ModelSpec, Segmentation, Segmenter};
 use server::engine::EngineOptions;
 use server::served::{EngineConfig, Loader, ServedModels};

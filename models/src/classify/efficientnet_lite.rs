@@ -15,13 +15,14 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 
-use super::{classify_batch_with, classify_images, Classification, Classifier};
+use super::{classify_batch_with, classify_images};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::kernels::conv::{im2col_nhwc_slice, same_padding};
 use crate::kernels::depthwise::depthwise_nhwc_slice;
 use crate::kernels::gemm::{gemm, Activation, PackedB};
 use crate::preprocess;
+use crate::task::{Classification, Classifier};
 
 /// (repeats, kernel, stride, expand ratio, output channels) per stage, EfficientNet-Lite0.
 const LITE0_STAGES: [(usize, usize, usize, usize, usize); 7] = [

@@ -1,4 +1,5 @@
-//! Image classification: the task trait, top-k as a pure function, and EfficientNet-Lite.
+//! Image classification (the task trait is [`crate::task::Classifier`]): top-k as a pure
+//! function, and EfficientNet-Lite.
 
 pub mod efficientnet_lite;
 
@@ -10,15 +11,8 @@ use image::RgbImage;
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::preprocess;
-use crate::segment::Timings;
+use crate::task::{Classification, Timings};
 pub use efficientnet_lite::EfficientNetLite;
-
-/// Class probabilities for one image (softmax over the model's labels).
-#[derive(Debug, Clone)]
-pub struct Classification {
-    pub probs: Vec<f32>,
-    pub timings: Timings,
-}
 
 /// One ranked class.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -26,19 +20,6 @@ pub struct Ranked {
     pub index: usize,
     pub label: String,
     pub probability: f32,
-}
-
-/// A classification model. Sync and `&self`: run on a blocking thread, shared between requests.
-pub trait Classifier: Send + Sync {
-    fn spec(&self) -> &ModelSpec;
-    fn classify(&self, img: &RgbImage) -> Result<Classification>;
-    /// Several images at once, one answer per image in order, each equal to [`classify`]'s
-    /// for that image alone. Models that gain from a batched forward override this.
-    ///
-    /// [`classify`]: Classifier::classify
-    fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
-        imgs.iter().map(|img| self.classify(img)).collect()
-    }
 }
 
 /// The task's work for a logits model: resize and normalise each image as the catalog says, one

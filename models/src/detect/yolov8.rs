@@ -17,10 +17,10 @@ use image::RgbImage;
 
 use super::letterbox::{to_input_tensor, Letterbox};
 use super::nms::{nms_per_class, Candidate};
-use super::{Detection, Detections, Detector, MAX_DETECTIONS, SCORE_FLOOR};
-use crate::catalog::ModelSpec;
+use super::{MAX_DETECTIONS, SCORE_FLOOR};
+use crate::catalog::{Arch, ModelSpec};
 use crate::error::{ModelError, Result};
-use crate::segment::Timings;
+use crate::task::{Detection, Detections, Detector, Timings};
 
 /// Feature strides of the three detection levels (P3, P4, P5).
 const STRIDES: [usize; 3] = [8, 16, 32];
@@ -51,10 +51,10 @@ impl Multiples {
     };
 
     /// The preset for a catalog `arch` (`yolov8n`, `yolov8s`).
-    pub fn for_arch(arch: &str) -> Option<Self> {
-        match arch {
-            "yolov8n" => Some(Self::N),
-            "yolov8s" => Some(Self::S),
+    pub fn for_arch(arch: Option<Arch>) -> Option<Self> {
+        match arch? {
+            Arch::YoloV8n => Some(Self::N),
+            Arch::YoloV8s => Some(Self::S),
             _ => None,
         }
     }
@@ -558,8 +558,8 @@ pub struct YoloDetector {
 impl YoloDetector {
     /// `spec.arch` picks the variant (`yolov8n`, `yolov8s`); `spec.labels` gives the classes.
     pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
-        let multiples = Multiples::for_arch(&spec.arch).ok_or_else(|| {
-            ModelError::Catalog(format!("{}: unknown YOLOv8 arch '{}'", spec.id, spec.arch))
+        let multiples = Multiples::for_arch(spec.arch).ok_or_else(|| {
+            ModelError::Catalog(format!("{}: unknown YOLOv8 arch {:?}", spec.id, spec.arch))
         })?;
         let model = YoloV8::load(path, multiples, spec.labels.len(), device)?;
         Self::new(spec, model, device)

@@ -10,12 +10,12 @@ use std::time::Instant;
 use candle_core::{DType, Device, IndexOp, Tensor};
 use image::RgbImage;
 
-use super::{Segmentation, Timings};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::kernels::depthwise::depthwise_nhwc;
 use crate::postprocess::{ClassMap, ProbMap};
 use crate::preprocess;
+use crate::task::{Segmentation, Timings};
 
 /// One checkpoint's tensors by name, every float tensor as f32 (f16/bf16 checkpoints load too).
 pub(crate) struct Tensors {

@@ -22,10 +22,11 @@ use candle_transformers::models::segformer::Config;
 use image::RgbImage;
 
 use super::layers::{self, nchw_to_tokens, tokens_to_nchw, Conv, Tensors};
-use super::{Segmentation, Segmenter};
 use crate::catalog::ModelSpec;
-use crate::classify::{classify_batch_with, classify_images, Classification, Classifier};
+use crate::classify::{classify_batch_with, classify_images};
 use crate::error::{ModelError, Result};
+use crate::task::{Classification, Classifier};
+use crate::task::{Segmentation, Segmenter};
 
 /// PyTorch's LayerNorm/BatchNorm2d default, which transformers' SegFormer modules use.
 const NORM_EPS: f64 = 1e-5;

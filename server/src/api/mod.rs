@@ -46,12 +46,7 @@ impl StageTimings {
     /// (`encode_ms`, counted as post-processing). The total is filled in by [`finish`].
     /// `engine_ms` is the whole wait for the engine's answer; the model's own stages are taken
     /// out of it, leaving the time queued.
-    pub fn of_run(
-        decode_ms: f64,
-        engine_ms: f64,
-        model: &models::segment::Timings,
-        encode_ms: f64,
-    ) -> Self {
+    pub fn of_run(decode_ms: f64, engine_ms: f64, model: &models::Timings, encode_ms: f64) -> Self {
         let model_ms = model.preprocess_ms + model.inference_ms + model.postprocess_ms;
         Self {
             queue_ms: (engine_ms - model_ms).max(0.0),
