@@ -8,8 +8,9 @@ use std::time::Instant;
 
 use candle_core::Device;
 use models::catalog::Format;
+use models::image::preprocess;
 use models::store::ModelState;
-use models::{preprocess, Catalog, Segmenter, Store, Task, TfjsSegmenter};
+use models::{Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);

@@ -16,8 +16,9 @@ use std::time::Instant;
 
 use candle_core::Device;
 use models::catalog::{Arch, Format};
+use models::image::preprocess;
 use models::store::ModelState;
-use models::{detect, preprocess, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
+use models::{detect, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
 
 const PHOTO: &str = "person.jpg";
 const WARMUP: usize = 3;

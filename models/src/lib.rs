@@ -1,21 +1,21 @@
 //! candle model code for candlelit: the catalog and store (where weights come from), the task
 //! traits (`task`) with one implementation per architecture (`segment/`, `detect/`,
 //! `classify/`, `summarize/`), `load` that builds one from the store, a TF.js graph runtime
-//! (`tfjs/`), the direct CPU kernels the vision networks share (`kernels/`), and pre/post-
-//! processing as pure functions. Nothing here knows about HTTP.
+//! (`tfjs/`), the direct CPU kernels the vision networks share (`kernels/`), the SegFormer
+//! encoder both its heads share (`segformer`), and image pre/post-processing as pure functions
+//! (`image/`). Nothing here knows about HTTP.
 
 pub mod catalog;
 pub mod classify;
 pub mod convert;
 pub mod cpu;
 pub mod detect;
-pub mod draw;
 pub mod error;
 pub mod hub;
+pub mod image;
 pub mod kernels;
 pub mod load;
-pub mod postprocess;
-pub mod preprocess;
+pub mod segformer;
 pub mod segment;
 pub mod store;
 pub mod summarize;

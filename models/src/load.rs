@@ -7,10 +7,10 @@ use std::sync::Arc;
 use candle_core::Device;
 
 use crate::catalog::{Arch, Format, ModelSpec, Task};
-use crate::classify::EfficientNetLite;
+use crate::classify::{EfficientNetLite, SegFormerClassifier};
 use crate::detect::yolov8::YoloDetector;
 use crate::detect::TfjsDetector;
-use crate::segment::{DeepLabSegmenter, SegFormerClassifier, SegFormerSegmenter, TfjsSegmenter};
+use crate::segment::{DeepLabSegmenter, SegFormerSegmenter, TfjsSegmenter};
 use crate::store::{ModelState, Store};
 use crate::summarize::bart::BartSummarizer;
 use crate::summarize::t5::T5Summarizer;

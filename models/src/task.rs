@@ -3,18 +3,22 @@
 //! takes `&self`: callers run it on a blocking thread and share it between requests.
 
 use std::sync::Arc;
+use std::time::Instant;
 
+use candle_core::{Device, Tensor};
 use image::RgbImage;
 
 use crate::catalog::ModelSpec;
 use crate::detect::nms::BBox;
-use crate::error::Result;
-use crate::postprocess::{ClassMap, ProbMap};
+use crate::error::{ModelError, Result};
+use crate::image::postprocess::{ClassMap, ProbMap};
+use crate::image::preprocess;
 // The summarizer's trait stays beside its request and answer types in summarize/.
 pub use crate::summarize::Summarizer;
 
-/// One segmentation model's answer for one image, at the model's resolution: the foreground probability
-/// (for multi-class models, 1 - P(background)), and for multi-class models the per-pixel class.
+/// One segmentation model's answer for one image, at the model's resolution: the foreground
+/// probability (for multi-class models, 1 - P(background)), and for multi-class models the
+/// per-pixel class.
 #[derive(Debug, Clone)]
 pub struct Segmentation {
     pub probs: ProbMap,
@@ -131,4 +135,32 @@ pub enum Model {
     Detector(Arc<dyn Detector>),
     Classifier(Arc<dyn Classifier>),
     Summarizer(Arc<dyn Summarizer>),
+}
+
+/// An image task's three stages on a batch, for a model that maps `[N, 3, H, W]` to logits:
+/// the catalog's preprocessing, one `forward` for all images, then `decode` of the logits into
+/// one answer per image. The times are the whole batch's (how long each request waited).
+pub(crate) fn run_logits_batch<T>(
+    spec: &ModelSpec,
+    device: &Device,
+    imgs: &[&RgbImage],
+    forward: impl Fn(&Tensor) -> Result<Tensor>,
+    decode: impl FnOnce(&Tensor) -> Result<Vec<T>>,
+) -> Result<(Vec<T>, Timings)> {
+    let t0 = Instant::now();
+    let x = preprocess::to_batch(imgs, spec.image_input(), device)?;
+    let t1 = Instant::now();
+    let logits = forward(&x)?;
+    let t2 = Instant::now();
+    let answers = decode(&logits)?;
+    Ok((answers, Timings::between(t0, t1, t2, Instant::now())))
+}
+
+/// A trait's batch method from a run over the whole batch: no images, no run; a failure is
+/// every image's failure.
+pub(crate) fn per_image<T>(n: usize, run: impl FnOnce() -> Result<Vec<T>>) -> Vec<Result<T>> {
+    if n == 0 {
+        return Vec::new();
+    }
+    ModelError::for_each(n, run())
 }

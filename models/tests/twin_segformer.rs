@@ -8,10 +8,8 @@ mod twin_support;
 
 use candle_core::Device;
 use models::catalog::Task;
-use models::segment::segformer::{
-    SegFormerClassifier, SegFormerForImageClassification, SegFormerForSemanticSegmentation,
-    SegFormerSegmenter,
-};
+use models::classify::segformer::{SegFormerClassifier, SegFormerForImageClassification};
+use models::segment::segformer::{SegFormerForSemanticSegmentation, SegFormerSegmenter};
 use models::{Classifier, Segmenter};
 
 #[test]

@@ -10,7 +10,9 @@ use candle_core::{Device, Tensor};
 use image::{Rgb, RgbImage};
 use models::catalog::Arch;
 use models::detect::letterbox::Letterbox;
-use models::detect::yolov8::{non_max_suppression, Multiples, NmsConfig, YoloDetector, YoloV8};
+use models::detect::yolov8::decode::{non_max_suppression, NmsConfig};
+use models::detect::yolov8::network::{Multiples, YoloV8};
+use models::detect::yolov8::YoloDetector;
 use models::{Catalog, Detector};
 use serde_json::Value;
 

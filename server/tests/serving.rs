@@ -14,7 +14,7 @@ use axum::http::{header, Request};
 use axum::Router;
 use common::{error_of, post, send};
 use image::{Rgb, RgbImage};
-use models::postprocess::ProbMap;
+use models::image::postprocess::ProbMap;
 use models::Timings;
 use models::{Catalog, LoadState, Model, ModelSpec, Segmentation, Segmenter};
 use server::engine::EngineOptions;

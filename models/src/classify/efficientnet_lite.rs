@@ -18,10 +18,10 @@ use image::RgbImage;
 use super::{classify_batch_with, classify_images};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
+use crate::image::preprocess;
 use crate::kernels::conv::{im2col_nhwc_slice, same_padding};
 use crate::kernels::depthwise::depthwise_nhwc_slice;
 use crate::kernels::gemm::{gemm, Activation, PackedB};
-use crate::preprocess;
 use crate::task::{Classification, Classifier};
 
 /// (repeats, kernel, stride, expand ratio, output channels) per stage, EfficientNet-Lite0.

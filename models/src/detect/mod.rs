@@ -1,5 +1,6 @@
-//! Object detection (the task trait is [`crate::task::Detector`]): the TF.js-graph detectors (NanoDet, CenterNet), and
-//! decoding/suppression as pure functions in the submodules.
+//! Object detection (the task trait is [`crate::task::Detector`]): the TF.js-graph detectors
+//! (NanoDet, CenterNet) and YOLOv8, with decoding and suppression as pure functions in the
+//! submodules.
 
 pub mod centernet;
 pub mod letterbox;
@@ -15,7 +16,7 @@ use image::RgbImage;
 
 use crate::catalog::{Arch as CatalogArch, ModelSpec};
 use crate::error::{ModelError, Result};
-use crate::preprocess;
+use crate::image::preprocess;
 use crate::task::{Detection, Detections, Detector, Timings};
 use crate::tfjs::Graph;
 pub use nms::{BBox, Candidate};

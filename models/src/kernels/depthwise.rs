@@ -113,6 +113,7 @@ pub fn depthwise_nhwc_slice(
 #[cfg(test)]
 mod depthwise_tests {
     use super::*;
+    use crate::kernels::test_reference::{conv2d_nhwc, max_abs_diff};
     use candle_core::{Device, IndexOp};
 
     #[test]
@@ -136,13 +137,6 @@ mod depthwise_tests {
             )
             .unwrap();
             // Reference: candle's grouped conv on NCHW with explicit padding.
-            let xc = x
-                .permute((0, 3, 1, 2))
-                .unwrap()
-                .pad_with_zeros(2, pads[0], pads[1])
-                .unwrap()
-                .pad_with_zeros(3, pads[2], pads[3])
-                .unwrap();
             let wc = w
                 .permute((2, 0, 1))
                 .unwrap()
@@ -150,24 +144,10 @@ mod depthwise_tests {
                 .unwrap()
                 .contiguous()
                 .unwrap();
-            let reference = xc
-                .contiguous()
-                .unwrap()
-                .conv2d(&wc, 0, stride, dilation, 5)
-                .unwrap()
-                .permute((0, 2, 3, 1))
-                .unwrap();
+            let reference = conv2d_nhwc(&x, pads, &wc, stride, dilation, 5);
             assert_eq!(ours.dims(), reference.dims());
-            let diff = (ours - reference)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap();
             assert!(
-                diff.to_scalar::<f32>().unwrap() < 1e-4,
+                max_abs_diff(&ours, &reference) < 1e-4,
                 "stride {stride} dilation {dilation}"
             );
         }

@@ -231,6 +231,9 @@ fn kernel(lvl: Level, rows: usize, a: &[f32], k: usize, panel: &[f32], tile: &mu
     }
 }
 
+// The AVX-512 and AVX2 tiles are the same loop written twice on purpose: each must be its own
+// `#[target_feature]` function over its own vector type for the intrinsics to compile to
+// those instructions, and which one runs is picked at run time.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::NR;

@@ -9,6 +9,8 @@ pub mod gemm;
 pub mod pool;
 pub mod resize;
 pub(crate) mod sync_ptr;
+#[cfg(test)]
+mod test_reference;
 
 use candle_core::{Result, Tensor};
 

@@ -39,6 +39,7 @@ pub fn pool_tiled_nhwc(x: &Tensor, (kh, kw): (usize, usize), max: bool) -> Resul
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::test_reference::max_abs_diff;
     use candle_core::Device;
 
     #[test]
@@ -55,16 +56,7 @@ mod tests {
             .unwrap()
             .permute((0, 2, 3, 1))
             .unwrap();
-            let diff = (ours - r)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
+            let diff = max_abs_diff(&ours, &r);
             assert!(diff < 1e-5, "max={max}: {diff}");
         }
     }

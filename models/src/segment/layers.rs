@@ -5,17 +5,15 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use image::RgbImage;
 
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
+use crate::image::postprocess::{ClassMap, ProbMap};
 use crate::kernels::depthwise::depthwise_nhwc;
-use crate::postprocess::{ClassMap, ProbMap};
-use crate::preprocess;
-use crate::task::{Segmentation, Timings};
+use crate::task::{per_image, run_logits_batch, Segmentation};
 
 /// One checkpoint's tensors by name, every float tensor as f32 (f16/bf16 checkpoints load too).
 pub(crate) struct Tensors {
@@ -307,14 +305,7 @@ pub(crate) fn segment_images(
     imgs: &[&RgbImage],
     forward: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<Segmentation>> {
-    let input = spec.image_input();
-    let t0 = Instant::now();
-    let x = preprocess::to_batch(imgs, input, device)?;
-    let t1 = Instant::now();
-    let logits = forward(&x)?;
-    let t2 = Instant::now();
-    let maps = class_maps(&logits)?;
-    let timings = Timings::between(t0, t1, t2, Instant::now());
+    let (maps, timings) = run_logits_batch(spec, device, imgs, forward, class_maps)?;
     Ok(maps
         .into_iter()
         .map(|(probs, classes)| Segmentation {
@@ -332,10 +323,7 @@ pub(crate) fn segment_batch_with(
     imgs: &[&RgbImage],
     forward: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Vec<Result<Segmentation>> {
-    if imgs.is_empty() {
-        return Vec::new();
-    }
-    ModelError::for_each(imgs.len(), segment_images(spec, device, imgs, forward))
+    per_image(imgs.len(), || segment_images(spec, device, imgs, forward))
 }
 
 /// The catalog's labels must match the checkpoint's class count when the catalog lists any.

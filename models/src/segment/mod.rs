@@ -2,7 +2,7 @@
 //! trait is [`crate::task::Segmenter`]).
 
 pub mod deeplab;
-mod layers;
+pub(crate) mod layers;
 pub mod segformer;
 
 use std::path::Path;
@@ -13,12 +13,12 @@ use image::RgbImage;
 
 use crate::catalog::{ModelSpec, OutputKind, OutputSpec};
 use crate::error::{ModelError, Result};
-use crate::postprocess::ProbMap;
-use crate::preprocess;
+use crate::image::postprocess::ProbMap;
+use crate::image::preprocess;
 use crate::task::{Segmentation, Segmenter, Timings};
 use crate::tfjs::Graph;
 pub use deeplab::{DeepLabSegmenter, DeepLabV3};
-pub use segformer::{SegFormerClassifier, SegFormerSegmenter};
+pub use segformer::SegFormerSegmenter;
 
 /// A person/background model stored as a TF.js graph (MediaPipe Selfie, Meet).
 pub struct TfjsSegmenter {

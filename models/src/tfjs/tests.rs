@@ -12,6 +12,17 @@ fn node(json: &str) -> NodeDef {
     serde_json::from_str(json).unwrap()
 }
 
+/// The graph's first output for one input, flattened.
+fn run_flat(g: &Graph, x: Tensor) -> Vec<f32> {
+    g.run(&[x])
+        .unwrap()
+        .remove(0)
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap()
+}
+
 fn conv_graph(padding: &str, stride: usize) -> (Vec<NodeDef>, HashMap<String, ConstValue>) {
     let strides = format!(r#"{{"list":{{"i":["1","{stride}","{stride}","1"]}}}}"#);
     let nodes = vec![
@@ -61,14 +72,7 @@ fn strided_same_conv_pads_after_like_tf() {
     let (nodes, w) = conv_graph("U0FNRQ==", 2);
     let g = Graph::build(&nodes, w, &["out".into()]).unwrap();
     let x = Tensor::ones((1, 4, 4, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
-    let v: Vec<f32> = g
-        .run(&[x])
-        .unwrap()
-        .remove(0)
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
+    let v = run_flat(&g, x);
     // TF pads 0 before and 1 after: the first window is fully inside (9), the last is clipped (4).
     assert_eq!(v, vec![8.0, 5.0, 5.0, 3.0]);
 }
@@ -149,13 +153,6 @@ fn depthwise_conv_and_split_and_concat() {
         .unwrap()
         .reshape((1, 1, 1, 2))
         .unwrap();
-    let v: Vec<f32> = g
-        .run(&[x])
-        .unwrap()
-        .remove(0)
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
+    let v = run_flat(&g, x);
     assert_eq!(v, vec![10.0, 2.0]);
 }

@@ -7,7 +7,8 @@ use std::time::Instant;
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use models::detect::{coco91_id, SCORE_FLOOR};
-use models::{draw, Task};
+use models::image::draw;
+use models::Task;
 use serde::{Deserialize, Serialize};
 
 use super::{decode_image, finish, model_or_default, number_in, pick, query_or_400, StageTimings};

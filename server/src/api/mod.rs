@@ -167,7 +167,7 @@ pub(crate) fn number_in(
 /// An image as a `data:image/png;base64,...` URL, for JSON answers that carry the input back.
 pub(crate) fn png_data_url(img: &image::RgbImage) -> Result<String, ApiError> {
     use base64::Engine;
-    let png = models::postprocess::encode_png_rgb(img)?;
+    let png = models::image::postprocess::encode_png_rgb(img)?;
     Ok(format!(
         "data:image/png;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(png)

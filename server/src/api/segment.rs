@@ -5,7 +5,7 @@ use std::time::Instant;
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use base64::Engine;
-use models::postprocess::{self, PERSON_TINT};
+use models::image::postprocess::{self, PERSON_TINT};
 use models::Task;
 use serde::{Deserialize, Serialize};
 
@@ -188,7 +188,8 @@ async fn segment(
         _ => 1,
     };
     let need = Need {
-        cover: (!need_full).then(|| models::preprocess::cover_for(model.spec().image_input())),
+        cover: (!need_full)
+            .then(|| models::image::preprocess::cover_for(model.spec().image_input())),
         output_at_size: at_size_images > 0,
     };
 

@@ -117,15 +117,15 @@ async fn decode_input(
             limits.check_size(w, h, need.output_at_size)?;
             let img = match need.cover {
                 Some((mw, mh)) => {
-                    let (cw, ch) = models::preprocess::cover_size(w, h, mw, mh);
+                    let (cw, ch) = models::image::preprocess::cover_size(w, h, mw, mh);
                     if (cw, ch) == (w, h) {
                         img
                     } else {
-                        models::preprocess::resize(
+                        models::image::preprocess::resize(
                             &img,
                             cw,
                             ch,
-                            models::preprocess::Filter::Bilinear,
+                            models::image::preprocess::Filter::Bilinear,
                             None,
                         )
                     }
@@ -162,7 +162,9 @@ pub(super) async fn segment(
     let image = image_of(the_input(id, inputs, IMAGE_INPUT)?)?;
     // The mask is at the input's size (the output cap applies); the model needs only its own.
     let need = Need {
-        cover: Some(models::preprocess::cover_for(model.spec().image_input())),
+        cover: Some(models::image::preprocess::cover_for(
+            model.spec().image_input(),
+        )),
         output_at_size: true,
     };
     let ticket = engine.admit()?;
