@@ -1,6 +1,7 @@
 //! Building blocks the PyTorch-layout segmenters (DeepLabV3, SegFormer) share: a checkpoint's
 //! named tensors, NCHW convolutions with eval-mode batch norm folded in, PyTorch's activations,
-//! and logits -> [`Segmentation`] for the task trait.
+//! and logits -> [`Segmentation`] for the task trait. The SegFormer encoder
+//! ([`crate::segformer`]), which the mit-b0 classifier uses too, reads its checkpoint with these.
 
 use std::collections::HashMap;
 use std::path::Path;
