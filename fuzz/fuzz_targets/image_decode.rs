@@ -31,8 +31,8 @@ fuzz_target!(|data: &[u8]| {
     };
     assert_eq!(decoded.original, (header.width, header.height));
     if let Some(spec) = spec {
-        let resized = models::preprocess::resize_for(&decoded.img, spec);
+        let resized = models::image::preprocess::resize_for(&decoded.img, spec);
         assert_eq!(resized.dimensions(), (spec.width, spec.height));
-        models::preprocess::to_tensor(&resized, spec, &candle_core::Device::Cpu).unwrap();
+        models::image::preprocess::to_tensor(&resized, spec, &candle_core::Device::Cpu).unwrap();
     }
 });

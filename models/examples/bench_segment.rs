@@ -7,8 +7,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
+use models::catalog::Format;
+use models::image::preprocess;
 use models::store::ModelState;
-use models::{preprocess, Catalog, Segmenter, Store, Task, TfjsSegmenter};
+use models::{Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -38,7 +40,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         // The TF.js graphs this bench and scripts/bench/segmentation.mjs race; the hub
         // segmenters (DeepLabv3, SegFormer) are opt-in installs with their own loaders.
-        .filter(|m| m.task == Task::Segmentation && m.format == "tfjs-graph")
+        .filter(|m| m.task == Task::Segmentation && m.format == Format::TfjsGraph)
     {
         if store.state(spec) != ModelState::Ready {
             eprintln!(

@@ -15,8 +15,10 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Device;
+use models::catalog::{Arch, Format};
+use models::image::preprocess;
 use models::store::ModelState;
-use models::{detect, preprocess, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
+use models::{detect, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
 
 const PHOTO: &str = "person.jpg";
 const WARMUP: usize = 3;
@@ -75,11 +77,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         // The registry-packaged models this bench (and its TF.js/PyTorch/ORT counterparts in
         // scripts/bench) covers; hub models (YOLOv8, mit-b0) are opt-in installs.
-        .filter(|m| matches!(m.format.as_str(), "tfjs-graph" | "safetensors"))
+        .filter(|m| matches!(m.format, Format::TfjsGraph | Format::Safetensors))
         .filter(|m| {
             matches!(
-                m.arch.as_str(),
-                "nanodet" | "centernet" | "efficientnet-lite"
+                m.arch,
+                Some(Arch::NanoDet | Arch::CenterNet | Arch::EfficientNetLite)
             )
         });
     // `BENCH_ONLY=id[,id]` times only those models (for profiling one at a time).

@@ -7,7 +7,8 @@
 
 use std::path::PathBuf;
 
-use models::{preprocess, Catalog, Task};
+use models::image::preprocess;
+use models::{Catalog, Task};
 
 const PHOTOS: &[&str] = &["person.jpg", "dog.jpg", "horses.jpg", "giraffe.jpg"];
 /// Detection and classification also use eagle.jpg (the real-image checks).

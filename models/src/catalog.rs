@@ -65,11 +65,11 @@ pub struct ModelSpec {
     pub licence: String,
     #[serde(default)]
     pub homepage: String,
-    pub format: String,
-    /// Which decoder/architecture reads the graph's outputs (e.g. `nanodet`, `centernet`,
-    /// `efficientnet-lite`, `llama`); empty when the task has only one.
+    pub format: Format,
+    /// Which network or decoder reads the weights; absent when the format has only one for
+    /// the task (the TF.js person segmenters).
     #[serde(default)]
-    pub arch: String,
+    pub arch: Option<Arch>,
     /// The file (after extraction and conversion, in the model's store folder) the loader opens.
     pub graph: String,
     #[serde(default)]
@@ -87,6 +87,56 @@ pub struct ModelSpec {
     pub input: Option<InputSpec>,
     #[serde(default)]
     pub output: Option<OutputSpec>,
+}
+
+/// How a model's weights are stored (what the loader opens). An unknown name is a parse error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    /// TF.js `model.json` + weight shards, run by the graph runtime.
+    TfjsGraph,
+    Safetensors,
+    Gguf,
+    /// A Hugging Face model folder (`config.json`, weights, tokenizer).
+    HfDir,
+}
+
+impl Format {
+    /// The catalog's name for it (`tfjs-graph`, `hf-dir`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Format::TfjsGraph => "tfjs-graph",
+            Format::Safetensors => "safetensors",
+            Format::Gguf => "gguf",
+            Format::HfDir => "hf-dir",
+        }
+    }
+}
+
+/// The network (or, for TF.js detectors, the output decoder) a model needs. An unknown name is
+/// a parse error, so a catalog typo fails when the catalog is read, not when the model loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Arch {
+    #[serde(rename = "nanodet")]
+    NanoDet,
+    #[serde(rename = "centernet")]
+    CenterNet,
+    #[serde(rename = "efficientnet-lite")]
+    EfficientNetLite,
+    #[serde(rename = "llama")]
+    Llama,
+    #[serde(rename = "deeplabv3")]
+    DeepLabV3,
+    #[serde(rename = "segformer")]
+    SegFormer,
+    #[serde(rename = "yolov8n")]
+    YoloV8n,
+    #[serde(rename = "yolov8s")]
+    YoloV8s,
+    #[serde(rename = "t5")]
+    T5,
+    #[serde(rename = "bart")]
+    Bart,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -352,6 +402,22 @@ mod tests {
         );
         assert_ne!(unpinned, one);
         assert!(Catalog::parse(&format!("[[model]]{unpinned}")).is_err());
+    }
+
+    #[test]
+    fn an_unknown_arch_or_format_is_a_parse_error_naming_it() {
+        let one = BUILTIN.split("[[model]]").nth(3).unwrap();
+        assert!(one.contains("arch = \"nanodet\""), "{one}");
+        let typo = one.replace("arch = \"nanodet\"", "arch = \"nanodett\"");
+        let err = Catalog::parse(&format!("[[model]]{typo}")).unwrap_err();
+        assert!(err.to_string().contains("nanodett"), "{err}");
+        let typo = one.replace("format = \"tfjs-graph\"", "format = \"tfjs\"");
+        let err = Catalog::parse(&format!("[[model]]{typo}")).unwrap_err();
+        assert!(err.to_string().contains("tfjs"), "{err}");
+        assert_eq!(
+            Catalog::parse(&format!("[[model]]{one}")).unwrap().models[0].arch,
+            Some(Arch::NanoDet)
+        );
     }
 
     #[test]

@@ -1,30 +1,40 @@
-//! candle model code for candlelit: the catalog and store (where weights come from), a TF.js
-//! graph runtime on candle, per-task traits with their implementations, the registry that
-//! loads them, and pre/post-processing as pure functions. Nothing here knows about HTTP.
+//! candle model code for candlelit: the catalog and store (where weights come from), the task
+//! traits (`task`) with one implementation per architecture (`segment/`, `detect/`,
+//! `classify/`, `summarize/`), `load` that builds one from the store, a TF.js graph runtime
+//! (`tfjs/`), the direct CPU kernels the vision networks share (`kernels/`), the SegFormer
+//! encoder both its heads share (`segformer`), and image pre/post-processing as pure functions
+//! (`image/`). Nothing here knows about HTTP.
 
 pub mod catalog;
 pub mod classify;
 pub mod convert;
 pub mod cpu;
 pub mod detect;
-pub mod draw;
 pub mod error;
-pub mod gemm;
 pub mod hub;
-pub mod postprocess;
-pub mod preprocess;
-pub mod registry;
+pub mod image;
+pub mod kernels;
+pub mod load;
+pub mod segformer;
 pub mod segment;
 pub mod store;
 pub mod summarize;
-pub(crate) mod sync_ptr;
+pub mod task;
 pub mod tfjs;
 
+// The summarizers' kernels (summarize/) still import `crate::sync_ptr`; kept until that
+// folder's imports move to `crate::kernels::sync_ptr`.
+pub(crate) use kernels::sync_ptr;
+
 pub use catalog::{Catalog, ModelSpec, Task};
-pub use classify::{Classification, Classifier, EfficientNetLite};
-pub use detect::{Detection, Detections, Detector, TfjsDetector};
+pub use classify::EfficientNetLite;
+pub use detect::TfjsDetector;
 pub use error::{ModelError, Result};
-pub use registry::{LoadState, Model, Registry};
-pub use segment::{Segmentation, Segmenter, TfjsSegmenter};
+pub use load::LoadState;
+pub use segment::TfjsSegmenter;
 pub use store::{ModelState, Store};
-pub use summarize::{SmolLm, StopReason, SummarizeRequest, Summarizer, Summary};
+pub use summarize::{SmolLm, StopReason, SummarizeRequest, Summary};
+pub use task::{
+    Classification, Classifier, Detection, Detections, Detector, Model, Segmentation, Segmenter,
+    Summarizer, Timings,
+};

@@ -5,7 +5,8 @@
 mod common;
 
 use candle_core::{Device, IndexOp};
-use models::{preprocess, tfjs::Graph};
+use models::image::preprocess;
+use models::tfjs::Graph;
 
 #[test]
 fn nanodet_graph_runs_and_sees_the_dog_the_bicycle_and_the_truck() {

@@ -8,7 +8,8 @@ use std::collections::HashMap;
 
 use candle_core::Device;
 use models::catalog::Task;
-use models::segment::{DeepLabSegmenter, DeepLabV3, Segmenter};
+use models::segment::{DeepLabSegmenter, DeepLabV3};
+use models::Segmenter;
 
 const ARCHS: [&str; 2] = ["deeplab_resnet50", "deeplab_mobilenet_v3_large"];
 

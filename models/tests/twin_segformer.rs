@@ -8,12 +8,9 @@ mod twin_support;
 
 use candle_core::Device;
 use models::catalog::Task;
-use models::classify::Classifier;
-use models::segment::segformer::{
-    SegFormerClassifier, SegFormerForImageClassification, SegFormerForSemanticSegmentation,
-    SegFormerSegmenter,
-};
-use models::segment::Segmenter;
+use models::classify::segformer::{SegFormerClassifier, SegFormerForImageClassification};
+use models::segment::segformer::{SegFormerForSemanticSegmentation, SegFormerSegmenter};
+use models::{Classifier, Segmenter};
 
 #[test]
 fn segmentation_twin_matches_transformers() {

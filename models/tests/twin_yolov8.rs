@@ -8,8 +8,11 @@ use std::path::PathBuf;
 
 use candle_core::{Device, Tensor};
 use image::{Rgb, RgbImage};
+use models::catalog::Arch;
 use models::detect::letterbox::Letterbox;
-use models::detect::yolov8::{non_max_suppression, Multiples, NmsConfig, YoloDetector, YoloV8};
+use models::detect::yolov8::decode::{non_max_suppression, NmsConfig};
+use models::detect::yolov8::network::{Multiples, YoloV8};
+use models::detect::yolov8::YoloDetector;
 use models::{Catalog, Detector};
 use serde_json::Value;
 
@@ -221,7 +224,7 @@ fn twin_detector() -> YoloDetector {
         .expect("a COCO-80 detection spec")
         .clone();
     spec.id = "yolov8-twin".into();
-    spec.arch = "yolov8n".into();
+    spec.arch = Some(Arch::YoloV8n);
     let input = spec.input.as_mut().expect("image input");
     let wh = pair(&reference()["input_wh"]);
     (input.width, input.height) = wh;

@@ -27,7 +27,7 @@ async fn main() -> anyhow::Result<()> {
         .expect("selfie in the catalog")
         .clone();
     let device = candle_core::Device::Cpu;
-    let (_, model) = models::registry::load_one(&spec, &store, &device);
+    let (_, model) = models::load::load_one(&spec, &store, &device);
     let Some(models::Model::Segmenter(seg)) = model else {
         anyhow::bail!("selfie is not in {dir}; run `make fetch`");
     };

@@ -187,7 +187,7 @@ async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     served.start_loading_checked(
         Box::new({
             let store = store.clone();
-            move |spec| models::registry::load_one(spec, &store, &device)
+            move |spec| models::load::load_one(spec, &store, &device)
         }),
         Some(Duration::from_secs(args.rescan_secs.max(1))),
         Some(server::runtime::served::store_check(store)),

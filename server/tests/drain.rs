@@ -11,7 +11,7 @@ use axum::body::Body;
 use axum::http::Request;
 use common::{post, send};
 use image::{Rgb, RgbImage};
-use models::postprocess::ProbMap;
+use models::image::postprocess::ProbMap;
 use models::{Catalog, Model, ModelSpec, Segmentation, Segmenter};
 use server::runtime::served::{EngineConfig, ServedModels};
 use server::{AppState, Settings};

@@ -343,7 +343,7 @@ async fn a_request_over_the_memory_budget_is_refused_at_once() {
     // A small file whose pixels need more than the whole budget (3000 x 2000: 24 MB to decode):
     // refused from its header, before any pixel is allocated.
     let big = image::RgbImage::new(3000, 2000);
-    let png = models::postprocess::encode_png_rgb(&big).unwrap();
+    let png = models::image::postprocess::encode_png_rgb(&big).unwrap();
     assert!(png.len() < 1 << 20);
     let (status, _, body) = send(
         app.clone(),
@@ -357,7 +357,7 @@ async fn a_request_over_the_memory_budget_is_refused_at_once() {
         error_of(&body).1
     );
     // Small enough: served.
-    let small = models::postprocess::encode_png_rgb(&image::RgbImage::new(64, 48)).unwrap();
+    let small = models::image::postprocess::encode_png_rgb(&image::RgbImage::new(64, 48)).unwrap();
     let (status, _, _) = send(app, post("/api/v1/detect/nanodet", "image/png", small)).await;
     assert_eq!(status, 200);
 }

@@ -76,7 +76,7 @@ async fn a_hub_model_placed_by_hand_is_served_without_a_restart() {
     let served = ServedModels::new(catalog, None, EngineConfig::default());
     let loader: Loader = {
         let store = store.clone();
-        Box::new(move |spec| models::registry::load_one(spec, &store, &candle_core::Device::Cpu))
+        Box::new(move |spec| models::load::load_one(spec, &store, &candle_core::Device::Cpu))
     };
     served.load_all(&loader);
     let app = server::app(AppState::new(

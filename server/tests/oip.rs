@@ -693,7 +693,7 @@ impl models::Segmenter for Slow {
     fn segment(&self, _: &image::RgbImage) -> models::Result<models::Segmentation> {
         std::thread::sleep(Duration::from_millis(400));
         Ok(models::Segmentation {
-            probs: models::postprocess::ProbMap::new(2, 2, vec![1.0; 4])?,
+            probs: models::image::postprocess::ProbMap::new(2, 2, vec![1.0; 4])?,
             classes: None,
             timings: Default::default(),
         })

@@ -1,11 +1,11 @@
 //! EfficientNet-Lite (Google's mobile variant of EfficientNet: no squeeze-excite, ReLU6, fixed
 //! stem and head) on candle, reading the `efficientnet_pytorch` tensor names
 //! (`_conv_stem`, `_blocks.N._expand_conv`, ...). Batch norms are folded into the convolutions
-//! at load, and the network runs in NHWC on plain buffers with the same direct kernels as the
-//! TF.js runtime: im2col stem and 1x1 convs through [`crate::gemm`] with bias, ReLU6 and the
-//! residual fused into the product's epilogue, and the NHWC depthwise kernel with its bias and
-//! ReLU6 fused (candle's grouped conv runs one convolution per channel, and each separate
-//! bias/clamp/add would be another pass over the activations).
+//! at load, and the network runs in NHWC on plain buffers with the direct kernels it shares
+//! with the TF.js runtime ([`crate::kernels`]): im2col stem and 1x1 convs through the gemm with
+//! bias, ReLU6 and the residual fused into the product's epilogue, and the NHWC depthwise kernel
+//! with its bias and ReLU6 fused (candle's grouped conv runs one convolution per channel, and
+//! each separate bias/clamp/add would be another pass over the activations).
 //! Convolutions use TensorFlow's "SAME" padding (asymmetric for stride 2), as the weights were
 //! trained with.
 
@@ -15,12 +15,14 @@ use std::sync::Arc;
 use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
 
-use super::{classify_batch_with, classify_images, Classification, Classifier};
+use super::{classify_batch_with, classify_images};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
-use crate::gemm::{gemm, Activation, PackedB};
-use crate::preprocess;
-use crate::tfjs::ops;
+use crate::image::preprocess;
+use crate::kernels::conv::{im2col_nhwc_slice, same_padding};
+use crate::kernels::depthwise::depthwise_nhwc_slice;
+use crate::kernels::gemm::{gemm, Activation, PackedB};
+use crate::task::{Classification, Classifier};
 
 /// (repeats, kernel, stride, expand ratio, output channels) per stage, EfficientNet-Lite0.
 const LITE0_STAGES: [(usize, usize, usize, usize, usize); 7] = [
@@ -158,8 +160,8 @@ impl Weights {
 }
 
 fn same_pads(h: usize, w: usize, k: usize, stride: usize) -> [usize; 4] {
-    let (t, b) = ops::same_padding(h, k, stride, 1);
-    let (l, r) = ops::same_padding(w, k, stride, 1);
+    let (t, b) = same_padding(h, k, stride, 1);
+    let (l, r) = same_padding(w, k, stride, 1);
     [t, b, l, r]
 }
 
@@ -168,7 +170,7 @@ impl DenseConv {
         let (_, h, w, _) = x.dims;
         let pads = same_pads(h, w, self.k, self.stride);
         let (patches, (n, oh, ow)) =
-            ops::im2col_nhwc_slice(&x.data, x.dims, (self.k, self.k), self.stride, 1, pads)?;
+            im2col_nhwc_slice(&x.data, x.dims, (self.k, self.k), self.stride, 1, pads)?;
         let mut data = vec![0f32; n * oh * ow * self.w.n()];
         gemm(&patches, n * oh * ow, &self.w, act, None, &mut data);
         Ok(Nhwc {
@@ -197,7 +199,7 @@ impl Depthwise {
         let (_, h, w, _) = x.dims;
         let pads = same_pads(h, w, self.k, self.stride);
         let k = (self.k, self.k);
-        let (data, dims) = ops::depthwise_nhwc_slice(
+        let (data, dims) = depthwise_nhwc_slice(
             &x.data,
             x.dims,
             &self.w,

@@ -1,24 +1,17 @@
-//! Image classification: the task trait, top-k as a pure function, and EfficientNet-Lite.
+//! Image classification (the task trait is [`crate::task::Classifier`]): top-k as a pure
+//! function, and EfficientNet-Lite.
 
 pub mod efficientnet_lite;
-
-use std::time::Instant;
+pub mod segformer;
 
 use candle_core::{Device, Tensor, D};
 use image::RgbImage;
 
 use crate::catalog::ModelSpec;
-use crate::error::{ModelError, Result};
-use crate::preprocess;
-use crate::segment::Timings;
+use crate::error::Result;
+use crate::task::{per_image, run_logits_batch, Classification};
 pub use efficientnet_lite::EfficientNetLite;
-
-/// Class probabilities for one image (softmax over the model's labels).
-#[derive(Debug, Clone)]
-pub struct Classification {
-    pub probs: Vec<f32>,
-    pub timings: Timings,
-}
+pub use segformer::SegFormerClassifier;
 
 /// One ranked class.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -26,19 +19,6 @@ pub struct Ranked {
     pub index: usize,
     pub label: String,
     pub probability: f32,
-}
-
-/// A classification model. Sync and `&self`: run on a blocking thread, shared between requests.
-pub trait Classifier: Send + Sync {
-    fn spec(&self) -> &ModelSpec;
-    fn classify(&self, img: &RgbImage) -> Result<Classification>;
-    /// Several images at once, one answer per image in order, each equal to [`classify`]'s
-    /// for that image alone. Models that gain from a batched forward override this.
-    ///
-    /// [`classify`]: Classifier::classify
-    fn classify_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Classification>> {
-        imgs.iter().map(|img| self.classify(img)).collect()
-    }
 }
 
 /// The task's work for a logits model: resize and normalise each image as the catalog says, one
@@ -50,14 +30,8 @@ pub(crate) fn classify_images(
     imgs: &[&RgbImage],
     forward: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<Classification>> {
-    let input = spec.image_input();
-    let t0 = Instant::now();
-    let x = preprocess::to_batch(imgs, input, device)?;
-    let t1 = Instant::now();
-    let logits = forward(&x)?;
-    let t2 = Instant::now();
-    let probs = candle_nn::ops::softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
-    let timings = Timings::between(t0, t1, t2, Instant::now());
+    let decode = |logits: &Tensor| Ok(candle_nn::ops::softmax(logits, D::Minus1)?.to_vec2()?);
+    let (probs, timings) = run_logits_batch(spec, device, imgs, forward, decode)?;
     Ok(probs
         .into_iter()
         .map(|probs| Classification { probs, timings })
@@ -71,10 +45,7 @@ pub(crate) fn classify_batch_with(
     imgs: &[&RgbImage],
     forward: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Vec<Result<Classification>> {
-    if imgs.is_empty() {
-        return Vec::new();
-    }
-    ModelError::for_each(imgs.len(), classify_images(spec, device, imgs, forward))
+    per_image(imgs.len(), || classify_images(spec, device, imgs, forward))
 }
 
 /// The `k` most probable classes, best first; equal probabilities keep index order.

@@ -1,5 +1,6 @@
-//! Object detection: the task trait, its TF.js-graph implementation (NanoDet, CenterNet), and
-//! decoding/suppression as pure functions in the submodules.
+//! Object detection (the task trait is [`crate::task::Detector`]): the TF.js-graph detectors
+//! (NanoDet, CenterNet) and YOLOv8, with decoding and suppression as pure functions in the
+//! submodules.
 
 pub mod centernet;
 pub mod letterbox;
@@ -13,10 +14,10 @@ use std::time::Instant;
 use candle_core::{Device, Tensor};
 use image::RgbImage;
 
-use crate::catalog::ModelSpec;
+use crate::catalog::{Arch as CatalogArch, ModelSpec};
 use crate::error::{ModelError, Result};
-use crate::preprocess;
-use crate::segment::Timings;
+use crate::image::preprocess;
+use crate::task::{Detection, Detections, Detector, Timings};
 use crate::tfjs::Graph;
 pub use nms::{BBox, Candidate};
 
@@ -52,48 +53,6 @@ pub fn coco91_id(i: usize) -> u32 {
     COCO91.get(i).copied().unwrap_or(0)
 }
 
-/// One object found in the image, in the original image's pixels.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Detection {
-    /// Index into the model's labels (COCO-80 order for both detectors).
-    pub category_id: usize,
-    pub label: String,
-    pub score: f32,
-    /// `[x1, y1, x2, y2]`.
-    pub bbox: BBox,
-}
-
-impl Detection {
-    /// COCO's `[x, y, width, height]`.
-    pub fn coco_bbox(&self) -> [f32; 4] {
-        let b = self.bbox;
-        [b[0], b[1], b[2] - b[0], b[3] - b[1]]
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Detections {
-    pub width: u32,
-    pub height: u32,
-    pub score_floor: f32,
-    pub detections: Vec<Detection>,
-    pub timings: Timings,
-}
-
-/// A detection model. Sync and `&self`: run on a blocking thread, shared between requests.
-pub trait Detector: Send + Sync {
-    fn spec(&self) -> &ModelSpec;
-    /// Every detection scoring at least `min_score` (never below [`SCORE_FLOOR`]).
-    fn detect(&self, img: &RgbImage, min_score: f32) -> Result<Detections>;
-    /// Several images at once (each with its own `min_score`), one answer per image in order,
-    /// each equal to [`detect`]'s for that image alone.
-    ///
-    /// [`detect`]: Detector::detect
-    fn detect_batch(&self, items: &[(&RgbImage, f32)]) -> Vec<Result<Detections>> {
-        items.iter().map(|(img, s)| self.detect(img, *s)).collect()
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Arch {
     NanoDet,
@@ -110,18 +69,18 @@ pub struct TfjsDetector {
 
 impl TfjsDetector {
     pub fn load(spec: &ModelSpec, graph_path: &Path, device: &Device) -> Result<Self> {
-        let (arch, graph) = match spec.arch.as_str() {
+        let (arch, graph) = match spec.arch {
             // Outputs sorted by name: Identity (stride 8 scores), _1, _2, then _3.._5 (boxes).
-            "nanodet" => (Arch::NanoDet, Graph::load(graph_path, device)?),
+            Some(CatalogArch::NanoDet) => (Arch::NanoDet, Graph::load(graph_path, device)?),
             // Only the heatmap and box sizes: the graph's own top-k tail is replaced by
             // `centernet::decode`, which computes the same boxes.
-            "centernet" => (
+            Some(CatalogArch::CenterNet) => (
                 Arch::CenterNet,
                 Graph::load_outputs(graph_path, device, &centernet::OUTPUTS)?,
             ),
             other => {
                 return Err(ModelError::Catalog(format!(
-                    "{}: no detection decoder for arch '{other}'",
+                    "{}: no detection decoder for arch {other:?}",
                     spec.id
                 )))
             }

@@ -18,9 +18,9 @@ use candle_core::{Device, Tensor};
 use image::RgbImage;
 
 use super::layers::{self, hardsigmoid, hardswish, Conv, Tensors};
-use super::{Segmentation, Segmenter};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
+use crate::task::{Segmentation, Segmenter};
 
 /// torchvision's BatchNorm2d default; the MobileNetV3 backbone uses 1e-3 (its `norm_layer`).
 const BN_EPS: f64 = 1e-5;

@@ -1,21 +1,20 @@
 //! Building blocks the PyTorch-layout segmenters (DeepLabV3, SegFormer) share: a checkpoint's
 //! named tensors, NCHW convolutions with eval-mode batch norm folded in, PyTorch's activations,
-//! and logits -> [`Segmentation`] for the task trait.
+//! and logits -> [`Segmentation`] for the task trait. The SegFormer encoder
+//! ([`crate::segformer`]), which the mit-b0 classifier uses too, reads its checkpoint with these.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use candle_core::{DType, Device, IndexOp, Tensor};
 use image::RgbImage;
 
-use super::{Segmentation, Timings};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
-use crate::postprocess::{ClassMap, ProbMap};
-use crate::preprocess;
-use crate::tfjs::ops;
+use crate::image::postprocess::{ClassMap, ProbMap};
+use crate::kernels::depthwise::depthwise_nhwc;
+use crate::task::{per_image, run_logits_batch, Segmentation};
 
 /// One checkpoint's tensors by name, every float tensor as f32 (f16/bf16 checkpoints load too).
 pub(crate) struct Tensors {
@@ -204,7 +203,7 @@ impl Conv {
                 let k = self.kernel();
                 let p = self.padding;
                 let nhwc = x.permute((0, 2, 3, 1))?.contiguous()?;
-                let y = ops::depthwise_nhwc(&nhwc, w, (k, k), self.stride, self.dilation, [p; 4])?;
+                let y = depthwise_nhwc(&nhwc, w, (k, k), self.stride, self.dilation, [p; 4])?;
                 y.permute((0, 3, 1, 2))?
             }
             Some(_) => x.conv2d(
@@ -233,8 +232,7 @@ impl Conv {
                 let k = self.kernel();
                 let p = self.padding;
                 let nhwc = x.reshape((n, h, w, c))?;
-                let y =
-                    ops::depthwise_nhwc(&nhwc, filter, (k, k), self.stride, self.dilation, [p; 4])?;
+                let y = depthwise_nhwc(&nhwc, filter, (k, k), self.stride, self.dilation, [p; 4])?;
                 let (_, oh, ow, oc) = y.dims4()?;
                 let y = y.reshape((n, oh * ow, oc))?;
                 return match &self.bias {
@@ -308,14 +306,7 @@ pub(crate) fn segment_images(
     imgs: &[&RgbImage],
     forward: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Result<Vec<Segmentation>> {
-    let input = spec.image_input();
-    let t0 = Instant::now();
-    let x = preprocess::to_batch(imgs, input, device)?;
-    let t1 = Instant::now();
-    let logits = forward(&x)?;
-    let t2 = Instant::now();
-    let maps = class_maps(&logits)?;
-    let timings = Timings::between(t0, t1, t2, Instant::now());
+    let (maps, timings) = run_logits_batch(spec, device, imgs, forward, class_maps)?;
     Ok(maps
         .into_iter()
         .map(|(probs, classes)| Segmentation {
@@ -333,10 +324,7 @@ pub(crate) fn segment_batch_with(
     imgs: &[&RgbImage],
     forward: impl Fn(&Tensor) -> Result<Tensor>,
 ) -> Vec<Result<Segmentation>> {
-    if imgs.is_empty() {
-        return Vec::new();
-    }
-    ModelError::for_each(imgs.len(), segment_images(spec, device, imgs, forward))
+    per_image(imgs.len(), || segment_images(spec, device, imgs, forward))
 }
 
 /// The catalog's labels must match the checkpoint's class count when the catalog lists any.

@@ -1,7 +1,8 @@
-//! Semantic segmentation: the task trait and its TF.js-graph implementation.
+//! Semantic segmentation: the TF.js-graph person segmenters, DeepLabV3 and SegFormer (the task
+//! trait is [`crate::task::Segmenter`]).
 
 pub mod deeplab;
-mod layers;
+pub(crate) mod layers;
 pub mod segformer;
 
 use std::path::Path;
@@ -12,58 +13,12 @@ use image::RgbImage;
 
 use crate::catalog::{ModelSpec, OutputKind, OutputSpec};
 use crate::error::{ModelError, Result};
-use crate::postprocess::{ClassMap, ProbMap};
-use crate::preprocess;
+use crate::image::postprocess::ProbMap;
+use crate::image::preprocess;
+use crate::task::{Segmentation, Segmenter, Timings};
 use crate::tfjs::Graph;
 pub use deeplab::{DeepLabSegmenter, DeepLabV3};
-pub use segformer::{SegFormerClassifier, SegFormerSegmenter};
-
-/// One model's answer for one image, at the model's resolution: the foreground probability
-/// (for multi-class models, 1 - P(background)), and for multi-class models the per-pixel class.
-#[derive(Debug, Clone)]
-pub struct Segmentation {
-    pub probs: ProbMap,
-    /// `None` for person/background models.
-    pub classes: Option<ClassMap>,
-    pub timings: Timings,
-}
-
-#[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct Timings {
-    pub preprocess_ms: f64,
-    pub inference_ms: f64,
-    pub postprocess_ms: f64,
-}
-
-impl Timings {
-    /// The stages between four instants: start, pre-processed, inferred, post-processed.
-    pub fn between(
-        t0: std::time::Instant,
-        t1: std::time::Instant,
-        t2: std::time::Instant,
-        t3: std::time::Instant,
-    ) -> Self {
-        let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
-        Self {
-            preprocess_ms: ms(t1 - t0),
-            inference_ms: ms(t2 - t1),
-            postprocess_ms: ms(t3 - t2),
-        }
-    }
-}
-
-/// A segmentation model. Sync and `&self`: callers run it on a blocking thread and may share it.
-pub trait Segmenter: Send + Sync {
-    fn spec(&self) -> &ModelSpec;
-    fn segment(&self, img: &RgbImage) -> Result<Segmentation>;
-    /// Several images at once, one answer per image in order, each equal to [`segment`]'s
-    /// for that image alone. Models that gain from a batched forward override this.
-    ///
-    /// [`segment`]: Segmenter::segment
-    fn segment_batch(&self, imgs: &[&RgbImage]) -> Vec<Result<Segmentation>> {
-        imgs.iter().map(|img| self.segment(img)).collect()
-    }
-}
+pub use segformer::SegFormerSegmenter;
 
 /// A person/background model stored as a TF.js graph (MediaPipe Selfie, Meet).
 pub struct TfjsSegmenter {

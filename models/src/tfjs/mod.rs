@@ -1,7 +1,12 @@
-//! TF.js graph models (`model.json` + `.bin`) executed with candle ops.
+//! TF.js graph models (`model.json` + `.bin`) executed with candle ops: `format` reads the
+//! files, `graph` resolves them at load into a step list, `ops` lowers and runs each op family.
 
 pub mod format;
 pub mod graph;
-pub mod ops;
+mod ops;
+#[cfg(test)]
+mod tests;
+pub mod value;
 
-pub use graph::{Graph, GraphInput, Value};
+pub use graph::{Graph, GraphInput};
+pub use value::Value;

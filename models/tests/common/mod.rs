@@ -65,7 +65,7 @@ pub fn golden_input(
     input_sha256: &str,
     golden: &std::path::Path,
 ) -> image::RgbImage {
-    let resized = models::preprocess::resize_for(&photo(photo_name), spec.image_input());
+    let resized = models::image::preprocess::resize_for(&photo(photo_name), spec.image_input());
     assert_eq!(
         models::store::sha256_bytes(resized.as_raw()),
         input_sha256,

@@ -40,7 +40,7 @@ impl Need {
 
     /// Only what `spec`'s pre-processing uses (see `preprocess::cover_for`), no image answer.
     pub fn model_input_of(spec: &models::catalog::InputSpec) -> Self {
-        let (w, h) = models::preprocess::cover_for(spec);
+        let (w, h) = models::image::preprocess::cover_for(spec);
         Self::model_input(w, h)
     }
 
@@ -190,11 +190,17 @@ fn decode_unguarded(bytes: &[u8], header: &Header, need: Need) -> Result<Decoded
     };
     let img = match need.cover {
         Some((mw, mh)) => {
-            let (w, h) = models::preprocess::cover_size(img.width(), img.height(), mw, mh);
+            let (w, h) = models::image::preprocess::cover_size(img.width(), img.height(), mw, mh);
             if (w, h) == img.dimensions() {
                 img
             } else {
-                models::preprocess::resize(&img, w, h, models::preprocess::Filter::Bilinear, None)
+                models::image::preprocess::resize(
+                    &img,
+                    w,
+                    h,
+                    models::image::preprocess::Filter::Bilinear,
+                    None,
+                )
             }
         }
         None => img,
@@ -216,7 +222,7 @@ fn decode_jpeg(
     if let Some((mw, mh)) = cover {
         // The smallest DCT scale whose output still covers the model's input with the aspect
         // kept: ask for the cover size of the full image (jpeg-decoder rounds up to a scale).
-        let (w, h) = models::preprocess::cover_size(header.width, header.height, mw, mh);
+        let (w, h) = models::image::preprocess::cover_size(header.width, header.height, mw, mh);
         d.scale(w.min(u16::MAX as u32) as u16, h.min(u16::MAX as u32) as u16)
             .map_err(|e| unprocessable("the image could not be decoded", e))?;
     }

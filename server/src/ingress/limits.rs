@@ -105,7 +105,7 @@ mod tests {
 
     fn png(w: u32, h: u32) -> Vec<u8> {
         let img = image::RgbImage::from_pixel(w, h, image::Rgb([1, 2, 3]));
-        models::postprocess::encode_png_rgb(&img).unwrap()
+        models::image::postprocess::encode_png_rgb(&img).unwrap()
     }
 
     fn decode_full(bytes: &[u8], limits: &Limits) -> Result<image::RgbImage, ApiError> {

@@ -7,7 +7,8 @@ use std::time::Instant;
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
 use models::detect::SCORE_FLOOR;
-use models::{draw, Task};
+use models::image::draw;
+use models::Task;
 
 pub use api_types::{DetectQuery, DetectResponse};
 

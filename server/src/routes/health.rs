@@ -137,7 +137,7 @@ pub async fn oip_model(
     Ok(Json(OipModel {
         name: spec.id.clone(),
         versions: vec![spec.source.version.clone()],
-        platform: format!("candle_{}", spec.format.replace('-', "_")),
+        platform: format!("candle_{}", spec.format.name().replace('-', "_")),
         inputs,
         outputs,
         state: slot.state().label().to_owned(),

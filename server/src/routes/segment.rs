@@ -4,7 +4,7 @@ use std::time::Instant;
 
 use axum::extract::{Path, Query, Request, State};
 use axum::response::Response;
-use models::postprocess;
+use models::image::postprocess;
 use models::Task;
 use serde::Deserialize;
 

@@ -231,7 +231,7 @@ impl ServedModels {
                 Some(i) => (LoadState::Ready, Some(all.swap_remove(i).1)),
                 None => (
                     LoadState::Missing {
-                        fix: models::registry::fix_command(&spec.id),
+                        fix: models::load::fix_command(&spec.id),
                     },
                     None,
                 ),

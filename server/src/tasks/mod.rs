@@ -46,7 +46,7 @@ pub struct Ran<O> {
 impl<O> Ran<O> {
     /// The stages of this run, with `encode_ms` of the caller's own encoding counted as
     /// post-processing (see [`timings_of_run`]).
-    pub fn timings(&self, model: &models::segment::Timings, encode_ms: f64) -> StageTimings {
+    pub fn timings(&self, model: &models::Timings, encode_ms: f64) -> StageTimings {
         timings_of_run(self.decode_ms, self.engine_ms, model, encode_ms)
     }
 }
@@ -100,15 +100,15 @@ pub async fn decode(
             limits.check_size(w, h, need.output_at_size)?;
             let img = match need.cover {
                 Some((mw, mh)) => {
-                    let (cw, ch) = models::preprocess::cover_size(w, h, mw, mh);
+                    let (cw, ch) = models::image::preprocess::cover_size(w, h, mw, mh);
                     if (cw, ch) == (w, h) {
                         img
                     } else {
-                        models::preprocess::resize(
+                        models::image::preprocess::resize(
                             &img,
                             cw,
                             ch,
-                            models::preprocess::Filter::Bilinear,
+                            models::image::preprocess::Filter::Bilinear,
                             None,
                         )
                     }
@@ -164,7 +164,7 @@ pub fn reserve_output(lease: &mut Lease, decoded: &Decoded, images: u64) -> Resu
 pub fn timings_of_run(
     decode_ms: f64,
     engine_ms: f64,
-    model: &models::segment::Timings,
+    model: &models::Timings,
     encode_ms: f64,
 ) -> StageTimings {
     let model_ms = model.preprocess_ms + model.inference_ms + model.postprocess_ms;
@@ -181,7 +181,7 @@ pub fn timings_of_run(
 /// An image as a `data:image/png;base64,...` URL, for JSON answers that carry the input back.
 pub fn png_data_url(img: &RgbImage) -> Result<String, ApiError> {
     use base64::Engine;
-    let png = models::postprocess::encode_png_rgb(img)?;
+    let png = models::image::postprocess::encode_png_rgb(img)?;
     Ok(format!(
         "data:image/png;base64,{}",
         base64::engine::general_purpose::STANDARD.encode(png)

@@ -7,7 +7,7 @@ use std::time::Instant;
 use api_types::{ClassShare, SegmentResponse};
 use base64::Engine;
 use image::RgbImage;
-use models::postprocess::{self, PERSON_TINT};
+use models::image::postprocess::{self, PERSON_TINT};
 use models::segment::Segmentation;
 use models::Segmenter;
 
@@ -41,7 +41,7 @@ pub async fn run(
 /// (`full`); `at_size_images` answers at the upload's size count against the output cap.
 pub fn need_for(model: &dyn Segmenter, full: bool, at_size_images: u64) -> Need {
     Need {
-        cover: (!full).then(|| models::preprocess::cover_for(model.spec().image_input())),
+        cover: (!full).then(|| models::image::preprocess::cover_for(model.spec().image_input())),
         output_at_size: at_size_images > 0,
     }
 }

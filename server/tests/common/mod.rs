@@ -31,7 +31,7 @@ pub fn models() -> Arc<ServedModels> {
         let device = candle_core::Device::Cpu;
         served.load_all(
             &(Box::new(move |spec: &models::ModelSpec| {
-                models::registry::load_one(spec, &store, &device)
+                models::load::load_one(spec, &store, &device)
             }) as server::runtime::served::Loader),
         );
         assert!(

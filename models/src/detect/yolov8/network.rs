@@ -1,4 +1,4 @@
-//! YOLOv8 (ultralytics) object detection in candle: network, decoding, and the [`Detector`].
+//! The YOLOv8 (ultralytics) detection network in candle: backbone, PAN neck, decoupled head.
 //!
 //! Weights use the tensor names of candle's yolo-v8 example (`net.b1.0.conv.weight`, `fpn.n1.cv1.bn.bias`,
 //! `head.cv3.2.2.weight`, ...), so `yolov8n.safetensors` / `yolov8s.safetensors` from `lmz/candle-yolo-v8`
@@ -9,26 +9,17 @@
 //! model (4.6e-4 vs 2.1e-4 px on the twin) for two elementwise ops per layer saved.
 
 use std::path::Path;
-use std::time::Instant;
 
-use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
-use image::RgbImage;
 
-use super::letterbox::{to_input_tensor, Letterbox};
-use super::nms::{nms_per_class, Candidate};
-use super::{Detection, Detections, Detector, MAX_DETECTIONS, SCORE_FLOOR};
-use crate::catalog::ModelSpec;
+use crate::catalog::Arch;
 use crate::error::{ModelError, Result};
-use crate::segment::Timings;
 
 /// Feature strides of the three detection levels (P3, P4, P5).
 const STRIDES: [usize; 3] = [8, 16, 32];
 /// Ultralytics sets every BatchNorm's eps to 1e-3 (`initialize_weights`).
 const BN_EPS: f64 = 1e-3;
-/// Ultralytics' predictor default IoU for NMS (cfg `iou`).
-pub const NMS_IOU: f32 = 0.7;
-
 /// Ultralytics' compound scaling: `[depth, width, max_channels]` of the yaml's `scales`, with
 /// `max_channels` expressed as `ratio = max_channels / 512` as candle's example does.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -51,10 +42,10 @@ impl Multiples {
     };
 
     /// The preset for a catalog `arch` (`yolov8n`, `yolov8s`).
-    pub fn for_arch(arch: &str) -> Option<Self> {
-        match arch {
-            "yolov8n" => Some(Self::N),
-            "yolov8s" => Some(Self::S),
+    pub fn for_arch(arch: Option<Arch>) -> Option<Self> {
+        match arch? {
+            Arch::YoloV8n => Some(Self::N),
+            Arch::YoloV8s => Some(Self::S),
             _ => None,
         }
     }
@@ -487,198 +478,6 @@ impl YoloV8 {
     }
 }
 
-/// Thresholds of [`non_max_suppression`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct NmsConfig {
-    /// Keep anchors whose best class score is strictly above this.
-    pub conf: f32,
-    /// Suppress a box overlapping a better one of its class by more than this.
-    pub iou: f32,
-    pub max_det: usize,
-}
-
-impl Default for NmsConfig {
-    /// Ultralytics' predictor defaults.
-    fn default() -> Self {
-        Self {
-            conf: 0.25,
-            iou: NMS_IOU,
-            max_det: 300,
-        }
-    }
-}
-
-/// Ultralytics' `non_max_suppression` on one image's head output (`[4 + classes, anchors]`,
-/// row-major): best class per anchor, `score > conf`, xywh to xyxy, class-aware greedy NMS, best
-/// first. Boxes stay in input pixels.
-///
-/// Ultralytics separates classes by offsetting boxes by `class * 7680` px before one class-agnostic
-/// NMS; `nms_per_class` compares boxes of the same class only, which is the same rule without the
-/// f32 rounding the offset adds to far-off classes' coordinates.
-pub fn non_max_suppression(head: &[f32], classes: usize, cfg: &NmsConfig) -> Vec<Candidate> {
-    /// Ultralytics' cap on boxes entering NMS (`max_nms`).
-    const MAX_NMS: usize = 30_000;
-    let anchors = head.len() / (4 + classes);
-    let at = |row: usize, a: usize| head[row * anchors + a];
-    let mut cands: Vec<Candidate> = (0..anchors)
-        .filter_map(|a| {
-            // First maximum wins ties, as torch's max does.
-            let (class, score) = (0..classes).map(|c| (c, at(4 + c, a))).fold(
-                (0, f32::NEG_INFINITY),
-                |best, cur| {
-                    if cur.1 > best.1 {
-                        cur
-                    } else {
-                        best
-                    }
-                },
-            );
-            (score > cfg.conf).then(|| {
-                let (cx, cy, hw, hh) = (at(0, a), at(1, a), at(2, a) / 2.0, at(3, a) / 2.0);
-                Candidate {
-                    class,
-                    score,
-                    bbox: [cx - hw, cy - hh, cx + hw, cy + hh],
-                }
-            })
-        })
-        .collect();
-    cands.sort_by(|a, b| b.score.total_cmp(&a.score));
-    cands.truncate(MAX_NMS);
-    nms_per_class(cands, cfg.iou, cfg.max_det)
-}
-
-/// YOLOv8 behind the [`Detector`] trait: letterbox, network, NMS, boxes back in image pixels.
-pub struct YoloDetector {
-    spec: ModelSpec,
-    model: YoloV8,
-    device: Device,
-}
-
-impl YoloDetector {
-    /// `spec.arch` picks the variant (`yolov8n`, `yolov8s`); `spec.labels` gives the classes.
-    pub fn load(spec: &ModelSpec, path: &Path, device: &Device) -> Result<Self> {
-        let multiples = Multiples::for_arch(&spec.arch).ok_or_else(|| {
-            ModelError::Catalog(format!("{}: unknown YOLOv8 arch '{}'", spec.id, spec.arch))
-        })?;
-        let model = YoloV8::load(path, multiples, spec.labels.len(), device)?;
-        Self::new(spec, model, device)
-    }
-
-    /// Wraps an already loaded network (e.g. a test twin with its own multiples).
-    pub fn new(spec: &ModelSpec, model: YoloV8, device: &Device) -> Result<Self> {
-        if spec.labels.len() != model.num_classes() {
-            return Err(ModelError::Catalog(format!(
-                "{}: {} labels for a {}-class network",
-                spec.id,
-                spec.labels.len(),
-                model.num_classes()
-            )));
-        }
-        let input = spec.image_input();
-        if !input.width.is_multiple_of(32) || !input.height.is_multiple_of(32) {
-            return Err(ModelError::Catalog(format!(
-                "{}: YOLOv8 input {}x{} is not a multiple of 32",
-                spec.id, input.width, input.height
-            )));
-        }
-        Ok(Self {
-            spec: spec.clone(),
-            model,
-            device: device.clone(),
-        })
-    }
-
-    fn input_size(&self) -> (u32, u32) {
-        let i = self.spec.image_input();
-        (i.width, i.height)
-    }
-
-    /// Runs one batch; the images are letterboxed to the input size together.
-    fn run(&self, items: &[(&RgbImage, f32)]) -> Result<Vec<Detections>> {
-        let t0 = Instant::now();
-        let boxes: Vec<Letterbox> = items
-            .iter()
-            .map(|(img, _)| Letterbox::fit(img.dimensions(), self.input_size()))
-            .collect();
-        let inputs: Vec<RgbImage> = items
-            .iter()
-            .zip(&boxes)
-            .map(|((img, _), lb)| lb.apply(img))
-            .collect();
-        let x = to_input_tensor(&inputs.iter().collect::<Vec<_>>(), &self.device)?;
-        let t1 = Instant::now();
-        let head = self.model.forward(&x)?;
-        let head = head.to_device(&Device::Cpu)?;
-        let t2 = Instant::now();
-        let classes = self.model.num_classes();
-        let mut out = Vec::with_capacity(items.len());
-        for (i, ((img, min_score), lb)) in items.iter().zip(&boxes).enumerate() {
-            let floor = min_score.max(SCORE_FLOOR);
-            // The conf test is strict (ultralytics'); nudge down so `min_score` itself is kept, as
-            // the trait promises "at least".
-            let cfg = NmsConfig {
-                conf: floor.next_down(),
-                iou: NMS_IOU,
-                max_det: MAX_DETECTIONS,
-            };
-            let scores = head.i(i)?.flatten_all()?.to_vec1::<f32>()?;
-            let detections = non_max_suppression(&scores, classes, &cfg)
-                .into_iter()
-                .map(|c| Detection {
-                    category_id: c.class,
-                    label: self.spec.labels.get(c.class).cloned().unwrap_or_default(),
-                    score: c.score,
-                    bbox: lb.unmap(&c.bbox),
-                })
-                .collect();
-            out.push(Detections {
-                width: img.width(),
-                height: img.height(),
-                score_floor: floor,
-                detections,
-                timings: Timings::default(),
-            });
-        }
-        let t3 = Instant::now();
-        // A batch shares its stages; each image reports its share.
-        let share = |d: std::time::Duration| d.as_secs_f64() * 1e3 / items.len() as f64;
-        for d in &mut out {
-            d.timings = Timings {
-                preprocess_ms: share(t1 - t0),
-                inference_ms: share(t2 - t1),
-                postprocess_ms: share(t3 - t2),
-            };
-        }
-        Ok(out)
-    }
-}
-
-impl Detector for YoloDetector {
-    fn spec(&self) -> &ModelSpec {
-        &self.spec
-    }
-
-    fn detect(&self, img: &RgbImage, min_score: f32) -> Result<Detections> {
-        Ok(self.run(&[(img, min_score)])?.remove(0))
-    }
-
-    /// One forward pass for the whole batch (all images letterbox to the same input size).
-    fn detect_batch(&self, items: &[(&RgbImage, f32)]) -> Vec<Result<Detections>> {
-        if items.is_empty() {
-            return Vec::new();
-        }
-        match self.run(items) {
-            Ok(all) => all.into_iter().map(Ok).collect(),
-            // Errors are not Clone: report the batch's failure per image by message.
-            Err(e) => items
-                .iter()
-                .map(|_| Err(ModelError::Input(format!("batch failed: {e}"))))
-                .collect(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -699,30 +498,5 @@ mod tests {
             ratio: 2.0,
         };
         assert_eq!((twin.channels(64), twin.channels(1024)), (8, 64));
-    }
-
-    fn head_of(anchors: &[([f32; 4], [f32; 2])]) -> Vec<f32> {
-        // Rows: cx, cy, w, h, score class 0, score class 1; columns: anchors.
-        (0..6)
-            .flat_map(|row| {
-                anchors
-                    .iter()
-                    .map(move |(b, s)| if row < 4 { b[row] } else { s[row - 4] })
-            })
-            .collect()
-    }
-
-    #[test]
-    fn nms_takes_the_best_class_converts_to_xyxy_and_suppresses_per_class() {
-        let head = head_of(&[
-            ([10., 10., 4., 4.], [0.9, 0.1]),
-            ([10.5, 10., 4., 4.], [0.8, 0.85]), // class 1: survives next to a class-0 box
-            ([10.2, 10., 4., 4.], [0.7, 0.2]),  // class 0, IoU > 0.7 with the first: dropped
-            ([50., 50., 2., 2.], [0.25, 0.1]),  // at the threshold: not strictly above
-        ]);
-        let got = non_max_suppression(&head, 2, &NmsConfig::default());
-        let summary: Vec<(usize, f32)> = got.iter().map(|c| (c.class, c.score)).collect();
-        assert_eq!(summary, [(0, 0.9), (1, 0.85)]);
-        assert_eq!(got[0].bbox, [8., 8., 12., 12.]);
     }
 }

@@ -1,21 +1,21 @@
-//! The registry: every catalog model with its load state, and the loaded models by task.
-//! Built once at start; a model that is missing, corrupt or fails to load is reported by name
-//! and the others still serve.
+//! Loading one catalog model from the store into a [`Model`], dispatched on the catalog's task,
+//! format and arch, and the state of a model as served ([`LoadState`]). The server decides
+//! which models to load and when (`server/src/served.rs`); this only knows how.
 
 use std::sync::Arc;
 
 use candle_core::Device;
 
-use crate::catalog::{Catalog, ModelSpec, Task};
-use crate::classify::{Classifier, EfficientNetLite};
+use crate::catalog::{Arch, Format, ModelSpec, Task};
+use crate::classify::{EfficientNetLite, SegFormerClassifier};
 use crate::detect::yolov8::YoloDetector;
-use crate::detect::{Detector, TfjsDetector};
-use crate::segment::{DeepLabSegmenter, SegFormerClassifier, SegFormerSegmenter};
-use crate::segment::{Segmenter, TfjsSegmenter};
+use crate::detect::TfjsDetector;
+use crate::segment::{DeepLabSegmenter, SegFormerSegmenter, TfjsSegmenter};
 use crate::store::{ModelState, Store};
 use crate::summarize::bart::BartSummarizer;
 use crate::summarize::t5::T5Summarizer;
-use crate::summarize::{SmolLm, Summarizer};
+use crate::summarize::SmolLm;
+use crate::task::Model;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -71,103 +71,9 @@ impl LoadState {
     }
 }
 
-/// A loaded model, by task.
-#[derive(Clone)]
-pub enum Model {
-    Segmenter(Arc<dyn Segmenter>),
-    Detector(Arc<dyn Detector>),
-    Classifier(Arc<dyn Classifier>),
-    Summarizer(Arc<dyn Summarizer>),
-}
-
-pub struct Entry {
-    pub spec: ModelSpec,
-    pub state: LoadState,
-    pub model: Option<Model>,
-}
-
-pub struct Registry {
-    pub catalog: Catalog,
-    pub entries: Vec<Entry>,
-}
-
 /// The command that repairs a model, shown in logs and errors.
 pub fn fix_command(id: &str) -> String {
     format!("candlelit models fetch {id}")
-}
-
-impl Registry {
-    /// Loads every catalog model the store has (or only `enabled` ones, when given).
-    pub fn load(
-        catalog: Catalog,
-        store: &Store,
-        enabled: Option<&[String]>,
-        device: &Device,
-    ) -> Self {
-        let entries = catalog
-            .models
-            .iter()
-            .map(|spec| {
-                let (state, model) = if enabled.is_some_and(|e| !e.iter().any(|id| id == &spec.id))
-                {
-                    (LoadState::Disabled, None)
-                } else {
-                    load_one(spec, store, device)
-                };
-                match &state {
-                    LoadState::Ready => tracing::info!(model = %spec.id, "model ready"),
-                    LoadState::Disabled => {
-                        tracing::info!(model = %spec.id, "model disabled by configuration")
-                    }
-                    other => tracing::warn!(model = %spec.id, state = ?other, "model not served"),
-                }
-                Entry {
-                    spec: spec.clone(),
-                    state,
-                    model,
-                }
-            })
-            .collect();
-        Self { catalog, entries }
-    }
-
-    /// A registry over models that are already built (tests, embedding).
-    pub fn from_models(catalog: Catalog, models: Vec<(ModelSpec, Model)>) -> Self {
-        let entries = models
-            .into_iter()
-            .map(|(spec, m)| Entry {
-                spec,
-                state: LoadState::Ready,
-                model: Some(m),
-            })
-            .collect();
-        Self { catalog, entries }
-    }
-
-    /// A registry over segmenters that are already built (tests, embedding).
-    pub fn from_segmenters(catalog: Catalog, models: Vec<Arc<dyn Segmenter>>) -> Self {
-        let models = models
-            .into_iter()
-            .map(|m| (m.spec().clone(), Model::Segmenter(m)))
-            .collect();
-        Self::from_models(catalog, models)
-    }
-
-    pub fn entry(&self, id: &str) -> Option<&Entry> {
-        self.entries.iter().find(|e| e.spec.id == id)
-    }
-
-    /// The task's default model id: the catalog default if it is ready, else the first ready one.
-    pub fn default_id(&self, task: Task) -> Option<&str> {
-        let ready = |id: &str| self.entry(id).is_some_and(|e| e.state == LoadState::Ready);
-        if let Some(d) = self.catalog.default_for(task).filter(|d| ready(&d.id)) {
-            return Some(&d.id);
-        }
-        self.entries
-            .iter()
-            .find(|e| e.spec.task == task && e.state == LoadState::Ready)
-            .map(|e| e.spec.id.as_str())
-    }
 }
 
 /// Loads one model from the store, or says why it cannot be served.
@@ -209,42 +115,43 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
         }
     }
     let path = store.graph_path(spec);
-    let loaded: crate::Result<Model> = match (spec.task, spec.format.as_str()) {
-        (Task::Segmentation, "tfjs-graph") => {
+    let loaded: crate::Result<Model> = match (spec.task, spec.format, spec.arch) {
+        (Task::Segmentation, Format::TfjsGraph, _) => {
             TfjsSegmenter::load(spec, &path, device).map(|m| Model::Segmenter(Arc::new(m)))
         }
-        (Task::Detection, "tfjs-graph") => {
+        (Task::Detection, Format::TfjsGraph, _) => {
             TfjsDetector::load(spec, &path, device).map(|m| Model::Detector(Arc::new(m)))
         }
-        (Task::Summarization, "gguf") if spec.arch == "llama" => SmolLm::load(&path, device)
+        (Task::Summarization, Format::Gguf, Some(Arch::Llama)) => SmolLm::load(&path, device)
             .map(|m| Model::Summarizer(Arc::new(m.with_id(spec.id.clone())))),
-        (Task::Classification, "safetensors") if spec.arch == "efficientnet-lite" => {
+        (Task::Classification, Format::Safetensors, Some(Arch::EfficientNetLite)) => {
             EfficientNetLite::load(spec, &path, device).map(|m| Model::Classifier(Arc::new(m)))
         }
-        (Task::Segmentation, "safetensors") if spec.arch == "deeplabv3" => {
+        (Task::Segmentation, Format::Safetensors, Some(Arch::DeepLabV3)) => {
             DeepLabSegmenter::load(spec, &path, device).map(|m| Model::Segmenter(Arc::new(m)))
         }
-        (Task::Segmentation, "hf-dir") if spec.arch == "segformer" => {
+        (Task::Segmentation, Format::HfDir, Some(Arch::SegFormer)) => {
             SegFormerSegmenter::load(spec, &store.model_dir(&spec.id), device)
                 .map(|m| Model::Segmenter(Arc::new(m)))
         }
-        (Task::Classification, "hf-dir") if spec.arch == "segformer" => {
+        (Task::Classification, Format::HfDir, Some(Arch::SegFormer)) => {
             SegFormerClassifier::load(spec, &store.model_dir(&spec.id), device)
                 .map(|m| Model::Classifier(Arc::new(m)))
         }
-        (Task::Summarization, "hf-dir") if spec.arch == "t5" => {
+        (Task::Summarization, Format::HfDir, Some(Arch::T5)) => {
             T5Summarizer::load(spec.id.clone(), &store.model_dir(&spec.id), device)
                 .map(|m| Model::Summarizer(Arc::new(m)))
         }
-        (Task::Summarization, "hf-dir") if spec.arch == "bart" => {
+        (Task::Summarization, Format::HfDir, Some(Arch::Bart)) => {
             BartSummarizer::load(spec.id.clone(), &store.model_dir(&spec.id), device)
                 .map(|m| Model::Summarizer(Arc::new(m)))
         }
-        (Task::Detection, "safetensors") if spec.arch.starts_with("yolov8") => {
+        (Task::Detection, Format::Safetensors, Some(Arch::YoloV8n | Arch::YoloV8s)) => {
             YoloDetector::load(spec, &path, device).map(|m| Model::Detector(Arc::new(m)))
         }
-        (task, format) => Err(crate::ModelError::Catalog(format!(
-            "no loader for {task:?} models in format '{format}'"
+        (task, format, arch) => Err(crate::ModelError::Catalog(format!(
+            "no loader for {task:?} models in format '{}' with arch {arch:?}",
+            format.name()
         ))),
     };
     match loaded {

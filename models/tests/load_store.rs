@@ -1,13 +1,14 @@
-//! The registry over a store with one good, one missing and one corrupt model: the good one
-//! serves, the others are reported by name with the command that fixes them.
+//! Loading over a store with one good, one damaged and one absent model: the good one loads,
+//! the others are reported by name with the command that fixes them.
 
 mod common;
 
 use candle_core::Device;
-use models::{Catalog, LoadState, Registry, Store, Task};
+use models::load::load_one;
+use models::{Catalog, LoadState, Store};
 
 #[test]
-fn missing_and_corrupt_models_are_reported_and_the_rest_serve() {
+fn missing_and_corrupt_models_are_reported_and_the_good_one_loads() {
     let (selfie, real) = common::ready("selfie");
     let dir = std::env::temp_dir().join(format!("candlelit-registry-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -29,41 +30,25 @@ fn missing_and_corrupt_models_are_reported_and_the_rest_serve() {
     std::fs::write(dir.join("meet/meet.bin"), b"not the weights").unwrap();
 
     let store = Store::new(&dir, std::env::temp_dir());
-    let reg = Registry::load(Catalog::builtin(), &store, None, &Device::Cpu);
-    assert_eq!(reg.entry("selfie").unwrap().state, LoadState::Ready);
-    assert!(matches!(
-        reg.entry("selfie").unwrap().model,
-        Some(models::Model::Segmenter(_))
-    ));
-    match &reg.entry("meet").unwrap().state {
+    let catalog = Catalog::builtin();
+    let load = |id: &str| load_one(catalog.get(id).unwrap(), &store, &Device::Cpu);
+    let (state, model) = load("selfie");
+    assert_eq!(state, LoadState::Ready);
+    assert!(matches!(model, Some(models::Model::Segmenter(_))));
+    match load("meet").0 {
         LoadState::Corrupt { detail, fix } => {
             assert!(detail.contains("meet.bin"), "{detail}");
             assert_eq!(fix, "candlelit models fetch meet");
         }
         other => panic!("meet should be corrupt, is {other:?}"),
     }
-    assert_eq!(reg.default_id(Task::Segmentation), Some("selfie"));
 
     std::fs::remove_dir_all(dir.join("meet")).unwrap();
-    let reg = Registry::load(Catalog::builtin(), &store, None, &Device::Cpu);
     assert_eq!(
-        reg.entry("meet").unwrap().state,
+        load("meet").0,
         LoadState::Missing {
             fix: "candlelit models fetch meet".into()
         }
     );
-
-    // Only the enabled models load; a disabled default hands over to the next ready one.
-    let only_meet = Registry::load(
-        Catalog::builtin(),
-        &real,
-        Some(&["meet".to_string()]),
-        &Device::Cpu,
-    );
-    assert_eq!(
-        only_meet.entry("selfie").unwrap().state,
-        LoadState::Disabled
-    );
-    assert_eq!(only_meet.default_id(Task::Segmentation), Some("meet"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -10,7 +10,7 @@
 
 use rayon::prelude::*;
 
-use crate::sync_ptr::SyncPtr;
+use super::sync_ptr::SyncPtr;
 
 /// Columns per packed panel (two AVX-512 vectors, four AVX2 vectors).
 const NR: usize = 32;
@@ -231,6 +231,9 @@ fn kernel(lvl: Level, rows: usize, a: &[f32], k: usize, panel: &[f32], tile: &mu
     }
 }
 
+// The AVX-512 and AVX2 tiles are the same loop written twice on purpose: each must be its own
+// `#[target_feature]` function over its own vector type for the intrinsics to compile to
+// those instructions, and which one runs is picked at run time.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
     use super::NR;

@@ -3,8 +3,8 @@
 
 use image::{Rgb, RgbImage};
 
-use crate::detect::Detection;
 use crate::error::{ModelError, Result};
+use crate::task::Detection;
 
 /// Okabe & Ito's colour-blind-safe palette (without black), cycled by class id.
 pub const PALETTE: [[u8; 3]; 7] = [
