@@ -1,35 +1,32 @@
-//! Text summarization: the task trait and SmolLM2-Instruct (a llama GGUF) prompted to summarize.
+//! Text summarization: the task ([`Summarizer`], its request and answer) and its models.
 //!
-//! Pieces: [`tokenizer`] (the GGUF's own tokenizer), [`chat`] (the ChatML prompt),
-//! [`generate`] (the greedy loop, model-agnostic), [`llama`] (the forward pass over the GGUF's
-//! weights as stored) and [`qkernels`] (its quantized matrix kernels).
+//! - [`smollm`]: SmolLM2-Instruct (a llama GGUF) prompted to summarize, with its pieces:
+//!   [`tokenizer`] (the GGUF's own tokenizer), [`chat`] (the ChatML prompt), [`generate`] (the
+//!   greedy loop, model-agnostic), [`llama`] (the forward pass over the GGUF's weights as
+//!   stored), [`qkernels`] (its quantized matrix kernels) and [`weights`]. They stay flat here
+//!   rather than in `smollm/` because the CPU kernels elsewhere (`gemm.rs`, `cpu.rs`) share
+//!   [`qkernels::simd_level`] by this path.
+//! - [`seq2seq`]: encoder-decoder summarizers (T5, BART) and their greedy and beam search.
 
-pub mod bart;
-pub mod beam;
 pub mod chat;
 pub mod generate;
 pub mod llama;
 pub mod qkernels;
-pub mod t5;
+pub mod seq2seq;
+pub mod smollm;
 pub mod tokenizer;
 pub mod weights;
 
-use std::fs::File;
-use std::path::Path;
-use std::time::Instant;
-
-use candle_core::quantized::gguf_file;
-use candle_core::Device;
-
-/// The longest context a model is loaded for (the RoPE table and the KV cache's bound).
-pub const MAX_SEQ_LEN: usize = 4096;
-
 use crate::error::{ModelError, Result};
 pub use generate::{Generation, Limits, LogitsSource, StopReason};
+pub use seq2seq::bart::BartSummarizer;
+pub use seq2seq::t5::T5Summarizer;
+/// The old paths `summarize::{bart, t5}`, kept only while registry.rs (restructured on another
+/// branch) still imports them; drop at merge in favour of the summarizers above.
+pub use seq2seq::{bart, t5};
+pub use smollm::{Prompt, Session, SmolLm, SmolLmConfig, MAX_SEQ_LEN};
 pub use weights::WeightFormat;
 
-use chat::Piece;
-use llama::{KvCache, Llama};
 use tokenizer::tk_err;
 
 /// What to summarize and how long the summary may be, in generated tokens.
@@ -56,12 +53,69 @@ pub struct Summary {
     /// The decoded answer, without special tokens and surrounding whitespace.
     pub text: String,
     pub tokens_generated: usize,
-    /// Tokens in the prompt the model saw (chat template included).
+    /// Tokens in the input the model saw (SmolLM's chat template, or a seq2seq model's task
+    /// prefix and special tokens, included).
     pub prompt_tokens: usize,
     /// The text was cut so that prompt + `max_tokens` fit the context.
     pub input_truncated: bool,
     pub stop_reason: StopReason,
     pub timings: Timings,
+}
+
+impl SummarizeRequest {
+    /// Refuses an empty text and token limits no summarizer can honour.
+    pub fn validate(&self) -> Result<()> {
+        if self.text.trim().is_empty() {
+            return Err(ModelError::Input("text is empty".into()));
+        }
+        if self.max_tokens == 0 || self.min_tokens > self.max_tokens {
+            return Err(ModelError::Input(format!(
+                "need 0 <= min_tokens <= max_tokens and max_tokens > 0, got {}..{}",
+                self.min_tokens, self.max_tokens
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Timings {
+    /// A prefill of `prefill_ms`, then `decode_steps` one-token passes taking `decode_ms` in all.
+    pub fn new(prefill_ms: f64, decode_ms: f64, decode_steps: usize) -> Self {
+        let tokens_per_s = if decode_steps > 0 && decode_ms > 0.0 {
+            decode_steps as f64 / (decode_ms / 1e3)
+        } else {
+            0.0
+        };
+        Self {
+            prefill_ms,
+            generate_ms: decode_ms,
+            tokens_per_s,
+        }
+    }
+}
+
+/// Runs `decode` with a per-token callback that detokenizes ids as they come and hands each
+/// completed piece of text to `on_token` (whose `false` stops decoding). A detokenizer error
+/// stops decoding too and is returned.
+pub(crate) fn stream_pieces<T>(
+    tokenizer: &tokenizers::Tokenizer,
+    on_token: &mut dyn FnMut(&str) -> bool,
+    decode: impl FnOnce(&mut dyn FnMut(u32) -> bool) -> Result<T>,
+) -> Result<T> {
+    let mut stream = tokenizer.decode_stream(true);
+    let mut decode_err = None;
+    let out = decode(&mut |id| match stream.step(id) {
+        Ok(Some(piece)) => on_token(&piece),
+        Ok(None) => true,
+        Err(e) => {
+            decode_err = Some(e);
+            false
+        }
+    })?;
+    match decode_err {
+        Some(e) => Err(tk_err(e)),
+        None => Ok(out),
+    }
 }
 
 /// A summarization model. Sync and `&self`: callers run it on a blocking thread and may share
@@ -76,324 +130,4 @@ pub trait Summarizer: Send + Sync {
         req: &SummarizeRequest,
         on_token: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Summary>;
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct SmolLmConfig {
-    /// Prompt + `max_tokens` must fit in this many tokens; longer texts are truncated.
-    pub context_tokens: usize,
-    pub weights: WeightFormat,
-}
-
-impl Default for SmolLmConfig {
-    fn default() -> Self {
-        Self {
-            context_tokens: 2048,
-            weights: WeightFormat::Quantized,
-        }
-    }
-}
-
-/// The prompt for one request, as token ids.
-#[derive(Debug, Clone)]
-pub struct Prompt {
-    pub ids: Vec<u32>,
-    pub truncated: bool,
-}
-
-/// SmolLM2-Instruct (or any llama-architecture chat GGUF with a byte-level BPE vocabulary and a
-/// ChatML template) answering "summarize this".
-///
-/// Concurrency: the weights ([`Llama`]) are read-only and shared; each request decodes on its
-/// own [`Session`] (a KV cache and work buffers that die with the request). No lock, no pool to
-/// size, and no request can see another's cache. How many requests run at once is the caller's
-/// executor's decision; each holds its KV cache, ~46 KB per token for SmolLM2-135M
-/// (30 layers x K+V x 3 heads x 64 x f32), grown as the request needs it.
-pub struct SmolLm {
-    id: String,
-    model: Llama,
-    /// Reads control-token strings in user text as plain text (`encode_special_tokens`).
-    tokenizer: tokenizers::Tokenizer,
-    system: Option<String>,
-    im_start: u32,
-    im_end: u32,
-    stop: Vec<u32>,
-    context: usize,
-}
-
-impl SmolLm {
-    pub fn load(gguf_path: &Path, device: &Device) -> Result<Self> {
-        Self::load_with(gguf_path, device, SmolLmConfig::default())
-    }
-
-    pub fn load_with(gguf_path: &Path, device: &Device, config: SmolLmConfig) -> Result<Self> {
-        let mut file = File::open(gguf_path).map_err(|e| ModelError::io(gguf_path, e))?;
-        let ct = gguf_file::Content::read(&mut file)?;
-        let arch = ct
-            .metadata
-            .get("general.architecture")
-            .and_then(|v| v.to_string().ok())
-            .cloned()
-            .unwrap_or_default();
-        if arch != "llama" {
-            return Err(ModelError::Input(format!(
-                "{}: architecture '{arch}', expected llama",
-                gguf_path.display()
-            )));
-        }
-        let trained_context = ct
-            .metadata
-            .get("llama.context_length")
-            .and_then(|v| v.to_u32().ok())
-            .map_or(MAX_SEQ_LEN, |n| n as usize);
-        let max_context = trained_context.min(MAX_SEQ_LEN);
-        if config.context_tokens == 0 || config.context_tokens > max_context {
-            return Err(ModelError::Input(format!(
-                "context_tokens {} must be in 1..={max_context}",
-                config.context_tokens
-            )));
-        }
-
-        let mut tokenizer = tokenizer::from_gguf(&ct)?;
-        tokenizer.set_encode_special_tokens(true);
-        let im_start = tokenizer::required_id(&tokenizer, chat::IM_START)?;
-        let im_end = tokenizer::required_id(&tokenizer, chat::IM_END)?;
-        // End of turn, plus the GGUF's eos and `<|endoftext|>` when they differ from it.
-        let mut stop = vec![im_end];
-        let eos = ct
-            .metadata
-            .get("tokenizer.ggml.eos_token_id")
-            .and_then(|v| v.to_u32().ok());
-        for id in eos
-            .into_iter()
-            .chain(tokenizer.token_to_id("<|endoftext|>"))
-        {
-            if !stop.contains(&id) {
-                stop.push(id);
-            }
-        }
-        let system = ct
-            .metadata
-            .get("tokenizer.chat_template")
-            .and_then(|v| v.to_string().ok())
-            .and_then(|t| chat::default_system(t));
-
-        if !device.is_cpu() {
-            return Err(ModelError::Input(
-                "SmolLM runs on the CPU kernels only; load it with the CPU device".into(),
-            ));
-        }
-        let model = Llama::load(&ct, &mut file, config.weights, config.context_tokens)?;
-        tracing::debug!(
-            weights_mb = model.weight_bytes() / (1 << 20),
-            kernels = ?qkernels::simd_level(),
-            "SmolLM loaded"
-        );
-        Ok(Self {
-            id: "smollm2".into(),
-            model,
-            tokenizer,
-            system,
-            im_start,
-            im_end,
-            stop,
-            context: config.context_tokens,
-        })
-    }
-
-    /// The registry id reported by [`Summarizer::id`] (default `smollm2`).
-    pub fn with_id(mut self, id: impl Into<String>) -> Self {
-        self.id = id.into();
-        self
-    }
-
-    /// The default system message read from the GGUF's chat template.
-    pub fn system_prompt(&self) -> Option<&str> {
-        self.system.as_deref()
-    }
-
-    /// The exact prompt string for `text` (before any truncation).
-    pub fn prompt_text(&self, text: &str) -> String {
-        chat::render(&chat::pieces(
-            self.system.as_deref(),
-            &chat::user_message(text),
-        ))
-    }
-
-    fn encode_pieces(&self, pieces: &[Piece]) -> Result<Vec<u32>> {
-        let mut ids = Vec::new();
-        for p in pieces {
-            match p {
-                Piece::Special(chat::IM_START) => ids.push(self.im_start),
-                Piece::Special(chat::IM_END) => ids.push(self.im_end),
-                Piece::Special(other) => return Err(tk_err(format!("no id for {other}"))),
-                Piece::Text(t) => ids.extend_from_slice(
-                    self.tokenizer
-                        .encode_fast(t.as_str(), false)
-                        .map_err(tk_err)?
-                        .get_ids(),
-                ),
-            }
-        }
-        Ok(ids)
-    }
-
-    fn encode_text(&self, text: &str) -> Result<Vec<u32>> {
-        self.encode_pieces(&chat::pieces(
-            self.system.as_deref(),
-            &chat::user_message(text),
-        ))
-    }
-
-    /// The prompt ids for `text`, cut at a token boundary of the text so that the prompt plus
-    /// `max_tokens` fits the context.
-    pub fn prompt(&self, text: &str, max_tokens: usize) -> Result<Prompt> {
-        let budget = self.context.saturating_sub(max_tokens);
-        let ids = self.encode_text(text)?;
-        if ids.len() <= budget {
-            return Ok(Prompt {
-                ids,
-                truncated: false,
-            });
-        }
-        let fixed = self.encode_text("")?.len();
-        if fixed >= budget {
-            return Err(ModelError::Input(format!(
-                "max_tokens {max_tokens} leaves no room for text in a {}-token context",
-                self.context
-            )));
-        }
-        let text = text.trim();
-        let enc = self.tokenizer.encode(text, false).map_err(tk_err)?;
-        let offsets = enc.get_offsets();
-        let mut keep = (budget - fixed).min(offsets.len());
-        while keep > 0 {
-            // Cut before the first dropped token, on a char boundary.
-            let mut cut = offsets[keep].0.min(text.len());
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            let ids = self.encode_text(&text[..cut])?;
-            if ids.len() <= budget {
-                return Ok(Prompt {
-                    ids,
-                    truncated: true,
-                });
-            }
-            // Tokens can merge differently at the new end: drop the excess and retry.
-            keep = keep.saturating_sub((ids.len() - budget).max(1));
-        }
-        Err(ModelError::Input(format!(
-            "no prefix of the text fits a {}-token context with max_tokens {max_tokens}",
-            self.context
-        )))
-    }
-
-    /// Greedy decoding from `prompt` on a private copy of the model (see the type's docs).
-    pub fn generate(
-        &self,
-        prompt: &[u32],
-        min_tokens: usize,
-        max_tokens: usize,
-        on_id: &mut dyn FnMut(u32) -> bool,
-    ) -> Result<Generation> {
-        let limits = Limits {
-            min_tokens,
-            max_tokens,
-            stop: self.stop.clone(),
-        };
-        let mut session = self.session();
-        generate::generate(&mut session, prompt, &limits, on_id)
-    }
-
-    /// A fresh decoding state over the shared weights: an empty KV cache.
-    pub fn session(&self) -> Session<'_> {
-        Session {
-            model: &self.model,
-            cache: KvCache::default(),
-        }
-    }
-
-    pub fn decode(&self, ids: &[u32]) -> Result<String> {
-        self.tokenizer.decode(ids, true).map_err(tk_err)
-    }
-}
-
-/// One request's model state; a [`LogitsSource`].
-pub struct Session<'a> {
-    model: &'a Llama,
-    cache: KvCache,
-}
-
-impl LogitsSource for Session<'_> {
-    fn next_logits(&mut self, tokens: &[u32], pos: usize) -> Result<Vec<f32>> {
-        self.model.forward(&mut self.cache, tokens, pos)
-    }
-}
-
-impl Summarizer for SmolLm {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn summarize(
-        &self,
-        req: &SummarizeRequest,
-        on_token: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Summary> {
-        if req.text.trim().is_empty() {
-            return Err(ModelError::Input("text is empty".into()));
-        }
-        if req.max_tokens == 0 || req.min_tokens > req.max_tokens {
-            return Err(ModelError::Input(format!(
-                "need 0 <= min_tokens <= max_tokens and max_tokens > 0, got {}..{}",
-                req.min_tokens, req.max_tokens
-            )));
-        }
-        let prompt = self.prompt(&req.text, req.max_tokens)?;
-        let mut stream = self.tokenizer.decode_stream(true);
-        let mut decode_err = None;
-        let t0 = Instant::now();
-        let gen = self.generate(
-            &prompt.ids,
-            req.min_tokens,
-            req.max_tokens,
-            &mut |id| match stream.step(id) {
-                Ok(Some(piece)) => on_token(&piece),
-                Ok(None) => true,
-                Err(e) => {
-                    decode_err = Some(e);
-                    false
-                }
-            },
-        )?;
-        if let Some(e) = decode_err {
-            return Err(tk_err(e));
-        }
-        let text = self.decode(&gen.tokens)?.trim().to_string();
-        let tokens_per_s = if gen.decode_steps > 0 && gen.decode_ms > 0.0 {
-            gen.decode_steps as f64 / (gen.decode_ms / 1e3)
-        } else {
-            0.0
-        };
-        tracing::debug!(
-            id = %self.id,
-            prompt_tokens = prompt.ids.len(),
-            generated = gen.tokens.len(),
-            total_ms = t0.elapsed().as_secs_f64() * 1e3,
-            "summarized"
-        );
-        Ok(Summary {
-            text,
-            tokens_generated: gen.tokens.len(),
-            prompt_tokens: prompt.ids.len(),
-            input_truncated: prompt.truncated,
-            stop_reason: gen.stop,
-            timings: Timings {
-                prefill_ms: gen.prefill_ms,
-                generate_ms: gen.decode_ms,
-                tokens_per_s,
-            },
-        })
-    }
 }
