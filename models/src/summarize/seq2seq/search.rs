@@ -9,7 +9,7 @@
 use std::time::Instant;
 
 use super::config::{EarlyStopping, SearchConfig};
-use super::DecoderStep;
+use super::model::DecoderStep;
 use crate::error::Result;
 use crate::summarize::generate::{argmax, StopReason};
 

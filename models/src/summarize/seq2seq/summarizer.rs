@@ -2,9 +2,10 @@
 //! [`Bart`](super::bart::Bart)) and the text side of its checkpoint ([`Seq2SeqText`]). Each
 //! network's file adds the `load` that reads its checkpoint directory.
 
-use super::{Seq2SeqModel, Seq2SeqText};
+use super::model::Seq2SeqModel;
+use super::text::Seq2SeqText;
 use crate::error::Result;
-use crate::summarize::{SummarizeRequest, Summarizer, Summary};
+use crate::summarize::task::{SummarizeRequest, Summarizer, Summary};
 
 /// With `num_beams > 1`, `on_token` is called once, at the end, with the whole text (beam
 /// search knows the winner only then); greedy decoding streams token by token.

@@ -19,8 +19,12 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
 use candle_transformers::models::t5::{ActivationWithOptionalGating, Config, T5EncoderModel};
 
-use super::kv_cache::KvCache;
-use super::{attention, read_json, DecoderStep, Seq2SeqModel, Seq2SeqSummarizer, Seq2SeqText};
+use super::attention;
+use super::config::read_json;
+use super::kv_cache::{CachedDecoder, Decoder, KvCache};
+use super::model::{DecoderStep, Seq2SeqModel};
+use super::summarizer::Seq2SeqSummarizer;
+use super::text::Seq2SeqText;
 use crate::error::{ModelError, Result};
 
 /// T5's position bucket for a key `distance` tokens before the query (causal: later keys do not
@@ -260,47 +264,37 @@ impl Seq2SeqModel for T5 {
                 Ok((a.split(&a.k, encoder_out)?, a.split(&a.v, encoder_out)?))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(T5Decoder {
-            model: self,
-            cache: KvCache::new(cross, rows, &self.device),
-        }))
+        Ok(Box::new(Decoder::new(
+            self,
+            KvCache::new(cross, rows, &self.device),
+        )))
     }
 }
 
-/// One request's decoder: the shared weights and a cache of its own.
-pub struct T5Decoder<'a> {
-    model: &'a T5,
-    cache: KvCache,
-}
-
-impl DecoderStep for T5Decoder<'_> {
-    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        let pos = self.cache.start_step(tokens)?;
-        let m = self.model;
-        let ids = Tensor::new(tokens, &m.device)?.unsqueeze(1)?;
-        let mut x = m.shared.forward(&ids)?; // [rows, 1, d]
-                                             // transformers computes the bias in the first block and reuses it in all.
-        let bias = m.position_bias(pos)?;
-        for (i, b) in m.blocks.iter().enumerate() {
+impl CachedDecoder for T5 {
+    fn decode_step(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let pos = cache.start_step(tokens)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
+        // [rows, 1, d]
+        let mut x = self.shared.forward(&ids)?;
+        // transformers computes the bias in the first block and reuses it in all.
+        let bias = self.position_bias(pos)?;
+        for (i, b) in self.blocks.iter().enumerate() {
             let a = &b.self_attn;
             let h = b.self_norm.forward(&x)?;
             let (q, k, v) = (a.split(&a.q, &h)?, a.split(&a.k, &h)?, a.split(&a.v, &h)?);
-            let (k, v) = self.cache.append(i, k, v)?;
+            let (k, v) = cache.append(i, k, v)?;
             x = (x + a.attend(&q, &k, &v, Some(&bias))?)?;
             let c = &b.cross_attn;
             let h = b.cross_norm.forward(&x)?;
-            let (ck, cv) = self.cache.cross(i);
+            let (ck, cv) = cache.cross(i);
             x = (&x + c.attend_shared(&c.split(&c.q, &h)?, ck, cv)?)?;
             x = (&x + b.ff.forward(&b.ff_norm.forward(&x)?)?)?;
         }
-        self.cache.finish_step();
-        let h = (m.final_norm.forward(&x)?.squeeze(1)? * m.output_scale)?;
-        let logits = h.matmul(&m.lm_head.t()?)?;
+        cache.finish_step();
+        let h = (self.final_norm.forward(&x)?.squeeze(1)? * self.output_scale)?;
+        let logits = h.matmul(&self.lm_head.t()?)?;
         Ok(logits.to_dtype(DType::F32)?.to_vec2()?)
-    }
-
-    fn reorder(&mut self, rows: &[usize]) -> Result<()> {
-        self.cache.reorder(rows)
     }
 }
 

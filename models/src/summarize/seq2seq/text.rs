@@ -8,12 +8,12 @@ use serde_json::Value;
 use tokenizers::{Tokenizer, TruncationParams};
 
 use super::config::{read_json, GenerationDefaults, SearchConfig};
+use super::model::Seq2SeqModel;
 use super::search::{beam_search, greedy};
-use super::Seq2SeqModel;
 use crate::error::{ModelError, Result};
 use crate::summarize::generate::StopReason;
+use crate::summarize::task::{stream_pieces, SummarizeRequest, Summary, Timings};
 use crate::summarize::tokenizer::tk_err;
-use crate::summarize::{stream_pieces, SummarizeRequest, Summary, Timings};
 
 /// The text side of a seq2seq summarizer: its tokenizer (`tokenizer.json`), task prefix,
 /// input limit and decoding defaults, and the request loop shared by T5 and BART.
