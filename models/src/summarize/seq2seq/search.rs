@@ -5,6 +5,9 @@
 //! the vectorised one of transformers 5 (top `2 * num_beams` candidates per step, finished
 //! hypotheses kept in `num_beams` slots, its early-stop heuristic), including its `-1e9`
 //! sentinels in f32, because which hypothesis wins can depend on them.
+//!
+//! Just over 500 lines: ~320 of search and ~190 of tests that pin transformers' rules, kept
+//! beside the code they check.
 
 use std::time::Instant;
 

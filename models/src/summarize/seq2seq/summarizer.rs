@@ -31,6 +31,7 @@ impl<M: Seq2SeqModel> Seq2SeqSummarizer<M> {
     }
 }
 
+// The trait's two methods, shaped like SmolLm's impl; the bodies differ.
 impl<M: Seq2SeqModel> Summarizer for Seq2SeqSummarizer<M> {
     fn id(&self) -> &str {
         &self.id

@@ -251,6 +251,7 @@ impl Seq2SeqModel for T5 {
         Ok(self.encoder.clone().forward(&ids)?)
     }
 
+    // Same signature and shape as Bart's (the trait's); which weights give the cross keys differ.
     fn decoder<'a>(
         &'a self,
         encoder_out: &Tensor,
