@@ -7,11 +7,9 @@
 
 pub mod catalog;
 pub mod classify;
-pub mod convert;
 pub mod cpu;
 pub mod detect;
 pub mod error;
-pub mod hub;
 pub mod image;
 pub mod kernels;
 pub mod load;
@@ -21,10 +19,6 @@ pub mod store;
 pub mod summarize;
 pub mod task;
 pub mod tfjs;
-
-// The summarizers' kernels (summarize/) still import `crate::sync_ptr`; kept until that
-// folder's imports move to `crate::kernels::sync_ptr`.
-pub(crate) use kernels::sync_ptr;
 
 pub use catalog::{Catalog, ModelSpec, Task};
 pub use classify::EfficientNetLite;

@@ -90,7 +90,7 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
                             crate::catalog::Registry::Url => "download.pytorch.org",
                             _ => "the Hugging Face hub",
                         },
-                        crate::hub::by_hand(spec)
+                        crate::store::sources::hub::by_hand(spec)
                     ),
                 },
                 None,

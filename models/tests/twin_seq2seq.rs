@@ -8,11 +8,11 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::{Device, Tensor};
-use models::summarize::bart::BartSummarizer;
-use models::summarize::beam::{
+use models::summarize::seq2seq::bart::BartSummarizer;
+use models::summarize::seq2seq::t5::T5Summarizer;
+use models::summarize::seq2seq::{
     beam_search, greedy, EarlyStopping, SearchConfig, Seq2SeqModel, Seq2SeqText,
 };
-use models::summarize::t5::T5Summarizer;
 use models::summarize::{StopReason, SummarizeRequest, Summarizer};
 use serde_json::Value;
 

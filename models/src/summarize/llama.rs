@@ -19,7 +19,7 @@ use rayon::prelude::*;
 use super::qkernels::{axpy, dot_f32, Format, QMatrix};
 use super::weights::WeightFormat;
 use crate::error::{ModelError, Result};
-use crate::sync_ptr::SyncPtr;
+use crate::kernels::sync_ptr::SyncPtr;
 
 /// The shape of a llama model, from GGUF metadata.
 #[derive(Debug, Clone)]

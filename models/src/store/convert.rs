@@ -1,4 +1,5 @@
-//! Weight-format conversions the fetch step runs after extraction.
+//! Weight-format conversions the store runs after extracting or installing a model's files,
+//! when its catalog entry has a `convert` (the one dispatch is [`run`]).
 //!
 //! PyTorch's legacy `.pth` format (before torch 1.6) is not a zip: it is five pickles in a row
 //! (magic number, protocol, system info, the state dict, the list of storage keys) followed by
@@ -8,12 +9,25 @@
 
 use std::collections::HashMap;
 use std::io::{BufRead, Cursor, Read};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use candle_core::pickle::{Object, Stack};
 use candle_core::{DType, Device, Tensor};
 
+use crate::catalog::{Conversion, ConversionKind, ModelSpec};
 use crate::error::{ModelError, Result};
+
+/// Converts `dir/<c.from>` into the model's graph file `dir/<spec.graph>` as the catalog asks;
+/// returns the written path.
+pub fn run(spec: &ModelSpec, c: &Conversion, dir: &Path) -> Result<PathBuf> {
+    let (from, to) = (dir.join(&c.from), dir.join(&spec.graph));
+    tracing::info!(model = %spec.id, from = %c.from, to = %spec.graph, "converting");
+    match c.kind {
+        ConversionKind::TorchLegacy => torch_legacy_to_safetensors(&from, &to)?,
+        ConversionKind::TorchZip => torch_zip_to_safetensors(&from, &to)?,
+    }
+    Ok(to)
+}
 
 /// The first pickle of a legacy file: protocol 2, LONG1 of 10 bytes = torch's magic number
 /// 0x1950a86a20f9469cfc6c (little endian), STOP. Compared as bytes because it overflows i64.
@@ -225,16 +239,12 @@ fn view(storage: &Tensor, t: &TensorRef) -> Result<Tensor> {
 pub fn torch_legacy_to_safetensors(from: &Path, to: &Path) -> Result<()> {
     let bytes = std::fs::read(from).map_err(|e| ModelError::io(from, e))?;
     let tensors: HashMap<String, Tensor> = read_torch_legacy(&bytes)?.into_iter().collect();
-    let tmp = to.with_extension("partial");
-    candle_core::safetensors::save(&tensors, &tmp)?;
-    std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))?;
-    readable_by_all(to)
+    save_safetensors(&tensors, to)
 }
 
 /// A PyTorch zip checkpoint (the format since 1.6; torchvision's weights) to safetensors, read
 /// with candle's own pickle reader. Written under a temporary name first.
 pub fn torch_zip_to_safetensors(from: &Path, to: &Path) -> Result<()> {
-    tracing::info!(from = %from.display(), to = %to.display(), "converting");
     let tensors: HashMap<String, Tensor> = candle_core::pickle::read_all(from)
         .map_err(|e| ModelError::Convert(format!("{}: {e}", from.display())))?
         .into_iter()
@@ -245,8 +255,13 @@ pub fn torch_zip_to_safetensors(from: &Path, to: &Path) -> Result<()> {
             from.display()
         )));
     }
+    save_safetensors(&tensors, to)
+}
+
+/// Writes `tensors` to `to` through a temporary name, readable by all.
+fn save_safetensors(tensors: &HashMap<String, Tensor>, to: &Path) -> Result<()> {
     let tmp = to.with_extension("partial");
-    candle_core::safetensors::save(&tensors, &tmp)?;
+    candle_core::safetensors::save(tensors, &tmp)?;
     std::fs::rename(&tmp, to).map_err(|e| ModelError::io(to, e))?;
     readable_by_all(to)
 }
@@ -299,11 +314,8 @@ mod tests {
         let t = view(&s, &transposed).unwrap();
         assert_eq!(t.to_vec2::<f32>().unwrap(), [[0., 2., 4.], [1., 3., 5.]]);
         let overlapping = TensorRef {
-            storage: "0".into(),
-            dtype: DType::F32,
-            offset: 0,
-            shape: vec![2, 3],
             stride: vec![1, 1],
+            ..transposed
         };
         assert!(view(&s, &overlapping).is_err());
     }

@@ -19,8 +19,12 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{linear_no_bias, rms_norm, Embedding, Linear, RmsNorm, VarBuilder};
 use candle_transformers::models::t5::{ActivationWithOptionalGating, Config, T5EncoderModel};
 
-use super::beam::{read_json, DecoderStep, Seq2SeqModel, Seq2SeqText};
-use super::{SummarizeRequest, Summarizer, Summary};
+use super::attention;
+use super::config::read_json;
+use super::kv_cache::{CachedDecoder, Decoder, KvCache};
+use super::model::{DecoderStep, Seq2SeqModel};
+use super::summarizer::Seq2SeqSummarizer;
+use super::text::Seq2SeqText;
 use crate::error::{ModelError, Result};
 
 /// T5's position bucket for a key `distance` tokens before the query (causal: later keys do not
@@ -73,28 +77,12 @@ impl Attention {
     /// Softmax attention without scaling (T5 folds it into the init), plus an optional additive
     /// bias broadcast over rows; `[b, tq, d]` out.
     fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        let mut scores = q.matmul(&k.t()?)?;
-        if let Some(b) = bias {
-            scores = scores.broadcast_add(b)?;
-        }
-        let ctx = candle_nn::ops::softmax_last_dim(&scores)?.matmul(v)?;
-        let (b, _, tq, _) = ctx.dims4()?;
-        let ctx = ctx
-            .transpose(1, 2)?
-            .reshape((b, tq, self.heads * self.d_kv))?;
-        Ok(self.o.forward(&ctx)?)
+        Ok(self.o.forward(&attention::attend(q, k, v, bias)?)?)
     }
 
-    /// One query per row over keys shared by every row (the encoder's, `[1, h, s, d_kv]`):
-    /// rows become the query axis, so the encoder keys are not copied per beam.
+    /// One query per row over the encoder's keys, shared by every row.
     fn attend_shared(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
-        let rows = q.dim(0)?;
-        let q = q.transpose(0, 2)?.contiguous()?; // [1, h, rows, d_kv]
-        let ctx = candle_nn::ops::softmax_last_dim(&q.matmul(&k.t()?)?)?.matmul(v)?;
-        let ctx = ctx
-            .transpose(0, 2)?
-            .reshape((rows, 1, self.heads * self.d_kv))?;
-        Ok(self.o.forward(&ctx)?)
+        Ok(self.o.forward(&attention::attend_shared(q, k, v)?)?)
     }
 }
 
@@ -263,6 +251,7 @@ impl Seq2SeqModel for T5 {
         Ok(self.encoder.clone().forward(&ids)?)
     }
 
+    // Same signature and shape as Bart's (the trait's); which weights give the cross keys differ.
     fn decoder<'a>(
         &'a self,
         encoder_out: &Tensor,
@@ -276,85 +265,45 @@ impl Seq2SeqModel for T5 {
                 Ok((a.split(&a.k, encoder_out)?, a.split(&a.v, encoder_out)?))
             })
             .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(T5Decoder {
-            model: self,
-            cross,
-            cache: vec![None; self.blocks.len()],
-            pos: 0,
-            rows,
-        }))
+        Ok(Box::new(Decoder::new(
+            self,
+            KvCache::new(cross, rows, &self.device),
+        )))
     }
 }
 
-/// One request's decoder state (see `BartDecoder`: the same layout).
-pub struct T5Decoder<'a> {
-    model: &'a T5,
-    cross: Vec<(Tensor, Tensor)>,
-    cache: Vec<Option<(Tensor, Tensor)>>,
-    pos: usize,
-    rows: usize,
-}
-
-impl DecoderStep for T5Decoder<'_> {
-    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        if tokens.len() != self.rows {
-            return Err(ModelError::Input(format!(
-                "{} tokens for {} decoder rows",
-                tokens.len(),
-                self.rows
-            )));
-        }
-        let m = self.model;
-        let ids = Tensor::new(tokens, &m.device)?.unsqueeze(1)?;
-        let mut x = m.shared.forward(&ids)?; // [rows, 1, d]
-                                             // transformers computes the bias in the first block and reuses it in all.
-        let bias = m.position_bias(self.pos)?;
-        for (i, b) in m.blocks.iter().enumerate() {
+impl CachedDecoder for T5 {
+    fn decode_step(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let pos = cache.start_step(tokens)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?;
+        // [rows, 1, d]
+        let mut x = self.shared.forward(&ids)?;
+        // transformers computes the bias in the first block and reuses it in all.
+        let bias = self.position_bias(pos)?;
+        for (i, b) in self.blocks.iter().enumerate() {
             let a = &b.self_attn;
             let h = b.self_norm.forward(&x)?;
             let (q, k, v) = (a.split(&a.q, &h)?, a.split(&a.k, &h)?, a.split(&a.v, &h)?);
-            let (k, v) = match &self.cache[i] {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-                None => (k, v),
-            };
-            let out = a.attend(&q, &k, &v, Some(&bias))?;
-            self.cache[i] = Some((k, v));
-            x = (x + out)?;
+            let (k, v) = cache.append(i, k, v)?;
+            x = (x + a.attend(&q, &k, &v, Some(&bias))?)?;
             let c = &b.cross_attn;
             let h = b.cross_norm.forward(&x)?;
-            let (ck, cv) = &self.cross[i];
+            let (ck, cv) = cache.cross(i);
             x = (&x + c.attend_shared(&c.split(&c.q, &h)?, ck, cv)?)?;
             x = (&x + b.ff.forward(&b.ff_norm.forward(&x)?)?)?;
         }
-        self.pos += 1;
-        let h = (m.final_norm.forward(&x)?.squeeze(1)? * m.output_scale)?;
-        let logits = h.matmul(&m.lm_head.t()?)?;
+        cache.finish_step();
+        let h = (self.final_norm.forward(&x)?.squeeze(1)? * self.output_scale)?;
+        let logits = h.matmul(&self.lm_head.t()?)?;
         Ok(logits.to_dtype(DType::F32)?.to_vec2()?)
     }
-
-    fn reorder(&mut self, rows: &[usize]) -> Result<()> {
-        let idx: Vec<u32> = rows.iter().map(|&r| r as u32).collect();
-        let idx = Tensor::new(idx.as_slice(), &self.model.device)?;
-        for kv in self.cache.iter_mut().flatten() {
-            *kv = (kv.0.index_select(&idx, 0)?, kv.1.index_select(&idx, 0)?);
-        }
-        self.rows = rows.len();
-        Ok(())
-    }
 }
 
-/// A T5 checkpoint directory as a [`Summarizer`]. The input gets the task prefix
-/// (`task_specific_params.summarization.prefix` from config.json, else `summarize: `);
-/// decoding settings come from config.json, its summarization task parameters, then
-/// generation_config.json.
-///
-/// With `num_beams > 1` (t5-small's summarization parameters ask for 4), `on_token` is called
-/// once, at the end, with the whole text; greedy decoding streams token by token.
-pub struct T5Summarizer {
-    id: String,
-    model: T5,
-    text: Seq2SeqText,
-}
+/// A T5 checkpoint directory as a [`Summarizer`](crate::summarize::Summarizer). The input gets
+/// the task prefix (`task_specific_params.summarization.prefix` from config.json, else
+/// `summarize: `); decoding settings come from config.json, its summarization task parameters,
+/// then generation_config.json (t5-small's ask for 4 beams).
+pub type T5Summarizer = Seq2SeqSummarizer<T5>;
 
 /// Inputs longer than this are cut when config.json has no `n_positions` (T5's positions are
 /// relative; this is the length it was trained on).
@@ -387,34 +336,6 @@ impl T5Summarizer {
             model,
             text,
         })
-    }
-
-    pub fn model(&self) -> &T5 {
-        &self.model
-    }
-
-    pub fn text(&self) -> &Seq2SeqText {
-        &self.text
-    }
-
-    /// The same model with `num_beams` instead of the checkpoint's (1: greedy, streamed).
-    pub fn with_num_beams(mut self, num_beams: usize) -> Self {
-        self.text.set_num_beams(num_beams);
-        self
-    }
-}
-
-impl Summarizer for T5Summarizer {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn summarize(
-        &self,
-        req: &SummarizeRequest,
-        on_token: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Summary> {
-        self.text.summarize(&self.id, &self.model, req, on_token)
     }
 }
 

@@ -17,8 +17,12 @@ use candle_nn::{
 };
 use serde::Deserialize;
 
-use super::beam::{DecoderStep, Seq2SeqModel, Seq2SeqText};
-use super::{SummarizeRequest, Summarizer, Summary};
+use super::attention;
+use super::config::read_json;
+use super::kv_cache::{CachedDecoder, Decoder, KvCache};
+use super::model::{DecoderStep, Seq2SeqModel};
+use super::summarizer::Seq2SeqSummarizer;
+use super::text::Seq2SeqText;
 use crate::error::{ModelError, Result};
 
 /// The fields of a BART `config.json` the model needs.
@@ -97,27 +101,12 @@ impl Attention {
     /// Attention of `q` `[b, h, tq, hd]` over `k`, `v` `[b, h, tk, hd]`, then the output
     /// projection: `[b, tq, d]`.
     fn attend(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
-        let scores = q.matmul(&k.t()?)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs.matmul(v)?; // [b, h, tq, hd]
-        let (b, _, tq, _) = ctx.dims4()?;
-        let ctx = ctx
-            .transpose(1, 2)?
-            .reshape((b, tq, self.heads * self.head_dim))?;
-        Ok(self.out.forward(&ctx)?)
+        Ok(self.out.forward(&attention::attend(q, k, v, None)?)?)
     }
 
-    /// One query per row over keys shared by all rows (`[1, h, s, hd]`, the encoder's): the rows
-    /// become the query axis of a single batch, so the encoder keys are never copied per beam.
+    /// One query per row over the encoder's keys, shared by every row.
     fn attend_shared(&self, q: &Tensor, k: &Tensor, v: &Tensor) -> Result<Tensor> {
-        let (rows, h, one, hd) = q.dims4()?;
-        debug_assert_eq!(one, 1);
-        let q = q.transpose(0, 2)?.contiguous()?; // [1, h, rows, hd]
-        let scores = q.matmul(&k.t()?)?;
-        let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-        let ctx = probs.matmul(v)?; // [1, h, rows, hd]
-        let ctx = ctx.transpose(0, 2)?.reshape((rows, 1, h * hd))?;
-        Ok(self.out.forward(&ctx)?)
+        Ok(self.out.forward(&attention::attend_shared(q, k, v)?)?)
     }
 }
 
@@ -302,51 +291,33 @@ impl Seq2SeqModel for Bart {
             .iter()
             .map(|l| l.cross_attn.keys_values(encoder_out))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Box::new(BartDecoder {
-            model: self,
-            cross,
-            cache: vec![None; self.dec_layers.len()],
-            pos: 0,
-            rows,
-        }))
+        Ok(Box::new(Decoder::new(
+            self,
+            KvCache::new(cross, rows, &self.device),
+        )))
+    }
+
+    /// Decoder positions are learned too: the summary cannot outgrow the table (the start
+    /// token takes one position).
+    fn max_new_tokens(&self) -> Option<usize> {
+        Some(self.max_positions - 1)
     }
 }
 
-/// One request's decoder state: self-attention keys/values per layer (`[rows, h, t, hd]`) and
-/// the encoder's keys/values per layer, computed once and shared by all rows.
-pub struct BartDecoder<'a> {
-    model: &'a Bart,
-    cross: Vec<(Tensor, Tensor)>,
-    cache: Vec<Option<(Tensor, Tensor)>>,
-    pos: usize,
-    rows: usize,
-}
-
-impl DecoderStep for BartDecoder<'_> {
-    fn step(&mut self, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
-        if tokens.len() != self.rows {
-            return Err(ModelError::Input(format!(
-                "{} tokens for {} decoder rows",
-                tokens.len(),
-                self.rows
-            )));
-        }
-        let m = self.model;
-        let ids = Tensor::new(tokens, &m.device)?.unsqueeze(1)?; // [rows, 1]
-        let mut x = m
+impl CachedDecoder for Bart {
+    fn decode_step(&self, cache: &mut KvCache, tokens: &[u32]) -> Result<Vec<Vec<f32>>> {
+        let pos = cache.start_step(tokens)?;
+        let ids = Tensor::new(tokens, &self.device)?.unsqueeze(1)?; // [rows, 1]
+        let mut x = self
             .dec_norm
-            .forward(&m.embed(&ids, self.pos, &m.dec_positions)?)?;
-        for (i, l) in m.dec_layers.iter().enumerate() {
+            .forward(&self.embed(&ids, pos, &self.dec_positions)?)?;
+        for (i, l) in self.dec_layers.iter().enumerate() {
             let (k, v) = l.self_attn.keys_values(&x)?;
-            let (k, v) = match &self.cache[i] {
-                Some((pk, pv)) => (Tensor::cat(&[pk, &k], 2)?, Tensor::cat(&[pv, &v], 2)?),
-                None => (k, v),
-            };
+            let (k, v) = cache.append(i, k, v)?;
             // One new position per row: it may see every cached one, so no causal mask.
             let a = l.self_attn.attend(&l.self_attn.query(&x)?, &k, &v)?;
-            self.cache[i] = Some((k, v));
             x = l.self_norm.forward(&(x + a)?)?;
-            let (ck, cv) = &self.cross[i];
+            let (ck, cv) = cache.cross(i);
             let c = l
                 .cross_attn
                 .attend_shared(&l.cross_attn.query(&x)?, ck, cv)?;
@@ -354,47 +325,25 @@ impl DecoderStep for BartDecoder<'_> {
             let f = l.ff.forward(&x)?;
             x = l.ff_norm.forward(&(x + f)?)?;
         }
-        self.pos += 1;
+        cache.finish_step();
         let h = x.squeeze(1)?; // [rows, d]
         let logits = h
-            .matmul(&m.shared.embeddings().t()?)?
-            .broadcast_add(&m.final_logits_bias)?;
+            .matmul(&self.shared.embeddings().t()?)?
+            .broadcast_add(&self.final_logits_bias)?;
         Ok(logits.to_dtype(DType::F32)?.to_vec2()?)
     }
-
-    fn reorder(&mut self, rows: &[usize]) -> Result<()> {
-        let idx = Tensor::new(
-            rows.iter()
-                .map(|&r| r as u32)
-                .collect::<Vec<_>>()
-                .as_slice(),
-            &self.model.device,
-        )?;
-        for kv in self.cache.iter_mut().flatten() {
-            *kv = (kv.0.index_select(&idx, 0)?, kv.1.index_select(&idx, 0)?);
-        }
-        self.rows = rows.len();
-        Ok(())
-    }
 }
 
-/// A BART checkpoint directory as a [`Summarizer`]: no task prefix; decoding settings from
-/// `config.json` and `generation_config.json` (bart-large-cnn: 4 beams, length penalty 2,
-/// 3-gram blocking, forced `<s>` first and `</s>` at the limit).
-///
-/// With `num_beams > 1`, `on_token` is called once, at the end, with the whole text (beam
-/// search knows the winner only then); greedy checkpoints stream token by token.
-pub struct BartSummarizer {
-    id: String,
-    model: Bart,
-    text: Seq2SeqText,
-}
+/// A BART checkpoint directory as a [`Summarizer`](crate::summarize::Summarizer): no task
+/// prefix; decoding settings from `config.json` and `generation_config.json` (bart-large-cnn:
+/// 4 beams, length penalty 2, 3-gram blocking, forced `<s>` first and `</s>` at the limit).
+pub type BartSummarizer = Seq2SeqSummarizer<Bart>;
 
 impl BartSummarizer {
     /// `dir` holds `config.json`, `tokenizer.json`, `model.safetensors` and optionally
     /// `generation_config.json`.
     pub fn load(id: impl Into<String>, dir: &Path, device: &Device) -> Result<Self> {
-        let config = super::beam::read_json(&dir.join("config.json"))?;
+        let config = read_json(&dir.join("config.json"))?;
         let cfg: BartConfig = serde_json::from_value(config.clone()).map_err(|e| {
             ModelError::Input(format!("{}: {e}", dir.join("config.json").display()))
         })?;
@@ -408,37 +357,5 @@ impl BartSummarizer {
             model,
             text,
         })
-    }
-
-    pub fn model(&self) -> &Bart {
-        &self.model
-    }
-
-    pub fn text(&self) -> &Seq2SeqText {
-        &self.text
-    }
-
-    /// The same model with `num_beams` instead of the checkpoint's (1: greedy, streamed).
-    pub fn with_num_beams(mut self, num_beams: usize) -> Self {
-        self.text.set_num_beams(num_beams);
-        self
-    }
-}
-
-impl Summarizer for BartSummarizer {
-    fn id(&self) -> &str {
-        &self.id
-    }
-
-    fn summarize(
-        &self,
-        req: &SummarizeRequest,
-        on_token: &mut dyn FnMut(&str) -> bool,
-    ) -> Result<Summary> {
-        // Decoder positions are learned too: the summary cannot outgrow the table (the start
-        // token takes one position).
-        let mut req = req.clone();
-        req.max_tokens = req.max_tokens.min(self.model.max_positions() - 1);
-        self.text.summarize(&self.id, &self.model, &req, on_token)
     }
 }
