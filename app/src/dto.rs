@@ -83,7 +83,6 @@ pub fn above(detections: &[Detection], threshold: f32) -> Vec<Detection> {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

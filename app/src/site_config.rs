@@ -4,8 +4,8 @@
 //! the same. Without a context (unit tests, the 404 page) the site uses [`fallback`],
 //! the server's defaults.
 
-use leptos::prelude::*;
 pub use api_types::{SiteConfig, SiteModel};
+use leptos::prelude::*;
 
 /// The server's default `--body-limit`.
 const FALLBACK_BODY_LIMIT_BYTES: u64 = 16 * 1024 * 1024;
@@ -60,8 +60,7 @@ pub fn fallback() -> SiteConfig {
 /// context the server provided (or the fallback), serialized into the page; while hydrating it
 /// is read back from there. Call once, at the top of the app, before any page reads it.
 pub fn provide_site_config() {
-    let config =
-        SharedValue::new(|| use_context::<SiteConfig>().unwrap_or_else(fallback));
+    let config = SharedValue::new(|| use_context::<SiteConfig>().unwrap_or_else(fallback));
     provide_context(config.into_inner());
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 use candle_core::Device;
 use models::catalog::Format;
 use models::image::preprocess;
-use models::store::ModelState;
+use models::store::StoreState;
 use models::{Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
 fn pct(v: &mut [f64], p: f64) -> f64 {
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // segmenters (DeepLabv3, SegFormer) are opt-in installs with their own loaders.
         .filter(|m| m.task == Task::Segmentation && m.format == Format::TfjsGraph)
     {
-        if store.state(spec) != ModelState::Ready {
+        if store.state(spec) != StoreState::Ready {
             eprintln!(
                 "{}: not installed in {}, skipped",
                 spec.id,

@@ -17,7 +17,7 @@ use std::time::Instant;
 use candle_core::Device;
 use models::catalog::{Arch, Format};
 use models::image::preprocess;
-use models::store::ModelState;
+use models::store::StoreState;
 use models::{detect, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
 
 const PHOTO: &str = "person.jpg";
@@ -88,7 +88,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
     let wanted = |id: &str| only.is_empty() || only.split(',').any(|o| o == id);
     for spec in specs.filter(|m| wanted(&m.id)) {
-        if store.state(spec) != ModelState::Ready {
+        if store.state(spec) != StoreState::Ready {
             eprintln!("{}: not installed in {}, skipped", spec.id, dir.display());
             continue;
         }

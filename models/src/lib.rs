@@ -24,9 +24,9 @@ pub use catalog::{Catalog, ModelSpec, Task};
 pub use classify::EfficientNetLite;
 pub use detect::TfjsDetector;
 pub use error::{ModelError, Result};
-pub use load::LoadState;
+pub use load::ServingState;
 pub use segment::TfjsSegmenter;
-pub use store::{ModelState, Store};
+pub use store::{Store, StoreState};
 pub use summarize::{SmolLm, StopReason, SummarizeRequest, Summary};
 pub use task::{
     Classification, Classifier, Detection, Detections, Detector, Model, Segmentation, Segmenter,

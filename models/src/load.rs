@@ -1,5 +1,5 @@
 //! Loading one catalog model from the store into a [`Model`], dispatched on the catalog's task,
-//! format and arch, and the state of a model as served ([`LoadState`]). The server decides
+//! format and arch, and the state of a model as served ([`ServingState`]). The server decides
 //! which models to load and when (`server/src/served.rs`); this only knows how.
 
 use std::sync::Arc;
@@ -11,7 +11,7 @@ use crate::classify::{EfficientNetLite, SegFormerClassifier};
 use crate::detect::yolov8::YoloDetector;
 use crate::detect::TfjsDetector;
 use crate::segment::{DeepLabSegmenter, SegFormerSegmenter, TfjsSegmenter};
-use crate::store::{ModelState, Store};
+use crate::store::{Store, StoreState};
 use crate::summarize::bart::BartSummarizer;
 use crate::summarize::t5::T5Summarizer;
 use crate::summarize::SmolLm;
@@ -19,7 +19,7 @@ use crate::task::Model;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
-pub enum LoadState {
+pub enum ServingState {
     /// Waiting for (or in) its turn to load at start.
     Loading,
     /// Loaded; running its warm-up inference before it takes requests.
@@ -42,31 +42,34 @@ pub enum LoadState {
     Disabled,
 }
 
-impl LoadState {
+impl ServingState {
     pub fn label(&self) -> &'static str {
         match self {
-            LoadState::Loading => "loading",
-            LoadState::WarmingUp => "warming_up",
-            LoadState::Ready => "ready",
-            LoadState::Missing { .. } => "missing",
-            LoadState::NotInstalled { .. } => "not_installed",
-            LoadState::Corrupt { .. } => "corrupt",
-            LoadState::Failed { .. } => "failed",
-            LoadState::Disabled => "disabled",
+            ServingState::Loading => "loading",
+            ServingState::WarmingUp => "warming_up",
+            ServingState::Ready => "ready",
+            ServingState::Missing { .. } => "missing",
+            ServingState::NotInstalled { .. } => "not_installed",
+            ServingState::Corrupt { .. } => "corrupt",
+            ServingState::Failed { .. } => "failed",
+            ServingState::Disabled => "disabled",
         }
     }
 
     /// Whether readiness should wait for this model: not for disabled ones, nor for optional
     /// hub models nobody installed.
     pub fn counts_for_readiness(&self) -> bool {
-        !matches!(self, LoadState::Disabled | LoadState::NotInstalled { .. })
+        !matches!(
+            self,
+            ServingState::Disabled | ServingState::NotInstalled { .. }
+        )
     }
 
     /// Whether a later look at the store might change this state (files placed since start).
     pub fn may_appear(&self) -> bool {
         matches!(
             self,
-            LoadState::Missing { .. } | LoadState::NotInstalled { .. }
+            ServingState::Missing { .. } | ServingState::NotInstalled { .. }
         )
     }
 }
@@ -77,12 +80,12 @@ pub fn fix_command(id: &str) -> String {
 }
 
 /// Loads one model from the store, or says why it cannot be served.
-pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState, Option<Model>) {
+pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (ServingState, Option<Model>) {
     match store.state(spec) {
-        ModelState::Ready => {}
-        ModelState::Missing(_) if spec.source.registry.serves_files() => {
+        StoreState::Ready => {}
+        StoreState::Missing(_) if spec.source.registry.serves_files() => {
             return (
-                LoadState::NotInstalled {
+                ServingState::NotInstalled {
                     fix: format!(
                         "{} (needs {}), or {}",
                         fix_command(&spec.id),
@@ -96,17 +99,17 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
                 None,
             )
         }
-        ModelState::Missing(_) => {
+        StoreState::Missing(_) => {
             return (
-                LoadState::Missing {
+                ServingState::Missing {
                     fix: fix_command(&spec.id),
                 },
                 None,
             )
         }
-        ModelState::Corrupt(detail) => {
+        StoreState::Corrupt(detail) => {
             return (
-                LoadState::Corrupt {
+                ServingState::Corrupt {
                     detail,
                     fix: fix_command(&spec.id),
                 },
@@ -155,9 +158,9 @@ pub fn load_one(spec: &ModelSpec, store: &Store, device: &Device) -> (LoadState,
         ))),
     };
     match loaded {
-        Ok(m) => (LoadState::Ready, Some(m)),
+        Ok(m) => (ServingState::Ready, Some(m)),
         Err(e) => (
-            LoadState::Failed {
+            ServingState::Failed {
                 detail: e.to_string(),
             },
             None,

@@ -5,7 +5,7 @@ mod common;
 
 use candle_core::Device;
 use models::load::load_one;
-use models::{Catalog, LoadState, Store};
+use models::{Catalog, ServingState, Store};
 
 #[test]
 fn missing_and_corrupt_models_are_reported_and_the_good_one_loads() {
@@ -33,10 +33,10 @@ fn missing_and_corrupt_models_are_reported_and_the_good_one_loads() {
     let catalog = Catalog::builtin();
     let load = |id: &str| load_one(catalog.get(id).unwrap(), &store, &Device::Cpu);
     let (state, model) = load("selfie");
-    assert_eq!(state, LoadState::Ready);
+    assert_eq!(state, ServingState::Ready);
     assert!(matches!(model, Some(models::Model::Segmenter(_))));
     match load("meet").0 {
-        LoadState::Corrupt { detail, fix } => {
+        ServingState::Corrupt { detail, fix } => {
             assert!(detail.contains("meet.bin"), "{detail}");
             assert_eq!(fix, "candlelit models fetch meet");
         }
@@ -46,7 +46,7 @@ fn missing_and_corrupt_models_are_reported_and_the_good_one_loads() {
     std::fs::remove_dir_all(dir.join("meet")).unwrap();
     assert_eq!(
         load("meet").0,
-        LoadState::Missing {
+        ServingState::Missing {
             fix: "candlelit models fetch meet".into()
         }
     );

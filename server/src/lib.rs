@@ -21,7 +21,7 @@ use axum::routing::{any, get, post};
 use axum::Router;
 use leptos::config::LeptosOptions;
 use leptos_axum::{generate_route_list, LeptosRoutes};
-use models::{Classifier, Detector, LoadState, Segmenter, Summarizer, Task};
+use models::{Classifier, Detector, Segmenter, ServingState, Summarizer, Task};
 
 use crate::error::ApiError;
 use crate::ingress::fetch::FetchPolicy;
@@ -152,16 +152,16 @@ impl AppState {
             return Ok(served.clone());
         }
         Err(match slot.state() {
-            LoadState::Missing { fix } | LoadState::Corrupt { fix, .. } => {
+            ServingState::Missing { fix } | ServingState::Corrupt { fix, .. } => {
                 ApiError::Unavailable(format!(
                     "model '{id}' is {} in the store; run `{fix}`",
                     slot.state().label()
                 ))
             }
-            LoadState::NotInstalled { fix } => {
+            ServingState::NotInstalled { fix } => {
                 ApiError::Unavailable(format!("model '{id}' is not installed; {fix}"))
             }
-            LoadState::Loading | LoadState::WarmingUp => ApiError::NotReady(format!(
+            ServingState::Loading | ServingState::WarmingUp => ApiError::NotReady(format!(
                 "model '{id}' is {}; retry shortly",
                 slot.state().label().replace('_', " ")
             )),

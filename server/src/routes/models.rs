@@ -1,6 +1,6 @@
 //! `GET /api/v1/models`: every catalog model with its state.
 
-use ::models::LoadState;
+use ::models::ServingState;
 use api_types::ModelInfo;
 use axum::extract::State;
 use axum::Json;
@@ -54,16 +54,17 @@ impl AppState {
 }
 
 /// A model's load state as `GET /api/v1/models` spells it: `state`, plus `detail` and `fix`
-/// where they apply (the fields of `LoadState`'s own serde form, in its order).
-fn state_fields(st: LoadState) -> ModelInfo {
+/// where they apply (the fields of `ServingState`'s own serde form, in its order).
+fn state_fields(st: ServingState) -> ModelInfo {
     let state = st.label().to_owned();
     let (detail, fix) = match st {
-        LoadState::Missing { fix } | LoadState::NotInstalled { fix } => (None, Some(fix)),
-        LoadState::Corrupt { detail, fix } => (Some(detail), Some(fix)),
-        LoadState::Failed { detail } => (Some(detail), None),
-        LoadState::Loading | LoadState::WarmingUp | LoadState::Ready | LoadState::Disabled => {
-            (None, None)
-        }
+        ServingState::Missing { fix } | ServingState::NotInstalled { fix } => (None, Some(fix)),
+        ServingState::Corrupt { detail, fix } => (Some(detail), Some(fix)),
+        ServingState::Failed { detail } => (Some(detail), None),
+        ServingState::Loading
+        | ServingState::WarmingUp
+        | ServingState::Ready
+        | ServingState::Disabled => (None, None),
     };
     ModelInfo {
         state,

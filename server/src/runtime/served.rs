@@ -10,8 +10,8 @@ use std::time::Instant;
 use image::RgbImage;
 use models::summarize::{SummarizeRequest, Summary};
 use models::{
-    Catalog, Classification, Classifier, Detections, Detector, LoadState, Model, ModelSpec,
-    Segmentation, Segmenter, Summarizer, Task,
+    Catalog, Classification, Classifier, Detections, Detector, Model, ModelSpec, Segmentation,
+    Segmenter, ServingState, Summarizer, Task,
 };
 
 use crate::error::ApiError;
@@ -98,7 +98,7 @@ impl EngineConfig {
 
 pub struct Slot {
     pub spec: ModelSpec,
-    state: RwLock<LoadState>,
+    state: RwLock<ServingState>,
     served: OnceLock<Served>,
     /// What is wrong with the store's copy of a model that is serving from memory (changed or
     /// truncated since it was loaded), with the fixing command; `None` while the copy is good.
@@ -106,15 +106,15 @@ pub struct Slot {
 }
 
 impl Slot {
-    pub fn state(&self) -> LoadState {
+    pub fn state(&self) -> ServingState {
         self.state.read().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    fn set_state(&self, s: LoadState) {
+    fn set_state(&self, s: ServingState) {
         METRICS
             .model_ready
             .with_label_values(&[&self.spec.id])
-            .set(i64::from(s == LoadState::Ready));
+            .set(i64::from(s == ServingState::Ready));
         *self.state.write().unwrap_or_else(|p| p.into_inner()) = s;
     }
 
@@ -128,7 +128,7 @@ impl Slot {
 
     /// The engine, once the model is ready.
     pub fn served(&self) -> Option<&Served> {
-        if self.state() == LoadState::Ready {
+        if self.state() == ServingState::Ready {
             self.served.get()
         } else {
             None
@@ -137,7 +137,7 @@ impl Slot {
 }
 
 /// Turns a catalog entry into a loaded model, or the state that says why it cannot be.
-pub type Loader = Box<dyn Fn(&ModelSpec) -> (LoadState, Option<Model>) + Send + Sync>;
+pub type Loader = Box<dyn Fn(&ModelSpec) -> (ServingState, Option<Model>) + Send + Sync>;
 
 /// Looks at a loaded model's store copy: `None` when it is intact, else what is wrong with it.
 pub type StoreCheck = Box<dyn FnMut(&ModelSpec) -> Option<String> + Send>;
@@ -154,13 +154,13 @@ pub fn store_check(store: models::Store) -> StoreCheck {
             Some((last, verdict)) if *last == print => verdict.clone(),
             Some(_) | None => {
                 let verdict = match store.state(spec) {
-                    models::ModelState::Ready => None,
-                    models::ModelState::Missing(files) => Some(format!(
+                    models::StoreState::Ready => None,
+                    models::StoreState::Missing(files) => Some(format!(
                         "store copy missing {}; fix: candlelit models fetch {}",
                         files.join(", "),
                         spec.id
                     )),
-                    models::ModelState::Corrupt(why) => Some(format!(
+                    models::StoreState::Corrupt(why) => Some(format!(
                         "store copy corrupt: {why}; fix: candlelit models fetch {}",
                         spec.id
                     )),
@@ -199,9 +199,9 @@ impl ServedModels {
                 Slot {
                     spec,
                     state: RwLock::new(if off {
-                        LoadState::Disabled
+                        ServingState::Disabled
                     } else {
-                        LoadState::Loading
+                        ServingState::Loading
                     }),
                     served: OnceLock::new(),
                     store_problem: RwLock::new(None),
@@ -228,9 +228,9 @@ impl ServedModels {
         let loader: Loader = Box::new(move |spec: &ModelSpec| {
             let mut all = models.lock().unwrap_or_else(|p| p.into_inner());
             match all.iter().position(|(s, _)| s.id == spec.id) {
-                Some(i) => (LoadState::Ready, Some(all.swap_remove(i).1)),
+                Some(i) => (ServingState::Ready, Some(all.swap_remove(i).1)),
                 None => (
-                    LoadState::Missing {
+                    ServingState::Missing {
                         fix: models::load::fix_command(&spec.id),
                     },
                     None,
@@ -309,7 +309,7 @@ impl ServedModels {
         let mut again = 0;
         for slot in &self.slots {
             if slot.state().may_appear() && slot.served.get().is_none() {
-                slot.set_state(LoadState::Loading);
+                slot.set_state(ServingState::Loading);
                 again += 1;
             }
         }
@@ -319,7 +319,7 @@ impl ServedModels {
         self.load_all(loader);
         self.slots
             .iter()
-            .filter(|s| s.state() == LoadState::Ready)
+            .filter(|s| s.state() == ServingState::Ready)
             .count()
     }
 
@@ -329,7 +329,7 @@ impl ServedModels {
     pub fn load_all(&self, loader: &Loader) {
         std::thread::scope(|scope| {
             for slot in &self.slots {
-                if slot.state() == LoadState::Loading {
+                if slot.state() == ServingState::Loading {
                     scope.spawn(|| self.load_one(slot, loader));
                 }
             }
@@ -337,7 +337,7 @@ impl ServedModels {
         METRICS.models_loaded.set(
             self.slots
                 .iter()
-                .filter(|s| s.state() == LoadState::Ready)
+                .filter(|s| s.state() == ServingState::Ready)
                 .count() as i64,
         );
     }
@@ -347,9 +347,9 @@ impl ServedModels {
             let id = slot.spec.id.clone();
             let t0 = Instant::now();
             let (state, model) = loader(&slot.spec);
-            let Some(model) = model.filter(|_| state == LoadState::Ready) else {
+            let Some(model) = model.filter(|_| state == ServingState::Ready) else {
                 // Optional models not installed are expected; anything else needs a look.
-                if matches!(state, LoadState::NotInstalled { .. }) {
+                if matches!(state, ServingState::NotInstalled { .. }) {
                     tracing::info!(model = %id, state = ?state, "model not installed");
                 } else {
                     tracing::warn!(model = %id, state = ?state, "model not served");
@@ -357,13 +357,13 @@ impl ServedModels {
                 slot.set_state(state);
                 return;
             };
-            slot.set_state(LoadState::WarmingUp);
+            slot.set_state(ServingState::WarmingUp);
             let options = self.engines.for_model(&id, slot.spec.task);
             let served = start_engine(&id, model, options);
             match warm_up(&served) {
                 Ok(ms) => {
                     let _ = slot.served.set(served);
-                    slot.set_state(LoadState::Ready);
+                    slot.set_state(ServingState::Ready);
                     tracing::info!(
                         model = %id,
                         load_ms = t0.elapsed().as_millis() as u64,
@@ -376,7 +376,7 @@ impl ServedModels {
                 }
                 Err(e) => {
                     tracing::error!(model = %id, error = %e, "warm-up failed");
-                    slot.set_state(LoadState::Failed {
+                    slot.set_state(ServingState::Failed {
                         detail: format!("warm-up failed: {e}"),
                     });
                 }
@@ -390,13 +390,16 @@ impl ServedModels {
 
     /// The task's default model id: the catalog default if it is ready, else the first ready.
     pub fn default_id(&self, task: Task) -> Option<&str> {
-        let ready = |id: &str| self.slot(id).is_some_and(|s| s.state() == LoadState::Ready);
+        let ready = |id: &str| {
+            self.slot(id)
+                .is_some_and(|s| s.state() == ServingState::Ready)
+        };
         if let Some(d) = self.catalog.default_for(task).filter(|d| ready(&d.id)) {
             return Some(&d.id);
         }
         self.slots
             .iter()
-            .find(|s| s.spec.task == task && s.state() == LoadState::Ready)
+            .find(|s| s.spec.task == task && s.state() == ServingState::Ready)
             .map(|s| s.spec.id.as_str())
     }
 

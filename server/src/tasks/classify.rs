@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use api_types::{ClassLabel, ClassProb, ClassifyResponse};
-use models::classify::{short_label, top_k, Classification};
+use models::classify::{short_label, top_k};
+use models::Classification;
 
 use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
 use crate::error::ApiError;

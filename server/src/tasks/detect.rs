@@ -3,7 +3,8 @@
 use std::time::Instant;
 
 use api_types::{DetectResponse, Detection};
-use models::detect::{coco91_id, Detections, SCORE_FLOOR};
+use models::detect::{coco91_id, SCORE_FLOOR};
+use models::Detections;
 
 use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
 use crate::error::ApiError;
@@ -87,4 +88,15 @@ pub fn response(
             .then(|| png_data_url(&ran.decoded.img))
             .transpose()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    /// The annotated image (drawn here) and the page's boxes (drawn in the browser) must agree
+    /// on each class's colour; the table is written twice because the wasm site cannot depend
+    /// on `models`.
+    #[test]
+    fn the_site_and_the_server_draw_classes_in_the_same_colours() {
+        assert_eq!(app::dto::PALETTE, models::image::draw::PALETTE);
+    }
 }

@@ -8,7 +8,7 @@ use api_types::{ClassShare, SegmentResponse};
 use base64::Engine;
 use image::RgbImage;
 use models::image::postprocess::{self, PERSON_TINT};
-use models::segment::Segmentation;
+use models::Segmentation;
 use models::Segmenter;
 
 use super::{infer, ImageSource, Ran};

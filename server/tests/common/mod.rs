@@ -37,7 +37,7 @@ pub fn models() -> Arc<ServedModels> {
         assert!(
             served
                 .slot("selfie")
-                .is_some_and(|s| s.state() == models::LoadState::Ready),
+                .is_some_and(|s| s.state() == models::ServingState::Ready),
             "selfie is not in the store at {}; run `make fetch`",
             model_dir().display()
         );
