@@ -1,6 +1,6 @@
 //! Loading one catalog model from the store into a [`Model`], dispatched on the catalog's task,
 //! format and arch, and the state of a model as served ([`ServingState`]). The server decides
-//! which models to load and when (`server/src/served.rs`); this only knows how.
+//! which models to load and when (`server/src/runtime/served.rs`); this only knows how.
 
 use std::sync::Arc;
 
@@ -12,9 +12,8 @@ use crate::detect::yolov8::YoloDetector;
 use crate::detect::TfjsDetector;
 use crate::segment::{DeepLabSegmenter, SegFormerSegmenter, TfjsSegmenter};
 use crate::store::{Store, StoreState};
-use crate::summarize::bart::BartSummarizer;
-use crate::summarize::t5::T5Summarizer;
 use crate::summarize::SmolLm;
+use crate::summarize::{BartSummarizer, T5Summarizer};
 use crate::task::Model;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

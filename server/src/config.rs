@@ -344,8 +344,8 @@ impl ServeArgs {
         }
     }
 
-    pub fn settings(&self) -> crate::Settings {
-        crate::Settings {
+    pub fn settings(&self) -> crate::state::Settings {
+        crate::state::Settings {
             limits: self.limits(),
             fetch: self.fetch_policy(),
             request_timeout: Duration::from_millis(self.request_timeout_ms),
@@ -367,7 +367,7 @@ impl ServeArgs {
                 rate_limit: self.rate_limit,
             },
             drain: Duration::from_millis(self.drain_ms),
-            ..crate::Settings::default()
+            ..crate::state::Settings::default()
         }
     }
 

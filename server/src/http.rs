@@ -13,7 +13,7 @@ use tower_http::trace::{DefaultOnFailure, DefaultOnResponse, TraceLayer};
 
 use crate::error::ApiError;
 use crate::metrics::METRICS;
-use crate::AppState;
+use crate::state::AppState;
 
 /// With `--api-key` set, API routes need `Authorization: Bearer <key>`; health, metrics, docs
 /// and the pages stay open. Compared in constant time.

@@ -6,7 +6,7 @@ use api_types::{SiteConfig, SiteModel};
 use leptos::prelude::provide_context;
 use models::Task;
 
-use crate::AppState;
+use crate::state::AppState;
 
 impl AppState {
     /// The limits from the flags (`--body-limit`, `--text-limit`) and the models this server
@@ -69,7 +69,7 @@ mod tests {
 
     use crate::config::Cli;
     use crate::runtime::served::{EngineConfig, ServedModels};
-    use crate::AppState;
+    use crate::state::AppState;
 
     fn state_from(args: &[&str]) -> AppState {
         let cli = Cli::try_parse_from(args).unwrap();

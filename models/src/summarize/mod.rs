@@ -23,9 +23,6 @@ pub mod weights;
 pub use generate::{Generation, Limits, LogitsSource, StopReason};
 pub use seq2seq::bart::BartSummarizer;
 pub use seq2seq::t5::T5Summarizer;
-/// The old paths `summarize::{bart, t5}`, kept only while registry.rs (restructured on another
-/// branch) still imports them; drop at merge in favour of the summarizers above.
-pub use seq2seq::{bart, t5};
 pub use smollm::{Prompt, Session, SmolLm, SmolLmConfig, MAX_SEQ_LEN};
 pub use task::{SummarizeRequest, Summarizer, Summary, Timings};
 pub use weights::WeightFormat;

@@ -32,7 +32,7 @@ use tokio::io::AsyncWriteExt;
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::metrics::METRICS;
-use crate::AppState;
+use crate::state::AppState;
 
 #[derive(Debug, Clone)]
 pub struct ConnLimits {

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::conn::{BodyLease, SlowBody};
-use crate::AppState;
+use crate::state::AppState;
 
 /// A multipart field that is an upload rather than a parameter: one sent as a file, or whose
 /// bytes are an image. Parameters (`model`, `threshold`, ...) are short text.

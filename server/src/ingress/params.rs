@@ -8,7 +8,7 @@ use axum::extract::Query;
 use models::Task;
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 
 pub fn query_or_400<T>(
     q: Result<Query<T>, axum::extract::rejection::QueryRejection>,

@@ -14,9 +14,9 @@ use crate::error::ApiError;
 use crate::ingress::input::{read_image, refuse_unread};
 use crate::ingress::params::{model_or_default, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
+use crate::state::AppState;
 use crate::tasks::classify::{self, parse_top_k};
 use crate::tasks::ImageSource;
-use crate::AppState;
 
 #[utoipa::path(post, path = "/predict/image_classes", tag = "classification", params(ClassifyQuery),
     request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",

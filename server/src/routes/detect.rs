@@ -17,9 +17,9 @@ use crate::error::ApiError;
 use crate::ingress::input::{read_image, refuse_unread};
 use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
+use crate::state::AppState;
 use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
 use crate::tasks::ImageSource;
-use crate::AppState;
 
 /// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
 #[utoipa::path(post, path = "/predict", tag = "detection", params(DetectQuery),

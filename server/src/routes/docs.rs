@@ -11,7 +11,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use crate::error::ErrorBody;
 use crate::routes;
-use crate::AppState;
+use crate::state::AppState;
 
 /// An image given by address; fetched by the server under the URL safety rules.
 #[derive(ToSchema)]

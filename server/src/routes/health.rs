@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::error::ApiError;
 use crate::metrics::METRICS;
-use crate::AppState;
+use crate::state::AppState;
 
 /// `GET /healthz`: the process is alive (answers while models still load).
 #[utoipa::path(get, path = "/healthz", tag = "health",

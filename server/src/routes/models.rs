@@ -7,7 +7,7 @@ use axum::Json;
 
 use crate::error::ApiError;
 use crate::runtime::served::Served;
-use crate::AppState;
+use crate::state::AppState;
 
 /// `GET /api/v1/models`: every catalog model with its state.
 #[utoipa::path(get, path = "/api/v1/models", tag = "models",

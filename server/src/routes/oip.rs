@@ -14,6 +14,7 @@
 //! Request `parameters`: `threshold` (segmentation), `confidence` (detection), `top_k`
 //! (classification), `min_tokens`/`max_tokens` (summarization), `binary_data_output`.
 
+mod answer;
 mod tasks;
 pub mod tensor;
 
@@ -26,11 +27,12 @@ use axum::response::{IntoResponse, Response};
 use models::{ModelSpec, Task};
 use serde_json::{json, Value};
 
+use self::answer::OutTensor;
 use self::tasks::{classify, detect, segment, summarize};
-use self::tensor::{bad, param_bool, OutTensor, Tensor, IMAGE_INPUT, TEXT_INPUT};
+use self::tensor::{bad, param_bool, Tensor, IMAGE_INPUT, TEXT_INPUT};
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The header that gives the JSON's length when binary tensor data follows it.
 pub const HEADER_LENGTH: &str = "inference-header-content-length";
@@ -165,7 +167,7 @@ pub async fn infer(
         .cpu
         .run(move || {
             let chosen = choose(outputs, &wanted);
-            tensor::encode(&spec.id, &version, id.as_deref(), &chosen)
+            answer::encode(&spec.id, &version, id.as_deref(), &chosen)
         })
         .await?;
     drop(lease);

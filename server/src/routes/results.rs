@@ -13,7 +13,7 @@ use super::classify::{ClassifyAnswer, ClassifyQuery};
 use super::detect::{DetectAnswer, DetectQuery};
 use super::segment::{SegmentAnswer, SegmentQuery};
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 
 pub async fn segment_result(State(state): State<AppState>, req: Request) -> Response {
     // The query's `output` wins over a form field, so the answer is always the JSON's shape.

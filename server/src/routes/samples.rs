@@ -7,7 +7,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use crate::error::ApiError;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The photos the examples strip offers; the only names this route serves.
 pub const SAMPLE_NAMES: &[&str] = &[

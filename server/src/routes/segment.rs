@@ -15,8 +15,8 @@ use crate::error::ApiError;
 use crate::ingress::input::{read_image, refuse_unread};
 use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
+use crate::state::AppState;
 use crate::tasks::{reserve_output, segment, ImageSource};
-use crate::AppState;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -22,8 +22,8 @@ use models::Task;
 use crate::error::ApiError;
 use crate::ingress::params::{model_or_default, query_or_400};
 use crate::runtime::served::SummarizeJob;
+use crate::state::AppState;
 use crate::tasks::summarize::{request, response, run_to_end, seed_run};
-use crate::AppState;
 
 /// `POST /predict/text_summarize?model=<id>&min=<n>&max=<n>` with `{"text": ...}`.
 #[utoipa::path(post, path = "/predict/text_summarize", tag = "summarization", params(LegacyQuery),

@@ -3,6 +3,8 @@
 //! (429), dropped unrun when it waited past its deadline (504) or its client went away, and
 //! requests that arrive together run as one batch of up to `max_batch`, waiting at most
 //! `batch_wait` for company.
+//!
+//! (Over 500 lines with its tests: the code is the first 360 lines; the tests stay beside it.)
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -10,7 +10,7 @@ use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::decode::Need;
-use crate::AppState;
+use crate::state::AppState;
 
 /// The seed's default confidence for drawn boxes (`POST /predict`, OIP).
 pub const DEFAULT_CONFIDENCE: f32 = 0.35;

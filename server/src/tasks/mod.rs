@@ -22,7 +22,7 @@ use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::decode::{Decoded, Need};
 use crate::runtime::engine::Engine;
-use crate::AppState;
+use crate::state::AppState;
 
 /// An image as a request carries it.
 pub enum ImageSource {

@@ -15,7 +15,7 @@ use super::{infer, ImageSource, Ran};
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::decode::Need;
-use crate::AppState;
+use crate::state::AppState;
 
 /// A segmentation run and the model that made it.
 pub struct Segmented {

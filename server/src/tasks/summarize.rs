@@ -11,7 +11,7 @@ use models::Task;
 use crate::error::ApiError;
 use crate::ingress::params::{given, model_or_default};
 use crate::runtime::served::{SummarizeEngine, SummarizeJob};
-use crate::AppState;
+use crate::state::AppState;
 
 pub const DEFAULT_MIN_TOKENS: usize = 8;
 pub const DEFAULT_MAX_TOKENS: usize = 128;

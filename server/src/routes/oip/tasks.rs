@@ -8,16 +8,15 @@ use std::time::Instant;
 use base64::Engine;
 use image::RgbImage;
 
-use super::tensor::{
-    bad, param_text, Data, OutData, OutTensor, Parameters, Tensor, IMAGE_INPUT, TEXT_INPUT,
-};
+use super::answer::{OutData, OutTensor};
+use super::tensor::{bad, param_text, Data, Parameters, Tensor, IMAGE_INPUT, TEXT_INPUT};
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::params::number_in;
+use crate::state::AppState;
 use crate::tasks::classify::{self, parse_top_k};
 use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
 use crate::tasks::{reserve_output, segment, summarize, timings_of_run, ImageSource, Ran};
-use crate::AppState;
 use api_types::StageTimings;
 
 /// The one input a model takes, by its name.

@@ -1,7 +1,7 @@
-//! The Open Inference Protocol's tensors (KServe v2, Triton's HTTP/REST form): the request's
-//! JSON header, each input's data in JSON or as binary after it (Triton's binary tensor data
-//! extension, which `tritonclient.http` uses by default), and the answer's tensors in either
-//! form. Everything here is checked, never trusted: a shape that does not match its data, a
+//! The Open Inference Protocol's request tensors (KServe v2, Triton's HTTP/REST form): the
+//! request's JSON header and each input's data in JSON or as binary after it (Triton's binary
+//! tensor data extension, which `tritonclient.http` uses by default). The answer's tensors are
+//! encoded in `answer.rs`. Everything here is checked, never trusted: a shape that does not match its data, a
 //! size that overflows, a length prefix past the end are all 400s, never a panic or a huge
 //! allocation.
 //!
@@ -9,12 +9,14 @@
 //! little-endian length and its bytes. With binary data the body is the JSON header followed by
 //! each binary tensor in the order the header lists them, and `Inference-Header-Content-Length`
 //! gives the JSON's length.
+//!
+//! (Over 500 lines with its tests: the code is the first 455 lines; the tests stay beside it.)
 
 use std::borrow::Cow;
 use std::fmt;
 
 use serde::de::{self, DeserializeSeed, Deserializer, SeqAccess, Visitor};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::error::ApiError;
 
@@ -430,132 +432,6 @@ fn from_json(flat: FlatData, datatype: &str, count: usize, name: &str) -> Result
     }
 }
 
-/// An answer's tensor.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OutData {
-    Uint8(Vec<u8>),
-    Fp32(Vec<f32>),
-    /// Every BYTES output here is UTF-8 text (labels, a summary).
-    Bytes(Vec<String>),
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct OutTensor {
-    pub name: &'static str,
-    pub shape: Vec<usize>,
-    pub data: OutData,
-}
-
-impl OutTensor {
-    pub fn datatype(&self) -> &'static str {
-        match self.data {
-            OutData::Uint8(_) => "UINT8",
-            OutData::Fp32(_) => "FP32",
-            OutData::Bytes(_) => "BYTES",
-        }
-    }
-
-    fn binary(&self) -> Vec<u8> {
-        match &self.data {
-            OutData::Uint8(v) => v.clone(),
-            OutData::Fp32(v) => v.iter().flat_map(|x| x.to_le_bytes()).collect(),
-            OutData::Bytes(v) => v
-                .iter()
-                .flat_map(|s| (s.len() as u32).to_le_bytes().into_iter().chain(s.bytes()))
-                .collect(),
-        }
-    }
-}
-
-#[derive(Serialize)]
-struct ResponseHeader<'a> {
-    model_name: &'a str,
-    model_version: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    id: Option<&'a str>,
-    outputs: Vec<OutputHeader<'a>>,
-}
-
-#[derive(Serialize)]
-struct OutputHeader<'a> {
-    name: &'a str,
-    datatype: &'a str,
-    shape: &'a [usize],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    parameters: Option<BinarySize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    data: Option<JsonData<'a>>,
-}
-
-#[derive(Serialize)]
-struct BinarySize {
-    binary_data_size: usize,
-}
-
-#[derive(Serialize)]
-#[serde(untagged)]
-enum JsonData<'a> {
-    Uint8(&'a [u8]),
-    Fp32(&'a [f32]),
-    Bytes(&'a [String]),
-}
-
-/// An encoded answer: the body, and the JSON header's length when binary data follows it.
-pub struct Encoded {
-    pub body: Vec<u8>,
-    pub header_len: Option<usize>,
-}
-
-/// Encodes the answer: each output as JSON `data`, or (where its flag is set) as binary after
-/// the JSON header.
-pub fn encode(
-    model_name: &str,
-    model_version: &str,
-    id: Option<&str>,
-    outputs: &[(OutTensor, bool)],
-) -> Result<Encoded, ApiError> {
-    let mut tail = Vec::new();
-    let mut headers = Vec::with_capacity(outputs.len());
-    for (t, binary) in outputs {
-        let (parameters, data) = if *binary {
-            let raw = t.binary();
-            let size = raw.len();
-            tail.extend(raw);
-            (
-                Some(BinarySize {
-                    binary_data_size: size,
-                }),
-                None,
-            )
-        } else {
-            let data = match &t.data {
-                OutData::Uint8(v) => JsonData::Uint8(v),
-                OutData::Fp32(v) => JsonData::Fp32(v),
-                OutData::Bytes(v) => JsonData::Bytes(v),
-            };
-            (None, Some(data))
-        };
-        headers.push(OutputHeader {
-            name: t.name,
-            datatype: t.datatype(),
-            shape: &t.shape,
-            parameters,
-            data,
-        });
-    }
-    let mut body = serde_json::to_vec(&ResponseHeader {
-        model_name,
-        model_version,
-        id,
-        outputs: headers,
-    })
-    .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let any_binary = outputs.iter().any(|(_, b)| *b);
-    let header_len = any_binary.then_some(body.len());
-    body.extend(tail);
-    Ok(Encoded { body, header_len })
-}
-
 /// A parameter as text, for the routes' own parsers (`number_in`, ...): numbers and strings as
 /// they read, booleans as `true`/`false`.
 pub fn param_text<'a>(params: &'a Parameters, key: &str) -> Option<Cow<'a, str>> {
@@ -642,34 +518,5 @@ mod tests {
             .unwrap_err();
             assert_eq!(e.status(), 400, "{shape} {data}: {e}");
         }
-    }
-
-    #[test]
-    fn outputs_encode_as_json_or_binary() {
-        let t = OutTensor {
-            name: "scores",
-            shape: vec![2],
-            data: OutData::Fp32(vec![0.5, 1.0]),
-        };
-        let s = OutTensor {
-            name: "labels",
-            shape: vec![1],
-            data: OutData::Bytes(vec!["dog".into()]),
-        };
-        let e = encode(
-            "m",
-            "1",
-            Some("r"),
-            &[(t.clone(), false), (s.clone(), true)],
-        )
-        .unwrap();
-        let n = e.header_len.unwrap();
-        let v: serde_json::Value = serde_json::from_slice(&e.body[..n]).unwrap();
-        assert_eq!(v["id"], "r");
-        assert_eq!(v["outputs"][0]["data"], serde_json::json!([0.5, 1.0]));
-        assert_eq!(v["outputs"][1]["parameters"]["binary_data_size"], 7);
-        assert_eq!(&e.body[n..], &[3, 0, 0, 0, b'd', b'o', b'g']);
-        let e = encode("m", "1", None, &[(t, false)]).unwrap();
-        assert!(e.header_len.is_none());
     }
 }
