@@ -43,7 +43,7 @@ test:
 	scripts/setup-tools.sh --browser
 	$(MAKE) lint fetch site
 	$(MAKE) check-deploy
-	cargo test --release -p models -p server
+	cargo test --release -p models -p server -p api_types
 	$(MAKE) test-oip
 	$(MAKE) bench-smoke
 	cargo test --release -p app --features ssr

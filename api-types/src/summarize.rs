@@ -12,9 +12,12 @@ pub struct SummarizeRequest {
     #[serde(default, deserialize_with = "null_as_empty")]
     #[cfg_attr(feature = "openapi", schema(required = true, min_length = 1))]
     pub text: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    // No `#[serde(default)]` on the two lengths: an absent Option is None in an object anyway,
+    // and without it serde refuses a short JSON array read as the struct by position
+    // (`["text"]`), which must stay a 400.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub min_tokens: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<usize>,
     /// Answer as server-sent events (as `Accept: text/event-stream` does).
     #[serde(default)]
@@ -118,5 +121,7 @@ mod tests {
             assert!(!r.stream);
         }
         assert!(serde_json::from_str::<SummarizeRequest>(r#"{"text":5}"#).is_err());
+        // An array is not the body (the hostile corpus's `json-array` case).
+        assert!(serde_json::from_str::<SummarizeRequest>(r#"["file:///etc/passwd"]"#).is_err());
     }
 }

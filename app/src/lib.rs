@@ -57,7 +57,7 @@ pub fn App() -> impl IntoView {
         <Stylesheet id="candlelit" href="/pkg/frontend.css"/>
         <Title text="candlelit"/>
         <Router>
-            <SiteHeader routed=true/>
+            <SiteHeader/>
             <main>
                 <Routes fallback=|| view! { <p class="error">"Page not found."</p> }>
                     // Each page is type-erased by the router; SyncView keeps its async hydration

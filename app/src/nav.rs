@@ -13,25 +13,37 @@ const LINKS: [(&str, &str); 5] = [
     ("/compare", "Compare"),
 ];
 
-/// The header. Inside the site's `<Router>` (`routed`) the links are the router's (client-side
-/// navigation, `aria-current` on the page shown); the result pages have no router, so plain links.
-#[component]
-pub fn SiteHeader(#[prop(optional)] routed: bool) -> impl IntoView {
+/// The brand and the task links, whichever kind of link the page can use.
+fn header(links: impl IntoView) -> impl IntoView {
     view! {
         <header class="site-header">
             <a class="brand" href="/">"candlelit"</a>
-            <nav aria-label="Tasks">
-                {LINKS
-                    .iter()
-                    .map(|&(href, label)| {
-                        if routed {
-                            view! { <A href=href>{label}</A> }.into_any()
-                        } else {
-                            view! { <a href=href>{label}</a> }.into_any()
-                        }
-                    })
-                    .collect_view()}
-            </nav>
+            <nav aria-label="Tasks">{links}</nav>
         </header>
     }
+}
+
+/// The site's header, inside its `<Router>`: the router's links (client-side navigation,
+/// `aria-current` on the page shown).
+#[component]
+pub fn SiteHeader() -> impl IntoView {
+    header(
+        LINKS
+            .iter()
+            .map(|&(href, label)| view! { <A href=href>{label}</A> })
+            .collect_view(),
+    )
+}
+
+/// The result pages' header: they have no router, so plain links. Server-only, so the browser
+/// bundle carries one kind of header.
+#[cfg(feature = "ssr")]
+#[component]
+pub fn PlainHeader() -> impl IntoView {
+    header(
+        LINKS
+            .iter()
+            .map(|&(href, label)| view! { <a href=href>{label}</a> })
+            .collect_view(),
+    )
 }

@@ -8,7 +8,7 @@
 use leptos::prelude::*;
 
 use crate::dto::Timings;
-use crate::nav::SiteHeader;
+use crate::nav::PlainHeader;
 
 /// A whole HTML document around `body`, with the site's header and stylesheet.
 pub fn document(title: &str, body: AnyView) -> String {
@@ -25,7 +25,7 @@ pub fn document(title: &str, body: AnyView) -> String {
                     <title>{title}</title>
                 </head>
                 <body>
-                    <SiteHeader/>
+                    <PlainHeader/>
                     <main>{body}</main>
                 </body>
             </html>
