@@ -1,4 +1,6 @@
 //! Command line and environment: every flag has an env twin, and `--help` explains each.
+//! The flags repeat one shape (`duplicates` lists them): clap's derive declares each flag with
+//! its env twin, default and help in its own attribute; a test checks every flag has an env twin.
 
 use std::path::PathBuf;
 use std::time::Duration;

@@ -2,6 +2,10 @@
 //! read the request, call [`crate::tasks`], send JSON/PNG/JPEG/SSE), the Open Inference Protocol
 //! (`oip`), the no-JS result pages (`results`), `health`, `models`, `samples` and the OpenAPI
 //! `docs`. Errors are `ApiError` and become JSON in one place (`error.rs`).
+//!
+//! The image routes' handlers look alike on purpose (`duplicates` lists them): utoipa documents
+//! each route from its own annotated function, so every route keeps a few-line handler that
+//! parses its path and query and calls its task's one function; the work is in `crate::tasks`.
 
 pub mod classify;
 pub mod detect;
