@@ -24,14 +24,18 @@ pub async fn segment_result(State(state): State<AppState>, req: Request) -> Resp
     };
     let page = super::segment::answer(state.clone(), None, q, req, None)
         .await
-        .and_then(|a| match a.body {
-            SegmentAnswer::Json(ref r) => Ok(state.with_site_config(|| {
-                app::tasks::segment::result::segment_html(&api_types::SegmentResponse {
-                    timings: a.recorded(),
-                    ..r.clone()
-                })
-            })),
-            SegmentAnswer::Png(_) => Err(ApiError::Internal("a PNG, not shares".into())),
+        .and_then(|a| {
+            let timings = a.recorded();
+            match a.body {
+                // Moved, not cloned: the answer carries the upload's images as data URLs.
+                SegmentAnswer::Json(r) => Ok(state.with_site_config(|| {
+                    app::tasks::segment::result::segment_html(&api_types::SegmentResponse {
+                        timings,
+                        ..r
+                    })
+                })),
+                SegmentAnswer::Png(_) => Err(ApiError::Internal("a PNG, not shares".into())),
+            }
         });
     render(&state, page, "/segment")
 }
@@ -45,14 +49,20 @@ pub async fn classify_result(State(state): State<AppState>, req: Request) -> Res
     // The model comes from the form's `model` field, as on the seed route.
     let page = super::classify::answer(state.clone(), None, q, req, false)
         .await
-        .and_then(|a| match a.body {
-            ClassifyAnswer::Ranked(ref r) => Ok(state.with_site_config(|| {
-                app::tasks::classify::result::classify_html(&api_types::ClassifyResponse {
-                    timings: a.recorded(),
-                    ..r.clone()
-                })
-            })),
-            ClassifyAnswer::Label(_) => Err(ApiError::Internal("a label, not a ranking".into())),
+        .and_then(|a| {
+            let timings = a.recorded();
+            match a.body {
+                // Moved, not cloned: the answer carries the upload's images as data URLs.
+                ClassifyAnswer::Ranked(r) => Ok(state.with_site_config(|| {
+                    app::tasks::classify::result::classify_html(&api_types::ClassifyResponse {
+                        timings,
+                        ..r
+                    })
+                })),
+                ClassifyAnswer::Label(_) => {
+                    Err(ApiError::Internal("a label, not a ranking".into()))
+                }
+            }
         });
     render(&state, page, "/classify")
 }
@@ -65,14 +75,18 @@ pub async fn detect_result(State(state): State<AppState>, req: Request) -> Respo
     // Model and confidence come from the form's fields, as on the seed route.
     let page = super::detect::answer(state.clone(), None, q, req, false)
         .await
-        .and_then(|a| match a.body {
-            DetectAnswer::Json(ref r) => Ok(state.with_site_config(|| {
-                app::tasks::detect::result::detect_html(&api_types::DetectResponse {
-                    timings: a.recorded(),
-                    ..r.clone()
-                })
-            })),
-            DetectAnswer::Jpeg(_) => Err(ApiError::Internal("a drawing, not boxes".into())),
+        .and_then(|a| {
+            let timings = a.recorded();
+            match a.body {
+                // Moved, not cloned: the answer carries the upload's images as data URLs.
+                DetectAnswer::Json(r) => Ok(state.with_site_config(|| {
+                    app::tasks::detect::result::detect_html(&api_types::DetectResponse {
+                        timings,
+                        ..r
+                    })
+                })),
+                DetectAnswer::Jpeg(_) => Err(ApiError::Internal("a drawing, not boxes".into())),
+            }
         });
     render(&state, page, "/detect")
 }
