@@ -27,6 +27,7 @@ pub use models::ModelInfo;
 pub use segment::{ClassShare, SegmentQuery, SegmentResponse};
 pub use site::{SiteConfig, SiteModel};
 pub use summarize::{
+    SummaryEvent,
     LegacySummarizeQuery, RayQuery, SummarizeRequest, SummarizeResponse, SummaryTimings, TokenPiece,
 };
 pub use timings::StageTimings;

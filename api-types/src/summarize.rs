@@ -100,6 +100,31 @@ pub struct TokenPiece {
     pub text: String,
 }
 
+/// One event of a streamed summary, as `/api/v1/summarize` sends it (an SSE event named
+/// `token`, `done` or `error` carrying the data as JSON) and as the site's streaming server
+/// function sends it (one line `{"event": ..., "data": ...}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum SummaryEvent {
+    /// A decoded piece of the summary.
+    Token(TokenPiece),
+    /// The whole answer, as the non-streaming route gives it; the stream ends.
+    Done(SummarizeResponse),
+    /// Why the stream ended early.
+    Error(crate::StreamError),
+}
+
+impl SummaryEvent {
+    /// The SSE event name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            SummaryEvent::Token(_) => "token",
+            SummaryEvent::Done(_) => "done",
+            SummaryEvent::Error(_) => "error",
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,7 +4,7 @@
 pub use api_types::{
     ClassProb, ClassShare, ClassifyResponse, DetectResponse, Detection, ErrorBody, ModelInfo,
     SegmentResponse, SiteConfig, SiteModel, StageTimings as Timings, SummarizeRequest,
-    SummarizeResponse, SummaryTimings, TokenPiece,
+    SummarizeResponse, SummaryEvent, SummaryTimings, TokenPiece,
 };
 
 /// The image types the server decodes (it sniffs the bytes; the browser's type is a hint).

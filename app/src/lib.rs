@@ -9,6 +9,7 @@ pub mod home;
 pub mod nav;
 #[cfg(feature = "ssr")]
 pub mod result_page;
+pub mod server_fns;
 pub mod site_config;
 pub mod sync_view;
 pub mod tasks;

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod routes;
 pub mod runtime;
 pub mod site;
+pub mod site_fns;
 pub mod state;
 pub mod tasks;
 
@@ -20,7 +21,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{any, get, post};
 use axum::Router;
-use leptos_axum::{generate_route_list, LeptosRoutes};
+use leptos_axum::{generate_route_list_with_exclusions, LeptosRoutes};
 
 use crate::ingress::conn;
 
@@ -66,7 +67,17 @@ pub fn app(state: AppState) -> Router {
         .route("/docs", get(routes::docs::swagger_ui))
         .route("/docs/", get(routes::docs::swagger_ui));
 
-    let routes = generate_route_list(app::App);
+    // The site's server functions are routed here rather than by `leptos_routes`, so the body
+    // limit and the rate limit apply to them as to the API (they run models too).
+    let site_fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, _)| path.to_owned())
+        .collect();
+    let server_fns = site_fns
+        .iter()
+        .fold(Router::new(), |r, path| r.route(path, post(site_fn)))
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes));
+    let server_fns = conn::rate_limited(server_fns, state.settings.conn.rate_limit);
+    let routes = generate_route_list_with_exclusions(app::App, Some(site_fns));
     let site = Router::new()
         .leptos_routes_with_context(&state, routes, state.site_context(), {
             let options = state.leptos.clone();
@@ -83,6 +94,7 @@ pub fn app(state: AppState) -> Router {
     // Rate limiting (off by default) counts API calls only: probes, pages and assets stay free.
     let api = conn::rate_limited(api, state.settings.conn.rate_limit);
     api.merge(open)
+        .merge(server_fns)
         .merge(site)
         .with_state(state)
         .layer(guard)
@@ -94,6 +106,18 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             tower_http::request_id::MakeRequestUuid,
         ))
+}
+
+/// A site server function (`app::server_fns`), with the site's context: its config and the
+/// backend that runs the tasks.
+async fn site_fn(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    req: axum::extract::Request,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    leptos_axum::handle_server_fns_with_context(state.site_context(), req)
+        .await
+        .into_response()
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then answers `/readyz` with 503

@@ -43,11 +43,17 @@ impl AppState {
         }
     }
 
-    /// A closure that provides this server's [`SiteConfig`] to the Leptos app, for
-    /// `leptos_routes_with_context` and `file_and_error_handler_with_context`.
+    /// A closure that provides this server's [`SiteConfig`] and the server functions' backend
+    /// to the Leptos app, for its pages, its server functions and its fallback.
     pub fn site_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
         let state = self.clone();
-        move || provide_context(state.site_config())
+        let backend = app::server_fns::backend::Backend(std::sync::Arc::new(
+            crate::site_fns::SiteTasks(self.clone()),
+        ));
+        move || {
+            provide_context(state.site_config());
+            provide_context(backend.clone());
+        }
     }
 
     /// Runs `render` (which renders app HTML) with the [`SiteConfig`] in context.

@@ -1,13 +1,17 @@
-//! Talking to the API with `fetch`: posting an image (file, sample or URL), reading the answer,
-//! and turning a failed one into a [`Failure`] with the server's own words.
+//! Talking to the server: an image (file, sample or URL) through a task's server function, and
+//! plain `fetch` for the rest (samples, the model catalog); a failed answer becomes a
+//! [`Failure`] with the server's own words.
+
+use std::future::Future;
 
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{Blob, FormData, RequestInit, Response};
 
 use super::js::{js_err, now};
 use super::source::Source;
+use crate::server_fns::{ImageForm, SiteError};
 use crate::widgets::failure::Failure;
 use crate::widgets::run::{RunInfo, RunState};
 
@@ -48,70 +52,47 @@ async fn sample_blob(name: &str) -> Result<Blob, Failure> {
     Ok(blob.unchecked_into())
 }
 
-/// A successful JSON answer: parsed, as sent, and the round trip it took.
+/// A successful answer: typed, as JSON (what the API sends for it: downloads, "Use via API"),
+/// and the round trip it took.
 pub struct Answer<T> {
     pub body: T,
     pub raw: serde_json::Value,
     pub round_trip_ms: f64,
 }
 
-/// Posts the image (multipart file, or JSON `{"image_url"}`) and returns the answer, or the
-/// failure to show.
-pub async fn post_image<T: serde::de::DeserializeOwned>(
-    url: &str,
-    src: &Source,
-) -> Result<Answer<T>, Failure> {
-    let (body, round_trip_ms) = post_image_text(url, src).await?;
-    // Both straight from the text: `from_value` would compile a second deserializer per type.
-    let parsed = serde_json::from_str(&body).map_err(unexpected)?;
-    let raw: serde_json::Value = serde_json::from_str(&body).map_err(unexpected)?;
+/// Runs an image server function (`call`, e.g. `classify_image`) on `src`, with `query` (the
+/// REST route's: `model=…&top_k=…`), and returns the answer, or the failure to show.
+pub async fn post_image<T, F, Fut>(call: F, query: String, src: &Source) -> Result<Answer<T>, Failure>
+where
+    T: serde::Serialize,
+    F: FnOnce(ImageForm) -> Fut,
+    Fut: Future<Output = Result<T, SiteError>>,
+{
+    let form = image_form(src).await?;
+    let t0 = now();
+    let body = call(ImageForm::browser(form, query)).await?;
+    let round_trip_ms = now() - t0;
+    let raw = serde_json::to_value(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
     Ok(Answer {
-        body: parsed,
+        body,
         raw,
         round_trip_ms,
     })
 }
 
-fn unexpected(e: serde_json::Error) -> Failure {
-    format!("Unexpected answer: {e}").into()
-}
-
-/// The request half of [`post_image`]: the successful answer's text and its round trip. Not
-/// generic, so the bundle has one copy of it rather than one per answer type.
-async fn post_image_text(url: &str, src: &Source) -> Result<(String, f64), Failure> {
-    let init = RequestInit::new();
-    init.set_method("POST");
+/// The form the REST routes take: the image in the field `file`, or its URL in `image_url`.
+/// Not generic, so the bundle has one copy of it rather than one per answer type.
+async fn image_form(src: &Source) -> Result<FormData, Failure> {
+    let form = FormData::new().map_err(js_err)?;
     match src {
-        Source::File(file) => {
-            let form = FormData::new().map_err(js_err)?;
-            form.append_with_blob_and_filename("file", file, &file.name())
-                .map_err(js_err)?;
-            init.set_body(&form);
-        }
+        Source::File(file) => form.append_with_blob_and_filename("file", file, &file.name()),
         Source::Sample(name) => {
-            let form = FormData::new().map_err(js_err)?;
             form.append_with_blob_and_filename("file", &sample_blob(name).await?, name)
-                .map_err(js_err)?;
-            init.set_body(&form);
         }
-        Source::Url(u) => {
-            let headers = web_sys::Headers::new().map_err(js_err)?;
-            headers
-                .set("content-type", "application/json")
-                .map_err(js_err)?;
-            init.set_headers(&headers);
-            let body = serde_json::json!({ "image_url": u }).to_string();
-            init.set_body(&JsValue::from_str(&body));
-        }
+        Source::Url(u) => form.append_with_str("image_url", u),
     }
-    let t0 = now();
-    let resp = fetch(url, &init).await?;
-    let body = text(&resp).await?;
-    let round_trip_ms = now() - t0;
-    if !resp.ok() {
-        return Err(failure(&resp, &body));
-    }
-    Ok((body, round_trip_ms))
+    .map_err(js_err)?;
+    Ok(form)
 }
 
 /// Records a successful run in the page's run state: what the latency line shows, the input

@@ -2,6 +2,7 @@
 //! Retry is worth offering.
 
 use crate::dto::ErrorBody;
+use crate::server_fns::SiteError;
 
 /// Why a run failed, as the user sees it.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -24,6 +25,12 @@ impl From<String> for Failure {
     }
 }
 
+impl From<SiteError> for Failure {
+    fn from(e: SiteError) -> Self {
+        Self::from_site_error(e)
+    }
+}
+
 impl From<&str> for Failure {
     fn from(message: &str) -> Self {
         message.to_string().into()
@@ -39,8 +46,14 @@ impl Failure {
             .as_ref()
             .map(|e| e.error.clone())
             .unwrap_or_else(|| body.trim().to_string());
-        let kind = parsed.map(|e| format!(" {}", e.kind)).unwrap_or_default();
+        let kind = parsed.map(|e| e.kind);
         let retry_after = retry_after.and_then(|s| s.trim().parse::<u32>().ok());
+        Self::answered(status, retry_after, &text, kind.as_deref())
+    }
+
+    /// A failed answer from its parts: the server's words, status, kind and `Retry-After`.
+    fn answered(status: u16, retry_after: Option<u32>, text: &str, kind: Option<&str>) -> Self {
+        let kind = kind.map(|k| format!(" {k}")).unwrap_or_default();
         let (lead, retryable) = match status {
             429 => ("The server is busy: ", true),
             503 => ("The model cannot answer right now: ", true),
@@ -57,6 +70,14 @@ impl Failure {
             status: Some(status),
             retry_after,
             retryable,
+        }
+    }
+
+    /// A server function's failure: no answer at all (`code` 0), or the server's.
+    pub fn from_site_error(e: SiteError) -> Self {
+        match e.code {
+            0 => Self::network(&e.error),
+            code => Self::answered(code, e.retry_after, &e.error, Some(&e.kind)),
         }
     }
 
@@ -87,6 +108,29 @@ mod tests {
         );
         assert!(f.message.contains("429 overloaded"), "{}", f.message);
         assert!(f.message.contains("retry in 1 s"), "{}", f.message);
+    }
+
+    #[test]
+    fn a_server_functions_error_reads_as_the_apis() {
+        let f = Failure::from(SiteError {
+            error: "model 'nanodet' queue is full".into(),
+            kind: "overloaded".into(),
+            code: 429,
+            retry_after: Some(1),
+        });
+        let g = Failure::from_answer(
+            429,
+            Some("1"),
+            r#"{"error":"model 'nanodet' queue is full","type":"overloaded","code":429}"#,
+        );
+        assert_eq!(f, g);
+        let n = Failure::from(SiteError {
+            error: "connection refused".into(),
+            kind: "network".into(),
+            code: 0,
+            retry_after: None,
+        });
+        assert!(n.retryable && n.status.is_none(), "{n:?}");
     }
 
     #[test]

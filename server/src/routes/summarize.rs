@@ -15,13 +15,13 @@ use axum::Json;
 
 pub use api_types::{
     LegacySummarizeQuery as LegacyQuery, RayQuery, StreamError, SummarizeRequest as TextBody,
-    SummarizeResponse, SummaryTimings, TokenPiece,
+    SummarizeResponse, SummaryEvent, SummaryTimings, TokenPiece,
 };
+use futures_util::StreamExt;
 use models::Task;
 
 use crate::error::ApiError;
 use crate::ingress::params::{model_or_default, query_or_400};
-use crate::runtime::served::SummarizeJob;
 use crate::state::AppState;
 use crate::tasks::summarize::{request, response, run_to_end, seed_run};
 
@@ -117,72 +117,20 @@ pub async fn summarize_v1(
         return Ok(Json(response(&model_id, s, &req, started)).into_response());
     }
 
-    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<Event>();
-    let job = {
-        let tx = tx.clone();
-        // A stream must start within the request timeout; once tokens flow it runs until done
-        // or until the client goes away (a failed send stops generation at the next token).
-        let job = SummarizeJob {
-            req: req.clone(),
-            on_token: Box::new(move |piece: &str| {
-                let ev = Event::default().event("token").json_data(TokenPiece {
-                    text: piece.to_owned(),
-                });
-                ev.is_ok_and(|ev| tx.send(ev).is_ok())
-            }),
-        };
-        let start_by = state.deadline(started);
-        async move {
-            engine
-                .submit_streaming(job, start_by)
-                .await
-                .map(|s| (s, req))
-        }
-    };
-    // A client that leaves while its job is queued costs no prefill: dropping the job's future
-    // (the SSE receiver is gone) drops its reply, and the worker skips a job nobody awaits.
-    let gone = tx.clone();
-    tokio::spawn(async move {
-        let outcome = tokio::select! {
-            r = job => r,
-            _ = gone.closed() => return,
-        };
-        let last = match outcome {
-            Ok((s, req)) => Event::default()
-                .event("done")
-                .json_data(response(&model_id, s, &req, started)),
-            Err(e) => Event::default().event("error").json_data(StreamError {
-                error: e.to_string(),
-                kind: e.kind().to_owned(),
-            }),
-        };
-        if let Ok(ev) = last {
-            let _ = tx.send(ev);
-        }
-    });
-    // Past the request's head, a stream is bounded by an idle timeout: no token for that long
-    // (a stuck worker) ends it with an `error` event.
-    let idle = state.settings.conn.stream_idle_timeout;
-    let events = futures_util::stream::unfold(Some(rx), move |rx| async move {
-        let mut rx = rx?;
-        match tokio::time::timeout(idle, rx.recv()).await {
-            Ok(ev) => ev.map(|ev| (Ok::<_, Infallible>(ev), Some(rx))),
-            Err(_) => Some((
-                Ok(Event::default()
-                    .event("error")
-                    .json_data(StreamError {
-                        error: format!(
-                            "no token for {} s (--stream-idle-timeout-ms)",
-                            idle.as_secs()
-                        ),
-                        kind: "timeout".into(),
-                    })
-                    .unwrap_or_default()),
-                None,
-            )),
-        }
-    });
+    let events = crate::tasks::summarize::stream(&state, engine, model_id, req, started)
+        .map(|ev| Ok::<_, Infallible>(sse_event(&ev)));
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::default())
         .into_response())
+}
+
+/// One summary event as a server-sent event: its name, its data as JSON.
+fn sse_event(ev: &SummaryEvent) -> Event {
+    let named = Event::default().event(ev.name());
+    match ev {
+        SummaryEvent::Token(t) => named.json_data(t),
+        SummaryEvent::Done(d) => named.json_data(d),
+        SummaryEvent::Error(e) => named.json_data(e),
+    }
+    .unwrap_or_default()
 }

@@ -4,7 +4,8 @@
 
 use std::time::Instant;
 
-use api_types::{SummarizeResponse, SummaryTimings};
+use api_types::{StreamError, SummarizeResponse, SummaryEvent, SummaryTimings, TokenPiece};
+use futures_util::Stream;
 use models::summarize::{SummarizeRequest, Summary};
 use models::Task;
 
@@ -140,4 +141,75 @@ pub async fn seed_run(
     let req = request(state, text, min, max)?;
     let (s, req) = run_to_end(state, engine, req, started).await?;
     Ok(response(&id, s, &req, started))
+}
+
+/// Generates the summary token by token: a `Token` event per decoded piece, then `Done` with the
+/// whole answer, or one `Error`. The REST route sends these as server-sent events, the site's
+/// server function as JSON lines.
+///
+/// A stream must start within the request timeout; once tokens flow it runs until done or until
+/// the stream is dropped (the client went away): a failed send stops generation at the next
+/// token, and a job still queued is dropped unrun. Past its start, a stream is bounded by
+/// `--stream-idle-timeout-ms`: no event for that long (a stuck worker) ends it with an `Error`.
+pub fn stream(
+    state: &AppState,
+    engine: SummarizeEngine,
+    model_id: String,
+    req: SummarizeRequest,
+    started: Instant,
+) -> impl Stream<Item = SummaryEvent> + Send + 'static {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<SummaryEvent>();
+    let job = {
+        let tx = tx.clone();
+        let job = SummarizeJob {
+            req: req.clone(),
+            on_token: Box::new(move |piece: &str| {
+                tx.send(SummaryEvent::Token(TokenPiece {
+                    text: piece.to_owned(),
+                }))
+                .is_ok()
+            }),
+        };
+        let start_by = state.deadline(started);
+        async move {
+            engine
+                .submit_streaming(job, start_by)
+                .await
+                .map(|s| (s, req))
+        }
+    };
+    // A client that leaves while its job is queued costs no prefill: dropping the job's future
+    // (the receiver is gone) drops its reply, and the worker skips a job nobody awaits.
+    let gone = tx.clone();
+    tokio::spawn(async move {
+        let outcome = tokio::select! {
+            r = job => r,
+            _ = gone.closed() => return,
+        };
+        let last = match outcome {
+            Ok((s, req)) => SummaryEvent::Done(response(&model_id, s, &req, started)),
+            Err(e) => SummaryEvent::Error(StreamError {
+                error: e.to_string(),
+                kind: e.kind().to_owned(),
+            }),
+        };
+        let _ = tx.send(last);
+    });
+    let idle = state.settings.conn.stream_idle_timeout;
+    futures_util::stream::unfold(Some(rx), move |rx| async move {
+        let mut rx = rx?;
+        match tokio::time::timeout(idle, rx.recv()).await {
+            Ok(ev) => ev.map(|ev| (ev, Some(rx))),
+            Err(_) => Some((
+                SummaryEvent::Error(StreamError {
+                    error: format!(
+                        "no token for {} s (--stream-idle-timeout-ms)",
+                        idle.as_secs()
+                    ),
+                    kind: "timeout".into(),
+                }),
+                None,
+            )),
+        }
+    })
 }

@@ -10,7 +10,8 @@ use crate::browser::{
     download_answer, draw_image, embedded, load_image, post_image, record, resolve, spawn_run,
     Source,
 };
-use crate::dto::{ClassProb, ClassifyResponse};
+use crate::dto::ClassProb;
+use crate::server_fns::classify_image;
 use crate::widgets::failure::Failure;
 use crate::widgets::pick::Pick;
 use crate::widgets::run::{RunInfo, RunState};
@@ -38,8 +39,8 @@ pub async fn fetch(
     src: &Source,
     run: RunState,
 ) -> Result<(HtmlImageElement, Vec<ClassProb>), Failure> {
-    let url = format!("/api/v1/classify/{model}?top_k={FETCH_TOP_K}&include=image");
-    let ans = post_image::<ClassifyResponse>(&url, src).await?;
+    let query = format!("model={model}&top_k={FETCH_TOP_K}&include=image");
+    let ans = post_image(classify_image, query, src).await?;
     let out = ans.body;
     let img = load_image(embedded(&out.image_png, "image")?).await?;
     let info = RunInfo::new(

@@ -13,7 +13,8 @@ use crate::browser::{
     download_answer, download_canvas, draw_image, embedded, load_image, post_image, record,
     resolve, spawn_run, Source,
 };
-use crate::dto::{above, class_colour, DetectResponse, Detection};
+use crate::dto::{above, class_colour, Detection};
+use crate::server_fns::detect_image;
 use crate::widgets::failure::Failure;
 use crate::widgets::pick::Pick;
 use crate::widgets::run::{RunInfo, RunState};
@@ -44,8 +45,8 @@ pub async fn fetch(
     src: &Source,
     run: RunState,
 ) -> Result<(HtmlImageElement, Vec<Detection>), Failure> {
-    let url = format!("/api/v1/detect/{model}?include=image");
-    let ans = post_image::<DetectResponse>(&url, src).await?;
+    let query = format!("model={model}&include=image");
+    let ans = post_image(detect_image, query, src).await?;
     let out = ans.body;
     let img = load_image(embedded(&out.image_png, "image")?).await?;
     let info = RunInfo::new(

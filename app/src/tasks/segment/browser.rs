@@ -13,7 +13,8 @@ use crate::browser::{
     download_answer, download_canvas, download_url, embedded, load_pixels, post_image, put_pixels,
     record, resolve, scratch_canvas, spawn_run, Source,
 };
-use crate::dto::{ClassShare, SegmentResponse};
+use crate::dto::ClassShare;
+use crate::server_fns::segment_image;
 use crate::widgets::failure::Failure;
 use crate::widgets::pick::Pick;
 use crate::widgets::run::{RunInfo, RunState};
@@ -48,8 +49,8 @@ pub fn pick(ctx: SegmentCtx, pick: Pick) {
 
 /// Runs `model` on `src` and decodes the answer's PNGs; records the run in `run`.
 pub async fn fetch_frame(model: &str, src: &Source, run: RunState) -> Result<Frame, Failure> {
-    let url = format!("/api/v1/segment/{model}?output=json&include=probability,image");
-    let ans = post_image::<SegmentResponse>(&url, src).await?;
+    let query = format!("model={model}&output=json&include=probability,image");
+    let ans = post_image(segment_image, query, src).await?;
     let out = ans.body;
     let image = load_pixels(embedded(&out.image_png, "image")?).await?;
     let prob = load_pixels(embedded(&out.probability_png, "probability map")?).await?;

@@ -1,27 +1,26 @@
-//! Summarization page: `POST /api/v1/summarize/{id}` with `"stream": true`, the body read with
-//! a stream reader and parsed as server-sent events (`EventSource` cannot POST). Each `token`
-//! event appends to the summary; `done` carries the final JSON; Stop aborts the fetch, which
-//! the server sees as a disconnect and stops decoding.
+//! Summarization page: the `summarize_text` server function, its answer a text stream of JSON
+//! [`SummaryEvent`] lines. Each `token` appends to the summary; `done` carries the final answer;
+//! Stop drops the stream, which aborts the request: the server sees the disconnect and stops
+//! decoding at the next token.
 
 use std::cell::RefCell;
 
+use futures::channel::oneshot;
+use futures::future::{select, Either};
+use futures::StreamExt;
 use leptos::prelude::*;
-use wasm_bindgen::{JsCast, JsValue};
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{
-    AbortController, ReadableStreamDefaultReader, RequestInit, TextDecodeOptions, TextDecoder,
-};
 
-use super::sse::{Event, Parser};
+use super::lines::Lines;
 use super::state::SummarizeCtx;
-use crate::browser::http::{failure, fetch, text};
-use crate::browser::js::{js_err, now};
+use crate::browser::js::now;
 use crate::browser::spawn_run;
-use crate::dto::{ErrorBody, SummarizeRequest, SummarizeResponse, TokenPiece};
+use crate::dto::{SummarizeRequest, SummaryEvent};
+use crate::server_fns::summarize_text;
 use crate::widgets::failure::Failure;
 
 thread_local! {
-    static ABORT: RefCell<Option<AbortController>> = const { RefCell::new(None) };
+    /// Pressing Stop sends on this; the running stream is dropped.
+    static STOP: RefCell<Option<oneshot::Sender<()>>> = const { RefCell::new(None) };
 }
 
 pub fn start(ctx: SummarizeCtx) {
@@ -43,74 +42,42 @@ pub fn start(ctx: SummarizeCtx) {
     ctx.summary.set(String::new());
     ctx.live.set((0, 0.0, 0.0));
     ctx.done.set(None);
+    let (stop, stopped) = oneshot::channel();
+    STOP.with(|s| *s.borrow_mut() = Some(stop));
     spawn_run(ctx.run, async move {
-        let result = run(ctx, req).await;
-        ABORT.with(|a| a.borrow_mut().take());
+        let result = run(ctx, req, stopped).await;
+        STOP.with(|s| s.borrow_mut().take());
         result
     });
 }
 
-/// Aborts the running request, if any.
+/// Stops the running summary, if any (the text so far stays).
 pub fn stop() {
-    if let Some(c) = ABORT.with(|a| a.borrow_mut().take()) {
-        c.abort();
+    if let Some(s) = STOP.with(|s| s.borrow_mut().take()) {
+        let _ = s.send(());
     }
 }
 
-async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), Failure> {
+async fn run(
+    ctx: SummarizeCtx,
+    req: SummarizeRequest,
+    mut stopped: oneshot::Receiver<()>,
+) -> Result<(), Failure> {
     let model = ctx.model.get_untracked();
-    let abort = AbortController::new().map_err(js_err)?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_signal(Some(&abort.signal()));
-    let headers = web_sys::Headers::new().map_err(js_err)?;
-    headers
-        .set("content-type", "application/json")
-        .map_err(js_err)?;
-    headers.set("accept", "text/event-stream").map_err(js_err)?;
-    init.set_headers(&headers);
-    let body = serde_json::to_string(&req).map_err(|e| e.to_string())?;
-    init.set_body(&JsValue::from_str(&body));
-    ABORT.with(|a| *a.borrow_mut() = Some(abort));
-
-    let resp = fetch(&format!("/api/v1/summarize/{model}"), &init).await?;
-    if !resp.ok() {
-        return Err(failure(&resp, &text(&resp).await?));
-    }
-    let reader: ReadableStreamDefaultReader = resp
-        .body()
-        .ok_or("the answer has no body")?
-        .get_reader()
-        .unchecked_into();
-    let decoder = TextDecoder::new().map_err(js_err)?;
-    let opts = TextDecodeOptions::new();
-    opts.set_stream(true);
-    let mut parser = Parser::default();
+    let mut events = Box::pin(summarize_text(model, req).await?.into_inner());
+    let mut lines = Lines::default();
     loop {
-        let chunk = match JsFuture::from(reader.read()).await {
-            Ok(c) => c,
-            // Stop pressed: keep what arrived, no error.
-            Err(_) if ABORT.with(|a| a.borrow().is_none()) => return Ok(()),
-            Err(e) => {
-                return Err(Failure::network(&format!(
-                    "the stream broke: {}",
-                    js_err(e)
-                )))
+        let chunk = match select(events.next(), &mut stopped).await {
+            Either::Left((Some(chunk), _)) => chunk?,
+            Either::Left((None, _)) => {
+                return Err("The stream ended before the summary was done.".into())
             }
+            // Stop pressed: returning drops the stream, which aborts the request.
+            Either::Right(_) => return Ok(()),
         };
-        let done = js_sys::Reflect::get(&chunk, &"done".into())
-            .map_err(js_err)?
-            .is_truthy();
-        if done {
-            return Err("The stream ended before the summary was done.".into());
-        }
-        let bytes: js_sys::Uint8Array = js_sys::Reflect::get(&chunk, &"value".into())
-            .map_err(js_err)?
-            .unchecked_into();
-        let text = decoder
-            .decode_with_js_u8_array_and_options(&bytes, &opts)
-            .map_err(js_err)?;
-        for ev in parser.push(&text) {
+        for line in lines.push(&chunk) {
+            let ev: SummaryEvent = serde_json::from_str(&line)
+                .map_err(|e| Failure::from(format!("Unexpected answer: {e}")))?;
             if handle(ctx, ev)? {
                 return Ok(());
             }
@@ -119,10 +86,9 @@ async fn run(ctx: SummarizeCtx, req: SummarizeRequest) -> Result<(), Failure> {
 }
 
 /// Applies one event; `Ok(true)` when the stream is finished.
-fn handle(ctx: SummarizeCtx, ev: Event) -> Result<bool, String> {
-    match ev.name.as_str() {
-        "token" => {
-            let piece: TokenPiece = serde_json::from_str(&ev.data).map_err(|e| e.to_string())?;
+fn handle(ctx: SummarizeCtx, ev: SummaryEvent) -> Result<bool, String> {
+    match ev {
+        SummaryEvent::Token(piece) => {
             ctx.summary.update(|s| s.push_str(&piece.text));
             let t = now();
             ctx.live.update(|(n, t0, rate)| {
@@ -135,18 +101,12 @@ fn handle(ctx: SummarizeCtx, ev: Event) -> Result<bool, String> {
             });
             Ok(false)
         }
-        "done" => {
-            let out: SummarizeResponse =
-                serde_json::from_str(&ev.data).map_err(|e| format!("Unexpected answer: {e}"))?;
+        SummaryEvent::Done(out) => {
             // The final text is authoritative (pieces are decoded incrementally).
             ctx.summary.set(out.summary.clone());
             ctx.done.set(Some(out));
             Ok(true)
         }
-        "error" => {
-            let e: ErrorBody = serde_json::from_str(&ev.data).map_err(|e| e.to_string())?;
-            Err(format!("{} ({})", e.error, e.kind))
-        }
-        _ => Ok(false),
+        SummaryEvent::Error(e) => Err(format!("{} ({})", e.error, e.kind)),
     }
 }

@@ -1,0 +1,132 @@
+//! The site's server functions' backend (`app::server_fns::backend::SiteBackend`): each calls
+//! the same route function as its REST route (`routes::<task>::answer`, which reads the request
+//! through the ingress) or the same task code (`tasks::summarize::stream`), so the site's answer
+//! is the API's, computed once. Errors become the API's status, `Retry-After` and words.
+
+use std::time::Instant;
+
+use api_types::{
+    ClassifyQuery, ClassifyResponse, DetectQuery, DetectResponse, SegmentQuery, SegmentResponse,
+    SummarizeRequest,
+};
+use app::server_fns::backend::{Answer, Events, ServerRequest, SiteBackend};
+use app::server_fns::SiteError;
+use axum::extract::Query;
+use axum::http::{header, HeaderValue};
+use axum::response::IntoResponse;
+use leptos::prelude::use_context;
+use leptos_axum::ResponseOptions;
+
+use crate::error::ApiError;
+use crate::ingress::params::query_or_400;
+use crate::routes::classify::ClassifyAnswer;
+use crate::routes::detect::DetectAnswer;
+use crate::routes::segment::SegmentAnswer;
+use crate::state::AppState;
+
+/// The backend, over the server's state.
+pub struct SiteTasks(pub AppState);
+
+/// `err` as the site sees it; its status and `Retry-After` also go on the HTTP answer, as the
+/// API would send them.
+fn site_error(err: ApiError) -> SiteError {
+    let error = err.to_string();
+    let kind = err.kind().to_owned();
+    let resp = err.into_response();
+    let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+    if let Some(opts) = use_context::<ResponseOptions>() {
+        opts.set_status(resp.status());
+        if let Some(r) = &retry {
+            opts.insert_header(header::RETRY_AFTER, r.clone());
+        }
+    }
+    SiteError {
+        error,
+        kind,
+        code: resp.status().as_u16(),
+        retry_after: retry
+            .as_ref()
+            .and_then(|v: &HeaderValue| v.to_str().ok()?.parse().ok()),
+    }
+}
+
+fn query<Q: serde::de::DeserializeOwned>(req: &ServerRequest) -> Result<Q, ApiError> {
+    query_or_400(Query::try_from_uri(req.uri()))
+}
+
+fn not_json(what: &str) -> ApiError {
+    ApiError::Internal(format!("{what}, not JSON"))
+}
+
+impl SiteBackend for SiteTasks {
+    fn segment(&self, req: ServerRequest) -> Answer<SegmentResponse> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let run = async {
+                // The JSON shape always: the page draws the mask from the probabilities.
+                let q = SegmentQuery {
+                    output: Some("json".into()),
+                    ..query(&req)?
+                };
+                let a = crate::routes::segment::answer(state, None, q, req, None).await?;
+                let timings = a.recorded();
+                match a.body {
+                    SegmentAnswer::Json(r) => Ok(SegmentResponse { timings, ..r }),
+                    SegmentAnswer::Png(_) => Err(not_json("a PNG")),
+                }
+            };
+            run.await.map_err(site_error)
+        })
+    }
+
+    fn detect(&self, req: ServerRequest) -> Answer<DetectResponse> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let run = async {
+                let q: DetectQuery = query(&req)?;
+                let a = crate::routes::detect::answer(state, None, q, req, false).await?;
+                let timings = a.recorded();
+                match a.body {
+                    DetectAnswer::Json(r) => Ok(DetectResponse { timings, ..r }),
+                    DetectAnswer::Jpeg(_) => Err(not_json("a drawing")),
+                }
+            };
+            run.await.map_err(site_error)
+        })
+    }
+
+    fn classify(&self, req: ServerRequest) -> Answer<ClassifyResponse> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let run = async {
+                let q: ClassifyQuery = query(&req)?;
+                let a = crate::routes::classify::answer(state, None, q, req, false).await?;
+                let timings = a.recorded();
+                match a.body {
+                    ClassifyAnswer::Ranked(r) => Ok(ClassifyResponse { timings, ..r }),
+                    ClassifyAnswer::Label(_) => Err(not_json("a label")),
+                }
+            };
+            run.await.map_err(site_error)
+        })
+    }
+
+    fn summarize(&self, model: String, body: SummarizeRequest) -> Answer<Events> {
+        let state = self.0.clone();
+        Box::pin(async move {
+            let run = || {
+                let started = Instant::now();
+                let (_, engine) = state.summarizer(&model)?;
+                let req = crate::tasks::summarize::request(
+                    &state,
+                    Some(body.text),
+                    body.min_tokens,
+                    body.max_tokens,
+                )?;
+                let events = crate::tasks::summarize::stream(&state, engine, model, req, started);
+                Ok::<Events, ApiError>(Box::pin(events))
+            };
+            run().map_err(site_error)
+        })
+    }
+}
