@@ -9,8 +9,9 @@ export async function openPage(browser, url, viewport = { width: 1280, height: 9
   const page = await browser.newPage({ viewport });
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  // Model runs only (POSTs): the pickers' one GET /api/v1/models is not a run.
-  const isRun = (r) => r.url().includes('/api/') && r.method() === 'POST';
+  // Model runs only (POSTs to the site's server functions, /site/...; the API, /api/...): the
+  // pickers' one GET /api/v1/models is not a run.
+  const isRun = (r) => /\/(site|api)\//.test(new URL(r.url()).pathname) && r.method() === 'POST';
   const apiCalls = [];
   page.on('request', (r) => { if (isRun(r)) apiCalls.push(r.url()); });
   const apiStatuses = [];

@@ -1,5 +1,6 @@
 //! The candlelit site: Leptos pages and components, rendered on the server and hydrated in the
-//! browser. No candle here: the browser talks to the HTTP API, and everything it computes
+//! browser. No candle here: the pages run models through the server functions in
+//! [`server_fns`] (the server implements their backend), and everything the browser computes
 //! (re-thresholding, blending) runs on data the server already returned.
 
 #[cfg(feature = "hydrate")]

@@ -21,7 +21,7 @@ export default async function classify({ browser, base, samples, artifacts, imag
   await page.setInputFiles('#file', photo);
   await waitForRun(page, 'efficientnet');
   const top = await items(page);
-  check('classify: one API request', apiCalls.length === 1 && apiCalls[0].includes('/api/v1/classify/efficientnet-lite0'), JSON.stringify(apiCalls));
+  check('classify: one API request', apiCalls.length === 1 && apiCalls[0].includes('/site/classify?model=efficientnet-lite0'), JSON.stringify(apiCalls));
   check('classify: five shown by default', top.length === 5, String(top.length));
   check('classify: top-1 is kite or bald eagle', /^(kite|bald eagle)/.test(top[0]?.label), JSON.stringify(top[0]));
   check('classify: percentage and bar', /^\d+\.\d%$/.test(top[0]?.pct) && parseFloat(top[0]?.bar) > 10, JSON.stringify(top[0]));
@@ -35,7 +35,7 @@ export default async function classify({ browser, base, samples, artifacts, imag
 
   await page.fill('#image-url', imageUrl('eagle.jpg'));
   await page.click('#url-form button[type=submit]');
-  await page.waitForFunction((n) => performance.getEntriesByType('resource').filter((e) => e.name.includes('/api/v1/classify')).length > n && !document.querySelector('#status')?.textContent.trim(), calls0, { timeout: 30000 });
+  await page.waitForFunction((n) => performance.getEntriesByType('resource').filter((e) => e.name.includes('/site/classify')).length > n && !document.querySelector('#status')?.textContent.trim(), calls0, { timeout: 30000 });
   await page.waitForTimeout(200);
   const viaUrl = await items(page);
   check('classify: URL paste runs once and answers', apiCalls.length === calls0 + 1 && apiStatuses.at(-1) === 200 && /^(kite|bald eagle)/.test(viaUrl[0]?.label), `${apiCalls.length - calls0} calls, ${JSON.stringify(viaUrl[0])}`);
@@ -51,11 +51,13 @@ export default async function classify({ browser, base, samples, artifacts, imag
   check('classify: a 17 MiB file is refused before upload', /17\.0 MiB/.test(big) && /up to 16 MiB/.test(big) && apiCalls.length === calls1, JSON.stringify(big));
 
   // The server is busy: the first try gets a 429 with Retry-After, the second goes through.
+  // (A server function's error body carries `retry_after`: its caller sees no headers.)
+  const classifyFn = (u) => u.pathname === '/site/classify';
   let fakes = [
-    { status: 429, retry: '1', body: { error: "model 'efficientnet-lite0' queue is full (8 waiting)", type: 'overloaded', code: 429 } },
-    { status: 503, retry: '5', body: { error: "model 'efficientnet-lite0' is warming up; retry shortly", type: 'not_ready', code: 503 } },
+    { status: 429, retry: '1', body: { error: "model 'efficientnet-lite0' queue is full (8 waiting)", type: 'overloaded', code: 429, retry_after: 1 } },
+    { status: 503, retry: '5', body: { error: "model 'efficientnet-lite0' is warming up; retry shortly", type: 'not_ready', code: 503, retry_after: 5 } },
   ];
-  await page.route('**/api/v1/classify/**', (route) => {
+  await page.route(classifyFn, (route) => {
     const f = fakes.shift();
     if (!f) return route.continue();
     return route.fulfill({ status: f.status, headers: { 'retry-after': f.retry, 'content-type': 'application/json' }, body: JSON.stringify(f.body) });
@@ -69,15 +71,15 @@ export default async function classify({ browser, base, samples, artifacts, imag
   await page.waitForFunction(() => /503/.test(document.querySelector('#error')?.textContent), null, { timeout: 10000 });
   const warming = await page.textContent('#error');
   check('classify: a 503 shows the server\'s message', /warming up/.test(warming) && /503 not_ready/.test(warming) && /retry in 5 s/.test(warming), JSON.stringify(warming));
-  await page.unroute('**/api/v1/classify/**');
+  await page.unroute(classifyFn);
   // A slow answer: the elapsed time ticks while it is in flight.
-  await page.route('**/api/v1/classify/**', async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
+  await page.route(classifyFn, async (route) => { await new Promise((r) => setTimeout(r, 1500)); await route.continue(); });
   const calls2 = apiCalls.length;
   await page.click('#retry-button');
   await page.waitForFunction(() => parseFloat(document.querySelector('#elapsed')?.textContent) >= 1.0, null, { timeout: 10000 });
   check('classify: elapsed time shown while running', /^Running… \d+\.\d s$/.test((await page.textContent('#status')).trim()), await page.textContent('#status'));
   await waitForRun(page, 'efficientnet');
-  await page.unroute('**/api/v1/classify/**');
+  await page.unroute(classifyFn);
   const retried = await items(page);
   check('classify: Retry runs again on the same photo and clears the error', apiCalls.length === calls2 + 1 && (await page.textContent('#error')).trim() === '' && !(await page.$('#retry-button')) && /^(kite|bald eagle)/.test(retried[0]?.label), JSON.stringify(retried[0]));
   const json = JSON.parse(await page.textContent('#json-sample'));

@@ -15,7 +15,7 @@ export default async function compare({ browser, base, artifacts }) {
 
   await page.click('button.example[data-sample="dog.jpg"]');
   await idle(page);
-  check('compare: one request per model, in order', apiCalls.length === 2 && apiCalls[0].includes('/api/v1/detect/nanodet') && apiCalls[1].includes('/api/v1/detect/centernet'), JSON.stringify(apiCalls));
+  check('compare: one request per model, in order', apiCalls.length === 2 && apiCalls[0].includes('/site/detect?model=nanodet') && apiCalls[1].includes('/site/detect?model=centernet'), JSON.stringify(apiCalls));
   const [la, lb] = [await page.textContent('#latency-a'), await page.textContent('#latency-b')];
   check('compare: each side has its own latency', la.startsWith('nanodet') && lb.startsWith('centernet') && /inference [\d.]+ ms/.test(la) && /inference [\d.]+ ms/.test(lb), `${la} | ${lb}`);
   const [fa, fb] = [await found(page, 'a'), await found(page, 'b')];
@@ -28,13 +28,13 @@ export default async function compare({ browser, base, artifacts }) {
 
   await page.selectOption('#compare-task', 'segment');
   await page.waitForFunction(() => document.querySelector('#latency-b')?.textContent.startsWith('meet') && !document.querySelector('#status')?.textContent.trim(), null, { timeout: 60000 });
-  check('compare: switching task runs its two models on the same photo', apiCalls.length === 4 && apiCalls[2].includes('/api/v1/segment/selfie') && apiCalls[3].includes('/api/v1/segment/meet'), JSON.stringify(apiCalls.slice(2)));
+  check('compare: switching task runs its two models on the same photo', apiCalls.length === 4 && apiCalls[2].includes('/site/segment?model=selfie') && apiCalls[3].includes('/site/segment?model=meet'), JSON.stringify(apiCalls.slice(2)));
   const sa = await found(page, 'a');
   check('compare: segmentation sides report the person share', /^person \d+\.\d%$/.test(sa[0]), JSON.stringify(sa));
 
   await page.selectOption('#model-b', 'selfie');
   await page.waitForFunction(() => document.querySelector('#latency-b')?.textContent.startsWith('selfie') && !document.querySelector('#status')?.textContent.trim(), null, { timeout: 60000 });
-  check('compare: changing one model re-runs both', apiCalls.length === 6 && apiCalls[5].includes('/api/v1/segment/selfie'), JSON.stringify(apiCalls.slice(4)));
+  check('compare: changing one model re-runs both', apiCalls.length === 6 && apiCalls[5].includes('/site/segment?model=selfie'), JSON.stringify(apiCalls.slice(4)));
 
   await page.setViewportSize({ width: 375, height: 800 });
   await page.waitForTimeout(200);

@@ -16,7 +16,7 @@ export default async function detect({ browser, base, samples, artifacts }) {
 
   await page.setInputFiles('#file', photo);
   await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('nanodet'), null, { timeout: 30000 });
-  check('detect: one API request for the upload', apiCalls.length === 1 && apiCalls[0].includes('/api/v1/detect/nanodet'), JSON.stringify(apiCalls));
+  check('detect: one API request for the upload', apiCalls.length === 1 && apiCalls[0].includes('/site/detect?model=nanodet'), JSON.stringify(apiCalls));
   const first = await labels(page);
   check('detect: dog and bicycle listed', first.includes('dog') && first.includes('bicycle'), JSON.stringify(first));
   const size = await page.$eval('#detect-canvas', (c) => [c.width, c.height]);
@@ -76,7 +76,7 @@ export default async function detect({ browser, base, samples, artifacts }) {
   await page.selectOption('#model', 'centernet');
   await page.waitForFunction(() => document.querySelector('#latency')?.textContent.startsWith('centernet'), null, { timeout: 60000 });
   const cn = await labels(page);
-  check('detect: model switch re-runs with CenterNet', apiCalls.length === calls0 + 1 && apiCalls.at(-1).includes('/api/v1/detect/centernet'), JSON.stringify(apiCalls.slice(calls0)));
+  check('detect: model switch re-runs with CenterNet', apiCalls.length === calls0 + 1 && apiCalls.at(-1).includes('/site/detect?model=centernet'), JSON.stringify(apiCalls.slice(calls0)));
   check('detect: CenterNet finds the dog', cn.includes('dog'), JSON.stringify(cn));
   await page.screenshot({ path: path.join(artifacts, 'detect-centernet.png'), fullPage: true });
 

@@ -18,7 +18,7 @@ export default async function home({ browser, base, artifacts }) {
     const { page: p, apiCalls, errors: errs } = await openPage(browser, base + '/');
     await p.click(`.card a.try[href^="/${task}?example="]`);
     await p.waitForFunction((m) => document.querySelector('#latency')?.textContent.startsWith(m), model, { timeout: 30000 });
-    check(`home: "try it" runs ${model} on its example, once`, apiCalls.length === 1 && apiCalls[0].includes(`/api/v1/${task === 'detect' ? 'detect' : 'classify'}/${model}`), JSON.stringify(apiCalls));
+    check(`home: "try it" runs ${model} on its example, once`, apiCalls.length === 1 && apiCalls[0].includes(`/site/${task === 'detect' ? 'detect' : 'classify'}?model=${model}`), JSON.stringify(apiCalls));
     check(`home: no page errors after trying ${task}`, errs.length === 0, errs.join('\n'));
     await p.close();
   }

@@ -154,7 +154,7 @@ export default async function segment({ browser, base, samples, artifacts, image
 
   await page.selectOption('#model', 'meet');
   await waitForRun(page, 'meet');
-  check('segment: model switch re-runs with Meet', apiCalls.at(-1).includes('/api/v1/segment/meet'), apiCalls.at(-1));
+  check('segment: model switch re-runs with Meet', apiCalls.at(-1).includes('/site/segment?model=meet'), apiCalls.at(-1));
   const info = await page.textContent('#model-info');
   check('segment: picker shows Meet\'s input size, licence and source', /input 256×144/.test(info) && /Apache-2\.0/.test(info) && /source: /.test(info), info);
 
