@@ -68,14 +68,19 @@ pub fn app(state: AppState) -> Router {
         .route("/docs/", get(routes::docs::swagger_ui));
 
     // The site's server functions are routed here rather than by `leptos_routes`, so the body
-    // limit and the rate limit apply to them as to the API (they run models too).
+    // limit, the API key and the rate limit apply to them as to the API: they run models too,
+    // and a key that the site's functions bypassed would guard nothing.
     let site_fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
         .map(|(path, _)| path.to_owned())
         .collect();
     let server_fns = site_fns
         .iter()
         .fold(Router::new(), |r, path| r.route(path, post(site_fn)))
-        .layer(DefaultBodyLimit::max(state.limits.body_bytes));
+        .layer(DefaultBodyLimit::max(state.limits.body_bytes))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            http::require_api_key,
+        ));
     let server_fns = conn::rate_limited(server_fns, state.settings.conn.rate_limit);
     let routes = generate_route_list_with_exclusions(app::App, Some(site_fns));
     let site = Router::new()

@@ -528,6 +528,14 @@ async fn an_api_key_guards_the_api_but_not_health_metrics_or_docs() {
         .insert(header::AUTHORIZATION, "Bearer s3cret".parse().unwrap());
     assert_eq!(send(h.app.clone(), right).await.0, 200);
     assert_eq!(send(h.app.clone(), get("/api/v1/models")).await.0, 401);
+    // The site's server functions run models too: the key guards them as well.
+    let site_fn = Request::builder()
+        .method("POST")
+        .uri("/site/segment?model=fake")
+        .header(header::CONTENT_TYPE, "multipart/form-data; boundary=x")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(send(h.app.clone(), site_fn).await.0, 401);
     for open in [
         "/healthz",
         "/readyz",
