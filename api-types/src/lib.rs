@@ -27,7 +27,7 @@ pub use models::ModelInfo;
 pub use segment::{ClassShare, SegmentQuery, SegmentResponse};
 pub use site::{SiteConfig, SiteModel};
 pub use summarize::{
-    SummaryEvent,
-    LegacySummarizeQuery, RayQuery, SummarizeRequest, SummarizeResponse, SummaryTimings, TokenPiece,
+    LegacySummarizeQuery, RayQuery, SummarizeRequest, SummarizeResponse, SummaryEvent,
+    SummaryTimings, TokenPiece,
 };
 pub use timings::StageTimings;

@@ -1,7 +1,9 @@
-//! The site's server functions' backend (`app::server_fns::backend::SiteBackend`): each calls
-//! the same route function as its REST route (`routes::<task>::answer`, which reads the request
-//! through the ingress) or the same task code (`tasks::summarize::stream`), so the site's answer
-//! is the API's, computed once. Errors become the API's status, `Retry-After` and words.
+//! What the site runs: the answers its server functions (`app::server_fns`, through the
+//! `SiteBackend` implemented here) and its no-JS result pages (`routes::results`) show. Each
+//! calls the same route function as its REST route (`routes::<task>::answer`, which reads the
+//! request through the ingress) or the same task code (`tasks::summarize::stream`), so the
+//! site's answer is the API's, computed once. Errors become the API's status, `Retry-After` and
+//! words.
 
 use std::time::Instant;
 
@@ -11,7 +13,7 @@ use api_types::{
 };
 use app::server_fns::backend::{Answer, Events, ServerRequest, SiteBackend};
 use app::server_fns::SiteError;
-use axum::extract::Query;
+use axum::extract::{Query, Request};
 use axum::http::{header, HeaderValue};
 use axum::response::IntoResponse;
 use leptos::prelude::use_context;
@@ -58,56 +60,76 @@ fn not_json(what: &str) -> ApiError {
     ApiError::Internal(format!("{what}, not JSON"))
 }
 
+/// The site's segmentation answer, for its server function and its no-JS result page: always
+/// the JSON shape (the page draws from it), the total time filled in.
+pub(crate) async fn segment_json(
+    state: AppState,
+    q: SegmentQuery,
+    req: Request,
+) -> Result<SegmentResponse, ApiError> {
+    let q = SegmentQuery {
+        output: Some("json".into()),
+        ..q
+    };
+    let a = crate::routes::segment::answer(state, None, q, req, None).await?;
+    let timings = a.recorded();
+    match a.body {
+        // Moved, not cloned: the answer carries the upload's images as data URLs.
+        SegmentAnswer::Json(r) => Ok(SegmentResponse { timings, ..r }),
+        SegmentAnswer::Png(_) => Err(not_json("a PNG")),
+    }
+}
+
+/// The site's detection answer (boxes as JSON, not the drawn JPEG).
+pub(crate) async fn detect_json(
+    state: AppState,
+    q: DetectQuery,
+    req: Request,
+) -> Result<DetectResponse, ApiError> {
+    let a = crate::routes::detect::answer(state, None, q, req, false).await?;
+    let timings = a.recorded();
+    match a.body {
+        DetectAnswer::Json(r) => Ok(DetectResponse { timings, ..r }),
+        DetectAnswer::Jpeg(_) => Err(not_json("a drawing")),
+    }
+}
+
+/// The site's classification answer (the ranking, not the seed's single label).
+pub(crate) async fn classify_json(
+    state: AppState,
+    q: ClassifyQuery,
+    req: Request,
+) -> Result<ClassifyResponse, ApiError> {
+    let a = crate::routes::classify::answer(state, None, q, req, false).await?;
+    let timings = a.recorded();
+    match a.body {
+        ClassifyAnswer::Ranked(r) => Ok(ClassifyResponse { timings, ..r }),
+        ClassifyAnswer::Label(_) => Err(not_json("a label")),
+    }
+}
+
 impl SiteBackend for SiteTasks {
     fn segment(&self, req: ServerRequest) -> Answer<SegmentResponse> {
         let state = self.0.clone();
         Box::pin(async move {
-            let run = async {
-                // The JSON shape always: the page draws the mask from the probabilities.
-                let q = SegmentQuery {
-                    output: Some("json".into()),
-                    ..query(&req)?
-                };
-                let a = crate::routes::segment::answer(state, None, q, req, None).await?;
-                let timings = a.recorded();
-                match a.body {
-                    SegmentAnswer::Json(r) => Ok(SegmentResponse { timings, ..r }),
-                    SegmentAnswer::Png(_) => Err(not_json("a PNG")),
-                }
-            };
-            run.await.map_err(site_error)
+            let q = query(&req).map_err(site_error)?;
+            segment_json(state, q, req).await.map_err(site_error)
         })
     }
 
     fn detect(&self, req: ServerRequest) -> Answer<DetectResponse> {
         let state = self.0.clone();
         Box::pin(async move {
-            let run = async {
-                let q: DetectQuery = query(&req)?;
-                let a = crate::routes::detect::answer(state, None, q, req, false).await?;
-                let timings = a.recorded();
-                match a.body {
-                    DetectAnswer::Json(r) => Ok(DetectResponse { timings, ..r }),
-                    DetectAnswer::Jpeg(_) => Err(not_json("a drawing")),
-                }
-            };
-            run.await.map_err(site_error)
+            let q = query(&req).map_err(site_error)?;
+            detect_json(state, q, req).await.map_err(site_error)
         })
     }
 
     fn classify(&self, req: ServerRequest) -> Answer<ClassifyResponse> {
         let state = self.0.clone();
         Box::pin(async move {
-            let run = async {
-                let q: ClassifyQuery = query(&req)?;
-                let a = crate::routes::classify::answer(state, None, q, req, false).await?;
-                let timings = a.recorded();
-                match a.body {
-                    ClassifyAnswer::Ranked(r) => Ok(ClassifyResponse { timings, ..r }),
-                    ClassifyAnswer::Label(_) => Err(not_json("a label")),
-                }
-            };
-            run.await.map_err(site_error)
+            let q = query(&req).map_err(site_error)?;
+            classify_json(state, q, req).await.map_err(site_error)
         })
     }
 

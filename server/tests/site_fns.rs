@@ -66,7 +66,10 @@ async fn segment_always_answers_json_with_the_probabilities() {
     let r: SegmentResponse = serde_json::from_slice(&body).expect("JSON even for output=mask");
     assert_eq!(r.model, "selfie");
     assert!(r.probability_png.is_some());
-    assert!(r.classes.iter().any(|c| c.label == "person" && c.share > 0.05));
+    assert!(r
+        .classes
+        .iter()
+        .any(|c| c.label == "person" && c.share > 0.05));
 }
 
 #[tokio::test]
@@ -111,7 +114,11 @@ async fn the_summary_streams_as_json_lines_and_ends_with_done() {
     });
     let (status, _, out) = send(
         router(),
-        post("/site/summarize", "application/json", body.to_string().into_bytes()),
+        post(
+            "/site/summarize",
+            "application/json",
+            body.to_string().into_bytes(),
+        ),
     )
     .await;
     assert_eq!(status, 200, "{}", String::from_utf8_lossy(&out));
@@ -127,14 +134,18 @@ async fn the_summary_streams_as_json_lines_and_ends_with_done() {
     let Some(SummaryEvent::Done(done)) = events.last() else {
         panic!("no done event: {events:?}");
     };
-    assert!(tokens >= 1 && tokens <= 6, "{tokens} tokens");
+    assert!((1..=6).contains(&tokens), "{tokens} tokens");
     assert_eq!(done.tokens_generated, tokens);
     assert_eq!(done.model, "smollm2");
 
     let empty = serde_json::json!({"model": "smollm2", "request": {"text": "  "}});
     let (status, _, out) = send(
         router(),
-        post("/site/summarize", "application/json", empty.to_string().into_bytes()),
+        post(
+            "/site/summarize",
+            "application/json",
+            empty.to_string().into_bytes(),
+        ),
     )
     .await;
     assert_eq!(status, 400);

@@ -62,7 +62,11 @@ pub struct Answer<T> {
 
 /// Runs an image server function (`call`, e.g. `classify_image`) on `src`, with `query` (the
 /// REST route's: `model=…&top_k=…`), and returns the answer, or the failure to show.
-pub async fn post_image<T, F, Fut>(call: F, query: String, src: &Source) -> Result<Answer<T>, Failure>
+pub async fn post_image<T, F, Fut>(
+    call: F,
+    query: String,
+    src: &Source,
+) -> Result<Answer<T>, Failure>
 where
     T: serde::Serialize,
     F: FnOnce(ImageForm) -> Fut,

@@ -122,4 +122,8 @@ macro_rules! upload_codec {
     )*};
 }
 
-upload_codec!(super::SegmentImage, super::DetectImage, super::ClassifyImage);
+upload_codec!(
+    super::SegmentImage,
+    super::DetectImage,
+    super::ClassifyImage
+);

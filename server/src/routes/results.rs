@@ -1,7 +1,8 @@
 //! `POST /segment/result`, `/detect/result`, `/classify/result` and `/summarize/result`: where
 //! the task pages' forms post when JavaScript is off. Each reads the form as the JSON API reads
-//! its request and computes the answer in the same task core (so limits, errors and timings are
-//! the API's), then renders the typed answer as an HTML page (`app::tasks::<task>::result`, framed by `app::result_page`).
+//! its request and computes the answer as the site's server functions do (`site_fns`, the API's
+//! route functions: limits, errors and timings are the API's), then renders the typed answer as
+//! an HTML page (`app::tasks::<task>::result`, framed by `app::result_page`).
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -9,10 +10,11 @@ use std::time::Instant;
 use axum::extract::{Form, Request, State};
 use axum::response::{Html, IntoResponse, Response};
 
-use super::classify::{ClassifyAnswer, ClassifyQuery};
-use super::detect::{DetectAnswer, DetectQuery};
-use super::segment::{SegmentAnswer, SegmentQuery};
+use super::classify::ClassifyQuery;
+use super::detect::DetectQuery;
+use super::segment::SegmentQuery;
 use crate::error::ApiError;
+use crate::site_fns;
 use crate::state::AppState;
 
 pub async fn segment_result(State(state): State<AppState>, req: Request) -> Response {
@@ -22,21 +24,9 @@ pub async fn segment_result(State(state): State<AppState>, req: Request) -> Resp
         include: Some("image,overlay".into()),
         ..SegmentQuery::default()
     };
-    let page = super::segment::answer(state.clone(), None, q, req, None)
+    let page = site_fns::segment_json(state.clone(), q, req)
         .await
-        .and_then(|a| {
-            let timings = a.recorded();
-            match a.body {
-                // Moved, not cloned: the answer carries the upload's images as data URLs.
-                SegmentAnswer::Json(r) => Ok(state.with_site_config(|| {
-                    app::tasks::segment::result::segment_html(&api_types::SegmentResponse {
-                        timings,
-                        ..r
-                    })
-                })),
-                SegmentAnswer::Png(_) => Err(ApiError::Internal("a PNG, not shares".into())),
-            }
-        });
+        .map(|r| state.with_site_config(|| app::tasks::segment::result::segment_html(&r)));
     render(&state, page, "/segment")
 }
 
@@ -47,23 +37,9 @@ pub async fn classify_result(State(state): State<AppState>, req: Request) -> Res
         ..ClassifyQuery::default()
     };
     // The model comes from the form's `model` field, as on the seed route.
-    let page = super::classify::answer(state.clone(), None, q, req, false)
+    let page = site_fns::classify_json(state.clone(), q, req)
         .await
-        .and_then(|a| {
-            let timings = a.recorded();
-            match a.body {
-                // Moved, not cloned: the answer carries the upload's images as data URLs.
-                ClassifyAnswer::Ranked(r) => Ok(state.with_site_config(|| {
-                    app::tasks::classify::result::classify_html(&api_types::ClassifyResponse {
-                        timings,
-                        ..r
-                    })
-                })),
-                ClassifyAnswer::Label(_) => {
-                    Err(ApiError::Internal("a label, not a ranking".into()))
-                }
-            }
-        });
+        .map(|r| state.with_site_config(|| app::tasks::classify::result::classify_html(&r)));
     render(&state, page, "/classify")
 }
 
@@ -73,21 +49,9 @@ pub async fn detect_result(State(state): State<AppState>, req: Request) -> Respo
         ..DetectQuery::default()
     };
     // Model and confidence come from the form's fields, as on the seed route.
-    let page = super::detect::answer(state.clone(), None, q, req, false)
+    let page = site_fns::detect_json(state.clone(), q, req)
         .await
-        .and_then(|a| {
-            let timings = a.recorded();
-            match a.body {
-                // Moved, not cloned: the answer carries the upload's images as data URLs.
-                DetectAnswer::Json(r) => Ok(state.with_site_config(|| {
-                    app::tasks::detect::result::detect_html(&api_types::DetectResponse {
-                        timings,
-                        ..r
-                    })
-                })),
-                DetectAnswer::Jpeg(_) => Err(ApiError::Internal("a drawing, not boxes".into())),
-            }
-        });
+        .map(|r| state.with_site_config(|| app::tasks::detect::result::detect_html(&r)));
     render(&state, page, "/detect")
 }
 

@@ -33,7 +33,10 @@ mod tests {
         assert!(l.push(r#"{"event":"token","data":{"te"#).is_empty());
         assert_eq!(
             l.push("xt\":\"a\"}}\n{\"event\":\"done\"\n"),
-            [r#"{"event":"token","data":{"text":"a"}}"#, r#"{"event":"done""#]
+            [
+                r#"{"event":"token","data":{"text":"a"}}"#,
+                r#"{"event":"done""#
+            ]
         );
         assert!(l.push("\n").is_empty());
         assert_eq!(l.push("x\ny"), ["x"]);
