@@ -102,9 +102,10 @@ pub struct TokenPiece {
 
 /// One event of a streamed summary, as `/api/v1/summarize` sends it (an SSE event named
 /// `token`, `done` or `error` carrying the data as JSON) and as the site's streaming server
-/// function sends it (one line `{"event": ..., "data": ...}`).
+/// function sends it (one line each: `{"token": {"text": ...}}`). Externally tagged: an
+/// adjacently tagged enum would read through serde's buffering `Content`, ~12 KB of wasm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum SummaryEvent {
     /// A decoded piece of the summary.
     Token(TokenPiece),

@@ -30,9 +30,9 @@ mod tests {
     #[test]
     fn lines_split_across_chunks() {
         let mut l = Lines::default();
-        assert!(l.push(r#"{"event":"token","data":{"te"#).is_empty());
+        assert!(l.push(r#"{"token":{"te"#).is_empty());
         assert_eq!(
-            l.push("xt\":\"a\"}}\n{\"event\":\"done\"\n"),
+            l.push("xt\":\"a\"}}\n{\"done\"\n"),
             [
                 r#"{"event":"token","data":{"text":"a"}}"#,
                 r#"{"event":"done""#
