@@ -18,5 +18,5 @@ pub mod source;
 pub use canvas::{draw_image, load_image, load_pixels, put_pixels, scratch_canvas};
 pub use download::{download_answer, download_canvas, download_url};
 pub use http::{embedded, post_image, record};
-pub use run::spawn_run;
-pub use source::{pasted_file, resolve, Source};
+pub use run::{run_pick, spawn_run};
+pub use source::{pasted_file, Source};

@@ -8,8 +8,29 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 
 use super::js::now;
+use super::source::{resolve, LastSource, Source};
 use crate::widgets::failure::Failure;
+use crate::widgets::pick::Pick;
 use crate::widgets::run::{Cancellable, RunState};
+
+/// What every image page does with a pick: resolves it (remembered in `last`, checked against
+/// `body_limit_bytes`) and runs `work` on the input, or shows why not.
+pub fn run_pick<F, Fut>(
+    pick: Pick,
+    last: &'static LastSource,
+    body_limit_bytes: u64,
+    run: RunState,
+    work: F,
+) where
+    F: FnOnce(Source) -> Fut,
+    Fut: Future<Output = Result<(), Failure>> + 'static,
+{
+    match resolve(pick, last, body_limit_bytes) {
+        Ok(Some(src)) => spawn_run(run, work(src)),
+        Ok(None) => {}
+        Err(e) => run.fail(e),
+    }
+}
 
 /// Runs `fut` with the page's busy flag on, its error cleared and the elapsed time ticking;
 /// shows its failure if any.

@@ -7,8 +7,7 @@ use web_sys::HtmlImageElement;
 
 use super::state::{ClassifyCtx, FETCH_TOP_K};
 use crate::browser::{
-    download_answer, draw_image, embedded, load_image, post_image, record, resolve, spawn_run,
-    Source,
+    download_answer, draw_image, embedded, load_image, post_image, record, run_pick, Source,
 };
 use crate::dto::ClassProb;
 use crate::server_fns::classify_image;
@@ -21,16 +20,18 @@ thread_local! {
 }
 
 pub fn pick(ctx: ClassifyCtx, pick: Pick) {
-    match resolve(pick, &LAST, ctx.body_limit_bytes) {
-        Ok(Some(src)) => spawn_run(ctx.run, async move {
+    run_pick(
+        pick,
+        &LAST,
+        ctx.body_limit_bytes,
+        ctx.run,
+        |src| async move {
             let (img, classes) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
             draw_image("classify-canvas", &img)?;
             ctx.classes.set(classes);
             Ok(())
-        }),
-        Ok(None) => {}
-        Err(e) => ctx.run.fail(e),
-    }
+        },
+    );
 }
 
 /// Runs `model` on `src`: the decoded original and the top classes; records the run in `run`.

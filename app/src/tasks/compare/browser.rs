@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 
 use super::state::{CompareCtx, Outcome};
-use crate::browser::{draw_image, put_pixels, resolve, spawn_run, Source};
+use crate::browser::{draw_image, put_pixels, run_pick, Source};
 use crate::dto::above;
 use crate::tasks::classify::browser as classify;
 use crate::tasks::detect::browser as detect;
@@ -25,18 +25,20 @@ thread_local! {
 }
 
 pub fn pick(ctx: CompareCtx, pick: Pick) {
-    match resolve(pick, &LAST, ctx.body_limit_bytes) {
-        Ok(Some(src)) => spawn_run(ctx.run, async move {
+    run_pick(
+        pick,
+        &LAST,
+        ctx.body_limit_bytes,
+        ctx.run,
+        |src| async move {
             ctx.outcomes.set([None, None]);
             for side in 0..2 {
                 let outcome = run_one(ctx, side, &src).await?;
                 ctx.outcomes.update(|o| o[side] = Some(outcome));
             }
             Ok(())
-        }),
-        Ok(None) => {}
-        Err(e) => ctx.run.fail(e),
-    }
+        },
+    );
 }
 
 /// Runs side `side`'s model and draws its result on `#compare-a` / `#compare-b`.

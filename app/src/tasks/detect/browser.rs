@@ -11,7 +11,7 @@ use super::state::DetectCtx;
 use crate::browser::js::js_err;
 use crate::browser::{
     download_answer, download_canvas, draw_image, embedded, load_image, post_image, record,
-    resolve, spawn_run, Source,
+    run_pick, Source,
 };
 use crate::dto::{above, class_colour, Detection};
 use crate::server_fns::detect_image;
@@ -25,18 +25,20 @@ thread_local! {
 }
 
 pub fn pick(ctx: DetectCtx, pick: Pick) {
-    match resolve(pick, &LAST, ctx.body_limit_bytes) {
-        Ok(Some(src)) => spawn_run(ctx.run, async move {
+    run_pick(
+        pick,
+        &LAST,
+        ctx.body_limit_bytes,
+        ctx.run,
+        |src| async move {
             let (img, dets) = fetch(&ctx.model.get_untracked(), &src, ctx.run).await?;
             IMAGE.with(|i| *i.borrow_mut() = Some(img));
             ctx.hover.set(None);
             ctx.detections.set(dets);
             redraw(ctx);
             Ok(())
-        }),
-        Ok(None) => {}
-        Err(e) => ctx.run.fail(e),
-    }
+        },
+    );
 }
 
 /// Runs `model` on `src`: the decoded original and every box; records the run in `run`.

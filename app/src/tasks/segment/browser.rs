@@ -11,7 +11,7 @@ use super::state::{LegendEntry, SegmentCtx};
 use crate::browser::js::js_err;
 use crate::browser::{
     download_answer, download_canvas, download_url, embedded, load_pixels, post_image, put_pixels,
-    record, resolve, scratch_canvas, spawn_run, Source,
+    record, run_pick, scratch_canvas, Source,
 };
 use crate::dto::ClassShare;
 use crate::server_fns::segment_image;
@@ -34,17 +34,19 @@ thread_local! {
 }
 
 pub fn pick(ctx: SegmentCtx, pick: Pick) {
-    match resolve(pick, &LAST, ctx.body_limit_bytes) {
-        Ok(Some(src)) => spawn_run(ctx.run, async move {
+    run_pick(
+        pick,
+        &LAST,
+        ctx.body_limit_bytes,
+        ctx.run,
+        |src| async move {
             let frame = fetch_frame(&ctx.model.get_untracked(), &src, ctx.run).await?;
             put_pixels(&frame.rgba, frame.width, frame.height, "original-canvas")?;
             FRAME.with(|f| *f.borrow_mut() = Some(frame));
             redraw(ctx);
             Ok(())
-        }),
-        Ok(None) => {}
-        Err(e) => ctx.run.fail(e),
-    }
+        },
+    );
 }
 
 /// Runs `model` on `src` and decodes the answer's PNGs; records the run in `run`.
