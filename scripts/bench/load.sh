@@ -4,13 +4,16 @@
 # prints one table (throughput, p50/p99, statuses, server peak RSS).
 # Usage: scripts/bench/load.sh [route] [seconds]   (make bench-load)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
+# Unlike paths.sh, the target defaults to the checkout's own target/ (`make bench-load` passes
+# CARGO_TARGET_DIR, the cache's).
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
 ROUTE="${1:-/api/v1/segment/selfie}"
 SECONDS_EACH="${2:-10}"
-MODEL_DIR="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
 PORT="${LOAD_PORT:-3917}"
 IMAGE="$MODEL_DIR/samples/person.jpg"
+# The server from the same target as the load example (CANDLELIT_BIN is not read).
 BIN="$TARGET/release/candlelit"
 LOAD="$TARGET/release/examples/load"
 MODEL="${ROUTE##*/}"

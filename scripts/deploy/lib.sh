@@ -1,9 +1,9 @@
 # shellcheck shell=bash
 # Shared by replicas.sh and failover.sh (sourced): Debian's haproxy, its config for N replicas,
 # and starting, watching and stopping the replicas. Replica i listens on BASE_PORT+i-1.
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
-TARGET="${CARGO_TARGET_DIR:-$CACHE/target}"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
+# The replicas from the same target as failover.sh's load example (CANDLELIT_BIN is not read).
 BIN="$TARGET/release/candlelit"
 RUN_DIR="${RUN_DIR:-$CACHE/replicas}"
 LB_PORT="${LB_PORT:-3000}"
@@ -11,7 +11,7 @@ BASE_PORT="${BASE_PORT:-3101}"
 STATS_PORT="${STATS_PORT:-8404}"
 # Longer than haproxy takes to mark a replica down (fall 2 at fastinter 250 ms after inter 1 s).
 DRAIN_MS="${DRAIN_MS:-2000}"
-export CANDLELIT_MODEL_DIR="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
+export CANDLELIT_MODEL_DIR="$MODEL_DIR"
 export LEPTOS_SITE_ROOT="${LEPTOS_SITE_ROOT:-$TARGET/site}"
 declare -A PIDS=()
 HAPROXY_PID=""

@@ -5,19 +5,17 @@
 # again. Not a test: a measurement, printed as a table.
 # Usage: scripts/deploy/measure-rss.sh [ROUNDS]   (CANDLELIT_MODEL_DIR, LEPTOS_SITE_ROOT, PORT)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
-BIN="${CANDLELIT_BIN:-${CARGO_TARGET_DIR:-$CACHE/target}/release/candlelit}"
-STORE="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
 PORT="${PORT:-3190}"
 ROUNDS="${1:-5}"
 URL="http://127.0.0.1:$PORT"
-SAMPLES="$STORE/samples"
+SAMPLES="$MODEL_DIR/samples"
 
 mem() { awk -v what="$1" '$1 == what":" { printf "%.0f", $2 / 1024 }' "/proc/$PID/status"; }
 
 START=$(date +%s.%N)
-(exec "$BIN" serve --model-dir "$STORE" --port "$PORT" --log-format json >/tmp/measure-rss.log 2>&1) &
+(exec "$BIN" serve --model-dir "$MODEL_DIR" --port "$PORT" --log-format json >/tmp/measure-rss.log 2>&1) &
 PID=$!
 trap 'kill "$PID" 2>/dev/null || true' EXIT
 until [[ "$(curl -s -o /dev/null -w '%{http_code}' "$URL/readyz")" == 200 ]]; do

@@ -4,14 +4,13 @@
 # OpenAPI spec, requiring that nothing answers 500 and every error has the one error shape.
 # Usage: scripts/fuzz/run.sh [max-examples]   (make fuzz)
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
-TARGET="${CARGO_TARGET_DIR:-$CACHE/target}"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
 PORT="${FUZZ_PORT:-3931}"
 VENV="$CACHE/py-fuzz"
 "$ROOT/scripts/lib/pyenv.sh" tools/requirements-fuzz.txt py-fuzz
 LEPTOS_SITE_ROOT="$TARGET/site" RUST_LOG=warn "$TARGET/release/candlelit" serve \
-  --host 127.0.0.1 --port "$PORT" --model-dir "${CANDLELIT_MODEL_DIR:-$ROOT/model-store}" &
+  --host 127.0.0.1 --port "$PORT" --model-dir "$MODEL_DIR" &
 PID=$!
 trap 'kill $PID 2>/dev/null || true' EXIT
 for _ in $(seq 1 300); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.2; done

@@ -65,10 +65,7 @@
 //   The golden also keeps the graph's 100 rows verbatim (`graph_detections`).
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
-
-const require = createRequire(process.env.CANDLELIT_NPM_DIR ? path.join(process.env.CANDLELIT_NPM_DIR, 'x.js') : import.meta.url);
-const tf = require('@tensorflow/tfjs');
+import { tf, goldenCases, goldenHeader } from '../lib/tfjs.mjs';
 
 export const SCORE_FLOOR = 0.05;
 // Per-class NMS overlap: NanoDet's upstream config (nms_cfg iou_threshold 0.6); CenterNet has
@@ -79,15 +76,6 @@ export const MAX_DETECTIONS = 100;
 export const COCO80 = fs.readFileSync(new URL('../../models/labels/coco-80.txt', import.meta.url), 'utf8').trim().split('\n');
 export const NANODET_OUTPUTS = ['Identity', 'Identity_1', 'Identity_2', 'Identity_3', 'Identity_4', 'Identity_5'];
 export const CENTERNET_OUTPUTS = ['tower_0/keypoints', 'tower_0/wh', 'tower_0/detections'];
-
-export async function loadGraph(graphPath) {
-  const mj = JSON.parse(fs.readFileSync(graphPath, 'utf8'));
-  const dir = path.dirname(graphPath);
-  const buf = Buffer.concat(mj.weightsManifest.flatMap((g) => g.paths.map((p) => fs.readFileSync(path.join(dir, p)))));
-  const weightData = buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength);
-  const weightSpecs = mj.weightsManifest.flatMap((g) => g.weights);
-  return tf.loadGraphModel(tf.io.fromMemory({ modelTopology: mj.modelTopology, weightSpecs, weightData }));
-}
 
 // The case's .rgb -> model input tensor, per the parity contract.
 export function makeInput(parityDir, c) {
@@ -202,14 +190,7 @@ export function centernetDetections(rows, floor = SCORE_FLOOR) {
 async function main() {
   const [parityDir, outDir] = process.argv.slice(2);
   if (!parityDir || !outDir) { console.error('usage: node scripts/golden/detection.mjs <parity-dir> <golden-out-dir>'); process.exit(2); }
-  await tf.setBackend('cpu');
-  await tf.ready();
-  const cases = JSON.parse(fs.readFileSync(path.join(parityDir, 'inputs.json'), 'utf8')).filter((c) => c.task === 'detection');
-  fs.mkdirSync(outDir, { recursive: true });
-  const models = new Map();
-  for (const c of cases) {
-    if (!models.has(c.graph)) models.set(c.graph, await loadGraph(c.graph));
-    const model = models.get(c.graph);
+  for await (const [c, model] of goldenCases(parityDir, outDir, 'detection')) {
     const isCenternet = path.basename(c.graph).startsWith('centernet');
     const names = isCenternet ? CENTERNET_OUTPUTS : NANODET_OUTPUTS;
     const input = makeInput(parityDir, c);
@@ -218,12 +199,7 @@ async function main() {
     for (let i = 0; i < names.length; i++) outs.set(names[i], { shape: tensors[i].shape, data: await tensors[i].data() });
     tf.dispose([input, ...tensors]);
     const golden = {
-      model: c.model,
-      photo: c.photo,
-      width: c.width,
-      height: c.height,
-      input_sha256: c.input_sha256,
-      reference: `@tensorflow/tfjs ${tf.version.tfjs}, backend ${tf.getBackend()}`,
+      ...goldenHeader(c),
       score_floor: SCORE_FLOOR,
       nms_iou: isCenternet ? NMS_IOU.centernet : NMS_IOU.nanodet,
       detections: [],

@@ -13,8 +13,8 @@
 # Env: IMAGE_TARGET_CPU (x86-64-v3), IMAGE_NAME (candlelit), IMAGE_VARIANTS ("1 0": FETCH_MODELS
 # values to build), BUILDER_IMAGE / RUNTIME_IMAGE (local bases, made when absent).
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
 NAME="${IMAGE_NAME:-candlelit}"
 TARGET_CPU="${IMAGE_TARGET_CPU:-x86-64-v3}"
 VARIANTS="${IMAGE_VARIANTS:-1 0}"

@@ -16,9 +16,9 @@
 # bound read-only at /srv/model-store). Then the hosted-deploy examples in deploy/hosted parse
 # and agree with the image (port, health path, store path). Prints a table; exits 1 on a failure.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
 NAME="${IMAGE_NAME:-candlelit}"
-STORE="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
 PORT0="${IMAGE_TEST_PORT:-3187}"
 READY_TIMEOUT="${IMAGE_TEST_READY_TIMEOUT:-300}"
 PY=/usr/bin/python3
@@ -190,10 +190,10 @@ run_variant() {  # run_variant <label> <image> <port> [host store to mount read-
 }
 
 run_variant baked "$NAME:latest" "$PORT0"
-if [[ -d "$STORE/smollm2" ]]; then
-  run_variant mounted "$NAME:no-weights" "$((PORT0 + 1))" "$STORE"
+if [[ -d "$MODEL_DIR/smollm2" ]]; then
+  run_variant mounted "$NAME:no-weights" "$((PORT0 + 1))" "$MODEL_DIR"
 else
-  say "no store at $STORE: the mounted variant is skipped (make fetch)"
+  say "no store at $MODEL_DIR: the mounted variant is skipped (make fetch)"
 fi
 
 # The hosted-deploy examples: they parse, and say what the image does.

@@ -5,11 +5,9 @@
 # (scripts/test/oip_tritonclient.py). `make test-oip`; part of `make test`.
 # Needs the release binary and the store (`make fetch`). Env: CANDLELIT_BIN, CANDLELIT_MODEL_DIR.
 set -euo pipefail
-ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-CACHE="${CANDLELIT_CACHE:-$HOME/.cache/candlelit}"
+# shellcheck source-path=SCRIPTDIR source=../lib/paths.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/paths.sh"
 VENV="$CACHE/py-oip"
-BIN="${CANDLELIT_BIN:-${CARGO_TARGET_DIR:-$CACHE/target}/release/candlelit}"
-MODEL_DIR="${CANDLELIT_MODEL_DIR:-$ROOT/model-store}"
 MODELS="selfie,nanodet,efficientnet-lite0,smollm2"
 
 say() { printf '\033[1m[oip]\033[0m %s\n' "$*"; }
