@@ -36,6 +36,10 @@ const MULTIPART_ROUTES: &[&str] = &[
     "/api/v1/segment/selfie?output=overlay",
     "/api/v1/detect/nanodet",
     "/api/v1/classify/efficientnet-lite0",
+    // The site's server functions take the same form through the same ingress.
+    "/site/segment?model=selfie&include=probability,image",
+    "/site/detect?model=centernet&include=image",
+    "/site/classify?model=efficientnet-lite0&include=image",
 ];
 const TEXT_ROUTES: &[&str] = &["/api/v1/summarize/smollm2", "/predict/text_summarize"];
 
