@@ -14,7 +14,9 @@ use crate::widgets::pick::Pick;
 use crate::widgets::run::{Cancellable, RunState};
 
 /// What every image page does with a pick: resolves it (remembered in `last`, checked against
-/// `body_limit_bytes`) and runs `work` on the input, or shows why not.
+/// `body_limit_bytes`) and runs `work` on the input, or shows why not. The pages' calls look
+/// alike (their `LAST` and this call, a few lines each: `duplicates` pairs them); what each does
+/// with the answer is its own.
 pub fn run_pick<F, Fut>(
     pick: Pick,
     last: &'static LastSource,

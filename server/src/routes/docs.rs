@@ -64,7 +64,8 @@ pub enum ImageRouteErrors {
     Timeout(ErrorBody),
 }
 
-/// The errors every summarization route can answer.
+/// The errors every summarization route can answer. Its rows repeat `ImageRouteErrors`' where
+/// the statuses are shared: utoipa reads each response set from its own enum's attributes.
 #[derive(utoipa::IntoResponses)]
 #[allow(dead_code)]
 pub enum TextRouteErrors {

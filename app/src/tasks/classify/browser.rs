@@ -35,6 +35,9 @@ pub fn pick(ctx: ClassifyCtx, pick: Pick) {
 }
 
 /// Runs `model` on `src`: the decoded original and the top classes; records the run in `run`.
+// The image pages' fetches share their steps (post, embedded image, run record): each answer
+// type is its own, alike only in field names, so these lines repeat instead of going through a
+// trait the bundle would pay for.
 pub async fn fetch(
     model: &str,
     src: &Source,

@@ -50,6 +50,9 @@ pub fn pick(ctx: SegmentCtx, pick: Pick) {
 }
 
 /// Runs `model` on `src` and decodes the answer's PNGs; records the run in `run`.
+// The image pages' fetches share their steps (post, embedded image, run record): each answer
+// type is its own, alike only in field names, so these lines repeat instead of going through a
+// trait the bundle would pay for.
 pub async fn fetch_frame(model: &str, src: &Source, run: RunState) -> Result<Frame, Failure> {
     let query = format!("model={model}&output=json&include=probability,image");
     let ans = post_image(segment_image, query, src).await?;

@@ -102,6 +102,8 @@ pub fn SegmentPage() -> impl IntoView {
                 on_pick
             />
             <div class="panel sliders">
+                // Two sliders of one shape, written out: each binds its own signal, handler and
+                // range, and the markup is what the browser tests address by id.
                 <span class="slider-field">
                     <label for="threshold">
                         "Threshold " <output id="threshold-value">{move || format!("{:.2}", threshold.get())}</output>
