@@ -25,6 +25,7 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, StreamingText, TextStream};
 
 pub use error::SiteError;
+use upload::upload_codec;
 pub use upload::{ImageForm, Upload};
 
 /// The prefix of every server function's path: kept apart from `/api`, whose routes take an
@@ -48,6 +49,9 @@ pub async fn detect_image(form: ImageForm) -> Result<DetectResponse, SiteError> 
 pub async fn classify_image(form: ImageForm) -> Result<ClassifyResponse, SiteError> {
     backend::use_backend()?.classify(form.into_request()?).await
 }
+
+// The `Upload` codec for the three image functions (see `upload.rs`).
+upload_codec!(SegmentImage, DetectImage, ClassifyImage);
 
 /// Summarizes `request.text` with `model`, streamed: one JSON `SummaryEvent` per line (`token`
 /// pieces as they decode, then `done` with the whole answer, or `error`). Dropping the stream

@@ -4,12 +4,12 @@
 //! read it exactly as `/api/v1/<task>/{model}` does (its limits, memory budget, early refusal
 //! of a full queue before the upload is read, slow-client guard), in one place.
 
-use leptos::server_fn::codec::{Encoding, FromReq, IntoReq};
+use leptos::server_fn::codec::Encoding;
 use leptos::server_fn::request::browser::BrowserFormData;
 use leptos::server_fn::request::{BrowserMockReq, ClientReq};
 use leptos::server_fn::ContentType;
 
-use super::SiteError;
+use super::error::SiteError;
 
 /// The codec: a multipart POST.
 pub struct Upload;
@@ -87,43 +87,51 @@ impl KeepUnread for BrowserMockReq {
     }
 }
 
-/// The codec for each server function taking an [`ImageForm`] (one impl each: the traits and
-/// the codec are foreign to the generated argument structs' blanket impls).
+/// The codec for each server function taking an [`ImageForm`] (one impl each: a blanket impl
+/// over the generated argument structs would break the orphan rule). Invoked beside the
+/// functions (`server_fns/mod.rs`), so this file needs nothing from there.
 macro_rules! upload_codec {
     ($($args:ty),*) => {$(
-        impl<R> IntoReq<Upload, R, SiteError> for $args
+        impl<R> leptos::server_fn::codec::IntoReq<$crate::server_fns::Upload, R, $crate::server_fns::SiteError> for $args
         where
-            R: ClientReq<SiteError, FormData = BrowserFormData>,
+            R: leptos::server_fn::request::ClientReq<
+                $crate::server_fns::SiteError,
+                FormData = leptos::server_fn::request::browser::BrowserFormData,
+            >,
         {
-            fn into_req(self, path: &str, accepts: &str) -> Result<R, SiteError> {
-                match ImageForm::from(self) {
-                    ImageForm::Browser { form, query } => R::try_new_req_multipart(
-                        &format!("{path}?{query}"),
-                        accepts,
-                        form,
-                        http::Method::POST,
-                    ),
-                    #[cfg(feature = "ssr")]
-                    ImageForm::Server(_) => Err(SiteError::internal(
-                        "a received request cannot be sent again".into(),
-                    )),
-                }
+            fn into_req(self, path: &str, accepts: &str) -> Result<R, $crate::server_fns::SiteError> {
+                $crate::server_fns::upload::browser_request(self.into(), path, accepts)
             }
         }
 
-        impl<R> FromReq<Upload, R, SiteError> for $args
+        impl<R> leptos::server_fn::codec::FromReq<$crate::server_fns::Upload, R, $crate::server_fns::SiteError> for $args
         where
-            R: KeepUnread + Send + 'static,
+            R: $crate::server_fns::upload::KeepUnread + Send + 'static,
         {
-            async fn from_req(req: R) -> Result<Self, SiteError> {
-                req.keep().map(Self::from)
+            async fn from_req(req: R) -> Result<Self, $crate::server_fns::SiteError> {
+                $crate::server_fns::upload::KeepUnread::keep(req).map(Self::from)
             }
         }
     )*};
 }
 
-upload_codec!(
-    super::SegmentImage,
-    super::DetectImage,
-    super::ClassifyImage
-);
+pub(crate) use upload_codec;
+
+/// The browser's request for `form`: a multipart POST to `path` with the form's query.
+pub fn browser_request<R>(form: ImageForm, path: &str, accepts: &str) -> Result<R, SiteError>
+where
+    R: ClientReq<SiteError, FormData = BrowserFormData>,
+{
+    match form {
+        ImageForm::Browser { form, query } => R::try_new_req_multipart(
+            &format!("{path}?{query}"),
+            accepts,
+            form,
+            http::Method::POST,
+        ),
+        #[cfg(feature = "ssr")]
+        ImageForm::Server(_) => Err(SiteError::internal(
+            "a received request cannot be sent again".into(),
+        )),
+    }
+}
