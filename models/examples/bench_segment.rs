@@ -3,34 +3,22 @@
 //!
 //! cargo run --release -p models --example bench_segment -- <model-store> [runs]
 
-use std::path::PathBuf;
+mod bench_common;
+
 use std::time::Instant;
 
+use bench_common::{args, pct};
 use candle_core::Device;
 use models::catalog::Format;
 use models::image::preprocess;
 use models::store::StoreState;
 use models::{Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
-
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().unwrap_or_else(|| "model-store".into()));
-    let runs: usize = args
-        .next()
-        .filter(|a| a != "--json")
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(30);
+    let (dir, runs, json) = args()?;
     let store = Store::new(&dir, std::env::temp_dir());
     let img = image::open(dir.join("samples/person.jpg"))?.to_rgb8();
     let img = image::imageops::resize(&img, 640, 480, image::imageops::FilterType::Triangle);
-    // `--json` (used by scripts/bench/run.mjs) prints one JSON line per model instead of a table.
-    let json = std::env::args().any(|a| a == "--json");
     if !json {
         println!("| model | input | forward p50 | forward p90 | segment() p50 | segment() p90 |");
         println!("|---|---|---|---|---|---|");

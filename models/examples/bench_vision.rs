@@ -11,9 +11,11 @@
 //!
 //! cargo run --release -p models --example bench_vision -- <model-store> [runs] [--json]
 
-use std::path::PathBuf;
+mod bench_common;
+
 use std::time::Instant;
 
+use bench_common::{args, pct};
 use candle_core::Device;
 use models::catalog::{Arch, Format};
 use models::image::preprocess;
@@ -22,11 +24,6 @@ use models::{detect, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
 
 const PHOTO: &str = "person.jpg";
 const WARMUP: usize = 3;
-
-fn pct(v: &mut [f64], p: f64) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[((v.len() - 1) as f64 * p).round() as usize]
-}
 
 /// Times `forward` and `whole` alternately, `runs` times each after `WARMUP` warm-up calls.
 fn time(
@@ -52,17 +49,7 @@ fn time(
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let mut args = std::env::args().skip(1);
-    let dir = PathBuf::from(args.next().unwrap_or_else(|| "model-store".into()));
-    let runs: usize = args
-        .next()
-        .filter(|a| a != "--json")
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(30)
-        .max(1);
-    // `--json` (used by scripts/bench/run.mjs) prints one JSON line per model instead of a table.
-    let json = std::env::args().any(|a| a == "--json");
+    let (dir, runs, json) = args()?;
     let store = Store::new(&dir, std::env::temp_dir());
     // The photo as stored, like `parity_inputs`: both sides get byte-identical model inputs.
     let img = image::open(store.samples_dir().join(PHOTO))?.to_rgb8();

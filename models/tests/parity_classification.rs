@@ -10,6 +10,8 @@ use candle_core::Device;
 use models::classify::top_k;
 use models::EfficientNetLite;
 
+// Every task's golden file starts with these four fields (scripts/golden/ writes them); each
+// test spells out its own file's schema where it reads it rather than share a header type.
 #[derive(serde::Deserialize)]
 struct Golden {
     model: String,

@@ -9,7 +9,6 @@ use std::collections::HashMap;
 use candle_core::Device;
 use models::catalog::Task;
 use models::segment::{DeepLabSegmenter, DeepLabV3};
-use models::Segmenter;
 
 const ARCHS: [&str; 2] = ["deeplab_resnet50", "deeplab_mobilenet_v3_large"];
 
@@ -57,21 +56,7 @@ fn twins_segment_through_the_task_trait() {
         let spec = twin_support::spec(arch, Task::Segmentation, (45, 37), &labels);
         let model =
             DeepLabSegmenter::load(&spec, &dir.join("weights.safetensors"), &Device::Cpu).unwrap();
-        let (a, b) = (twin_support::picture(80, 60), twin_support::picture(50, 70));
-        let one = model.segment(&a).unwrap();
-        let classes = one
-            .classes
-            .as_ref()
-            .expect("a multi-class model fills classes");
-        assert_eq!((one.probs.width, one.probs.height), (45, 37));
-        assert_eq!((classes.width, classes.height), (45, 37));
-        assert!(classes.ids.iter().all(|&c| c < 4));
-        assert!(one.probs.data.iter().all(|p| (0.0..=1.0).contains(p)));
-        // A batch answers each image as a lone call does.
-        let batch = model.segment_batch(&[&a, &b]);
-        assert_eq!(batch.len(), 2);
-        let first = batch[0].as_ref().unwrap();
-        assert_eq!(first.classes, one.classes);
+        let (one, first) = twin_support::segment_through_trait(&model, (45, 37), 4);
         let d = first
             .probs
             .data

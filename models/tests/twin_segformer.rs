@@ -10,7 +10,7 @@ use candle_core::Device;
 use models::catalog::Task;
 use models::classify::segformer::{SegFormerClassifier, SegFormerForImageClassification};
 use models::segment::segformer::{SegFormerForSemanticSegmentation, SegFormerSegmenter};
-use models::{Classifier, Segmenter};
+use models::Classifier;
 
 #[test]
 fn segmentation_twin_matches_transformers() {
@@ -66,19 +66,7 @@ fn segmenter_works_through_the_task_trait() {
         .to_vec();
     let spec = twin_support::spec("segformer", Task::Segmentation, (45, 37), &labels);
     let model = SegFormerSegmenter::load(&spec, &dir, &Device::Cpu).unwrap();
-    let (a, b) = (twin_support::picture(80, 60), twin_support::picture(50, 70));
-    let one = model.segment(&a).unwrap();
-    let classes = one
-        .classes
-        .as_ref()
-        .expect("a multi-class model fills classes");
-    assert_eq!((one.probs.width, one.probs.height), (45, 37));
-    assert_eq!((classes.width, classes.height), (45, 37));
-    assert!(classes.ids.iter().all(|&c| c < 4));
-    assert!(one.probs.data.iter().all(|p| (0.0..=1.0).contains(p)));
-    let batch = model.segment_batch(&[&a, &b]);
-    assert_eq!(batch.len(), 2);
-    assert_eq!(batch[0].as_ref().unwrap().classes, one.classes);
+    twin_support::segment_through_trait(&model, (45, 37), 4);
 }
 
 #[test]

@@ -77,6 +77,8 @@ def save_model(model, name: str) -> Path:
     return out
 
 
+# segmentation() and classification() start alike (seed, tiny model, random input); each head
+# keeps its own seed and order of draws, which the committed twins in models/tests/twins pin.
 def segmentation() -> None:
     torch.manual_seed(10)
     model = SegformerForSemanticSegmentation(tiny_config(SEGMENTATION_LABELS))

@@ -244,7 +244,9 @@ def build_t5():
     assert tk.get_vocab_size() <= cfg.vocab_size
     ids0 = torch.tensor([tk.encode(TEXTS[0]).ids])
     gen_cfg = {"decoder_start_token_id": 0, "eos_token_id": 1, "pad_token_id": 0}
-    # The first seed (in order) with a usable EOS lift (see lift_eos).
+    # The first seed (in order) with a usable EOS lift (see lift_eos). build_bart's search has
+    # the same tail; what differs is how each model is redrawn and where its EOS lift goes, and
+    # the committed twins depend on each search's exact order of draws.
     for seed in range(1, 20):
         torch.manual_seed(0)
         model = T5ForConditionalGeneration(cfg).eval()

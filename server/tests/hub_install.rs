@@ -15,6 +15,8 @@ use models::{Catalog, Store};
 use server::runtime::served::{EngineConfig, Loader, ServedModels};
 use server::{AppState, Settings};
 
+// The same TOML shape as models' store::install tests' HUB_MODEL, for another model: each
+// test's catalog entry is a fixture that shows what it installs, not shared code.
 const CATALOG: &str = r#"
 [[model]]
 id = "segformer-twin"

@@ -16,7 +16,8 @@ use crate::segformer::{
 };
 use crate::task::{Classification, Classifier};
 
-/// `SegformerForImageClassification`.
+/// `SegformerForImageClassification`. Its `load`/`labels`/`preprocessing` read like the
+/// segmentation head's (crate::segment::segformer): the checkpoint reading is [`Checkpoint`].
 pub struct SegFormerForImageClassification {
     encoder: Encoder,
     classifier: Linear,

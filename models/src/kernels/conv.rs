@@ -63,6 +63,27 @@ pub fn im2col_nhwc(
     ))
 }
 
+/// (OH, OW) of a `kh`x`kw` window sliding over an `h`x`wd` input padded by `pads` (top,
+/// bottom, left, right); an input smaller than the window is an error naming `op`.
+pub(crate) fn output_size(
+    op: &str,
+    (h, wd): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    dilation: usize,
+    [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
+) -> Result<(usize, usize)> {
+    let span_h = (kh - 1) * dilation + 1;
+    let span_w = (kw - 1) * dilation + 1;
+    if h + pad_t + pad_b < span_h || wd + pad_l + pad_r < span_w {
+        candle_core::bail!("{op} input {h}x{wd} is smaller than its {kh}x{kw} window");
+    }
+    Ok((
+        (h + pad_t + pad_b - span_h) / stride + 1,
+        (wd + pad_l + pad_r - span_w) / stride + 1,
+    ))
+}
+
 /// [`im2col_nhwc`] on a slice of `dims` (N, H, W, C); returns the patches and (N, OH, OW).
 pub fn im2col_nhwc_slice(
     xs: &[f32],
@@ -70,16 +91,11 @@ pub fn im2col_nhwc_slice(
     (kh, kw): (usize, usize),
     stride: usize,
     dilation: usize,
-    [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
+    pads: [usize; 4],
 ) -> Result<(Vec<f32>, (usize, usize, usize))> {
     use rayon::prelude::*;
-    let span_h = (kh - 1) * dilation + 1;
-    let span_w = (kw - 1) * dilation + 1;
-    if h + pad_t + pad_b < span_h || wd + pad_l + pad_r < span_w {
-        candle_core::bail!("conv input {h}x{wd} is smaller than its {kh}x{kw} window");
-    }
-    let oh = (h + pad_t + pad_b - span_h) / stride + 1;
-    let ow = (wd + pad_l + pad_r - span_w) / stride + 1;
+    let (oh, ow) = output_size("conv", (h, wd), (kh, kw), stride, dilation, pads)?;
+    let [pad_t, _, pad_l, _] = pads;
     let k = kh * kw * c;
     let mut patches = vec![0f32; n * oh * ow * k];
     patches

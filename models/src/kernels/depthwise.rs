@@ -2,6 +2,7 @@
 
 use candle_core::{Result, Tensor};
 
+use super::conv::output_size;
 use super::gemm::Activation;
 use super::{with_f32_slice, Dims4};
 
@@ -46,7 +47,7 @@ pub fn depthwise_nhwc_slice(
     (kh, kw): (usize, usize),
     stride: usize,
     dilation: usize,
-    [pad_t, pad_b, pad_l, pad_r]: [usize; 4],
+    pads: [usize; 4],
     bias: Option<&[f32]>,
     act: Activation,
 ) -> Result<(Vec<f32>, Dims4)> {
@@ -57,13 +58,8 @@ pub fn depthwise_nhwc_slice(
             w.len()
         );
     }
-    let span_h = (kh - 1) * dilation + 1;
-    let span_w = (kw - 1) * dilation + 1;
-    if h + pad_t + pad_b < span_h || wd + pad_l + pad_r < span_w {
-        candle_core::bail!("depthwise input {h}x{wd} is smaller than its {kh}x{kw} window");
-    }
-    let oh = (h + pad_t + pad_b - span_h) / stride + 1;
-    let ow = (wd + pad_l + pad_r - span_w) / stride + 1;
+    let (oh, ow) = output_size("depthwise", (h, wd), (kh, kw), stride, dilation, pads)?;
+    let [pad_t, _, pad_l, _] = pads;
     let mut out = vec![0f32; n * oh * ow * c];
     out.par_chunks_mut(ow * c)
         .enumerate()

@@ -3,7 +3,8 @@
 
 use candle_core::Tensor;
 
-/// Largest |a - b| over all elements.
+/// Largest |a - b| over all elements. tests/twin_support has the same function: that is an
+/// integration-test crate, which sees only the public API, and this is `cfg(test)` crate code.
 pub(crate) fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     (a - b)
         .unwrap()

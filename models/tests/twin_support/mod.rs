@@ -11,7 +11,7 @@ use candle_core::{DType, Device, Tensor};
 use models::catalog::{
     Channels, Format, InputSpec, Layout, OutputKind, OutputSpec, Registry, Source, Task,
 };
-use models::ModelSpec;
+use models::{ModelSpec, Segmentation, Segmenter};
 
 /// `tests/twins/<arch>/`, which must exist.
 pub fn fixture(arch: &str) -> PathBuf {
@@ -112,4 +112,31 @@ pub fn picture(width: u32, height: u32) -> image::RgbImage {
             ])
         }
     })
+}
+
+/// Segments two pictures through the task trait, alone and as a batch, and checks the lone
+/// answer: a class map and probabilities at `(width, height)`, ids below `classes`,
+/// probabilities in 0..=1, and the batch's first answer naming the same classes. Returns the
+/// lone answer and the batch's first, for checks of a model's own.
+pub fn segment_through_trait(
+    model: &dyn Segmenter,
+    (width, height): (u32, u32),
+    classes: u16,
+) -> (Segmentation, Segmentation) {
+    let (a, b) = (picture(80, 60), picture(50, 70));
+    let one = model.segment(&a).unwrap();
+    let ids = one
+        .classes
+        .as_ref()
+        .expect("a multi-class model fills classes");
+    assert_eq!((one.probs.width, one.probs.height), (width, height));
+    assert_eq!((ids.width, ids.height), (width, height));
+    assert!(ids.ids.iter().all(|&c| c < classes));
+    assert!(one.probs.data.iter().all(|p| (0.0..=1.0).contains(p)));
+    // A batch answers each image as a lone call does.
+    let mut batch = model.segment_batch(&[&a, &b]);
+    assert_eq!(batch.len(), 2);
+    let first = batch.remove(0).unwrap();
+    assert_eq!(first.classes, one.classes);
+    (one, first)
 }

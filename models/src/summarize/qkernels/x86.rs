@@ -84,9 +84,10 @@ pub unsafe fn rows_avx512<const Q4: bool, const N: usize>(
     }
 }
 
-/// AVX2 + FMA: a block is four vectors of 8 weights, one accumulator each. The block unpacking
-/// mirrors `rows_avx512` at half the width on purpose: the vector types and intrinsics differ
-/// per width, and a generic body over them would need a SIMD abstraction for two kernels.
+/// AVX2 + FMA: a block is four vectors of 8 weights, one accumulator each. The signature,
+/// preamble and block unpacking mirror `rows_avx512` at half the width on purpose: the vector
+/// types and intrinsics differ per width, and a generic body over them would need a SIMD
+/// abstraction for two kernels.
 #[target_feature(enable = "avx2,fma,f16c")]
 pub unsafe fn rows_avx2<const Q4: bool, const N: usize>(
     m: &[u8],
