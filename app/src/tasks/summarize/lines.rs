@@ -33,10 +33,7 @@ mod tests {
         assert!(l.push(r#"{"token":{"te"#).is_empty());
         assert_eq!(
             l.push("xt\":\"a\"}}\n{\"done\"\n"),
-            [
-                r#"{"event":"token","data":{"text":"a"}}"#,
-                r#"{"event":"done""#
-            ]
+            [r#"{"token":{"text":"a"}}"#, r#"{"done""#]
         );
         assert!(l.push("\n").is_empty());
         assert_eq!(l.push("x\ny"), ["x"]);
