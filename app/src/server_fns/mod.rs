@@ -9,6 +9,10 @@
 //!   (body limits, memory budget, early 429, slow-client guard) applies as on `/api/v1`;
 //! - summaries (`summarize_text`): JSON in, a text stream out, one JSON [`SummaryEvent`] a line.
 //!
+//! Their paths are under `/site/` (the macro needs the literal in each): apart from the REST
+//! API's `/api/`, which is documented in OpenAPI and versioned; these are the site's own. The
+//! server routes them itself, behind the body limit, the API key and the rate limit.
+//!
 //! Without JavaScript the forms still post to the `/<task>/result` pages: a server function
 //! called by a plain form post can only redirect back (leptos_axum's no-JS path drops the
 //! value), and Leptos' `ActionForm` sends URL-encoded fields, which cannot carry a file.
@@ -27,10 +31,6 @@ use leptos::server_fn::codec::{Json, StreamingText, TextStream};
 pub use error::SiteError;
 use upload::upload_codec;
 pub use upload::{ImageForm, Upload};
-
-/// The prefix of every server function's path: kept apart from `/api`, whose routes take an
-/// API key when one is set; these are the site's own.
-pub const PREFIX: &str = "/site";
 
 /// Segments the posted image (`model`, `threshold`, `output=json`, `include=…` in the query).
 #[server(prefix = "/site", endpoint = "segment", input = Upload, input_derive = ())]
