@@ -11,7 +11,7 @@ use web_sys::{Blob, FormData, RequestInit, Response};
 
 use super::js::{js_err, now};
 use super::source::Source;
-use crate::server_fns::{ImageForm, SiteError};
+use crate::server_fns::{ImageForm, Kept, SiteError};
 use crate::widgets::failure::Failure;
 use crate::widgets::run::{RunInfo, RunState};
 
@@ -68,17 +68,16 @@ pub async fn post_image<T, F, Fut>(
     src: &Source,
 ) -> Result<Answer<T>, Failure>
 where
-    T: serde::Serialize,
     F: FnOnce(ImageForm) -> Fut,
-    Fut: Future<Output = Result<T, SiteError>>,
+    Fut: Future<Output = Result<Kept<T>, SiteError>>,
 {
     let form = image_form(src).await?;
     let t0 = now();
-    let body = call(ImageForm::browser(form, query)).await?;
+    let kept = call(ImageForm::browser(form, query)).await?;
     let round_trip_ms = now() - t0;
-    let raw = serde_json::to_value(&body).map_err(|e| format!("Unexpected answer: {e}"))?;
+    let raw = serde_json::from_str(&kept.json).map_err(|e| format!("Unexpected answer: {e}"))?;
     Ok(Answer {
-        body,
+        body: kept.value,
         raw,
         round_trip_ms,
     })

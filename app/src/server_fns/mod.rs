@@ -6,7 +6,8 @@
 //! - images (`segment_image`, `detect_image`, `classify_image`): the multipart form the REST
 //!   routes take (field `file` or `image_url`) with the REST query (`model=…&top_k=…`), sent with
 //!   the [`upload::Upload`] codec, which hands the server the request unread so its ingress
-//!   (body limits, memory budget, early 429, slow-client guard) applies as on `/api/v1`;
+//!   (body limits, memory budget, early 429, slow-client guard) applies as on `/api/v1`; the
+//!   answer comes back typed and as the JSON text sent ([`kept::Kept`]);
 //! - summaries (`summarize_text`): JSON in, a text stream out, one JSON [`SummaryEvent`] a line.
 //!
 //! Their paths are under `/site/` (the macro needs the literal in each): apart from the REST
@@ -22,6 +23,7 @@
 #[cfg(feature = "ssr")]
 pub mod backend;
 pub mod error;
+pub mod kept;
 pub mod upload;
 
 use api_types::{ClassifyResponse, DetectResponse, SegmentResponse, SummarizeRequest};
@@ -29,25 +31,53 @@ use leptos::prelude::*;
 use leptos::server_fn::codec::{Json, StreamingText, TextStream};
 
 pub use error::SiteError;
+pub use kept::{Kept, KeptJson};
 use upload::upload_codec;
 pub use upload::{ImageForm, Upload};
 
 /// Segments the posted image (`model`, `threshold`, `output=json`, `include=…` in the query).
-#[server(prefix = "/site", endpoint = "segment", input = Upload, input_derive = ())]
-pub async fn segment_image(form: ImageForm) -> Result<SegmentResponse, SiteError> {
-    backend::use_backend()?.segment(form.into_request()?).await
+#[server(
+    prefix = "/site",
+    endpoint = "segment",
+    input = Upload,
+    input_derive = (),
+    output = KeptJson
+)]
+pub async fn segment_image(form: ImageForm) -> Result<Kept<SegmentResponse>, SiteError> {
+    backend::use_backend()?
+        .segment(form.into_request()?)
+        .await
+        .map(Kept::from)
 }
 
 /// Detects objects in the posted image (`model`, `confidence`, `include=image` in the query).
-#[server(prefix = "/site", endpoint = "detect", input = Upload, input_derive = ())]
-pub async fn detect_image(form: ImageForm) -> Result<DetectResponse, SiteError> {
-    backend::use_backend()?.detect(form.into_request()?).await
+#[server(
+    prefix = "/site",
+    endpoint = "detect",
+    input = Upload,
+    input_derive = (),
+    output = KeptJson
+)]
+pub async fn detect_image(form: ImageForm) -> Result<Kept<DetectResponse>, SiteError> {
+    backend::use_backend()?
+        .detect(form.into_request()?)
+        .await
+        .map(Kept::from)
 }
 
 /// Classifies the posted image (`model`, `top_k`, `include=image` in the query).
-#[server(prefix = "/site", endpoint = "classify", input = Upload, input_derive = ())]
-pub async fn classify_image(form: ImageForm) -> Result<ClassifyResponse, SiteError> {
-    backend::use_backend()?.classify(form.into_request()?).await
+#[server(
+    prefix = "/site",
+    endpoint = "classify",
+    input = Upload,
+    input_derive = (),
+    output = KeptJson
+)]
+pub async fn classify_image(form: ImageForm) -> Result<Kept<ClassifyResponse>, SiteError> {
+    backend::use_backend()?
+        .classify(form.into_request()?)
+        .await
+        .map(Kept::from)
 }
 
 // The `Upload` codec for the three image functions (see `upload.rs`).
