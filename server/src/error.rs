@@ -103,28 +103,40 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// Seconds worth waiting before a retry (`Retry-After`): a full queue drains in moments, a
+    /// warm-up in seconds; other errors will not go away by waiting.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            ApiError::Overloaded(_) | ApiError::MemoryBusy(_) => Some(1),
+            ApiError::NotReady(_) => Some(5),
+            ApiError::Unavailable(_) => Some(30),
+            _ => None,
+        }
+    }
+
+    /// Logs what an internal error keeps from the client; every answer made from an error
+    /// (JSON, the site's server functions, the no-JS error page) calls this once.
+    pub fn log_internal(&self) {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if let ApiError::Internal(detail) = &self {
-            tracing::error!(%detail, "internal error");
-        }
+        self.log_internal();
         let body = ErrorBody {
             error: self.to_string(),
             kind: self.kind().to_owned(),
             code: status.as_u16(),
         };
         let mut resp = (status, Json(body)).into_response();
-        // Worth retrying soon: a full queue drains in moments, a warm-up in seconds.
-        let retry = match self {
-            ApiError::Overloaded(_) | ApiError::MemoryBusy(_) => Some("1"),
-            ApiError::NotReady(_) => Some("5"),
-            ApiError::Unavailable(_) => Some("30"),
-            _ => None,
-        };
-        if let Some(secs) = retry {
+        if let Some(secs) = self.retry_after() {
             resp.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static(secs));
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if matches!(self, ApiError::Unauthorized(_)) {
             resp.headers_mut()

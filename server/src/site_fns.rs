@@ -5,6 +5,7 @@
 //! site's answer is the API's, computed once. Errors become the API's status, `Retry-After` and
 //! words.
 
+use std::future::Future;
 use std::time::Instant;
 
 use api_types::{
@@ -15,7 +16,6 @@ use app::server_fns::backend::{Answer, Events, ServerRequest, SiteBackend};
 use app::server_fns::SiteError;
 use axum::extract::{Query, Request};
 use axum::http::{header, HeaderValue};
-use axum::response::IntoResponse;
 use leptos::prelude::use_context;
 use leptos_axum::ResponseOptions;
 
@@ -32,23 +32,19 @@ pub struct SiteTasks(pub AppState);
 /// `err` as the site sees it; its status and `Retry-After` also go on the HTTP answer, as the
 /// API would send them.
 fn site_error(err: ApiError) -> SiteError {
-    let error = err.to_string();
-    let kind = err.kind().to_owned();
-    let resp = err.into_response();
-    let retry = resp.headers().get(header::RETRY_AFTER).cloned();
+    err.log_internal();
+    let (status, retry_after) = (err.status(), err.retry_after());
     if let Some(opts) = use_context::<ResponseOptions>() {
-        opts.set_status(resp.status());
-        if let Some(r) = &retry {
-            opts.insert_header(header::RETRY_AFTER, r.clone());
+        opts.set_status(status);
+        if let Some(secs) = retry_after {
+            opts.insert_header(header::RETRY_AFTER, HeaderValue::from(secs));
         }
     }
     SiteError {
-        error,
-        kind,
-        code: resp.status().as_u16(),
-        retry_after: retry
-            .as_ref()
-            .and_then(|v: &HeaderValue| v.to_str().ok()?.parse().ok()),
+        error: err.to_string(),
+        kind: err.kind().to_owned(),
+        code: status.as_u16(),
+        retry_after,
     }
 }
 
@@ -108,29 +104,36 @@ pub(crate) async fn classify_json(
     }
 }
 
-impl SiteBackend for SiteTasks {
-    fn segment(&self, req: ServerRequest) -> Answer<SegmentResponse> {
+impl SiteTasks {
+    /// An image function's answer: the query read from the request (400), then `answer`.
+    fn image<Q, T, Fut>(
+        &self,
+        req: ServerRequest,
+        answer: fn(AppState, Q, Request) -> Fut,
+    ) -> Answer<T>
+    where
+        Q: serde::de::DeserializeOwned + Send + 'static,
+        Fut: Future<Output = Result<T, ApiError>> + Send + 'static,
+    {
         let state = self.0.clone();
         Box::pin(async move {
             let q = query(&req).map_err(site_error)?;
-            segment_json(state, q, req).await.map_err(site_error)
+            answer(state, q, req).await.map_err(site_error)
         })
+    }
+}
+
+impl SiteBackend for SiteTasks {
+    fn segment(&self, req: ServerRequest) -> Answer<SegmentResponse> {
+        self.image(req, segment_json)
     }
 
     fn detect(&self, req: ServerRequest) -> Answer<DetectResponse> {
-        let state = self.0.clone();
-        Box::pin(async move {
-            let q = query(&req).map_err(site_error)?;
-            detect_json(state, q, req).await.map_err(site_error)
-        })
+        self.image(req, detect_json)
     }
 
     fn classify(&self, req: ServerRequest) -> Answer<ClassifyResponse> {
-        let state = self.0.clone();
-        Box::pin(async move {
-            let q = query(&req).map_err(site_error)?;
-            classify_json(state, q, req).await.map_err(site_error)
-        })
+        self.image(req, classify_json)
     }
 
     fn summarize(&self, model: String, body: SummarizeRequest) -> Answer<Events> {

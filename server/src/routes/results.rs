@@ -85,17 +85,12 @@ fn render(state: &AppState, page: Result<String, ApiError>, back: &str) -> Respo
         Ok(html) => return Html(html).into_response(),
         Err(e) => e,
     };
-    // The API's own answer for this error (it logs internal detail) gives status and
-    // `Retry-After`; the message is what the API would say (never internal detail).
-    let message = e.to_string();
-    let resp = e.into_response();
-    let status = resp.status();
-    let retry = resp
-        .headers()
-        .get(axum::http::header::RETRY_AFTER)
-        .and_then(|v| v.to_str().ok().map(str::to_owned));
+    // The API's status, `Retry-After` and message for this error (never internal detail).
+    e.log_internal();
+    let status = e.status();
+    let retry = e.retry_after().map(|s| s.to_string());
     let html = state.with_site_config(|| {
-        app::result_page::error_html(back, status.as_u16(), &message, retry.as_deref())
+        app::result_page::error_html(back, status.as_u16(), &e.to_string(), retry.as_deref())
     });
     (status, Html(html)).into_response()
 }
