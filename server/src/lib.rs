@@ -70,19 +70,32 @@ pub fn app(state: AppState) -> Router {
     // The site's server functions are routed here rather than by `leptos_routes`, so the body
     // limit, the API key and the rate limit apply to them as to the API: they run models too,
     // and a key that the site's functions bypassed would guard nothing.
-    let site_fns: Vec<String> = leptos::server_fn::axum::server_fn_paths()
-        .map(|(path, _)| path.to_owned())
+    let site_fns: Vec<(String, axum::http::Method)> = leptos::server_fn::axum::server_fn_paths()
+        .map(|(path, method)| (path.to_owned(), method))
         .collect();
+    // Their context (the site's config, the backend) made once, as `leptos_routes` does.
+    let site_context = state.site_context();
     let server_fns = site_fns
         .iter()
-        .fold(Router::new(), |r, path| r.route(path, post(site_fn)))
+        .fold(Router::new(), |r, (path, method)| {
+            let filter = axum::routing::MethodFilter::try_from(method.clone())
+                .expect("server functions use standard HTTP methods");
+            let site_context = site_context.clone();
+            r.route(
+                path,
+                axum::routing::on(filter, move |req: axum::extract::Request| {
+                    leptos_axum::handle_server_fns_with_context(site_context, req)
+                }),
+            )
+        })
         .layer(DefaultBodyLimit::max(state.limits.body_bytes))
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             http::require_api_key,
         ));
     let server_fns = conn::rate_limited(server_fns, state.settings.conn.rate_limit);
-    let routes = generate_route_list_with_exclusions(app::App, Some(site_fns));
+    let site_fn_paths = site_fns.into_iter().map(|(path, _)| path).collect();
+    let routes = generate_route_list_with_exclusions(app::App, Some(site_fn_paths));
     let site = Router::new()
         .leptos_routes_with_context(&state, routes, state.site_context(), {
             let options = state.leptos.clone();
@@ -111,18 +124,6 @@ pub fn app(state: AppState) -> Router {
         .layer(tower_http::request_id::SetRequestIdLayer::x_request_id(
             tower_http::request_id::MakeRequestUuid,
         ))
-}
-
-/// A site server function (`app::server_fns`), with the site's context: its config and the
-/// backend that runs the tasks.
-async fn site_fn(
-    axum::extract::State(state): axum::extract::State<AppState>,
-    req: axum::extract::Request,
-) -> axum::response::Response {
-    use axum::response::IntoResponse;
-    leptos_axum::handle_server_fns_with_context(state.site_context(), req)
-        .await
-        .into_response()
 }
 
 /// Serves `app` on `listener` until `shutdown` resolves; then answers `/readyz` with 503
