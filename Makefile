@@ -133,6 +133,7 @@ bench-smoke:
 	$(EX)/bench_vision $(CANDLELIT_MODEL_DIR) 1 --json
 	$(EX)/bench_segment $(CANDLELIT_MODEL_DIR) 1 --json
 	$(EX)/bench_summarize $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 1 both
+	$(EX)/bench_qkernel 1 1
 
 # Races (not a test): `make bench` with ONNX Runtime as a third classifier reference, then candle
 # against llama.cpp on the SmolLM2 GGUF; each alternates with candle in one run (venv:

@@ -93,10 +93,14 @@ pub fn kernels_in_use() -> String {
     } else {
         "SSE (portable baseline)"
     };
-    let q4 = if crate::summarize::qkernels::simd_level().is_some() {
-        "SIMD"
-    } else {
-        "scalar"
+    use crate::summarize::qkernels;
+    let q4 = match qkernels::simd_level() {
+        Some(_) if qkernels::int8::available() => "int8 (AVX-512 VNNI, run-time detected)",
+        Some(s) => match s {
+            qkernels::Simd::Avx512 => "AVX-512 (run-time detected)",
+            qkernels::Simd::Avx2 => "AVX2 (run-time detected)",
+        },
+        None => "scalar",
     };
     format!("{best} (compiled: {}); quantized matmul {q4}", f.join(" "))
 }

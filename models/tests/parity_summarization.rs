@@ -1,6 +1,9 @@
 //! SmolLM2-135M-Instruct on candle against transformers on the same GGUF
-//! (goldens from scripts/golden/summarization.py): identical prompt token ids, identical first
-//! 32 greedy tokens, close logits after the prompt. Plus the `Summarizer` contract on the real
+//! (goldens from scripts/golden/summarization.py): identical prompt token ids; with f32
+//! activations (the exact kernels) identical first 32 greedy tokens and logits after the prompt
+//! within 1e-3; with the int8 kernels the server runs where the CPU has them (activations
+//! rounded to 8 bits, as llama.cpp does) logits as close as llama.cpp's own and the same greedy
+//! tokens wherever the reference's choice is clear. Plus the `Summarizer` contract on the real
 //! model (min/max tokens, truncation, cancellation, streaming).
 
 mod common;
@@ -9,7 +12,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use candle_core::Device;
-use models::summarize::{LogitsSource, SmolLm, StopReason, SummarizeRequest, Summarizer};
+use models::summarize::{
+    Activations, LogitsSource, SmolLm, SmolLmConfig, StopReason, SummarizeRequest, Summarizer,
+};
 
 /// The GGUF in the store, checked against the catalog's sha256 (`make test` fills the store
 /// first; a missing file fails with the command that fixes it, never a silent skip).
@@ -18,10 +23,41 @@ fn gguf() -> PathBuf {
     store.graph_path(&spec)
 }
 
-/// Loaded once for all tests in this file (tests run on threads: this also exercises sharing).
+/// The model as the server loads it (int8 activations where the CPU has VNNI), loaded once for
+/// all tests in this file (tests run on threads: this also exercises sharing).
 fn model() -> &'static SmolLm {
     static M: OnceLock<SmolLm> = OnceLock::new();
     M.get_or_init(|| SmolLm::load(&gguf(), &Device::Cpu).expect("load SmolLM2"))
+}
+
+/// The same weights multiplied with f32 activations: the dequantized model, exactly.
+fn exact_model() -> &'static SmolLm {
+    static M: OnceLock<SmolLm> = OnceLock::new();
+    M.get_or_init(|| {
+        let config = SmolLmConfig {
+            activations: Activations::F32,
+            ..SmolLmConfig::default()
+        };
+        SmolLm::load_with(&gguf(), &Device::Cpu, config).expect("load SmolLM2")
+    })
+}
+
+/// How far the int8 kernels' logits may be from transformers' after a prompt: llama.cpp on the
+/// same GGUF, which rounds the activations the same way, is 0.37-0.40 away on these three
+/// goldens (llama-cpp-python 0.3.36); ours 0.23-0.26.
+const INT8_LOGIT_TOLERANCE: f32 = 0.45;
+
+/// Max |candle - transformers| over the golden's top logits after its prompt, and the token.
+fn worst_logit(m: &SmolLm, g: &Golden) -> (u32, f32) {
+    let logits = m.session().next_logits(&g.prompt_ids, 0).unwrap();
+    let mut worst = (0u32, 0f32);
+    for &(id, want) in &g.top_logits {
+        let d = (logits[id as usize] - want).abs();
+        if d > worst.1 {
+            worst = (id, d);
+        }
+    }
+    worst
 }
 
 struct Golden {
@@ -115,16 +151,9 @@ fn prompt_string_and_token_ids_match_transformers() {
 
 #[test]
 fn logits_after_the_prompt_match_transformers() {
-    let m = model();
+    let m = exact_model();
     for g in goldens() {
-        let logits = m.session().next_logits(&g.prompt_ids, 0).unwrap();
-        let mut worst = (0u32, 0f32);
-        for &(id, want) in &g.top_logits {
-            let d = (logits[id as usize] - want).abs();
-            if d > worst.1 {
-                worst = (id, d);
-            }
-        }
+        let worst = worst_logit(m, &g);
         println!(
             "{}: max |candle - transformers| over the top {} logits: {:.2e} (token {})",
             g.name,
@@ -139,8 +168,55 @@ fn logits_after_the_prompt_match_transformers() {
 }
 
 #[test]
-fn first_32_greedy_tokens_match_transformers() {
+fn int8_logits_are_as_close_as_llama_cpps() {
     let m = model();
+    for g in goldens() {
+        let worst = worst_logit(m, &g);
+        println!(
+            "{}: int8 kernels: max |candle - transformers| {:.3} (token {})",
+            g.name, worst.1, worst.0
+        );
+        assert!(
+            worst.1 < INT8_LOGIT_TOLERANCE,
+            "{}: logit differs by {}",
+            g.name,
+            worst.1
+        );
+    }
+}
+
+/// The int8 model picks the reference's greedy tokens; where it first picks another, the
+/// reference's own top-2 margin there is within twice the logit tolerance (a choice that
+/// rounding may flip, as it flips llama.cpp's). Past that step the texts are different texts.
+#[test]
+fn int8_greedy_tokens_match_transformers_until_a_close_call() {
+    let m = model();
+    let mut agreed = 0;
+    for g in goldens() {
+        let got = m.generate(&g.prompt_ids, 0, 32, &mut |_| true).unwrap();
+        let same = first_difference(&got.tokens, &g.greedy[..g.greedy.len().min(32)]);
+        println!(
+            "{}: int8 kernels agree for {} of 32 tokens (reference margin there {:?})",
+            g.name,
+            same.unwrap_or(32),
+            same.and_then(|i| g.margins.get(i))
+        );
+        if let Some(i) = same {
+            let margin = g.margins[i];
+            assert!(
+                margin < 2.0 * f64::from(INT8_LOGIT_TOLERANCE),
+                "{}: diverged at step {i} where the reference's margin is {margin}",
+                g.name
+            );
+        }
+        agreed += same.unwrap_or(32);
+    }
+    assert!(agreed >= 16, "only {agreed} tokens agreed over three texts");
+}
+
+#[test]
+fn first_32_greedy_tokens_match_transformers() {
+    let m = exact_model();
     for g in goldens() {
         let got = m.generate(&g.prompt_ids, 0, 32, &mut |_| true).unwrap();
         println!(
@@ -175,7 +251,7 @@ fn first_32_greedy_tokens_match_transformers() {
 /// the reference tokens.
 #[test]
 fn concurrent_requests_do_not_share_state() {
-    let m = model();
+    let m = exact_model();
     let gs = goldens();
     std::thread::scope(|s| {
         let runs: Vec<_> = gs[..2]

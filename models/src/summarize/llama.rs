@@ -17,7 +17,7 @@ use candle_core::Device;
 use rayon::prelude::*;
 
 use super::qkernels::{axpy, dot_f32, Format, QMatrix};
-use super::weights::WeightFormat;
+use super::weights::{Activations, WeightFormat};
 use crate::error::{ModelError, Result};
 use crate::kernels::sync_ptr::SyncPtr;
 
@@ -145,8 +145,14 @@ impl Llama {
         ct: &Content,
         file: &mut File,
         weights: WeightFormat,
+        activations: Activations,
         context: usize,
     ) -> Result<Self> {
+        // Repacked for the int8 kernels where they run and are asked for.
+        let prep = |m: QMatrix| match activations {
+            Activations::Int8 => m.prepared(),
+            Activations::F32 => m,
+        };
         let dim = meta_u32(ct, "llama.embedding_length")?;
         let heads = meta_u32(ct, "llama.attention.head_count")?;
         let kv_heads = meta_u32(ct, "llama.attention.head_count_kv").unwrap_or(heads);
@@ -202,16 +208,16 @@ impl Llama {
             };
             layers.push(Layer {
                 attn_norm: read_vector(ct, file, &t("attn_norm"), dim)?,
-                qkv: stack(&[q, k, v])?,
-                wo,
+                qkv: prep(stack(&[q, k, v])?),
+                wo: prep(wo),
                 ffn_norm: read_vector(ct, file, &t("ffn_norm"), dim)?,
-                gate_up: stack(&[gate, up])?,
-                down,
+                gate_up: prep(stack(&[gate, up])?),
+                down: prep(down),
             });
         }
         let out_norm = read_vector(ct, file, "output_norm.weight", dim)?;
         let output = if ct.tensor_infos.contains_key("output.weight") {
-            Some(read_matrix(ct, file, "output.weight", weights)?)
+            Some(prep(read_matrix(ct, file, "output.weight", weights)?))
         } else {
             None
         };
@@ -227,7 +233,7 @@ impl Llama {
         }
         Ok(Self {
             cfg,
-            embed,
+            embed: prep(embed),
             layers,
             out_norm,
             output,

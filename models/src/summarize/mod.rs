@@ -25,4 +25,4 @@ pub use seq2seq::bart::BartSummarizer;
 pub use seq2seq::t5::T5Summarizer;
 pub use smollm::{Prompt, Session, SmolLm, SmolLmConfig, MAX_SEQ_LEN};
 pub use task::{SummarizeRequest, Summarizer, Summary, Timings};
-pub use weights::WeightFormat;
+pub use weights::{Activations, WeightFormat};

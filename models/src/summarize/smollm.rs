@@ -15,7 +15,7 @@ use super::llama::{KvCache, Llama};
 use super::qkernels;
 use super::task::{stream_pieces, SummarizeRequest, Summarizer, Summary, Timings};
 use super::tokenizer::{self, tk_err};
-use super::weights::WeightFormat;
+use super::weights::{Activations, WeightFormat};
 use crate::error::{ModelError, Result};
 
 /// The longest context a model is loaded for (the RoPE table and the KV cache's bound).
@@ -26,6 +26,7 @@ pub struct SmolLmConfig {
     /// Prompt + `max_tokens` must fit in this many tokens; longer texts are truncated.
     pub context_tokens: usize,
     pub weights: WeightFormat,
+    pub activations: Activations,
 }
 
 impl Default for SmolLmConfig {
@@ -33,6 +34,7 @@ impl Default for SmolLmConfig {
         Self {
             context_tokens: 2048,
             weights: WeightFormat::Quantized,
+            activations: Activations::Int8,
         }
     }
 }
@@ -126,10 +128,17 @@ impl SmolLm {
                 "SmolLM runs on the CPU kernels only; load it with the CPU device".into(),
             ));
         }
-        let model = Llama::load(&ct, &mut file, config.weights, config.context_tokens)?;
+        let model = Llama::load(
+            &ct,
+            &mut file,
+            config.weights,
+            config.activations,
+            config.context_tokens,
+        )?;
         tracing::debug!(
             weights_mb = model.weight_bytes() / (1 << 20),
             kernels = ?qkernels::simd_level(),
+            int8 = config.activations == Activations::Int8 && qkernels::int8::available(),
             "SmolLM loaded"
         );
         Ok(Self {
