@@ -10,6 +10,9 @@
 //!   answer comes back typed and as the JSON text sent ([`kept::Kept`]);
 //! - summaries (`summarize_text`): JSON in, a text stream out, one JSON [`SummaryEvent`] a line.
 //!
+//! The browser sends them with [`client::SiteClient`], `fetch` on `web_sys` (Leptos' default
+//! client brings gloo-net and wasm-streams into the bundle).
+//!
 //! Their paths are under `/site/` (the macro needs the literal in each): apart from the REST
 //! API's `/api/`, which is documented in OpenAPI and versioned; these are the site's own. The
 //! server routes them itself, behind the body limit, the API key and the rate limit.
@@ -22,6 +25,7 @@
 
 #[cfg(feature = "ssr")]
 pub mod backend;
+pub mod client;
 pub mod error;
 pub mod kept;
 pub mod upload;
@@ -41,7 +45,8 @@ pub use upload::{ImageForm, Upload};
     endpoint = "segment",
     input = Upload,
     input_derive = (),
-    output = KeptJson
+    output = KeptJson,
+    client = client::SiteClient
 )]
 pub async fn segment_image(form: ImageForm) -> Result<Kept<SegmentResponse>, SiteError> {
     backend::use_backend()?
@@ -56,7 +61,8 @@ pub async fn segment_image(form: ImageForm) -> Result<Kept<SegmentResponse>, Sit
     endpoint = "detect",
     input = Upload,
     input_derive = (),
-    output = KeptJson
+    output = KeptJson,
+    client = client::SiteClient
 )]
 pub async fn detect_image(form: ImageForm) -> Result<Kept<DetectResponse>, SiteError> {
     backend::use_backend()?
@@ -71,7 +77,8 @@ pub async fn detect_image(form: ImageForm) -> Result<Kept<DetectResponse>, SiteE
     endpoint = "classify",
     input = Upload,
     input_derive = (),
-    output = KeptJson
+    output = KeptJson,
+    client = client::SiteClient
 )]
 pub async fn classify_image(form: ImageForm) -> Result<Kept<ClassifyResponse>, SiteError> {
     backend::use_backend()?
@@ -86,7 +93,13 @@ upload_codec!(SegmentImage, DetectImage, ClassifyImage);
 /// Summarizes `request.text` with `model`, streamed: one JSON `SummaryEvent` per line (`token`
 /// pieces as they decode, then `done` with the whole answer, or `error`). Dropping the stream
 /// in the browser aborts the request, which stops generation on the server at the next token.
-#[server(prefix = "/site", endpoint = "summarize", input = Json, output = StreamingText)]
+#[server(
+    prefix = "/site",
+    endpoint = "summarize",
+    input = Json,
+    output = StreamingText,
+    client = client::SiteClient
+)]
 pub async fn summarize_text(
     model: String,
     request: SummarizeRequest,

@@ -5,10 +5,10 @@
 //! of a full queue before the upload is read, slow-client guard), in one place.
 
 use leptos::server_fn::codec::Encoding;
-use leptos::server_fn::request::browser::BrowserFormData;
 use leptos::server_fn::request::{BrowserMockReq, ClientReq};
 use leptos::server_fn::ContentType;
 
+use super::client::FormBody;
 use super::error::SiteError;
 
 /// The codec: a multipart POST.
@@ -26,7 +26,7 @@ impl Encoding for Upload {
 /// arrived.
 pub enum ImageForm {
     Browser {
-        form: BrowserFormData,
+        form: FormBody,
         /// `model=…&threshold=…`, as the REST route's query.
         query: String,
     },
@@ -96,7 +96,7 @@ macro_rules! upload_codec {
         where
             R: leptos::server_fn::request::ClientReq<
                 $crate::server_fns::SiteError,
-                FormData = leptos::server_fn::request::browser::BrowserFormData,
+                FormData = $crate::server_fns::client::FormBody,
             >,
         {
             fn into_req(self, path: &str, accepts: &str) -> Result<R, $crate::server_fns::SiteError> {
@@ -120,7 +120,7 @@ pub(crate) use upload_codec;
 /// The browser's request for `form`: a multipart POST to `path` with the form's query.
 pub fn browser_request<R>(form: ImageForm, path: &str, accepts: &str) -> Result<R, SiteError>
 where
-    R: ClientReq<SiteError, FormData = BrowserFormData>,
+    R: ClientReq<SiteError, FormData = FormBody>,
 {
     match form {
         ImageForm::Browser { form, query } => R::try_new_req_multipart(
