@@ -13,7 +13,7 @@ use crate::dto::{above, class_colour, count_objects};
 use crate::site_config::use_site_config;
 use crate::sync_view::SyncView;
 use crate::widgets::{
-    json_sample, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
+    json_sample, slider, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
 };
 
 #[component]
@@ -53,7 +53,7 @@ pub fn DetectPage() -> impl IntoView {
         }
     };
     let on_confidence = move |ev: leptos::ev::Event| {
-        confidence.set(event_target_value(&ev).parse().unwrap_or(0.35));
+        confidence.set(slider::value(&ev, 0.35) as f32);
         hover.set(None);
         redraw();
     };

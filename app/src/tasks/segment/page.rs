@@ -12,7 +12,7 @@ use super::state::{swatch_style, SegmentCtx};
 use crate::site_config::use_site_config;
 use crate::sync_view::SyncView;
 use crate::widgets::{
-    json_sample, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
+    json_sample, slider, ApiUsage, ImageInput, LatencyBreakdown, Pick, RunState, StatusLines,
 };
 
 #[component]
@@ -53,7 +53,7 @@ pub fn SegmentPage() -> impl IntoView {
         browser::redraw(ctx);
     };
     let on_threshold = move |ev: leptos::ev::Event| {
-        threshold.set(event_target_value(&ev).parse().unwrap_or(0.5));
+        threshold.set(slider::value(&ev, 0.5));
         redraw();
     };
     let hover = move |row: Option<usize>| {
@@ -63,7 +63,7 @@ pub fn SegmentPage() -> impl IntoView {
         }
     };
     let on_opacity = move |ev: leptos::ev::Event| {
-        opacity.set(event_target_value(&ev).parse().unwrap_or(0.6));
+        opacity.set(slider::value(&ev, 0.6));
         redraw();
     };
     let download = move |what: &'static str| {
@@ -124,7 +124,7 @@ pub fn SegmentPage() -> impl IntoView {
                     // Erased as children: SyncView keeps their unused async hydration out of the wasm.
                     {SyncView(view! {
                         <label for="split">"Split at " <output>{move || format!("{:.0}%", split_at.get())}</output></label>
-                        <input id="split" type="range" min="0" max="100" step="1" prop:value=move || split_at.get() on:input=move |ev| split_at.set(event_target_value(&ev).parse().unwrap_or(50.0))/>
+                        <input id="split" type="range" min="0" max="100" step="1" prop:value=move || split_at.get() on:input=move |ev| split_at.set(slider::value(&ev, 50.0))/>
                     })}
                 </Show>
             </div>
