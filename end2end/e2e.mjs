@@ -2,6 +2,7 @@
 // for the URL-paste paths), drives Debian's chromium headless with playwright-core, and runs
 // the page suites in tests/. Screenshots go to end2end/artifacts/ (ignored by git).
 // Usage: node end2end/e2e.mjs [suite ...]   (suites: home segment detect classify compare summarize docs)
+// The site is $LEPTOS_SITE_ROOT if set, else $CARGO_TARGET_DIR/site (scripts/build-site.sh's output).
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -39,7 +40,7 @@ const imageUrl = (name) => `http://127.0.0.1:${images.address().port}/${name}`;
 
 const port = await freePort();
 const server = spawn(bin, ['serve', '--port', String(port), '--fetch-allow', '127.0.0.1/32'], {
-  env: { ...process.env, CANDLELIT_MODEL_DIR: modelDir, LEPTOS_SITE_ROOT: path.join(target, 'site'), RUST_LOG: 'warn' },
+  env: { ...process.env, CANDLELIT_MODEL_DIR: modelDir, LEPTOS_SITE_ROOT: process.env.LEPTOS_SITE_ROOT || path.join(target, 'site'), RUST_LOG: 'warn' },
   stdio: ['ignore', 'inherit', 'inherit'],
 });
 const base = `http://127.0.0.1:${port}`;

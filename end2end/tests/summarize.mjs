@@ -1,6 +1,7 @@
 // Summarization: type a paragraph, the summary grows over several updates (streamed), then
-// tokens/s appears; one request; an over-long text is flagged and cannot be sent. Without
-// JavaScript the form posts to /summarize/result and gets a server-rendered summary page.
+// tokens/s appears; one request, which Stop aborts; an over-long text is flagged and cannot be
+// sent. Without JavaScript the form posts to /summarize/result and gets a server-rendered
+// summary page.
 import path from 'node:path';
 import { check, openPage, phoneFit } from '../lib.mjs';
 
@@ -35,6 +36,8 @@ export default async function summarize({ browser, base, artifacts }) {
   await page.screenshot({ path: path.join(artifacts, 'summarize-desktop.png'), fullPage: true });
 
   // Stop after the first tokens: the stream is aborted, the text so far stays, no error.
+  const aborted = [];
+  page.on('requestfailed', (r) => aborted.push(`${new URL(r.url()).pathname} ${r.failure()?.errorText}`));
   await page.fill('#max-tokens', '200');
   await page.click('#summarize-button');
   await page.waitForFunction(() => document.querySelector('#summary')?.textContent.length > 10, null, { timeout: 30000 });
@@ -43,6 +46,7 @@ export default async function summarize({ browser, base, artifacts }) {
   const stopped = await page.textContent('#summary');
   const stopErr = (await page.textContent('#error')).trim();
   check('summarize: Stop keeps the partial text and shows no error', stopped.length > 10 && stopErr === '', JSON.stringify([stopped, stopErr]));
+  check('summarize: Stop aborts the request (the server stops generating)', aborted.includes('/site/summarize net::ERR_ABORTED'), JSON.stringify(aborted));
 
   // Over the server's limit: the count says so and the button is off, so nothing is sent.
   await page.fill('#text', 'x'.repeat(20005));
