@@ -141,13 +141,19 @@ pub struct QuantizedActs {
 }
 
 impl QuantizedActs {
-    /// Quantizes `x` (any number of whole blocks), reusing the buffers.
+    /// Quantizes `x` (any number of whole blocks), reusing the buffers. Rounds half to even,
+    /// as the vector instructions (and llama.cpp's x86 code) do.
     pub fn quantize(&mut self, x: &[f32]) {
         let nb = x.len() / BLOCK;
         self.q.resize(x.len(), 0);
         self.scale.resize(nb, 0.0);
         self.rounded_sum.resize(nb, 0.0);
         self.qsum.resize(nb, 0);
+        #[cfg(target_arch = "x86_64")]
+        if available() {
+            // SAFETY: `available()` found AVX-512 F/BW on this CPU; the buffers were sized above.
+            return unsafe { x86::quantize(x, self) };
+        }
         for (b, (xs, qs)) in x
             .chunks_exact(BLOCK)
             .zip(self.q.chunks_exact_mut(BLOCK))
@@ -158,8 +164,8 @@ impl QuantizedActs {
             let inv = if d > 0.0 { 1.0 / d } else { 0.0 };
             let mut qsum = 0i32;
             for (q, v) in qs.iter_mut().zip(xs) {
-                // |v * inv| <= 127 by construction; round half away from zero like ggml.
-                *q = (v * inv).round() as i8;
+                // |v * inv| <= 127 by construction.
+                *q = (v * inv).round_ties_even() as i8;
                 qsum += i32::from(*q);
             }
             self.scale[b] = d;
@@ -176,6 +182,34 @@ pub use x86::group_dot;
 mod x86 {
     use super::{QuantizedActs, BLOCK, GROUP};
     use std::arch::x86_64::*;
+
+    /// [`QuantizedActs::quantize`] in registers: a block is two vectors of 16.
+    ///
+    /// # Safety
+    /// The CPU has AVX-512 F and BW; `acts`' buffers are sized for `x`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub unsafe fn quantize(x: &[f32], acts: &mut QuantizedActs) {
+        let nb = x.len() / BLOCK;
+        assert!(acts.q.len() >= nb * BLOCK && acts.scale.len() >= nb);
+        assert!(acts.rounded_sum.len() >= nb && acts.qsum.len() >= nb);
+        for b in 0..nb {
+            let p = x.as_ptr().add(b * BLOCK);
+            let (v0, v1) = (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)));
+            let amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(v0), _mm512_abs_ps(v1)));
+            let d = amax / 127.0;
+            let inv = _mm512_set1_ps(if d > 0.0 { 1.0 / d } else { 0.0 });
+            // Round to nearest, ties to even (MXCSR's default mode).
+            let q0 = _mm512_cvtps_epi32(_mm512_mul_ps(v0, inv));
+            let q1 = _mm512_cvtps_epi32(_mm512_mul_ps(v1, inv));
+            let out = acts.q.as_mut_ptr().add(b * BLOCK) as *mut __m128i;
+            _mm_storeu_si128(out, _mm512_cvtsepi32_epi8(q0));
+            _mm_storeu_si128(out.add(1), _mm512_cvtsepi32_epi8(q1));
+            let qsum = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+            acts.scale[b] = d;
+            acts.rounded_sum[b] = d * qsum as f32;
+            acts.qsum[b] = qsum;
+        }
+    }
 
     /// Group `g`'s 16 rows against tokens `t0..t0+N` of `acts` (`nb` blocks a token), into
     /// `out[k][lane]`. `Q4`: Q4_1 chunks, else Q8_0.

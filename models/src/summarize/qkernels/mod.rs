@@ -602,10 +602,10 @@ mod tests {
             .chunks_exact(BLOCK)
             .flat_map(|b| {
                 // As the kernel rounds: times the reciprocal (an ulp from `v / step`, which
-                // can fall on the other side of a half).
+                // can fall on the other side of a half), half to even.
                 let step = b.iter().fold(0f32, |a, v| a.max(v.abs())) / 127.0;
                 let inv = 1.0 / step;
-                b.iter().map(move |v| (v * inv).round() * step)
+                b.iter().map(move |v| (v * inv).round_ties_even() * step)
             })
             .collect();
         let f = m.to_f32();
