@@ -154,6 +154,11 @@ impl QuantizedActs {
             // SAFETY: `available()` found AVX-512 F/BW on this CPU; the buffers were sized above.
             return unsafe { x86::quantize(x, self) };
         }
+        self.quantize_scalar(x);
+    }
+
+    /// The same in plain code (CPUs without the int8 kernels; the reference in tests).
+    fn quantize_scalar(&mut self, x: &[f32]) {
         for (b, (xs, qs)) in x
             .chunks_exact(BLOCK)
             .zip(self.q.chunks_exact_mut(BLOCK))
@@ -278,5 +283,41 @@ mod x86 {
         for k in 0..N {
             _mm512_storeu_ps(out[k].as_mut_ptr(), acc[k]);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The vector quantization gives the plain code's bytes, sums and scales, exact halves
+    /// (ties to even) and an all-zero block included.
+    #[test]
+    fn vector_and_plain_quantization_agree() {
+        if !available() {
+            eprintln!("no AVX-512 VNNI here: only the plain quantization runs");
+            return;
+        }
+        // Block 0: amax 127, so x / scale = x: exact halves 0.5, 1.5, -2.5 round to even.
+        let mut x: Vec<f32> = (0..32).map(|i| (i as f32 - 16.0) * 0.5).collect();
+        x[31] = 127.0;
+        x.extend((0..32).map(|i| ((i * 37 % 29) as f32 - 14.0) / 3.0));
+        x.extend([0f32; 32]);
+        let (mut v, mut p) = (QuantizedActs::default(), QuantizedActs::default());
+        v.quantize(&x);
+        p.q.resize(x.len(), 0);
+        p.scale.resize(3, 0.0);
+        p.rounded_sum.resize(3, 0.0);
+        p.qsum.resize(3, 0);
+        p.quantize_scalar(&x);
+        assert_eq!(v.q, p.q);
+        assert_eq!((&v.scale, &v.qsum), (&p.scale, &p.qsum));
+        assert_eq!(v.rounded_sum, p.rounded_sum);
+        assert_eq!(
+            &v.q[15..22],
+            &[0, 0, 0, 1, 2, 2, 2],
+            "ties to even: -0.5, 0, 0.5, 1, 1.5, 2, 2.5"
+        );
+        assert_eq!((v.scale[2], v.qsum[2]), (0.0, 0));
     }
 }
