@@ -181,7 +181,7 @@ impl QuantizedActs {
 }
 
 #[cfg(target_arch = "x86_64")]
-pub use x86::group_dot;
+pub use x86::group_dot_tokens;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
@@ -213,6 +213,28 @@ mod x86 {
             acts.scale[b] = d;
             acts.rounded_sum[b] = d * qsum as f32;
             acts.qsum[b] = qsum;
+        }
+    }
+
+    /// [`group_dot`] for `n` (1-4) tokens: the token count is a constant inside the kernel.
+    ///
+    /// # Safety
+    /// As [`group_dot`].
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn group_dot_tokens<const Q4: bool>(
+        n: usize,
+        packed: &[u8],
+        g: usize,
+        nb: usize,
+        acts: &QuantizedActs,
+        t0: usize,
+        out: &mut [[f32; GROUP]; 4],
+    ) {
+        match n {
+            1 => group_dot::<Q4, 1>(packed, g, nb, acts, t0, out),
+            2 => group_dot::<Q4, 2>(packed, g, nb, acts, t0, out),
+            3 => group_dot::<Q4, 3>(packed, g, nb, acts, t0, out),
+            _ => group_dot::<Q4, 4>(packed, g, nb, acts, t0, out),
         }
     }
 

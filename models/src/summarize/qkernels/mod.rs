@@ -317,31 +317,10 @@ impl QMatrix {
                         // instructions on this CPU; the kernel asserts its reads' bounds.
                         unsafe {
                             let p = &self.packed;
-                            match (q4, n) {
-                                (true, 1) => {
-                                    int8::group_dot::<true, 1>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (true, 2) => {
-                                    int8::group_dot::<true, 2>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (true, 3) => {
-                                    int8::group_dot::<true, 3>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (true, _) => {
-                                    int8::group_dot::<true, 4>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (false, 1) => {
-                                    int8::group_dot::<false, 1>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (false, 2) => {
-                                    int8::group_dot::<false, 2>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (false, 3) => {
-                                    int8::group_dot::<false, 3>(p, g, nb, acts, t0, &mut res)
-                                }
-                                (false, _) => {
-                                    int8::group_dot::<false, 4>(p, g, nb, acts, t0, &mut res)
-                                }
+                            if q4 {
+                                int8::group_dot_tokens::<true>(n, p, g, nb, acts, t0, &mut res)
+                            } else {
+                                int8::group_dot_tokens::<false>(n, p, g, nb, acts, t0, &mut res)
                             }
                         }
                         let r0 = g * int8::GROUP;
