@@ -53,17 +53,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             whole.push(t.elapsed().as_secs_f64() * 1e3);
         }
         if std::env::var_os("CANDLELIT_PROFILE").is_some() {
-            let mut prof = std::collections::HashMap::new();
             let x = preprocess::to_tensor(&resized, spec.image_input(), &Device::Cpu)?;
-            for _ in 0..runs {
+            bench_common::profile(spec.id.as_str(), runs, |p| {
                 m.graph()
-                    .run_profiled(std::slice::from_ref(&x), &mut prof)?;
-            }
-            let mut v: Vec<_> = prof.into_iter().collect();
-            v.sort_by(|a, b| b.1.total_cmp(&a.1));
-            for (k, t) in v {
-                eprintln!("  {}: {k:<16} {:.2} ms/run", spec.id, t / runs as f64);
-            }
+                    .run_profiled(std::slice::from_ref(&x), p)
+                    .map(drop)
+            })?;
         }
         if json {
             println!(

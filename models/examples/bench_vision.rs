@@ -92,6 +92,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     || m.graph().run(xs).map(drop),
                     || m.candidates(&resized, detect::SCORE_FLOOR).map(drop),
                 )?;
+                if std::env::var_os("CANDLELIT_PROFILE").is_some() {
+                    bench_common::profile(spec.id.as_str(), runs, |p| {
+                        m.graph().run_profiled(xs, p).map(drop)
+                    })?;
+                }
                 ("candidates()", timed)
             }
             Task::Classification => {

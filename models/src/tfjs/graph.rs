@@ -13,17 +13,28 @@ use candle_core::{Device, Tensor};
 
 use super::format::{read_model, ConstValue, NodeDef};
 use super::ops::{fold_ints, NodeArgs, Op};
+use super::rewrite::Rewrite;
 use super::value::{Slot, Value};
 use crate::error::{ModelError, Result};
 
 #[derive(Debug)]
-struct Step {
-    node: String,
-    op: Op,
-    inputs: Vec<Slot>,
-    outputs: Vec<Slot>,
+pub(super) struct Step {
+    pub node: String,
+    pub op: Op,
+    pub inputs: Vec<Slot>,
+    pub outputs: Vec<Slot>,
     /// Slots whose last reader is this step; dropped after it runs to bound memory.
-    release: Vec<Slot>,
+    pub release: Vec<Slot>,
+}
+
+/// Whether a graph gets the load-time rewrites of [`super::rewrite`] (transposes sunk and
+/// cancelled, bias, activation and padding folded into convs). They change how the graph
+/// runs, not what it computes; `AsWritten` exists so tests can show that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Rewrites {
+    #[default]
+    All,
+    AsWritten,
 }
 
 /// A named graph input with its static shape (`-1` = any dim; `None` = any shape).
@@ -50,41 +61,66 @@ const PASS_THROUGH: &[&str] = &["Identity", "StopGradient", "Snapshot", "NoOp"];
 impl Graph {
     /// Loads `model.json` and its weights, resolving the outputs named in the model's signature.
     pub fn load(json_path: &Path, device: &Device) -> Result<Self> {
+        Self::load_with(json_path, device, None, Rewrites::All)
+    }
+
+    /// Loads `model.json` computing only `outputs` (in that order): the nodes no output needs
+    /// are never compiled, so a decoder written outside the graph can replace its tail.
+    pub fn load_outputs(json_path: &Path, device: &Device, outputs: &[&str]) -> Result<Self> {
+        Self::load_with(json_path, device, Some(outputs), Rewrites::All)
+    }
+
+    /// [`Graph::load`] (`outputs` = `None`) or [`Graph::load_outputs`], with or without the
+    /// load-time rewrites.
+    pub fn load_with(
+        json_path: &Path,
+        device: &Device,
+        outputs: Option<&[&str]>,
+        rewrites: Rewrites,
+    ) -> Result<Self> {
         let (model, weights) = read_model(json_path, device)?;
-        let mut outputs: Vec<String> = model
-            .signature
-            .as_ref()
-            .and_then(|s| s.get("outputs"))
-            .and_then(|o| o.as_object())
-            .map(|o| {
-                o.values()
-                    .filter_map(|v| v.get("name")?.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
-        outputs.sort();
+        let outputs: Vec<String> = match outputs {
+            Some(o) => o.iter().map(|o| o.to_string()).collect(),
+            None => {
+                let mut names: Vec<String> = model
+                    .signature
+                    .as_ref()
+                    .and_then(|s| s.get("outputs"))
+                    .and_then(|o| o.as_object())
+                    .map(|o| {
+                        o.values()
+                            .filter_map(|v| v.get("name")?.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                names.sort();
+                names
+            }
+        };
         if outputs.is_empty() {
             return Err(ModelError::Graph(format!(
                 "{}: the signature names no outputs",
                 json_path.display()
             )));
         }
-        Self::build(&model.model_topology.node, weights, &outputs)
-    }
-
-    /// Loads `model.json` computing only `outputs` (in that order): the nodes no output needs
-    /// are never compiled, so a decoder written outside the graph can replace its tail.
-    pub fn load_outputs(json_path: &Path, device: &Device, outputs: &[&str]) -> Result<Self> {
-        let (model, weights) = read_model(json_path, device)?;
-        let outputs: Vec<String> = outputs.iter().map(|o| o.to_string()).collect();
-        Self::build(&model.model_topology.node, weights, &outputs)
+        Self::build_with(&model.model_topology.node, weights, &outputs, rewrites)
     }
 
     /// Resolves the graph that computes `outputs` (`node` or `node:k`) from `nodes`.
     pub fn build(
         nodes: &[NodeDef],
+        weights: HashMap<String, ConstValue>,
+        outputs: &[String],
+    ) -> Result<Self> {
+        Self::build_with(nodes, weights, outputs, Rewrites::All)
+    }
+
+    /// [`Graph::build`], with or without the load-time rewrites.
+    pub fn build_with(
+        nodes: &[NodeDef],
         mut weights: HashMap<String, ConstValue>,
         outputs: &[String],
+        rewrites: Rewrites,
     ) -> Result<Self> {
         let by_name: HashMap<&str, &NodeDef> = nodes.iter().map(|n| (n.name.as_str(), n)).collect();
         let order = topo_order(&by_name, outputs)?;
@@ -101,7 +137,7 @@ impl Graph {
                 Ok((name.to_owned(), slot))
             })
             .collect::<Result<Vec<_>>>()?;
-        b.finish(outputs)
+        b.finish(outputs, rewrites)
     }
 
     pub fn inputs(&self) -> &[GraphInput] {
@@ -114,6 +150,12 @@ impl Graph {
 
     pub fn num_steps(&self) -> usize {
         self.steps.len()
+    }
+
+    /// Each step's op kind in run order (`Gemm`, `Depthwise`, `Transpose`, `Add`…), as
+    /// [`Graph::run_profiled`] names them.
+    pub fn step_kinds(&self) -> Vec<String> {
+        self.steps.iter().map(|s| s.op.kind()).collect()
     }
 
     /// Runs the graph on one tensor per input (in [`Graph::inputs`] order); returns the outputs
@@ -373,9 +415,18 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(mut self, outputs: Vec<(String, Slot)>) -> Result<Graph> {
-        // Last reader of every slot, so a run can drop activations as soon as they are dead.
+    fn finish(mut self, outputs: Vec<(String, Slot)>, rewrites: Rewrites) -> Result<Graph> {
         let keep: std::collections::HashSet<Slot> = outputs.iter().map(|(_, s)| *s).collect();
+        if rewrites == Rewrites::All {
+            self.steps = Rewrite {
+                steps: std::mem::take(&mut self.steps),
+                known: &mut self.known,
+                keep: &keep,
+                n_slots: &mut self.n_slots,
+            }
+            .run();
+        }
+        // Last reader of every slot, so a run can drop activations as soon as they are dead.
         let mut last_use: HashMap<Slot, usize> = HashMap::new();
         for (i, step) in self.steps.iter().enumerate() {
             for s in &step.inputs {

@@ -4,9 +4,10 @@
 pub mod format;
 pub mod graph;
 mod ops;
+mod rewrite;
 #[cfg(test)]
 mod tests;
 pub mod value;
 
-pub use graph::{Graph, GraphInput};
+pub use graph::{Graph, GraphInput, Rewrites};
 pub use value::Value;

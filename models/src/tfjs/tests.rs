@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use candle_core::{Device, Tensor};
 
 use super::format::{ConstValue, Ints, NodeDef};
-use super::Graph;
+use super::{Graph, Rewrites};
 use crate::error::ModelError;
 
 fn node(json: &str) -> NodeDef {
@@ -56,8 +56,14 @@ fn conv_graph(padding: &str, stride: usize) -> (Vec<NodeDef>, HashMap<String, Co
 #[test]
 fn same_conv_with_bias_and_relu_matches_hand_computation() {
     let (nodes, w) = conv_graph("U0FNRQ==", 1); // SAME
+    let plain = Graph::build_with(&nodes, w.clone(), &["out".into()], Rewrites::AsWritten);
+    assert_eq!(plain.unwrap().num_steps(), 3, "unused nodes are pruned");
     let g = Graph::build(&nodes, w, &["out".into()]).unwrap();
-    assert_eq!(g.num_steps(), 3, "unused nodes are pruned");
+    assert_eq!(
+        g.step_kinds(),
+        ["Gemm"],
+        "the bias Add and the Relu run in the conv"
+    );
     let x = Tensor::ones((1, 4, 4, 1), candle_core::DType::F32, &Device::Cpu).unwrap();
     let y = g.run(&[x]).unwrap().remove(0);
     assert_eq!(y.dims(), &[1, 4, 4, 1]);
@@ -155,4 +161,131 @@ fn depthwise_conv_and_split_and_concat() {
         .unwrap();
     let v = run_flat(&g, x);
     assert_eq!(v, vec![10.0, 2.0]);
+}
+
+fn randn(dims: &[usize], seed: u64) -> Tensor {
+    let n: usize = dims.iter().product();
+    let mut state = seed;
+    let v: Vec<f32> = (0..n)
+        .map(|_| {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((state >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect();
+    Tensor::from_vec(v, dims, &Device::Cpu).unwrap()
+}
+
+/// The shape of a graph converted from ONNX (NanoDet's): NCHW values wrapped in transposes
+/// around NHWC convs, with activations, pads, a residual Add, a concat and a max pool in
+/// between. The rewrites leave no transpose between the convs and fold bias, activation and
+/// pads into them, and the outputs stay the same.
+#[test]
+fn rewrites_cancel_transposes_and_fold_into_convs_without_changing_outputs() {
+    let attr_conv =
+        r#""attr":{"padding":{"s":"VkFMSUQ="},"strides":{"list":{"i":["1","1","1","1"]}}}"#;
+    let nodes = vec![
+        node(r#"{"name":"x","op":"Placeholder"}"#),
+        node(r#"{"name":"to_nhwc","op":"Const"}"#),
+        node(r#"{"name":"to_nchw","op":"Const"}"#),
+        node(r#"{"name":"w1","op":"Const"}"#),
+        node(r#"{"name":"b1","op":"Const"}"#),
+        node(r#"{"name":"w2","op":"Const"}"#),
+        node(r#"{"name":"b2","op":"Const"}"#),
+        node(r#"{"name":"pads","op":"Const"}"#),
+        node(r#"{"name":"pool_pads","op":"Const"}"#),
+        node(r#"{"name":"minus_inf","op":"Const"}"#),
+        node(r#"{"name":"half","op":"Const"}"#),
+        node(r#"{"name":"axis","op":"Const"}"#),
+        // x is NCHW [1, 3, 6, 7].
+        node(r#"{"name":"p1","op":"Pad","input":["x","pads"]}"#),
+        node(r#"{"name":"t1","op":"Transpose","input":["p1","to_nhwc"]}"#),
+        node(&format!(
+            r#"{{"name":"c1","op":"Conv2D","input":["t1","w1"],{attr_conv}}}"#
+        )),
+        node(r#"{"name":"a1","op":"Add","input":["c1","b1"]}"#),
+        node(r#"{"name":"t2","op":"Transpose","input":["a1","to_nchw"]}"#),
+        node(r#"{"name":"r1","op":"LeakyRelu","input":["t2"],"attr":{"alpha":{"f":0.1}}}"#),
+        node(r#"{"name":"p2","op":"Pad","input":["r1","pads"]}"#),
+        node(r#"{"name":"t3","op":"Transpose","input":["p2","to_nhwc"]}"#),
+        node(&format!(
+            r#"{{"name":"c2","op":"Conv2D","input":["t3","w2"],{attr_conv}}}"#
+        )),
+        node(r#"{"name":"a2","op":"Add","input":["b2","c2"]}"#),
+        node(r#"{"name":"t4","op":"Transpose","input":["a2","to_nchw"]}"#),
+        node(r#"{"name":"r2","op":"Relu6","input":["t4"]}"#),
+        // A residual Add of two NCHW values, a constant scale, and a concat on channels.
+        node(r#"{"name":"res","op":"AddV2","input":["r2","r1"]}"#),
+        node(r#"{"name":"scaled","op":"Mul","input":["res","half"]}"#),
+        node(r#"{"name":"cat","op":"ConcatV2","input":["scaled","r1","axis"]}"#),
+        node(r#"{"name":"p3","op":"PadV2","input":["cat","pool_pads","minus_inf"]}"#),
+        node(r#"{"name":"t5","op":"Transpose","input":["p3","to_nhwc"]}"#),
+        node(
+            r#"{"name":"mp","op":"MaxPool","input":["t5"],"attr":{"padding":{"s":"VkFMSUQ="},"ksize":{"list":{"i":["1","3","3","1"]}},"strides":{"list":{"i":["1","2","2","1"]}}}}"#,
+        ),
+        node(r#"{"name":"out","op":"Transpose","input":["mp","to_nchw"]}"#),
+    ];
+    let mut w = HashMap::new();
+    let mut f = |name: &str, t: Tensor| w.insert(name.to_owned(), ConstValue::Float(t));
+    f("w1", randn(&[3, 3, 3, 4], 1));
+    f("b1", randn(&[4], 2));
+    f("w2", randn(&[3, 3, 4, 4], 3));
+    f("b2", randn(&[1, 1, 1, 4], 4));
+    f(
+        "minus_inf",
+        Tensor::new(f32::NEG_INFINITY, &Device::Cpu).unwrap(),
+    );
+    f("half", Tensor::new(&[0.5f32], &Device::Cpu).unwrap());
+    let ints = |v: Vec<i64>, shape: Vec<usize>| ConstValue::Int(Ints { data: v, shape });
+    w.insert("to_nhwc".into(), ints(vec![0, 2, 3, 1], vec![4]));
+    w.insert("to_nchw".into(), ints(vec![0, 3, 1, 2], vec![4]));
+    w.insert(
+        "pads".into(),
+        ints(vec![0, 0, 0, 0, 1, 1, 1, 1], vec![4, 2]),
+    );
+    w.insert(
+        "pool_pads".into(),
+        ints(vec![0, 0, 0, 0, 1, 1, 0, 1], vec![4, 2]),
+    );
+    w.insert("axis".into(), ints(vec![1], vec![]));
+
+    let out = ["out".to_owned()];
+    let plain = Graph::build_with(&nodes, w.clone(), &out, Rewrites::AsWritten).unwrap();
+    let g = Graph::build(&nodes, w, &out).unwrap();
+    let kinds = g.step_kinds();
+    assert_eq!(
+        kinds,
+        [
+            "Pad",
+            "Transpose",
+            "Gemm",
+            "Gemm",
+            "Add",
+            "Mul",
+            "Concat",
+            "Pool",
+            "Transpose"
+        ],
+        "as written: {:?}",
+        plain.step_kinds()
+    );
+    for batch in [1, 2] {
+        let x = randn(&[batch, 3, 6, 7], 5 + batch as u64);
+        let want = plain.run(std::slice::from_ref(&x)).unwrap().remove(0);
+        let got = g.run(&[x]).unwrap().remove(0);
+        assert_eq!(got.dims(), want.dims());
+        assert_eq!(got.dims(), &[batch, 8, 3, 3]);
+        let diff = (got - want)
+            .unwrap()
+            .abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert!(diff < 1e-5, "batch {batch}: {diff}");
+    }
 }

@@ -177,45 +177,16 @@ fn compile_fused(a: &NodeArgs) -> Result<(ConvOp, Vec<Slot>)> {
     };
     let (conv, data) = compile_conv(&a.with(&plain, &args[..2]))?;
     let bias = a.const_tensor(2, "the bias")?;
-    let b = bias.flatten_all()?.to_vec1::<f32>()?;
     // Bias and activation into the kernel's epilogue where the conv has one.
-    let op = match conv {
-        ConvOp::Gemm {
-            w,
-            im2col,
-            act: Activation::None,
-        } if b.len() == w.n() => {
-            let mut w = Arc::unwrap_or_clone(w);
-            w.add_bias(&b);
-            ConvOp::Gemm {
-                w: Arc::new(w),
-                im2col,
-                act,
-            }
-        }
-        ConvOp::Depthwise {
-            w,
-            k,
-            stride,
-            dilation,
-            padding,
-            bias: None,
-            act: Activation::None,
-        } if b.len() * k.0 * k.1 == w.len() => ConvOp::Depthwise {
-            w,
-            k,
-            stride,
-            dilation,
-            padding,
-            bias: Some(Arc::new(b)),
-            act,
-        },
-        conv => ConvOp::Fused {
+    let b = bias.flatten_all()?.to_vec1::<f32>()?;
+    let op = conv
+        .with_bias(&b)
+        .and_then(|c| c.with_activation(act))
+        .unwrap_or(ConvOp::Fused {
             conv: Box::new(conv),
             bias,
             act,
-        },
-    };
+        });
     Ok((op, data))
 }
 
@@ -260,6 +231,92 @@ fn compile_transposed(a: &NodeArgs) -> Result<(ConvOp, Vec<Slot>)> {
 }
 
 impl ConvOp {
+    /// This conv with a per-output-channel `bias` added after it, folded into the kernel's
+    /// epilogue; `None` where the kernel has no bias of its own or already applies an activation.
+    pub(crate) fn with_bias(&self, b: &[f32]) -> Option<ConvOp> {
+        match self {
+            ConvOp::Gemm {
+                w,
+                im2col,
+                act: Activation::None,
+            } if b.len() == w.n() => {
+                let mut w = PackedB::clone(w);
+                w.add_bias(b);
+                Some(ConvOp::Gemm {
+                    w: Arc::new(w),
+                    im2col: *im2col,
+                    act: Activation::None,
+                })
+            }
+            ConvOp::Depthwise {
+                w,
+                k,
+                stride,
+                dilation,
+                padding,
+                bias,
+                act: Activation::None,
+            } if b.len() * k.0 * k.1 == w.len() => {
+                let mut sum = b.to_vec();
+                if let Some(old) = bias {
+                    sum.iter_mut().zip(old.iter()).for_each(|(s, o)| *s += o);
+                }
+                Some(ConvOp::Depthwise {
+                    w: w.clone(),
+                    k: *k,
+                    stride: *stride,
+                    dilation: *dilation,
+                    padding: *padding,
+                    bias: Some(Arc::new(sum)),
+                    act: Activation::None,
+                })
+            }
+            _ => None,
+        }
+    }
+
+    /// This conv followed by `act`, applied in the kernel's epilogue.
+    pub(crate) fn with_activation(&self, act: Activation) -> Option<ConvOp> {
+        let mut op = self.clone();
+        match &mut op {
+            ConvOp::Gemm { act: a, .. } | ConvOp::Depthwise { act: a, .. }
+                if *a == Activation::None =>
+            {
+                *a = act;
+                Some(op)
+            }
+            _ => None,
+        }
+    }
+
+    /// This conv reading its input zero-padded by `[top, bottom, left, right]` first (a Pad
+    /// before a VALID conv): the kernels pad while they read, so the padded copy is never made.
+    pub(crate) fn with_zero_pad(&self, pads: [usize; 4]) -> Option<ConvOp> {
+        let add = |p: Padding| match p {
+            Padding::Valid => Some(Padding::Explicit(pads)),
+            Padding::Explicit(q) => {
+                Some(Padding::Explicit(std::array::from_fn(|i| q[i] + pads[i])))
+            }
+            // SAME pads by the padded size; folding would change what it pads.
+            Padding::Same => None,
+        };
+        let mut op = self.clone();
+        match &mut op {
+            ConvOp::Gemm { im2col, .. } => {
+                let window = im2col.get_or_insert(Im2col {
+                    k: (1, 1),
+                    stride: 1,
+                    dilation: 1,
+                    padding: Padding::Valid,
+                });
+                window.padding = add(window.padding)?;
+            }
+            ConvOp::Depthwise { padding, .. } => *padding = add(*padding)?,
+            _ => return None,
+        }
+        Some(op)
+    }
+
     /// A grouped conv (candle's path), which a profile lists apart from the direct kernels.
     pub(crate) fn is_grouped(&self) -> bool {
         matches!(self, ConvOp::Conv { groups, .. } if *groups > 1)

@@ -5,6 +5,7 @@ use candle_core::{DType, Result, Tensor};
 
 use super::node::NodeArgs;
 use super::shape::axis;
+use crate::kernels::gemm::Activation;
 use crate::tfjs::value::{Slot, Value};
 
 #[derive(Debug, Clone)]
@@ -61,6 +62,25 @@ pub(crate) fn compile(a: &NodeArgs) -> crate::error::Result<Option<(MathOp, Vec<
 }
 
 impl MathOp {
+    /// The activation this op is, for folding into the conv before it.
+    pub(crate) fn activation(&self) -> Option<Activation> {
+        Some(match self {
+            MathOp::Relu => Activation::Relu,
+            MathOp::Relu6 => Activation::Relu6,
+            MathOp::LeakyRelu(a) => Activation::LeakyRelu(*a),
+            _ => return None,
+        })
+    }
+
+    /// Whether the op works value by value (its inputs broadcast against each other), so it
+    /// gives the same values on transposed inputs, transposed.
+    pub(crate) fn is_elementwise(&self) -> bool {
+        !matches!(
+            self,
+            MathOp::Softmax | MathOp::MatMul { .. } | MathOp::Mean { .. }
+        )
+    }
+
     pub(crate) fn run(&self, args: &[&Value]) -> Result<Tensor> {
         let x = || args[0].tensor();
         let y = || args[1].tensor();

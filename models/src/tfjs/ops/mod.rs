@@ -17,6 +17,7 @@ pub(crate) use node::NodeArgs;
 use candle_core::Tensor;
 
 use crate::error::{ModelError, Result};
+use crate::kernels::gemm::Activation;
 use crate::tfjs::value::{Slot, Value};
 
 #[derive(Debug, Clone)]
@@ -47,6 +48,89 @@ impl Op {
             "{} (node '{}')",
             a.node.op, a.node.name
         )))
+    }
+
+    /// A Transpose by `perm`.
+    pub(crate) fn transpose(perm: Vec<usize>) -> Op {
+        Op::Shape(shape::ShapeOp::Transpose(perm))
+    }
+
+    /// An op that passes its input on.
+    pub(crate) fn identity() -> Op {
+        Op::Shape(shape::ShapeOp::Identity)
+    }
+
+    /// The permutation of a Transpose.
+    pub(crate) fn transpose_perm(&self) -> Option<&[usize]> {
+        match self {
+            Op::Shape(shape::ShapeOp::Transpose(p)) => Some(p),
+            _ => None,
+        }
+    }
+
+    /// This op on inputs that are all transposed by `perm`, re-expressed on the inputs before
+    /// the transpose, so that the transpose can follow it instead (see `rewrite`). Element-wise
+    /// math, pads and concatenations move; anything that reads a layout does not. An op that
+    /// broadcasts constants ([`Op::broadcasts`]) needs them transposed back as well.
+    pub(crate) fn before_transpose(&self, perm: &[usize]) -> Option<Op> {
+        match self {
+            Op::Math(m) if m.is_elementwise() => Some(self.clone()),
+            Op::Shape(s) => s.before_transpose(perm).map(Op::Shape),
+            _ => None,
+        }
+    }
+
+    /// Whether the op broadcasts its inputs against each other (element-wise math).
+    pub(crate) fn broadcasts(&self) -> bool {
+        matches!(self, Op::Math(m) if m.is_elementwise())
+    }
+
+    /// Whether this is an addition of two tensors (Add, AddV2 or BiasAdd).
+    pub(crate) fn is_add(&self) -> bool {
+        matches!(self, Op::Math(math::MathOp::Add))
+    }
+
+    /// The activation this op is (Relu, Relu6, LeakyRelu).
+    pub(crate) fn activation(&self) -> Option<Activation> {
+        match self {
+            Op::Math(m) => m.activation(),
+            _ => None,
+        }
+    }
+
+    /// `[top, bottom, left, right]` and the value of a Pad of an NHWC tensor's spatial dims
+    /// only.
+    pub(crate) fn spatial_pad(&self) -> Option<([usize; 4], f32)> {
+        match self {
+            Op::Shape(s) => s.spatial_pad(),
+            _ => None,
+        }
+    }
+
+    /// This conv with a per-channel bias added after it, in its kernel.
+    pub(crate) fn with_bias(&self, b: &[f32]) -> Option<Op> {
+        match self {
+            Op::Conv(c) => c.with_bias(b).map(Op::Conv),
+            _ => None,
+        }
+    }
+
+    /// This conv with `act` applied after it, in its kernel.
+    pub(crate) fn with_activation(&self, act: Activation) -> Option<Op> {
+        match self {
+            Op::Conv(c) => c.with_activation(act).map(Op::Conv),
+            _ => None,
+        }
+    }
+
+    /// This window op (conv, max pool) reading its input padded by `[top, bottom, left,
+    /// right]` with `value`, where its kernel can pad while it reads.
+    pub(crate) fn with_pad(&self, pads: [usize; 4], value: f32) -> Option<Op> {
+        match self {
+            Op::Conv(c) if value == 0.0 => c.with_zero_pad(pads).map(Op::Conv),
+            Op::Pool(p) => p.with_pad(pads, value).map(Op::Pool),
+            _ => None,
+        }
     }
 
     pub(crate) fn num_outputs(&self) -> usize {

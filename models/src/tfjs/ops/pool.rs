@@ -5,9 +5,10 @@ use candle_core::Tensor;
 use super::node::NodeArgs;
 use super::window::{check_nhwc, padding, Padding};
 use crate::error::{ModelError, Result};
-use crate::kernels::conv::{pad_const, same_padding};
-use crate::kernels::pool::pool_tiled_nhwc;
+use crate::kernels::conv::same_padding;
+use crate::kernels::pool::{pool_nhwc_slice, pool_tiled_nhwc};
 use crate::kernels::resize::resize_bilinear_nhwc;
+use crate::kernels::with_f32_slice;
 use crate::tfjs::value::Slot;
 
 #[derive(Debug, Clone)]
@@ -64,6 +65,34 @@ pub(crate) fn compile(a: &NodeArgs) -> Result<Option<(PoolOp, Vec<Slot>)>> {
 }
 
 impl PoolOp {
+    /// This max pool reading its input padded by `pads` with `value` first, when that pad
+    /// cannot change a maximum (`value` no greater than any float: -inf or `f32::MIN`).
+    pub(crate) fn with_pad(&self, pads: [usize; 4], value: f32) -> Option<PoolOp> {
+        match self {
+            PoolOp::Pool {
+                max: true,
+                k,
+                stride,
+                padding,
+            } if value <= f32::MIN => {
+                let padding = match padding {
+                    Padding::Valid => Padding::Explicit(pads),
+                    Padding::Explicit(q) => {
+                        Padding::Explicit(std::array::from_fn(|i| q[i] + pads[i]))
+                    }
+                    Padding::Same => return None,
+                };
+                Some(PoolOp::Pool {
+                    max: true,
+                    k: *k,
+                    stride: *stride,
+                    padding,
+                })
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn run(&self, x: &Tensor) -> candle_core::Result<Tensor> {
         match self {
             PoolOp::Pool {
@@ -78,20 +107,19 @@ impl PoolOp {
                 stride,
                 padding,
             } => {
-                let mut x = x.permute((0, 3, 1, 2))?;
-                if *padding == Padding::Same {
-                    let (t, b) = same_padding(x.dim(2)?, k.0, stride.0, 1);
-                    let (l, r) = same_padding(x.dim(3)?, k.1, stride.1, 1);
-                    x = pad_const(&x, 2, t, b, f32::NEG_INFINITY)?;
-                    x = pad_const(&x, 3, l, r, f32::NEG_INFINITY)?;
-                }
-                let x = x.contiguous()?;
-                let y = if *max {
-                    x.max_pool2d_with_stride(*k, *stride)?
-                } else {
-                    x.avg_pool2d_with_stride(*k, *stride)?
+                let dims = x.dims4()?;
+                let pads = match padding {
+                    Padding::Valid => [0; 4],
+                    Padding::Same => {
+                        let (t, b) = same_padding(dims.1, k.0, stride.0, 1);
+                        let (l, r) = same_padding(dims.2, k.1, stride.1, 1);
+                        [t, b, l, r]
+                    }
+                    Padding::Explicit(p) => *p,
                 };
-                y.permute((0, 2, 3, 1))
+                let (out, d) =
+                    with_f32_slice(x, |xs| pool_nhwc_slice(xs, dims, *k, *stride, pads, *max))??;
+                Tensor::from_vec(out, d, x.device())
             }
             PoolOp::ResizeBilinear {
                 size,

@@ -92,6 +92,41 @@ pub(crate) fn axis(axis: i64, rank: usize) -> candle_core::Result<usize> {
 }
 
 impl ShapeOp {
+    /// This op on inputs transposed by `perm`, re-expressed on the inputs before the transpose
+    /// (its output is then the transpose of the new op's): pads and axes move with the dims.
+    pub(crate) fn before_transpose(&self, perm: &[usize]) -> Option<ShapeOp> {
+        match self {
+            ShapeOp::Identity => Some(ShapeOp::Identity),
+            ShapeOp::Pad { pads, value } if pads.len() == perm.len() => {
+                let mut moved = vec![(0, 0); pads.len()];
+                for (i, p) in pads.iter().enumerate() {
+                    moved[perm[i]] = *p;
+                }
+                Some(ShapeOp::Pad {
+                    pads: moved,
+                    value: *value,
+                })
+            }
+            ShapeOp::Concat(a) => {
+                let a = axis(*a, perm.len()).ok()?;
+                Some(ShapeOp::Concat(perm[a] as i64))
+            }
+            _ => None,
+        }
+    }
+
+    /// `[top, bottom, left, right]` and the value of a Pad of an NHWC tensor's spatial dims
+    /// only.
+    pub(crate) fn spatial_pad(&self) -> Option<([usize; 4], f32)> {
+        match self {
+            ShapeOp::Pad { pads, value } if pads.len() == 4 => {
+                let (n, h, w, c) = (pads[0], pads[1], pads[2], pads[3]);
+                (n == (0, 0) && c == (0, 0)).then_some(([h.0, h.1, w.0, w.1], *value))
+            }
+            _ => None,
+        }
+    }
+
     pub(crate) fn num_outputs(&self) -> usize {
         match self {
             ShapeOp::Split { sizes, .. } => match sizes.as_slice() {
