@@ -4,9 +4,12 @@
 //! bias and ReLU6. Through candle that is a matmul (the `gemm` crate, whose AVX-512 kernels are
 //! nightly-only, so AVX2 on our CPUs), then a broadcast add and a clamp: two more passes over
 //! the activations, each allocating. Here B (the weights) is packed once at load into panels of
-//! 32 columns, a register-tiled kernel (AVX-512: 6 rows x 32, AVX2: 3 x 32, picked at run time)
-//! runs each tile over the whole depth, and the epilogue adds the bias, the residual and the
-//! activation while the tile is still in cache. Tiles are spread over rayon's threads.
+//! 32 columns, a register-tiled kernel (picked at run time) runs each tile over the whole depth,
+//! and the epilogue adds the bias, the residual and the activation. With AVX-512 a tile is 12
+//! rows x 32 columns (16 x 16 for a last panel of 16 or fewer columns, so 16-channel convs do
+//! not compute 16 zero columns) and its epilogue runs in registers, storing straight into C
+//! with masked stores for ragged panels; with AVX2 a tile is 3 x 32, staged in a buffer. Tiles
+//! are spread over rayon's threads.
 
 use rayon::prelude::*;
 
@@ -157,6 +160,10 @@ fn gemm_with(
     if let Some(r) = residual {
         assert_eq!(r.len(), m * n, "residual");
     }
+    #[cfg(target_arch = "x86_64")]
+    if lvl == Level::Avx512 {
+        return x86::gemm_avx512(a, m, b, act, residual, c);
+    }
     let mr = mr(lvl);
     // Row chunks of a few tiles: enough tasks to balance two threads, few enough to be cheap.
     let mc = mr * 8;
@@ -206,12 +213,6 @@ fn kernel(lvl: Level, rows: usize, a: &[f32], k: usize, panel: &[f32], tile: &mu
         // and `k * NR` of `panel`, whose lengths are those.
         unsafe {
             match (lvl, rows) {
-                (Level::Avx512, 6) => return x86::tile_avx512::<6>(a, k, panel, tile),
-                (Level::Avx512, 5) => return x86::tile_avx512::<5>(a, k, panel, tile),
-                (Level::Avx512, 4) => return x86::tile_avx512::<4>(a, k, panel, tile),
-                (Level::Avx512, 3) => return x86::tile_avx512::<3>(a, k, panel, tile),
-                (Level::Avx512, 2) => return x86::tile_avx512::<2>(a, k, panel, tile),
-                (Level::Avx512, 1) => return x86::tile_avx512::<1>(a, k, panel, tile),
                 (Level::Avx2, 3) => return x86::tile_avx2::<3>(a, k, panel, tile),
                 (Level::Avx2, 2) => return x86::tile_avx2::<2>(a, k, panel, tile),
                 (Level::Avx2, 1) => return x86::tile_avx2::<1>(a, k, panel, tile),
@@ -236,31 +237,217 @@ fn kernel(lvl: Level, rows: usize, a: &[f32], k: usize, panel: &[f32], tile: &mu
 // those instructions, and which one runs is picked at run time.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::NR;
+    use super::{Activation, PackedB, NR};
     use std::arch::x86_64::*;
 
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn tile_avx512<const R: usize>(
+    /// Rows per AVX-512 tile: 32 columns (two registers) x 12 rows is 24 accumulators of the
+    /// 32 registers, so each column pair loaded from the panel feeds 24 FMAs.
+    const MR_WIDE: usize = 12;
+    /// Rows per tile of a last panel with 16 or fewer columns (one register wide): 16
+    /// accumulators, so a 16-channel conv does not compute 16 zero columns.
+    const MR_NARROW: usize = 16;
+
+    /// The AVX-512 product: tiles write `act(acc + bias [+ residual])` straight to `c` from
+    /// registers (masked stores for a ragged last panel), so nothing is staged or re-read.
+    pub fn gemm_avx512(
         a: &[f32],
-        k: usize,
-        panel: &[f32],
-        tile: &mut [[f32; NR]; 6],
+        m: usize,
+        b: &PackedB,
+        act: Activation,
+        residual: Option<&[f32]>,
+        c: &mut [f32],
     ) {
-        let (ap, bp) = (a.as_ptr(), panel.as_ptr());
+        use rayon::prelude::*;
+        let (k, n) = (b.k, b.n);
+        let panels = n.div_ceil(NR);
+        // Rows per task: a few tiles, enough tasks to balance two threads.
+        let mc = MR_WIDE * 4;
+        let chunks = m.div_ceil(mc);
+        let out = super::SyncPtr::new(c);
+        (0..chunks * panels).into_par_iter().for_each(|task| {
+            let (ci, p) = (task / panels, task % panels);
+            let cols = (n - p * NR).min(NR);
+            let (r_start, r_end) = (ci * mc, ((ci + 1) * mc).min(m));
+            let epi = Epilogue {
+                bias: b.bias[p * NR..].as_ptr(),
+                cols,
+                act,
+            };
+            let mr = if cols <= 16 { MR_NARROW } else { MR_WIDE };
+            let mut r0 = r_start;
+            while r0 < r_end {
+                let rows = (r_end - r0).min(mr);
+                let base = r0 * n + p * NR;
+                // SAFETY: the CPU has AVX-512F (the caller's level); the tile reads rows
+                // r0..r0+rows of `a` (k values each) and the panel (k x NR), and writes only
+                // this task's rows of panel p's `cols` columns of `c` (row stride n); the
+                // residual has c's shape.
+                unsafe {
+                    let a0 = a.as_ptr().add(r0 * k);
+                    let c0 = out.ptr().add(base);
+                    let r0p = residual.map(|r| r.as_ptr().add(base));
+                    let panel = b.panel(p).as_ptr();
+                    if cols <= 16 {
+                        narrow(rows, a0, k, panel, c0, n, r0p, &epi);
+                    } else {
+                        wide(rows, a0, k, panel, c0, n, r0p, &epi);
+                    }
+                }
+                r0 += rows;
+            }
+        });
+    }
+
+    /// What a tile does to its sums before storing them.
+    struct Epilogue {
+        /// The bias of the panel's first column (`cols` of them are read).
+        bias: *const f32,
+        cols: usize,
+        act: Activation,
+    }
+
+    macro_rules! dispatch_rows {
+        ($f:ident, $rows:expr, $($arg:expr),*) => {
+            match $rows {
+                16 => $f::<16>($($arg),*),
+                15 => $f::<15>($($arg),*),
+                14 => $f::<14>($($arg),*),
+                13 => $f::<13>($($arg),*),
+                12 => $f::<12>($($arg),*),
+                11 => $f::<11>($($arg),*),
+                10 => $f::<10>($($arg),*),
+                9 => $f::<9>($($arg),*),
+                8 => $f::<8>($($arg),*),
+                7 => $f::<7>($($arg),*),
+                6 => $f::<6>($($arg),*),
+                5 => $f::<5>($($arg),*),
+                4 => $f::<4>($($arg),*),
+                3 => $f::<3>($($arg),*),
+                2 => $f::<2>($($arg),*),
+                _ => $f::<1>($($arg),*),
+            }
+        };
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn wide(
+        rows: usize,
+        a: *const f32,
+        k: usize,
+        panel: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        res: Option<*const f32>,
+        epi: &Epilogue,
+    ) {
+        dispatch_rows!(tile_wide, rows, a, k, panel, c, ldc, res, epi)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn narrow(
+        rows: usize,
+        a: *const f32,
+        k: usize,
+        panel: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        res: Option<*const f32>,
+        epi: &Epilogue,
+    ) {
+        dispatch_rows!(tile_narrow, rows, a, k, panel, c, ldc, res, epi)
+    }
+
+    /// `R` rows x 32 columns.
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_wide<const R: usize>(
+        a: *const f32,
+        k: usize,
+        panel: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        res: Option<*const f32>,
+        epi: &Epilogue,
+    ) {
         let mut lo = [_mm512_setzero_ps(); R];
         let mut hi = [_mm512_setzero_ps(); R];
         for p in 0..k {
-            let b0 = _mm512_loadu_ps(bp.add(p * NR));
-            let b1 = _mm512_loadu_ps(bp.add(p * NR + 16));
+            let b0 = _mm512_loadu_ps(panel.add(p * NR));
+            let b1 = _mm512_loadu_ps(panel.add(p * NR + 16));
             for r in 0..R {
-                let av = _mm512_set1_ps(*ap.add(r * k + p));
+                let av = _mm512_set1_ps(*a.add(r * k + p));
                 lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
                 hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
             }
         }
+        let (m0, m1) = masks(epi.cols);
+        let bias0 = _mm512_maskz_loadu_ps(m0, epi.bias);
+        let bias1 = _mm512_maskz_loadu_ps(m1, epi.bias.add(16));
         for r in 0..R {
-            _mm512_storeu_ps(tile[r].as_mut_ptr(), lo[r]);
-            _mm512_storeu_ps(tile[r].as_mut_ptr().add(16), hi[r]);
+            let (mut v0, mut v1) = (_mm512_add_ps(lo[r], bias0), _mm512_add_ps(hi[r], bias1));
+            if let Some(res) = res {
+                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res.add(r * ldc)));
+                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res.add(r * ldc + 16)));
+            }
+            _mm512_mask_storeu_ps(c.add(r * ldc), m0, activate(v0, epi.act));
+            _mm512_mask_storeu_ps(c.add(r * ldc + 16), m1, activate(v1, epi.act));
+        }
+    }
+
+    /// `R` rows x 16 columns (a last panel of 16 or fewer columns; the panel's other 16 lanes
+    /// are its zero padding and are not read).
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn tile_narrow<const R: usize>(
+        a: *const f32,
+        k: usize,
+        panel: *const f32,
+        c: *mut f32,
+        ldc: usize,
+        res: Option<*const f32>,
+        epi: &Epilogue,
+    ) {
+        let mut acc = [_mm512_setzero_ps(); R];
+        for p in 0..k {
+            let b0 = _mm512_loadu_ps(panel.add(p * NR));
+            for r in 0..R {
+                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), b0, acc[r]);
+            }
+        }
+        let (m0, _) = masks(epi.cols);
+        let bias = _mm512_maskz_loadu_ps(m0, epi.bias);
+        for r in 0..R {
+            let mut v = _mm512_add_ps(acc[r], bias);
+            if let Some(res) = res {
+                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m0, res.add(r * ldc)));
+            }
+            _mm512_mask_storeu_ps(c.add(r * ldc), m0, activate(v, epi.act));
+        }
+    }
+
+    /// Lane masks of the first and second 16 of `cols` (≤ 32) columns.
+    fn masks(cols: usize) -> (__mmask16, __mmask16) {
+        let m = |n: usize| -> __mmask16 {
+            if n >= 16 {
+                0xffff
+            } else {
+                ((1u32 << n) - 1) as __mmask16
+            }
+        };
+        (m(cols), m(cols.saturating_sub(16)))
+    }
+
+    #[target_feature(enable = "avx512f")]
+    unsafe fn activate(v: __m512, act: Activation) -> __m512 {
+        let zero = _mm512_setzero_ps();
+        match act {
+            Activation::None => v,
+            Activation::Relu => _mm512_max_ps(v, zero),
+            Activation::Relu6 => _mm512_min_ps(_mm512_max_ps(v, zero), _mm512_set1_ps(6.0)),
+            Activation::LeakyRelu(alpha) => {
+                let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
+                _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha))
+            }
         }
     }
 
@@ -317,6 +504,10 @@ mod tests {
             (13, 32, 33),
             (50, 96, 70),
             (49, 320, 65),
+            // A ragged wide panel (24 and 25 columns: masked second register), several row
+            // chunks and a partial last tile.
+            (100, 40, 24),
+            (61, 17, 57),
         ] {
             let (a, w, bias, res) = (
                 values(m * k, 1),

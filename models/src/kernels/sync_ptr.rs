@@ -37,4 +37,10 @@ impl<'a> SyncPtr<'a> {
         // SAFETY: in bounds (checked above); disjointness is the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
+
+    /// The start of the slice, for kernels that write through raw pointers (with the same
+    /// disjointness contract as [`SyncPtr::slice`], and their own bounds reasoning).
+    pub fn ptr(&self) -> *mut f32 {
+        self.ptr
+    }
 }
