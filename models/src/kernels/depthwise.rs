@@ -61,6 +61,33 @@ pub fn depthwise_nhwc_slice(
     let (oh, ow) = output_size("depthwise", (h, wd), (kh, kw), stride, dilation, pads)?;
     let [pad_t, _, pad_l, _] = pads;
     let mut out = vec![0f32; n * oh * ow * c];
+    #[cfg(target_arch = "x86_64")]
+    if crate::summarize::qkernels::simd_level() == Some(crate::summarize::qkernels::Simd::Avx512) {
+        let window = x86::Window {
+            h,
+            wd,
+            c,
+            stride,
+            dilation,
+            pad_t,
+            pad_l,
+            ow,
+        };
+        let done = out
+            .par_chunks_mut(ow * c)
+            .enumerate()
+            .map(|(row, orow)| {
+                let (b, oy) = (row / oh, row % oh);
+                let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+                // SAFETY: the CPU has AVX-512F; `image` is one h x wd x c image, `w` holds
+                // kh*kw*c values and the bias c (checked above), and `orow` is one output row.
+                unsafe { x86::row(&window, (kh, kw), image, w, bias, act, oy, orow) }
+            })
+            .all(|done| done);
+        if done {
+            return Ok((out, (n, oh, ow, c)));
+        }
+    }
     out.par_chunks_mut(ow * c)
         .enumerate()
         .for_each(|(row, orow)| {
@@ -104,6 +131,169 @@ pub fn depthwise_nhwc_slice(
             }
         });
     Ok((out, (n, oh, ow, c)))
+}
+
+/// The AVX-512 kernel: per output row, 16 channels at a time, the window's weights held in
+/// registers and four output pixels accumulated side by side, each written once with its
+/// bias and activation (the plain loop above adds each tap into the output row in memory).
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    use std::arch::x86_64::*;
+
+    use crate::kernels::gemm::x86::activate;
+    use crate::kernels::gemm::Activation;
+
+    /// The geometry shared by all rows of one call.
+    pub struct Window {
+        pub h: usize,
+        pub wd: usize,
+        pub c: usize,
+        pub stride: usize,
+        pub dilation: usize,
+        pub pad_t: usize,
+        pub pad_l: usize,
+        pub ow: usize,
+    }
+
+    /// Computes output row `oy` into `orow` (zeroed, `ow * c` values); `false` when the window
+    /// size has no kernel here (3x3 and 5x5 do), and then `orow` is untouched.
+    ///
+    /// # Safety
+    /// The CPU must have AVX-512F; `image` is `h * wd * c` values, `w` `kh * kw * c`, `bias`
+    /// (if any) `c`, and `orow` `ow * c`.
+    #[allow(clippy::too_many_arguments)]
+    pub unsafe fn row(
+        g: &Window,
+        k: (usize, usize),
+        image: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        act: Activation,
+        oy: usize,
+        orow: &mut [f32],
+    ) -> bool {
+        let bias = bias.map(|b| b.as_ptr());
+        let (x, wp, o) = (image.as_ptr(), w.as_ptr(), orow.as_mut_ptr());
+        match k {
+            (3, 3) => row_k::<3, 3>(g, x, wp, bias, act, oy, o),
+            (5, 5) => row_k::<5, 5>(g, x, wp, bias, act, oy, o),
+            _ => return false,
+        }
+        true
+    }
+
+    #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
+    unsafe fn row_k<const KH: usize, const KW: usize>(
+        g: &Window,
+        image: *const f32,
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+        oy: usize,
+        orow: *mut f32,
+    ) {
+        let (s, d, c) = (g.stride, g.dilation, g.c);
+        // The input rows each tap row reads (None: in the padding).
+        let rows: [Option<*const f32>; KH] = std::array::from_fn(|ky| {
+            let iy = (oy * s + ky * d).checked_sub(g.pad_t)?;
+            (iy < g.h).then(|| image.add(iy * g.wd * c))
+        });
+        // Output pixels whose whole window lies inside the input row: [in0, in1).
+        let in0 = g.pad_l.div_ceil(s).min(g.ow);
+        let last = (KW - 1) * d;
+        let in1 = if g.wd + g.pad_l > last {
+            ((g.wd + g.pad_l - last - 1) / s + 1).clamp(in0, g.ow)
+        } else {
+            in0
+        };
+        let mut cb = 0;
+        while cb < c {
+            let mask: __mmask16 = if c - cb >= 16 {
+                0xffff
+            } else {
+                ((1u32 << (c - cb)) - 1) as __mmask16
+            };
+            let wv: [[__m512; KW]; KH] = std::array::from_fn(|ky| {
+                std::array::from_fn(|kx| {
+                    _mm512_maskz_loadu_ps(mask, w.add((ky * KW + kx) * c + cb))
+                })
+            });
+            let b = match bias {
+                Some(b) => _mm512_maskz_loadu_ps(mask, b.add(cb)),
+                None => _mm512_setzero_ps(),
+            };
+            let taps = Taps {
+                rows: &rows,
+                w: &wv,
+                bias: b,
+                mask,
+                cb,
+            };
+            for ox in 0..in0 {
+                edge(g, &taps, act, ox, orow);
+            }
+            // Interior pixels, four at a time: four independent accumulator chains.
+            let mut ox = in0;
+            while ox + 4 <= in1 {
+                let mut acc = [b; 4];
+                for (ky, row) in rows.iter().enumerate() {
+                    let Some(row) = row else { continue };
+                    for (kx, wk) in wv[ky].iter().enumerate() {
+                        for (j, a) in acc.iter_mut().enumerate() {
+                            let ix = (ox + j) * s + kx * d - g.pad_l;
+                            let xv = _mm512_maskz_loadu_ps(mask, row.add(ix * c + cb));
+                            *a = _mm512_fmadd_ps(xv, *wk, *a);
+                        }
+                    }
+                }
+                for (j, a) in acc.iter().enumerate() {
+                    _mm512_mask_storeu_ps(orow.add((ox + j) * c + cb), mask, activate(*a, act));
+                }
+                ox += 4;
+            }
+            for ox in ox..g.ow {
+                edge(g, &taps, act, ox, orow);
+            }
+            cb += 16;
+        }
+    }
+
+    /// One 16-channel block's window: the input rows it reads, its weights and bias.
+    struct Taps<'a, const KH: usize, const KW: usize> {
+        rows: &'a [Option<*const f32>; KH],
+        w: &'a [[__m512; KW]; KH],
+        bias: __m512,
+        mask: __mmask16,
+        cb: usize,
+    }
+
+    /// One output pixel with bounds checks on every tap (the borders).
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn edge<const KH: usize, const KW: usize>(
+        g: &Window,
+        t: &Taps<KH, KW>,
+        act: Activation,
+        ox: usize,
+        orow: *mut f32,
+    ) {
+        let (s, d, c) = (g.stride, g.dilation, g.c);
+        let mut acc = t.bias;
+        for (ky, row) in t.rows.iter().enumerate() {
+            let Some(row) = row else { continue };
+            for (kx, wk) in t.w[ky].iter().enumerate() {
+                let Some(ix) = (ox * s + kx * d).checked_sub(g.pad_l) else {
+                    continue;
+                };
+                if ix < g.wd {
+                    let xv = _mm512_maskz_loadu_ps(t.mask, row.add(ix * c + t.cb));
+                    acc = _mm512_fmadd_ps(xv, *wk, acc);
+                }
+            }
+        }
+        _mm512_mask_storeu_ps(orow.add(ox * c + t.cb), t.mask, activate(acc, act));
+    }
 }
 
 #[cfg(test)]
@@ -150,5 +340,58 @@ mod depthwise_tests {
         let _ = Tensor::zeros((1, 1), candle_core::DType::F32, &dev)
             .unwrap()
             .i(0);
+    }
+
+    /// 3x3 and 5x5 windows (the AVX-512 kernel's), 1x1 (the plain loop's), several 16-channel
+    /// blocks plus a ragged one, rows wide enough for four-pixel groups, with bias and ReLU6.
+    #[test]
+    fn depthwise_with_bias_and_activation_matches_candle_grouped_conv() {
+        let dev = Device::Cpu;
+        for (k, c, stride, dilation, pads) in [
+            (3, 37, 1, 1, [1, 1, 1, 1]),
+            (3, 16, 2, 1, [0, 1, 0, 1]),
+            (5, 37, 1, 1, [2, 2, 2, 2]),
+            (5, 24, 2, 1, [1, 2, 1, 2]),
+            (3, 8, 1, 2, [2, 2, 2, 2]),
+            (1, 20, 1, 1, [0, 0, 0, 0]),
+        ] {
+            let x = Tensor::randn(0f32, 1.0, (2, 11, 23, c), &dev).unwrap();
+            let w = Tensor::randn(0f32, 1.0, (k, k, c), &dev).unwrap();
+            let bias: Vec<f32> = (0..c).map(|i| i as f32 * 0.1 - 1.0).collect();
+            let dims = x.dims4().unwrap();
+            let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+            let ws: Vec<f32> = w.flatten_all().unwrap().to_vec1().unwrap();
+            let (ours, d) = depthwise_nhwc_slice(
+                &xs,
+                dims,
+                &ws,
+                (k, k),
+                stride,
+                dilation,
+                pads,
+                Some(&bias),
+                Activation::Relu6,
+            )
+            .unwrap();
+            let ours = Tensor::from_vec(ours, d, &dev).unwrap();
+            let wc = w
+                .permute((2, 0, 1))
+                .unwrap()
+                .unsqueeze(1)
+                .unwrap()
+                .contiguous()
+                .unwrap();
+            let reference = conv2d_nhwc(&x, pads, &wc, stride, dilation, c)
+                .broadcast_add(&Tensor::new(bias.as_slice(), &dev).unwrap())
+                .unwrap()
+                .clamp(0f32, 6f32)
+                .unwrap();
+            assert_eq!(ours.dims(), reference.dims());
+            let diff = max_abs_diff(&ours, &reference);
+            assert!(
+                diff < 1e-4,
+                "{k}x{k} c={c} stride {stride} dilation {dilation}: {diff}"
+            );
+        }
     }
 }

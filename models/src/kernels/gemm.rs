@@ -236,7 +236,7 @@ fn kernel(lvl: Level, rows: usize, a: &[f32], k: usize, panel: &[f32], tile: &mu
 // `#[target_feature]` function over its own vector type for the intrinsics to compile to
 // those instructions, and which one runs is picked at run time.
 #[cfg(target_arch = "x86_64")]
-mod x86 {
+pub(super) mod x86 {
     use super::{Activation, PackedB, NR};
     use std::arch::x86_64::*;
 
@@ -437,8 +437,9 @@ mod x86 {
         (m(cols), m(cols.saturating_sub(16)))
     }
 
+    /// `act` on 16 lanes (the depthwise kernel's epilogue too).
     #[target_feature(enable = "avx512f")]
-    unsafe fn activate(v: __m512, act: Activation) -> __m512 {
+    pub(in crate::kernels) unsafe fn activate(v: __m512, act: Activation) -> __m512 {
         let zero = _mm512_setzero_ps();
         match act {
             Activation::None => v,
