@@ -410,14 +410,14 @@ pub(super) mod x86 {
         let mut acc = [_mm512_setzero_ps(); R];
         for p in 0..k {
             let b0 = _mm512_loadu_ps(panel.add(p * NR));
-            for r in 0..R {
-                acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), b0, acc[r]);
+            for (r, acc) in acc.iter_mut().enumerate() {
+                *acc = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), b0, *acc);
             }
         }
         let (m0, _) = masks(epi.cols);
         let bias = _mm512_maskz_loadu_ps(m0, epi.bias);
-        for r in 0..R {
-            let mut v = _mm512_add_ps(acc[r], bias);
+        for (r, acc) in acc.iter().enumerate() {
+            let mut v = _mm512_add_ps(*acc, bias);
             if let Some(res) = res {
                 v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m0, res.add(r * ldc)));
             }
