@@ -25,6 +25,15 @@ pub enum Activation {
     Relu,
     Relu6,
     LeakyRelu(f32),
+    /// MobileNetV3's `x * scale * relu6(x + 3)`, `scale` being 1/6 as the graph stores it
+    /// (TF.js weights may be float16, where 1/6 is 0.16663).
+    HardSwish {
+        scale: f32,
+    },
+    /// MobileNetV3's `relu6(x + 3) * scale`.
+    HardSigmoid {
+        scale: f32,
+    },
 }
 
 impl Activation {
@@ -41,6 +50,9 @@ impl Activation {
                     v
                 }
             }
+            // In the graphs' order of operations.
+            Activation::HardSwish { scale } => v * scale * (v + 3.0).clamp(0.0, 6.0),
+            Activation::HardSigmoid { scale } => (v + 3.0).clamp(0.0, 6.0) * scale,
         }
     }
 }
@@ -449,6 +461,18 @@ pub(super) mod x86 {
                 let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
                 _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha))
             }
+            Activation::HardSwish { scale } | Activation::HardSigmoid { scale } => {
+                let r6 = _mm512_min_ps(
+                    _mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.0)), zero),
+                    _mm512_set1_ps(6.0),
+                );
+                let scale = _mm512_set1_ps(scale);
+                if matches!(act, Activation::HardSwish { .. }) {
+                    _mm512_mul_ps(_mm512_mul_ps(v, scale), r6)
+                } else {
+                    _mm512_mul_ps(r6, scale)
+                }
+            }
         }
     }
 
@@ -532,6 +556,8 @@ mod tests {
                     Activation::None,
                     Activation::Relu6,
                     Activation::LeakyRelu(0.1),
+                    Activation::HardSwish { scale: 1.0 / 6.0 },
+                    Activation::HardSigmoid { scale: 0.1666 },
                 ]
                 .map(|a| (*l, a))
             }) {

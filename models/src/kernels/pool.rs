@@ -88,6 +88,20 @@ pub fn pool_nhwc_slice(
     Ok((out, (n, oh, ow, c)))
 }
 
+/// The mean over H and W of NHWC data (global average pooling): `[N, C]`, one pass over the
+/// input with the channel loop innermost.
+pub fn mean_hw_nhwc(xs: &[f32], (n, h, w, c): Dims4) -> Vec<f32> {
+    let mut out = vec![0f32; n * c];
+    let scale = 1.0 / (h * w).max(1) as f32;
+    for (b, o) in out.chunks_exact_mut(c.max(1)).enumerate().take(n) {
+        for px in xs[b * h * w * c..(b + 1) * h * w * c].chunks_exact(c.max(1)) {
+            o.iter_mut().zip(px).for_each(|(o, &v)| *o += v);
+        }
+        o.iter_mut().for_each(|v| *v *= scale);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -140,6 +154,16 @@ mod tests {
             let diff = max_abs_diff(&ours, &want);
             assert!(diff < 1e-5, "max={max} pads={pads:?}: {diff}");
         }
+    }
+
+    #[test]
+    fn spatial_mean_matches_candle() {
+        let x = Tensor::randn(0f32, 1.0, (2, 5, 7, 19), &Device::Cpu).unwrap();
+        let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+        let ours =
+            Tensor::from_vec(mean_hw_nhwc(&xs, x.dims4().unwrap()), (2, 19), &Device::Cpu).unwrap();
+        let want = x.mean(2).unwrap().mean(1).unwrap();
+        assert!(max_abs_diff(&ours, &want) < 1e-5);
     }
 
     /// TF's SAME average divides by the positions inside the input: a corner window of a

@@ -5,7 +5,7 @@
 //! and concatenations between convs run on the NCHW view. Run as written, each conv first
 //! copies a strided view into a contiguous buffer and each activation walks one. Two passes:
 //!
-//! 1. [`sink_transposes`] moves every transpose past the element-wise ops, pads and concats
+//! 1. [`Rewrite::sink_transposes`] moves every transpose past the element-wise ops, pads and concats
 //!    after it (they give the same values on untransposed inputs, with their pads and axes
 //!    permuted), where it meets the next transpose and the two cancel. What was an NCHW
 //!    island between two convs then runs in NHWC, contiguous.
@@ -19,6 +19,7 @@ use candle_core::Tensor;
 use super::graph::Step;
 use super::ops::Op;
 use super::value::{Slot, Value};
+use crate::kernels::gemm::Activation;
 
 /// The steps of one graph being rewritten, with the constants they may read and the slots
 /// the caller reads after a run (which must keep their values).
@@ -154,72 +155,187 @@ impl Rewrite<'_> {
         self.steps.retain(|_| it.next().unwrap_or(true));
     }
 
-    /// Folds, until none is left: a conv's only reader being an Add of a per-channel constant
-    /// (its bias) or an activation, and a spatial Pad whose only reader is a conv (zeros) or
-    /// a max pool (-inf).
+    /// Folds, until none is left, what a conv's kernel can do while it reads or writes:
+    /// - a spatial Pad whose only reader is a conv (zeros) or a max pool (-inf);
+    /// - the conv's only reader: an activation, or an Add of a per-channel constant (a bias)
+    ///   or of another tensor (a residual, which the GEMM adds in its epilogue);
+    /// - MobileNetV3's hard-swish (`x * (1/6) * relu6(x + 3)`: a Mul and an Add reading x,
+    ///   a Relu6, a Mul) and hard-sigmoid (`relu6(x + 3) * (1/6)`) written out after it.
     fn fuse_into_convs(&mut self) {
-        loop {
-            let mut readers: HashMap<Slot, Vec<usize>> = HashMap::new();
-            for (i, step) in self.steps.iter().enumerate() {
-                for s in &step.inputs {
-                    readers.entry(*s).or_default().push(i);
-                }
-            }
-            let only_reader = |slot: Slot| match readers.get(&slot).map(Vec::as_slice) {
-                Some(&[r]) if !self.keep.contains(&slot) => Some(r),
-                _ => None,
+        while let Some(f) = self.next_fusion() {
+            let node = self.steps[f.into].node.clone();
+            self.steps[f.into] = Step {
+                node,
+                op: f.op,
+                inputs: f.inputs,
+                outputs: f.outputs,
+                release: Vec::new(),
             };
-            let mut fused = None;
-            for (i, step) in self.steps.iter().enumerate() {
-                let [out] = step.outputs[..] else { continue };
+            let mut gone = f.remove;
+            gone.sort_unstable();
+            for i in gone.into_iter().rev() {
+                self.steps.remove(i);
+            }
+        }
+    }
+
+    fn next_fusion(&self) -> Option<Fusion> {
+        let mut readers: HashMap<Slot, Vec<usize>> = HashMap::new();
+        for (i, step) in self.steps.iter().enumerate() {
+            for s in &step.inputs {
+                readers.entry(*s).or_default().push(i);
+            }
+        }
+        let readers_of = |slot: Slot| -> &[usize] {
+            if self.keep.contains(&slot) {
+                return &[];
+            }
+            readers.get(&slot).map_or(&[], Vec::as_slice)
+        };
+        let only_reader = |slot: Slot| match readers_of(slot) {
+            &[r] => Some(r),
+            _ => None,
+        };
+        for (i, step) in self.steps.iter().enumerate() {
+            let [out] = step.outputs[..] else { continue };
+            if let Some((pads, value)) = step.op.spatial_pad() {
                 let Some(r) = only_reader(out) else { continue };
                 let reader = &self.steps[r];
-                if let Some((pads, value)) = step.op.spatial_pad() {
-                    if let Some(op) = reader.op.with_pad(pads, value) {
-                        if reader.inputs.len() == 1 {
-                            fused = Some(Fused::PadIntoReader {
-                                pad: i,
-                                conv: r,
-                                op,
-                            });
-                            break;
-                        }
-                    }
-                    continue;
-                }
-                let op = if let Some(act) = reader.op.activation() {
-                    step.op.with_activation(act)
-                } else if reader.op.is_add() {
-                    self.bias_of(reader, out)
-                        .and_then(|b| step.op.with_bias(&b))
-                } else {
-                    None
-                };
-                if let Some(op) = op {
-                    fused = Some(Fused::ReaderIntoConv {
-                        conv: i,
-                        reader: r,
+                if let (Some(op), 1) = (reader.op.with_pad(pads, value), reader.inputs.len()) {
+                    return Some(Fusion {
+                        into: r,
                         op,
+                        inputs: step.inputs.clone(),
+                        outputs: reader.outputs.clone(),
+                        remove: vec![i],
                     });
-                    break;
+                }
+                continue;
+            }
+            if let Some(f) = self.hard_activation(i, &readers_of) {
+                return Some(f);
+            }
+            let Some(r) = only_reader(out) else { continue };
+            let reader = &self.steps[r];
+            let into_conv = |op: Option<Op>| {
+                op.map(|op| Fusion {
+                    into: i,
+                    op,
+                    inputs: step.inputs.clone(),
+                    outputs: reader.outputs.clone(),
+                    remove: vec![r],
+                })
+            };
+            if let Some(act) = reader.op.activation() {
+                if let Some(f) = into_conv(step.op.with_activation(act)) {
+                    return Some(f);
+                }
+            } else if reader.op.is_add() {
+                if let Some(b) = self.bias_of(reader, out) {
+                    if let Some(f) = into_conv(step.op.with_bias(&b)) {
+                        return Some(f);
+                    }
+                } else if let Some(f) = self.residual(i, r) {
+                    return Some(f);
                 }
             }
-            match fused {
-                None => return,
-                Some(Fused::ReaderIntoConv { conv, reader, op }) => {
-                    let reader = self.steps.remove(reader);
-                    let conv = &mut self.steps[conv];
-                    conv.op = op;
-                    conv.outputs = reader.outputs;
-                }
-                Some(Fused::PadIntoReader { pad, conv, op }) => {
-                    let x = self.steps[pad].inputs[0];
-                    let conv = &mut self.steps[conv];
-                    conv.op = op;
-                    conv.inputs = vec![x];
-                    self.steps.remove(pad);
-                }
+        }
+        None
+    }
+
+    /// Conv `i`'s output read only by Add `r` with another tensor computed at run time: the
+    /// conv adds it in its epilogue, at the Add's place in the order (where both are ready).
+    fn residual(&self, i: usize, r: usize) -> Option<Fusion> {
+        let (conv, add) = (&self.steps[i], &self.steps[r]);
+        let [a, b] = add.inputs[..] else { return None };
+        let other = if a == conv.outputs[0] { b } else { a };
+        if other == conv.outputs[0] || self.known.contains_key(&other) || conv.inputs.len() != 1 {
+            return None;
+        }
+        Some(Fusion {
+            into: r,
+            op: conv.op.with_residual()?,
+            inputs: vec![conv.inputs[0], other],
+            outputs: add.outputs.clone(),
+            remove: vec![i],
+        })
+    }
+
+    /// Conv `i` followed by hard-swish or hard-sigmoid written out in element-wise ops.
+    fn hard_activation<'r>(
+        &self,
+        i: usize,
+        readers_of: &dyn Fn(Slot) -> &'r [usize],
+    ) -> Option<Fusion> {
+        let conv = &self.steps[i];
+        let x = conv.outputs[0];
+        let step = |j: usize| &self.steps[j];
+        let out = |j: usize| self.steps[j].outputs[0];
+        let scalar = |j: usize, slot: Slot| self.scalar_operand(step(j), slot);
+        let is_add_3 = |j: usize, slot| step(j).op.is_add() && scalar(j, slot) == Some(3.0);
+        // 1/6 as stored: float16 weights make it 0.16663.
+        let sixth = |j: usize, slot| {
+            let v = scalar(j, slot).filter(|v| (v * 6.0 - 1.0).abs() < 1e-3)?;
+            step(j).op.is_mul().then_some(v)
+        };
+        let is_relu6 = |j: usize| step(j).op.activation() == Some(Activation::Relu6);
+        let only = |slot: Slot| match readers_of(slot) {
+            &[r] => Some(r),
+            _ => None,
+        };
+        let fusion = |act, last: usize, remove: Vec<usize>| {
+            Some(Fusion {
+                into: i,
+                op: conv.op.with_activation(act)?,
+                inputs: conv.inputs.clone(),
+                outputs: self.steps[last].outputs.clone(),
+                remove,
+            })
+        };
+        match *readers_of(x) {
+            // x + 3 -> relu6 -> * 1/6
+            [add] if is_add_3(add, x) => {
+                let relu = only(out(add)).filter(|&j| is_relu6(j))?;
+                let mul = only(out(relu))?;
+                let scale = sixth(mul, out(relu))?;
+                fusion(Activation::HardSigmoid { scale }, mul, vec![add, relu, mul])
             }
+            // (x * 1/6) * relu6(x + 3), the two readers in either order
+            [p, q] => {
+                let (add, scale) = if is_add_3(p, x) { (p, q) } else { (q, p) };
+                if !is_add_3(add, x) {
+                    return None;
+                }
+                let v = sixth(scale, x)?;
+                let relu = only(out(add)).filter(|&j| is_relu6(j))?;
+                let mul = only(out(relu))?;
+                let m = step(mul);
+                let reads = |s: Slot| m.inputs.contains(&s);
+                if !m.op.is_mul() || !reads(out(scale)) || !reads(out(relu)) {
+                    return None;
+                }
+                if only(out(scale)) != Some(mul) {
+                    return None;
+                }
+                fusion(
+                    Activation::HardSwish { scale: v },
+                    mul,
+                    vec![add, scale, relu, mul],
+                )
+            }
+            _ => None,
+        }
+    }
+
+    /// The other operand of a binary step reading `slot`, when it is a one-value constant.
+    fn scalar_operand(&self, step: &Step, slot: Slot) -> Option<f32> {
+        let [a, b] = step.inputs[..] else { return None };
+        let other = if a == slot { b } else { a };
+        match self.known.get(&other) {
+            Some(Value::F(c)) if c.elem_count() == 1 => {
+                c.flatten_all().ok()?.to_vec1().ok()?.first().copied()
+            }
+            _ => None,
         }
     }
 
@@ -242,11 +358,14 @@ impl Rewrite<'_> {
     }
 }
 
-enum Fused {
-    /// `conv`'s only reader `reader` (a bias Add or an activation) becomes part of it.
-    ReaderIntoConv { conv: usize, reader: usize, op: Op },
-    /// A Pad read only by the window op `conv`, which pads while it reads instead.
-    PadIntoReader { pad: usize, conv: usize, op: Op },
+/// Steps merged into one: step `into` becomes `op` reading `inputs` and writing `outputs`,
+/// and the steps in `remove` are dropped.
+struct Fusion {
+    into: usize,
+    op: Op,
+    inputs: Vec<Slot>,
+    outputs: Vec<Slot>,
+    remove: Vec<usize>,
 }
 
 fn is_identity(perm: &[usize]) -> bool {

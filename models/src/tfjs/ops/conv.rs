@@ -10,7 +10,7 @@ use super::math::{leaky_relu, relu6};
 use super::node::NodeArgs;
 use super::window::{check_nhwc, dilations, padding, square, Padding};
 use crate::error::{ModelError, Result};
-use crate::kernels::conv::im2col_nhwc_slice;
+use crate::kernels::conv::{im2col_nhwc_slice, output_size};
 use crate::kernels::depthwise::depthwise_nhwc_slice;
 use crate::kernels::gemm::{gemm, Activation, PackedB};
 use crate::kernels::with_f32_slice;
@@ -38,11 +38,13 @@ pub(crate) enum ConvOp {
     },
     /// Conv2D as one product on NHWC rows ([`gemm`]): 1x1 stride-1 convs directly, others on
     /// im2col patches. `w` is the HWIO filter as [kh*kw*in, out], packed, with the bias and
-    /// activation of a fused op folded into the product's epilogue.
+    /// activation of a fused op folded into the product's epilogue. With `residual`, the op
+    /// reads a second input of the output's shape and the epilogue adds it before `act`.
     Gemm {
         w: Arc<PackedB>,
         im2col: Option<Im2col>,
         act: Activation,
+        residual: bool,
     },
     /// DepthwiseConv2dNative with multiplier 1, by the direct NHWC kernel; `w` is [kh, kw, c].
     /// A fused op's bias and activation run on each output row in the kernel.
@@ -112,6 +114,7 @@ fn compile_conv(a: &NodeArgs) -> Result<(ConvOp, Vec<Slot>)> {
             w: pack(&f)?,
             im2col,
             act: Activation::None,
+            residual: false,
         };
         return Ok((op, vec![args[0]]));
     }
@@ -239,6 +242,7 @@ impl ConvOp {
                 w,
                 im2col,
                 act: Activation::None,
+                residual,
             } if b.len() == w.n() => {
                 let mut w = PackedB::clone(w);
                 w.add_bias(b);
@@ -246,6 +250,7 @@ impl ConvOp {
                     w: Arc::new(w),
                     im2col: *im2col,
                     act: Activation::None,
+                    residual: *residual,
                 })
             }
             ConvOp::Depthwise {
@@ -289,6 +294,25 @@ impl ConvOp {
         }
     }
 
+    /// This conv adding a second input, of its output's shape, before its activation (a
+    /// residual connection): the GEMM's epilogue does it, so only GEMM convs take one.
+    pub(crate) fn with_residual(&self) -> Option<ConvOp> {
+        match self {
+            ConvOp::Gemm {
+                w,
+                im2col,
+                act: Activation::None,
+                residual: false,
+            } => Some(ConvOp::Gemm {
+                w: w.clone(),
+                im2col: *im2col,
+                act: Activation::None,
+                residual: true,
+            }),
+            _ => None,
+        }
+    }
+
     /// This conv reading its input zero-padded by `[top, bottom, left, right]` first (a Pad
     /// before a VALID conv): the kernels pad while they read, so the padded copy is never made.
     pub(crate) fn with_zero_pad(&self, pads: [usize; 4]) -> Option<ConvOp> {
@@ -323,6 +347,15 @@ impl ConvOp {
     }
 
     pub(crate) fn run(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        self.run_with(x, None)
+    }
+
+    /// Runs the conv on `x`; a conv folded with a residual Add also reads `residual`.
+    pub(crate) fn run_with(
+        &self,
+        x: &Tensor,
+        residual: Option<&Tensor>,
+    ) -> candle_core::Result<Tensor> {
         match self {
             ConvOp::Conv {
                 w,
@@ -345,7 +378,18 @@ impl ConvOp {
                     .conv2d(w, sym, *stride, *dilation, *groups)?;
                 y.permute((0, 2, 3, 1))
             }
-            ConvOp::Gemm { w, im2col, act } => run_gemm(x, w, im2col.as_ref(), *act),
+            ConvOp::Gemm {
+                w,
+                im2col,
+                act,
+                residual: true,
+            } => {
+                let r = residual.ok_or_else(|| {
+                    candle_core::Error::Msg("a conv with a residual Add needs two inputs".into())
+                })?;
+                run_gemm(x, w, im2col.as_ref(), *act, Some(r))
+            }
+            ConvOp::Gemm { w, im2col, act, .. } => run_gemm(x, w, im2col.as_ref(), *act, None),
             ConvOp::Depthwise {
                 w,
                 k,
@@ -394,15 +438,7 @@ impl ConvOp {
                 out_hw,
                 ..
             } => run_transposed(x, w, *stride, *padding, *out_hw),
-            ConvOp::Fused { conv, bias, act } => {
-                let y = conv.run(x)?.broadcast_add(bias)?;
-                match act {
-                    Activation::None => Ok(y),
-                    Activation::Relu => y.relu(),
-                    Activation::Relu6 => relu6(&y),
-                    Activation::LeakyRelu(a) => leaky_relu(&y, *a),
-                }
-            }
+            ConvOp::Fused { conv, bias, act } => activate(&conv.run(x)?.broadcast_add(bias)?, *act),
         }
     }
 }
@@ -412,16 +448,35 @@ fn run_gemm(
     w: &PackedB,
     im2col: Option<&Im2col>,
     act: Activation,
+    residual: Option<&Tensor>,
 ) -> candle_core::Result<Tensor> {
     let (n, h, wd, c) = x.dims4()?;
-    let (out, (oh, ow)) = with_f32_slice(x, |xs| -> candle_core::Result<_> {
-        let (patches, (oh, ow)) = match im2col {
-            None => (None, (h, wd)),
+    let (oh, ow) = match im2col {
+        None => (h, wd),
+        Some(i) => {
+            let pads = i.padding.resolve((h, wd), i.k, i.stride, i.dilation);
+            output_size("conv", (h, wd), i.k, i.stride, i.dilation, pads)?
+        }
+    };
+    let out_dims = (n, oh, ow, w.n());
+    // A residual that does not have the output's shape is a broadcast Add: done after.
+    let (fused, late) = match residual {
+        Some(r) if r.dims() == [n, oh, ow, w.n()] => (Some(r.contiguous()?), None),
+        Some(r) => (None, Some(r)),
+        None => (None, None),
+    };
+    let epilogue_act = if late.is_some() {
+        Activation::None
+    } else {
+        act
+    };
+    let out = with_f32_slice(x, |xs| -> candle_core::Result<_> {
+        let patches = match im2col {
+            None => None,
             Some(i) => {
                 let pads = i.padding.resolve((h, wd), i.k, i.stride, i.dilation);
-                let (p, (_, oh, ow)) =
-                    im2col_nhwc_slice(xs, (n, h, wd, c), i.k, i.stride, i.dilation, pads)?;
-                (Some(p), (oh, ow))
+                let (p, _) = im2col_nhwc_slice(xs, (n, h, wd, c), i.k, i.stride, i.dilation, pads)?;
+                Some(p)
             }
         };
         let a = patches.as_deref().unwrap_or(xs);
@@ -433,10 +488,29 @@ fn run_gemm(
             );
         }
         let mut out = vec![0f32; m * w.n()];
-        gemm(a, m, w, act, None, &mut out);
-        Ok((out, (oh, ow)))
+        match &fused {
+            Some(r) => with_f32_slice(r, |rs| gemm(a, m, w, epilogue_act, Some(rs), &mut out))?,
+            None => gemm(a, m, w, epilogue_act, None, &mut out),
+        }
+        Ok(out)
     })??;
-    Tensor::from_vec(out, (n, oh, ow, w.n()), x.device())
+    let y = Tensor::from_vec(out, out_dims, x.device())?;
+    match late {
+        Some(r) => activate(&y.broadcast_add(r)?, act),
+        None => Ok(y),
+    }
+}
+
+/// `act` through candle ops (the paths with no kernel epilogue).
+fn activate(y: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
+    match act {
+        Activation::None => Ok(y.clone()),
+        Activation::Relu => y.relu(),
+        Activation::Relu6 => relu6(y),
+        Activation::LeakyRelu(a) => leaky_relu(y, a),
+        Activation::HardSwish { scale } => (y * scale as f64)? * relu6(&(y + 3.0)?)?,
+        Activation::HardSigmoid { scale } => relu6(&(y + 3.0)?)? * scale as f64,
+    }
 }
 
 fn run_transposed(

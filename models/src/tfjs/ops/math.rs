@@ -6,6 +6,8 @@ use candle_core::{DType, Result, Tensor};
 use super::node::NodeArgs;
 use super::shape::axis;
 use crate::kernels::gemm::Activation;
+use crate::kernels::pool::mean_hw_nhwc;
+use crate::kernels::with_f32_slice;
 use crate::tfjs::value::{Slot, Value};
 
 #[derive(Debug, Clone)]
@@ -72,6 +74,19 @@ impl MathOp {
         })
     }
 
+    /// The function of a two-input element-wise op, and whether its operands commute.
+    fn binary(&self) -> Option<(fn(f32, f32) -> f32, bool)> {
+        Some(match self {
+            MathOp::Add => (|a, b| a + b, true),
+            MathOp::Sub => (|a, b| a - b, false),
+            MathOp::Mul => (|a, b| a * b, true),
+            MathOp::Div => (|a, b| a / b, false),
+            MathOp::Maximum => (f32::max, true),
+            MathOp::Minimum => (f32::min, true),
+            _ => return None,
+        })
+    }
+
     /// Whether the op works value by value (its inputs broadcast against each other), so it
     /// gives the same values on transposed inputs, transposed.
     pub(crate) fn is_elementwise(&self) -> bool {
@@ -84,6 +99,17 @@ impl MathOp {
     pub(crate) fn run(&self, args: &[&Value]) -> Result<Tensor> {
         let x = || args[0].tensor();
         let y = || args[1].tensor();
+        if let (Some((op, commutes)), [a, b]) = (self.binary(), args) {
+            let (a, b) = (a.tensor()?, b.tensor()?);
+            if let Some(t) = binary_rows(op, a, b)? {
+                return Ok(t);
+            }
+            if commutes {
+                if let Some(t) = binary_rows(op, b, a)? {
+                    return Ok(t);
+                }
+            }
+        }
         match self {
             MathOp::Add => x()?.broadcast_add(y()?),
             MathOp::Sub => x()?.broadcast_sub(y()?),
@@ -121,6 +147,57 @@ impl MathOp {
     }
 }
 
+/// `op(a, b)` in one pass over rows of the last dim, spread over rayon's threads, where `b`
+/// has `a`'s shape or is one row per image repeated over the rows between (a squeeze-and-excite
+/// scale, `[N, 1, 1, C]` against `[N, H, W, C]`; or `[C]` against anything ending in C).
+/// `None` for other shapes, which go through candle's broadcasting.
+fn binary_rows(op: fn(f32, f32) -> f32, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+    use rayon::prelude::*;
+    let (da, db) = (a.dims(), b.dims());
+    let (Some(&c), Some(&cb)) = (da.last(), db.last()) else {
+        return Ok(None);
+    };
+    if a.dtype() != DType::F32 || b.dtype() != DType::F32 || c == 0 || c != cb {
+        return Ok(None);
+    }
+    // How many of a's rows share one row of b.
+    let rows_a = a.elem_count() / c;
+    let per_b = if da == db {
+        1
+    } else if db.iter().rev().skip(1).all(|&d| d == 1) {
+        rows_a
+    } else if db.len() == da.len() && db[0] == da[0] && db[1..db.len() - 1].iter().all(|&d| d == 1)
+    {
+        rows_a / da[0].max(1)
+    } else {
+        return Ok(None);
+    };
+    let mut out = vec![0f32; a.elem_count()];
+    with_f32_slice(a, |xa| {
+        with_f32_slice(b, |xb| {
+            // Chunks of whole rows, ~64 KB each.
+            let rows_per = (16384 / c).max(1);
+            out.par_chunks_mut(rows_per * c)
+                .enumerate()
+                .for_each(|(i, o)| {
+                    let r0 = i * rows_per;
+                    for (j, (orow, arow)) in o
+                        .chunks_exact_mut(c)
+                        .zip(xa[r0 * c..].chunks_exact(c))
+                        .enumerate()
+                    {
+                        let br = (r0 + j) / per_b;
+                        let brow = &xb[br * c..(br + 1) * c];
+                        for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(brow) {
+                            *o = op(x, y);
+                        }
+                    }
+                });
+        })
+    })??;
+    Ok(Some(Tensor::from_vec(out, da, a.device())?))
+}
+
 pub(crate) fn relu6(x: &Tensor) -> Result<Tensor> {
     x.clamp(0f32, 6f32)
 }
@@ -136,9 +213,21 @@ pub(crate) fn softmax_last(x: &Tensor) -> Result<Tensor> {
 
 /// Mean over several axes, keeping them as size-1 dims when asked.
 pub(crate) fn mean_axes(x: &Tensor, axes: &[usize], keep_dims: bool) -> Result<Tensor> {
-    let mut y = x.clone();
     let mut sorted = axes.to_vec();
     sorted.sort_unstable();
+    if x.rank() == 4 && sorted == [1, 2] {
+        // Global average pooling of NHWC (squeeze-and-excite blocks): one pass, not two
+        // reductions through strided views.
+        let dims = x.dims4()?;
+        let m = with_f32_slice(x, |xs| mean_hw_nhwc(xs, dims))?;
+        let (n, _, _, c) = dims;
+        return if keep_dims {
+            Tensor::from_vec(m, (n, 1, 1, c), x.device())
+        } else {
+            Tensor::from_vec(m, (n, c), x.device())
+        };
+    }
+    let mut y = x.clone();
     for &a in sorted.iter().rev() {
         y = y.mean_keepdim(a)?;
     }
@@ -154,6 +243,52 @@ pub(crate) fn mean_axes(x: &Tensor, axes: &[usize], keep_dims: bool) -> Result<T
 mod tests {
     use super::*;
     use candle_core::Device;
+
+    /// The row kernel against candle's broadcasting: same shapes, a per-image row (either
+    /// operand order), a per-channel vector; and shapes it leaves to candle.
+    #[test]
+    fn row_broadcasts_match_candle() {
+        let dev = Device::Cpu;
+        let x = Tensor::randn(0f32, 1.0, (2, 3, 5, 7), &dev).unwrap();
+        let same = Tensor::randn(0f32, 1.0, (2, 3, 5, 7), &dev).unwrap();
+        let se = Tensor::randn(0f32, 1.0, (2, 1, 1, 7), &dev).unwrap();
+        let ch = Tensor::randn(0f32, 1.0, 7, &dev).unwrap();
+        let col = Tensor::randn(0f32, 1.0, (2, 3, 5, 1), &dev).unwrap();
+        let (fx, fs, fc, fco) = (
+            Value::F(x.clone()),
+            Value::F(same.clone()),
+            Value::F(se.clone()),
+            Value::F(ch.clone()),
+        );
+        let fcol = Value::F(col.clone());
+        let cases: [(MathOp, [&Value; 2], Tensor); 6] = [
+            (MathOp::Mul, [&fx, &fs], x.broadcast_mul(&same).unwrap()),
+            (MathOp::Mul, [&fx, &fc], x.broadcast_mul(&se).unwrap()),
+            (MathOp::Mul, [&fc, &fx], se.broadcast_mul(&x).unwrap()),
+            (MathOp::Sub, [&fc, &fx], se.broadcast_sub(&x).unwrap()),
+            (MathOp::Add, [&fx, &fco], x.broadcast_add(&ch).unwrap()),
+            (
+                MathOp::Maximum,
+                [&fx, &fcol],
+                x.broadcast_maximum(&col).unwrap(),
+            ),
+        ];
+        for (op, args, want) in cases {
+            let got = op.run(&args).unwrap();
+            assert_eq!(got.dims(), want.dims(), "{op:?}");
+            let diff: f32 = (got - &want)
+                .unwrap()
+                .abs()
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .max(0)
+                .unwrap()
+                .to_scalar()
+                .unwrap();
+            assert!(diff == 0.0, "{op:?}: {diff}");
+        }
+    }
 
     #[test]
     fn leaky_relu_and_relu6() {

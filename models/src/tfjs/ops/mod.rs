@@ -90,6 +90,19 @@ impl Op {
         matches!(self, Op::Math(math::MathOp::Add))
     }
 
+    /// Whether this is a multiplication of two tensors.
+    pub(crate) fn is_mul(&self) -> bool {
+        matches!(self, Op::Math(math::MathOp::Mul))
+    }
+
+    /// This conv adding a second input (same shape as its output) before its activation.
+    pub(crate) fn with_residual(&self) -> Option<Op> {
+        match self {
+            Op::Conv(c) => c.with_residual().map(Op::Conv),
+            _ => None,
+        }
+    }
+
     /// The activation this op is (Relu, Relu6, LeakyRelu).
     pub(crate) fn activation(&self) -> Option<Activation> {
         match self {
@@ -143,7 +156,10 @@ impl Op {
     pub(crate) fn run(&self, args: &[&Value]) -> candle_core::Result<Vec<Value>> {
         let one = |t: Tensor| Ok(vec![Value::F(t)]);
         match self {
-            Op::Conv(op) => one(op.run(args[0].tensor()?)?),
+            Op::Conv(op) => {
+                let residual = args.get(1).map(|r| r.tensor()).transpose()?;
+                one(op.run_with(args[0].tensor()?, residual)?)
+            }
             Op::Pool(op) => one(op.run(args[0].tensor()?)?),
             Op::Math(op) => one(op.run(args)?),
             Op::Shape(op) => op.run(args),
