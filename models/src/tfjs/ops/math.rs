@@ -10,6 +10,9 @@ use crate::kernels::pool::mean_hw_nhwc;
 use crate::kernels::with_f32_slice;
 use crate::tfjs::value::{Slot, Value};
 
+/// A two-input element-wise function on one pair of values.
+type BinaryFn = fn(f32, f32) -> f32;
+
 #[derive(Debug, Clone)]
 pub(crate) enum MathOp {
     Add,
@@ -75,7 +78,7 @@ impl MathOp {
     }
 
     /// The function of a two-input element-wise op, and whether its operands commute.
-    fn binary(&self) -> Option<(fn(f32, f32) -> f32, bool)> {
+    fn binary(&self) -> Option<(BinaryFn, bool)> {
         Some(match self {
             MathOp::Add => (|a, b| a + b, true),
             MathOp::Sub => (|a, b| a - b, false),
@@ -151,7 +154,7 @@ impl MathOp {
 /// has `a`'s shape or is one row per image repeated over the rows between (a squeeze-and-excite
 /// scale, `[N, 1, 1, C]` against `[N, H, W, C]`; or `[C]` against anything ending in C).
 /// `None` for other shapes, which go through candle's broadcasting.
-fn binary_rows(op: fn(f32, f32) -> f32, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
+fn binary_rows(op: BinaryFn, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     use rayon::prelude::*;
     let (da, db) = (a.dims(), b.dims());
     let (Some(&c), Some(&cb)) = (da.last(), db.last()) else {
