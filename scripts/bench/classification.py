@@ -45,7 +45,7 @@ def main():
                 dt = (time.perf_counter() - t0) * 1000
                 if i >= 3:
                     times.append(dt)
-        print(json.dumps({"model": c["model"], "runtime": f"torch {torch.__version__.split('+')[0]} cpu", "p50": pct(times, 0.5), "p90": pct(times, 0.9)}), flush=True)
+        print(json.dumps({"model": c["model"], "runtime": f"torch {torch.__version__.split('+')[0]} cpu", "min": pct(times, 0), "p50": pct(times, 0.5), "p90": pct(times, 0.9)}), flush=True)
 
 
 if __name__ == "__main__":

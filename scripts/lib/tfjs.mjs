@@ -94,5 +94,5 @@ export async function timeForward(model, input, runs, names) {
     tf.dispose(outs);
     if (i >= 3) times.push(dt);
   }
-  return { runtime: `tfjs ${tf.version.tfjs} wasm`, p50: pct(times, 0.5), p90: pct(times, 0.9) };
+  return { runtime: `tfjs ${tf.version.tfjs} wasm`, min: pct(times, 0), p50: pct(times, 0.5), p90: pct(times, 0.9) };
 }
