@@ -316,14 +316,6 @@ impl ConvOp {
     /// This conv reading its input zero-padded by `[top, bottom, left, right]` first (a Pad
     /// before a VALID conv): the kernels pad while they read, so the padded copy is never made.
     pub(crate) fn with_zero_pad(&self, pads: [usize; 4]) -> Option<ConvOp> {
-        let add = |p: Padding| match p {
-            Padding::Valid => Some(Padding::Explicit(pads)),
-            Padding::Explicit(q) => {
-                Some(Padding::Explicit(std::array::from_fn(|i| q[i] + pads[i])))
-            }
-            // SAME pads by the padded size; folding would change what it pads.
-            Padding::Same => None,
-        };
         let mut op = self.clone();
         match &mut op {
             ConvOp::Gemm { im2col, .. } => {
@@ -333,9 +325,9 @@ impl ConvOp {
                     dilation: 1,
                     padding: Padding::Valid,
                 });
-                window.padding = add(window.padding)?;
+                window.padding = window.padding.plus(pads)?;
             }
-            ConvOp::Depthwise { padding, .. } => *padding = add(*padding)?,
+            ConvOp::Depthwise { padding, .. } => *padding = padding.plus(pads)?,
             _ => return None,
         }
         Some(op)

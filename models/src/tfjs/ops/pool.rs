@@ -74,21 +74,12 @@ impl PoolOp {
                 k,
                 stride,
                 padding,
-            } if value <= f32::MIN => {
-                let padding = match padding {
-                    Padding::Valid => Padding::Explicit(pads),
-                    Padding::Explicit(q) => {
-                        Padding::Explicit(std::array::from_fn(|i| q[i] + pads[i]))
-                    }
-                    Padding::Same => return None,
-                };
-                Some(PoolOp::Pool {
-                    max: true,
-                    k: *k,
-                    stride: *stride,
-                    padding,
-                })
-            }
+            } if value <= f32::MIN => Some(PoolOp::Pool {
+                max: true,
+                k: *k,
+                stride: *stride,
+                padding: padding.plus(pads)?,
+            }),
             _ => None,
         }
     }

@@ -14,6 +14,18 @@ pub(crate) enum Padding {
 }
 
 impl Padding {
+    /// This padding after the input was padded by `pads` (top, bottom, left, right) first, as
+    /// one explicit padding; `None` for SAME, whose amounts depend on the size it pads.
+    pub fn plus(self, pads: [usize; 4]) -> Option<Padding> {
+        match self {
+            Padding::Valid => Some(Padding::Explicit(pads)),
+            Padding::Explicit(q) => {
+                Some(Padding::Explicit(std::array::from_fn(|i| q[i] + pads[i])))
+            }
+            Padding::Same => None,
+        }
+    }
+
     /// (top, bottom, left, right) for an input of `hw` under this padding mode.
     pub fn resolve(
         self,
