@@ -4,26 +4,12 @@
 //! a quarter of the transposes.
 
 mod common;
+mod twin_support;
 
 use candle_core::Device;
 use models::detect::centernet;
 use models::image::preprocess;
 use models::tfjs::{Graph, Rewrites};
-
-/// Largest |a - b| over two equally shaped tensors.
-fn max_abs_diff(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
 
 #[test]
 fn rewritten_graphs_compute_what_the_graphs_as_written_compute() {
@@ -40,7 +26,7 @@ fn rewritten_graphs_compute_what_the_graphs_as_written_compute() {
         for ((name, w), g) in plain.output_names().iter().zip(&want).zip(&got) {
             let scale = w.abs().unwrap().flatten_all().unwrap().max(0).unwrap();
             let scale = scale.to_scalar::<f32>().unwrap().max(1.0);
-            let diff = max_abs_diff(w, g);
+            let diff = twin_support::max_abs_diff(w, g);
             // Folding changes only the order of float additions (bias before or after).
             assert!(diff <= 1e-4 * scale, "{id} {name}: {diff} (scale {scale})");
         }

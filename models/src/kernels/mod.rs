@@ -10,7 +10,7 @@ pub mod pool;
 pub mod resize;
 pub(crate) mod sync_ptr;
 #[cfg(test)]
-mod test_reference;
+pub(crate) mod test_reference;
 
 use candle_core::{Result, Tensor};
 

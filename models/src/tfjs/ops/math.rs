@@ -167,7 +167,7 @@ fn binary_rows(op: BinaryFn, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     let rows_a = a.elem_count() / c;
     let per_b = if da == db {
         1
-    } else if db.iter().rev().skip(1).all(|&d| d == 1) {
+    } else if db.len() <= da.len() && db.iter().rev().skip(1).all(|&d| d == 1) {
         rows_a
     } else if db.len() == da.len() && db[0] == da[0] && db[1..db.len() - 1].iter().all(|&d| d == 1)
     {
@@ -245,6 +245,7 @@ pub(crate) fn mean_axes(x: &Tensor, axes: &[usize], keep_dims: bool) -> Result<T
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernels::test_reference::max_abs_diff;
     use candle_core::Device;
 
     /// The row kernel against candle's broadcasting: same shapes, a per-image row (either
@@ -264,7 +265,11 @@ mod tests {
             Value::F(ch.clone()),
         );
         let fcol = Value::F(col.clone());
-        let cases: [(MathOp, [&Value; 2], Tensor); 6] = [
+        // A second operand with more (leading 1) dims than the first: the result takes its
+        // shape, so this is candle's broadcast, not the row kernel.
+        let wide = Tensor::randn(0f32, 1.0, (1, 1, 7), &dev).unwrap();
+        let fwide = Value::F(wide.clone());
+        let cases: [(MathOp, [&Value; 2], Tensor); 7] = [
             (MathOp::Mul, [&fx, &fs], x.broadcast_mul(&same).unwrap()),
             (MathOp::Mul, [&fx, &fc], x.broadcast_mul(&se).unwrap()),
             (MathOp::Mul, [&fc, &fx], se.broadcast_mul(&x).unwrap()),
@@ -275,20 +280,16 @@ mod tests {
                 [&fx, &fcol],
                 x.broadcast_maximum(&col).unwrap(),
             ),
+            (
+                MathOp::Add,
+                [&fco, &fwide],
+                ch.broadcast_add(&wide).unwrap(),
+            ),
         ];
         for (op, args, want) in cases {
             let got = op.run(&args).unwrap();
             assert_eq!(got.dims(), want.dims(), "{op:?}");
-            let diff: f32 = (got - &want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let diff = max_abs_diff(&got, &want);
             assert!(diff == 0.0, "{op:?}: {diff}");
         }
     }
