@@ -62,7 +62,7 @@ pub fn depthwise_nhwc_slice(
     let [pad_t, _, pad_l, _] = pads;
     let mut out = vec![0f32; n * oh * ow * c];
     #[cfg(target_arch = "x86_64")]
-    if crate::summarize::qkernels::simd_level() == Some(crate::summarize::qkernels::Simd::Avx512) {
+    if let Some(level) = crate::summarize::qkernels::simd_level() {
         let window = x86::Window {
             h,
             wd,
@@ -79,9 +79,9 @@ pub fn depthwise_nhwc_slice(
             .map(|(row, orow)| {
                 let (b, oy) = (row / oh, row % oh);
                 let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-                // SAFETY: the CPU has AVX-512F; `image` is one h x wd x c image, `w` holds
-                // kh*kw*c values and the bias c (checked above), and `orow` is one output row.
-                unsafe { x86::row(&window, (kh, kw), image, w, bias, act, oy, orow) }
+                // SAFETY: `level` was detected on this CPU; `image` is one h x wd x c image, `w`
+                // holds kh*kw*c values and the bias c (checked above), `orow` one output row.
+                unsafe { x86::row(level, &window, (kh, kw), image, w, bias, act, oy, orow) }
             })
             .all(|done| done);
         if done {
@@ -133,15 +133,15 @@ pub fn depthwise_nhwc_slice(
     Ok((out, (n, oh, ow, c)))
 }
 
-/// The AVX-512 kernel: per output row, 16 channels at a time, the window's weights held in
-/// registers and four output pixels accumulated side by side, each written once with its
-/// bias and activation (the plain loop above adds each tap into the output row in memory).
+/// The SIMD kernel, written once over [`Lanes`] and compiled for AVX-512 and AVX2: per output
+/// row, one vector of channels at a time (16 or 8), the window's weights held in registers and
+/// four output pixels accumulated side by side, each written once with its bias and activation
+/// (the plain loop above adds each tap into the output row in memory).
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use std::arch::x86_64::*;
-
-    use crate::kernels::gemm::x86::activate;
     use crate::kernels::gemm::Activation;
+    use crate::kernels::simd::{activate, Avx2, Avx512, Lanes};
+    use crate::summarize::qkernels::Simd;
 
     /// The geometry shared by all rows of one call.
     pub struct Window {
@@ -155,14 +155,23 @@ mod x86 {
         pub ow: usize,
     }
 
+    /// Raw pointers to one call's data.
+    struct Data {
+        image: *const f32,
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+    }
+
     /// Computes output row `oy` into `orow` (zeroed, `ow * c` values); `false` when the window
     /// size has no kernel here (3x3 and 5x5 do), and then `orow` is untouched.
     ///
     /// # Safety
-    /// The CPU must have AVX-512F; `image` is `h * wd * c` values, `w` `kh * kw * c`, `bias`
-    /// (if any) `c`, and `orow` `ow * c`.
+    /// The CPU must have `level`'s instructions; `image` is `h * wd * c` values, `w`
+    /// `kh * kw * c`, `bias` (if any) `c`, and `orow` `ow * c`.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn row(
+        level: Simd,
         g: &Window,
         k: (usize, usize),
         image: &[f32],
@@ -172,32 +181,52 @@ mod x86 {
         oy: usize,
         orow: &mut [f32],
     ) -> bool {
-        let bias = bias.map(|b| b.as_ptr());
-        let (x, wp, o) = (image.as_ptr(), w.as_ptr(), orow.as_mut_ptr());
-        match k {
-            (3, 3) => row_k::<3, 3>(g, x, wp, bias, act, oy, o),
-            (5, 5) => row_k::<5, 5>(g, x, wp, bias, act, oy, o),
-            _ => return false,
+        if !matches!(k, (3, 3) | (5, 5)) {
+            return false;
+        }
+        let data = Data {
+            image: image.as_ptr(),
+            w: w.as_ptr(),
+            bias: bias.map(|b| b.as_ptr()),
+            act,
+        };
+        let o = orow.as_mut_ptr();
+        match level {
+            Simd::Avx512 => row_avx512(g, k, &data, oy, o),
+            Simd::Avx2 => row_avx2(g, k, &data, oy, o),
         }
         true
     }
 
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn row_k<const KH: usize, const KW: usize>(
+    unsafe fn row_avx512(g: &Window, k: (usize, usize), d: &Data, oy: usize, o: *mut f32) {
+        match k {
+            (3, 3) => row_k::<Avx512, 3, 3>(g, d, oy, o),
+            _ => row_k::<Avx512, 5, 5>(g, d, oy, o),
+        }
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_avx2(g: &Window, k: (usize, usize), d: &Data, oy: usize, o: *mut f32) {
+        match k {
+            (3, 3) => row_k::<Avx2, 3, 3>(g, d, oy, o),
+            _ => row_k::<Avx2, 5, 5>(g, d, oy, o),
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn row_k<S: Lanes, const KH: usize, const KW: usize>(
         g: &Window,
-        image: *const f32,
-        w: *const f32,
-        bias: Option<*const f32>,
-        act: Activation,
+        data: &Data,
         oy: usize,
         orow: *mut f32,
     ) {
         let (s, d, c) = (g.stride, g.dilation, g.c);
+        let (w, act) = (data.w, data.act);
         // The input rows each tap row reads (None: in the padding).
         let rows: [Option<*const f32>; KH] = std::array::from_fn(|ky| {
             let iy = (oy * s + ky * d).checked_sub(g.pad_t)?;
-            (iy < g.h).then(|| image.add(iy * g.wd * c))
+            (iy < g.h).then(|| data.image.add(iy * g.wd * c))
         });
         // Output pixels whose whole window lies inside the input row: [in0, in1).
         let in0 = g.pad_l.div_ceil(s).min(g.ow);
@@ -209,21 +238,15 @@ mod x86 {
         };
         let mut cb = 0;
         while cb < c {
-            let mask: __mmask16 = if c - cb >= 16 {
-                0xffff
-            } else {
-                ((1u32 << (c - cb)) - 1) as __mmask16
-            };
-            let wv: [[__m512; KW]; KH] = std::array::from_fn(|ky| {
-                std::array::from_fn(|kx| {
-                    _mm512_maskz_loadu_ps(mask, w.add((ky * KW + kx) * c + cb))
-                })
+            let mask = S::mask(c - cb);
+            let wv: [[S::V; KW]; KH] = std::array::from_fn(|ky| {
+                std::array::from_fn(|kx| S::load_masked(mask, w.add((ky * KW + kx) * c + cb)))
             });
-            let b = match bias {
-                Some(b) => _mm512_maskz_loadu_ps(mask, b.add(cb)),
-                None => _mm512_setzero_ps(),
+            let b = match data.bias {
+                Some(b) => S::load_masked(mask, b.add(cb)),
+                None => S::zero(),
             };
-            let taps = Taps {
+            let taps = Taps::<S, KH, KW> {
                 rows: &rows,
                 w: &wv,
                 bias: b,
@@ -242,38 +265,37 @@ mod x86 {
                     for (kx, wk) in wv[ky].iter().enumerate() {
                         for (j, a) in acc.iter_mut().enumerate() {
                             let ix = (ox + j) * s + kx * d - g.pad_l;
-                            let xv = _mm512_maskz_loadu_ps(mask, row.add(ix * c + cb));
-                            *a = _mm512_fmadd_ps(xv, *wk, *a);
+                            let xv = S::load_masked(mask, row.add(ix * c + cb));
+                            *a = S::fma(xv, *wk, *a);
                         }
                     }
                 }
                 for (j, a) in acc.iter().enumerate() {
-                    _mm512_mask_storeu_ps(orow.add((ox + j) * c + cb), mask, activate(*a, act));
+                    S::store_masked(orow.add((ox + j) * c + cb), mask, activate::<S>(*a, act));
                 }
                 ox += 4;
             }
             for ox in ox..g.ow {
                 edge(g, &taps, act, ox, orow);
             }
-            cb += 16;
+            cb += S::N;
         }
     }
 
-    /// One 16-channel block's window: the input rows it reads, its weights and bias.
-    struct Taps<'a, const KH: usize, const KW: usize> {
+    /// One channel block's window: the input rows it reads, its weights and bias.
+    struct Taps<'a, S: Lanes, const KH: usize, const KW: usize> {
         rows: &'a [Option<*const f32>; KH],
-        w: &'a [[__m512; KW]; KH],
-        bias: __m512,
-        mask: __mmask16,
+        w: &'a [[S::V; KW]; KH],
+        bias: S::V,
+        mask: S::Mask,
         cb: usize,
     }
 
     /// One output pixel with bounds checks on every tap (the borders).
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    unsafe fn edge<const KH: usize, const KW: usize>(
+    #[inline(always)]
+    unsafe fn edge<S: Lanes, const KH: usize, const KW: usize>(
         g: &Window,
-        t: &Taps<KH, KW>,
+        t: &Taps<S, KH, KW>,
         act: Activation,
         ox: usize,
         orow: *mut f32,
@@ -287,12 +309,12 @@ mod x86 {
                     continue;
                 };
                 if ix < g.wd {
-                    let xv = _mm512_maskz_loadu_ps(t.mask, row.add(ix * c + t.cb));
-                    acc = _mm512_fmadd_ps(xv, *wk, acc);
+                    let xv = S::load_masked(t.mask, row.add(ix * c + t.cb));
+                    acc = S::fma(xv, *wk, acc);
                 }
             }
         }
-        _mm512_mask_storeu_ps(orow.add(ox * c + t.cb), t.mask, activate(acc, act));
+        S::store_masked(orow.add(ox * c + t.cb), t.mask, activate::<S>(acc, act));
     }
 }
 

@@ -2,14 +2,15 @@
 //!
 //! Why our own: the vision models are 1x1 convolutions (and im2col'd dense ones) followed by a
 //! bias and ReLU6. Through candle that is a matmul (the `gemm` crate, whose AVX-512 kernels are
-//! nightly-only, so AVX2 on our CPUs), then a broadcast add and a clamp: two more passes over
-//! the activations, each allocating. Here B (the weights) is packed once at load into panels of
-//! 32 columns, a register-tiled kernel (picked at run time) runs each tile over the whole depth,
-//! and the epilogue adds the bias, the residual and the activation. With AVX-512 a tile is 12
-//! rows x 32 columns (16 x 16 for a last panel of 16 or fewer columns, so 16-channel convs do
-//! not compute 16 zero columns) and its epilogue runs in registers, storing straight into C
-//! with masked stores for ragged panels; with AVX2 a tile is 3 x 32, staged in a buffer. Tiles
-//! are spread over rayon's threads.
+//! nightly-only), then a broadcast add and a clamp: two more passes over the activations, each
+//! allocating. Here B (the weights) is packed once at load into panels of 32 columns; a
+//! register-tiled kernel, written once over [`super::simd::Lanes`] and picked at run time, runs
+//! each tile over the whole depth and stores `act(sum + bias [+ residual])` straight from its
+//! registers (masked stores for a ragged last panel). Tiles: AVX-512 12 rows x 32 columns,
+//! AVX2 6 x 16 (the classic Haswell shape: 12 accumulators, two panel loads and a broadcast in
+//! 16 registers); a last panel's final 16 (AVX-512) or 8 (AVX2) or fewer columns take a
+//! one-vector tile of 16 or 12 rows, so 16-channel convs do not compute zero columns. Tasks
+//! of (48 rows x one panel) are spread over rayon's threads.
 
 use rayon::prelude::*;
 
@@ -134,14 +135,8 @@ fn level() -> Level {
     }
 }
 
-/// Rows per register tile for `level`.
-fn mr(level: Level) -> usize {
-    match level {
-        Level::Avx512 => 6,
-        Level::Avx2 => 3,
-        Level::Scalar => 4,
-    }
-}
+/// Rows of a GEMM task: a few register tiles, so two threads get enough tasks to balance.
+const ROWS_PER_TASK: usize = 48;
 
 /// `c = act(a · b + bias + residual)`: `a` is `m x k`, `c` and `residual` are `m x n`, all
 /// row-major.
@@ -154,6 +149,24 @@ pub fn gemm(
     c: &mut [f32],
 ) {
     gemm_with(level(), a, m, b, act, residual, c)
+}
+
+/// One task's share of the product: rows `rows` of `a` times panel `panel` of `b`, written to
+/// those rows of the panel's columns of `c`.
+struct Block<'a> {
+    a: &'a [f32],
+    b: &'a PackedB,
+    rows: std::ops::Range<usize>,
+    panel: usize,
+    act: Activation,
+    residual: Option<&'a [f32]>,
+}
+
+impl Block<'_> {
+    /// The panel's columns that exist in `c` (the last panel may be ragged).
+    fn cols(&self) -> usize {
+        (self.b.n - self.panel * NR).min(NR)
+    }
 }
 
 /// [`gemm`] with the kernels of `lvl` (tests run every level the CPU has).
@@ -172,336 +185,206 @@ fn gemm_with(
     if let Some(r) = residual {
         assert_eq!(r.len(), m * n, "residual");
     }
-    #[cfg(target_arch = "x86_64")]
-    if lvl == Level::Avx512 {
-        return x86::gemm_avx512(a, m, b, act, residual, c);
-    }
-    let mr = mr(lvl);
-    // Row chunks of a few tiles: enough tasks to balance two threads, few enough to be cheap.
-    let mc = mr * 8;
-    let (chunks, panels) = (m.div_ceil(mc), n.div_ceil(NR));
+    let (chunks, panels) = (m.div_ceil(ROWS_PER_TASK), n.div_ceil(NR));
     let out = SyncPtr::new(c);
     (0..chunks * panels).into_par_iter().for_each(|task| {
-        let (ci, p) = (task / panels, task % panels);
-        let cols = (n - p * NR).min(NR);
-        let panel = b.panel(p);
-        let mut tile = [[0f32; NR]; 6];
-        let mut r0 = ci * mc;
-        let end = ((ci + 1) * mc).min(m);
-        while r0 < end {
-            let rows = (end - r0).min(mr);
-            let a0 = &a[r0 * k..(r0 + rows) * k];
-            kernel(lvl, rows, a0, k, panel, &mut tile);
-            for (i, t) in tile[..rows].iter().enumerate() {
-                let row = r0 + i;
-                let base = row * n + p * NR;
-                // SAFETY: this task alone writes rows r0..end of panel p's columns.
-                let dst = unsafe { out.slice(base, cols) };
-                let bias = &b.bias[p * NR..p * NR + cols];
-                match residual {
-                    Some(res) => {
-                        let res = &res[base..base + cols];
-                        for j in 0..cols {
-                            dst[j] = act.apply(t[j] + bias[j] + res[j]);
-                        }
-                    }
-                    None => {
-                        for j in 0..cols {
-                            dst[j] = act.apply(t[j] + bias[j]);
-                        }
-                    }
-                }
+        let (ci, panel) = (task / panels, task % panels);
+        let rows = ci * ROWS_PER_TASK..((ci + 1) * ROWS_PER_TASK).min(m);
+        let block = Block {
+            a,
+            b,
+            rows,
+            panel,
+            act,
+            residual,
+        };
+        // SAFETY: tasks cover disjoint (row range x panel) parts of `c`, and a block writes
+        // only its own; the SIMD levels were detected on this CPU.
+        unsafe {
+            match lvl {
+                #[cfg(target_arch = "x86_64")]
+                Level::Avx512 => x86::block_avx512(&block, out.ptr()),
+                #[cfg(target_arch = "x86_64")]
+                Level::Avx2 => x86::block_avx2(&block, out.ptr()),
+                _ => block_scalar(&block, out),
             }
-            r0 += rows;
         }
     });
 }
 
-/// One register tile: `rows` (≤ mr) rows of `a` (stride `k`) times a packed panel.
-fn kernel(lvl: Level, rows: usize, a: &[f32], k: usize, panel: &[f32], tile: &mut [[f32; NR]; 6]) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: the level was detected on this CPU; the kernels read `rows * k` values of `a`
-        // and `k * NR` of `panel`, whose lengths are those.
-        unsafe {
-            match (lvl, rows) {
-                (Level::Avx2, 3) => return x86::tile_avx2::<3>(a, k, panel, tile),
-                (Level::Avx2, 2) => return x86::tile_avx2::<2>(a, k, panel, tile),
-                (Level::Avx2, 1) => return x86::tile_avx2::<1>(a, k, panel, tile),
-                _ => {}
+/// The portable block: one output value at a time (CPUs without AVX2, and the reference the
+/// SIMD levels are tested against).
+///
+/// # Safety
+/// No other task writes this block's part of `c`.
+unsafe fn block_scalar(blk: &Block, out: SyncPtr) {
+    let (k, n) = (blk.b.k, blk.b.n);
+    let (cols, col0) = (blk.cols(), blk.panel * NR);
+    let panel = blk.b.panel(blk.panel);
+    let mut sums = [0f32; NR];
+    for row in blk.rows.clone() {
+        sums.fill(0.0);
+        for (p, &av) in blk.a[row * k..(row + 1) * k].iter().enumerate() {
+            for (s, bv) in sums.iter_mut().zip(&panel[p * NR..(p + 1) * NR]) {
+                *s += av * bv;
             }
         }
-    }
-    let _ = lvl;
-    for (r, t) in tile[..rows].iter_mut().enumerate() {
-        t.fill(0.0);
-        for p in 0..k {
-            let av = a[r * k + p];
-            for (o, bv) in t.iter_mut().zip(&panel[p * NR..(p + 1) * NR]) {
-                *o += av * bv;
+        let base = row * n + col0;
+        // SAFETY: the caller's contract; in bounds of c's m x n.
+        let dst = unsafe { out.slice(base, cols) };
+        let bias = &blk.b.bias[col0..col0 + cols];
+        for j in 0..cols {
+            let mut v = sums[j] + bias[j];
+            if let Some(res) = blk.residual {
+                v += res[base + j];
             }
+            dst[j] = blk.act.apply(v);
         }
     }
 }
 
-// The AVX-512 and AVX2 tiles are the same loop written twice on purpose: each must be its own
-// `#[target_feature]` function over its own vector type for the intrinsics to compile to
-// those instructions, and which one runs is picked at run time.
+/// The SIMD blocks, written once over [`Lanes`] and compiled for AVX-512 and for AVX2.
 #[cfg(target_arch = "x86_64")]
-pub(super) mod x86 {
-    use super::{Activation, PackedB, NR};
-    use std::arch::x86_64::*;
+mod x86 {
+    use super::{Activation, Block, NR};
+    use crate::kernels::simd::{activate, Avx2, Avx512, Lanes};
 
-    /// Rows per AVX-512 tile: 32 columns (two registers) x 12 rows is 24 accumulators of the
-    /// 32 registers, so each column pair loaded from the panel feeds 24 FMAs.
-    const MR_WIDE: usize = 12;
-    /// Rows per tile of a last panel with 16 or fewer columns (one register wide): 16
-    /// accumulators, so a 16-channel conv does not compute 16 zero columns.
-    const MR_NARROW: usize = 16;
+    /// Register-tile heights per level: a wide tile is two vectors (`2 * N` columns) by
+    /// `WIDE` rows, a narrow one (the last `N` or fewer columns of a panel, so a 16-channel
+    /// conv does not compute zero columns) one vector by `NARROW` rows. Both fill most of the
+    /// register file with accumulators: AVX-512 24 and 16 of its 32, AVX2 12 and 12 of 16.
+    trait Tiles: Lanes {
+        const WIDE: usize;
+        const NARROW: usize;
+    }
+    impl Tiles for Avx512 {
+        const WIDE: usize = 12;
+        const NARROW: usize = 16;
+    }
+    impl Tiles for Avx2 {
+        const WIDE: usize = 6;
+        const NARROW: usize = 12;
+    }
 
-    /// The AVX-512 product: tiles write `act(acc + bias [+ residual])` straight to `c` from
-    /// registers (masked stores for a ragged last panel), so nothing is staged or re-read.
-    pub fn gemm_avx512(
-        a: &[f32],
-        m: usize,
-        b: &PackedB,
-        act: Activation,
-        residual: Option<&[f32]>,
-        c: &mut [f32],
-    ) {
-        use rayon::prelude::*;
-        let (k, n) = (b.k, b.n);
-        let panels = n.div_ceil(NR);
-        // Rows per task: a few tiles, enough tasks to balance two threads.
-        let mc = MR_WIDE * 4;
-        let chunks = m.div_ceil(mc);
-        let out = super::SyncPtr::new(c);
-        (0..chunks * panels).into_par_iter().for_each(|task| {
-            let (ci, p) = (task / panels, task % panels);
-            let cols = (n - p * NR).min(NR);
-            let (r_start, r_end) = (ci * mc, ((ci + 1) * mc).min(m));
-            let epi = Epilogue {
-                bias: b.bias[p * NR..].as_ptr(),
-                cols,
-                act,
-            };
-            let mr = if cols <= 16 { MR_NARROW } else { MR_WIDE };
-            let mut r0 = r_start;
-            while r0 < r_end {
-                let rows = (r_end - r0).min(mr);
-                let base = r0 * n + p * NR;
-                // SAFETY: the CPU has AVX-512F (the caller's level); the tile reads rows
-                // r0..r0+rows of `a` (k values each) and the panel (k x NR), and writes only
-                // this task's rows of panel p's `cols` columns of `c` (row stride n); the
-                // residual has c's shape.
-                unsafe {
-                    let a0 = a.as_ptr().add(r0 * k);
-                    let c0 = out.ptr().add(base);
-                    let r0p = residual.map(|r| r.as_ptr().add(base));
-                    let panel = b.panel(p).as_ptr();
-                    if cols <= 16 {
-                        narrow(rows, a0, k, panel, c0, n, r0p, &epi);
-                    } else {
-                        wide(rows, a0, k, panel, c0, n, r0p, &epi);
-                    }
+    /// # Safety
+    /// The CPU has AVX-512F; `c` is the product's `m x n` output and no other task writes
+    /// this block's part.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn block_avx512(blk: &Block, c: *mut f32) {
+        block::<Avx512>(blk, c)
+    }
+
+    /// # Safety
+    /// As [`block_avx512`], for AVX2 and FMA.
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn block_avx2(blk: &Block, c: *mut f32) {
+        block::<Avx2>(blk, c)
+    }
+
+    /// Where one tile reads and writes, all at its first row and column.
+    struct Tile {
+        a: *const f32,
+        k: usize,
+        panel: *const f32,
+        bias: *const f32,
+        /// Columns this tile stores (≤ its width).
+        cols: usize,
+        c: *mut f32,
+        ldc: usize,
+        res: Option<*const f32>,
+    }
+
+    /// Calls `f::<S, rows, W>` for a run-time `rows` of 1 to 16.
+    macro_rules! by_rows {
+        ($rows:expr, $f:ident::<$s:ident, _, $w:literal>($($arg:expr),*)) => {
+            match $rows {
+                16 => $f::<$s, 16, $w>($($arg),*),
+                15 => $f::<$s, 15, $w>($($arg),*),
+                14 => $f::<$s, 14, $w>($($arg),*),
+                13 => $f::<$s, 13, $w>($($arg),*),
+                12 => $f::<$s, 12, $w>($($arg),*),
+                11 => $f::<$s, 11, $w>($($arg),*),
+                10 => $f::<$s, 10, $w>($($arg),*),
+                9 => $f::<$s, 9, $w>($($arg),*),
+                8 => $f::<$s, 8, $w>($($arg),*),
+                7 => $f::<$s, 7, $w>($($arg),*),
+                6 => $f::<$s, 6, $w>($($arg),*),
+                5 => $f::<$s, 5, $w>($($arg),*),
+                4 => $f::<$s, 4, $w>($($arg),*),
+                3 => $f::<$s, 3, $w>($($arg),*),
+                2 => $f::<$s, 2, $w>($($arg),*),
+                _ => $f::<$s, 1, $w>($($arg),*),
+            }
+        };
+    }
+
+    /// The block in column groups of two vectors (one group with AVX-512's 32-column
+    /// panels, two with AVX2), each group in tiles of rows; every tile stores its epilogue
+    /// straight from registers, masking a ragged last group.
+    #[inline(always)]
+    unsafe fn block<S: Tiles>(blk: &Block, c: *mut f32) {
+        let (k, n) = (blk.b.k, blk.b.n);
+        let (cols, col0) = (blk.cols(), blk.panel * NR);
+        let panel = blk.b.panel(blk.panel).as_ptr();
+        let group = 2 * S::N;
+        let mut g = 0;
+        while g < cols {
+            let gcols = (cols - g).min(group);
+            let wide = gcols > S::N;
+            let mr = if wide { S::WIDE } else { S::NARROW };
+            let mut r0 = blk.rows.start;
+            while r0 < blk.rows.end {
+                let rows = (blk.rows.end - r0).min(mr);
+                let at = r0 * n + col0 + g;
+                let t = Tile {
+                    a: blk.a.as_ptr().add(r0 * k),
+                    k,
+                    panel: panel.add(g),
+                    bias: blk.b.bias.as_ptr().add(col0 + g),
+                    cols: gcols,
+                    c: c.add(at),
+                    ldc: n,
+                    res: blk.residual.map(|r| r.as_ptr().add(at)),
+                };
+                if wide {
+                    by_rows!(rows, tile::<S, _, 2>(&t, blk.act));
+                } else {
+                    by_rows!(rows, tile::<S, _, 1>(&t, blk.act));
                 }
                 r0 += rows;
             }
-        });
-    }
-
-    /// What a tile does to its sums before storing them.
-    struct Epilogue {
-        /// The bias of the panel's first column (`cols` of them are read).
-        bias: *const f32,
-        cols: usize,
-        act: Activation,
-    }
-
-    macro_rules! dispatch_rows {
-        ($f:ident, $rows:expr, $($arg:expr),*) => {
-            match $rows {
-                16 => $f::<16>($($arg),*),
-                15 => $f::<15>($($arg),*),
-                14 => $f::<14>($($arg),*),
-                13 => $f::<13>($($arg),*),
-                12 => $f::<12>($($arg),*),
-                11 => $f::<11>($($arg),*),
-                10 => $f::<10>($($arg),*),
-                9 => $f::<9>($($arg),*),
-                8 => $f::<8>($($arg),*),
-                7 => $f::<7>($($arg),*),
-                6 => $f::<6>($($arg),*),
-                5 => $f::<5>($($arg),*),
-                4 => $f::<4>($($arg),*),
-                3 => $f::<3>($($arg),*),
-                2 => $f::<2>($($arg),*),
-                _ => $f::<1>($($arg),*),
-            }
-        };
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn wide(
-        rows: usize,
-        a: *const f32,
-        k: usize,
-        panel: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        res: Option<*const f32>,
-        epi: &Epilogue,
-    ) {
-        dispatch_rows!(tile_wide, rows, a, k, panel, c, ldc, res, epi)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn narrow(
-        rows: usize,
-        a: *const f32,
-        k: usize,
-        panel: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        res: Option<*const f32>,
-        epi: &Epilogue,
-    ) {
-        dispatch_rows!(tile_narrow, rows, a, k, panel, c, ldc, res, epi)
-    }
-
-    /// `R` rows x 32 columns.
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_wide<const R: usize>(
-        a: *const f32,
-        k: usize,
-        panel: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        res: Option<*const f32>,
-        epi: &Epilogue,
-    ) {
-        let mut lo = [_mm512_setzero_ps(); R];
-        let mut hi = [_mm512_setzero_ps(); R];
-        for p in 0..k {
-            let b0 = _mm512_loadu_ps(panel.add(p * NR));
-            let b1 = _mm512_loadu_ps(panel.add(p * NR + 16));
-            for r in 0..R {
-                let av = _mm512_set1_ps(*a.add(r * k + p));
-                lo[r] = _mm512_fmadd_ps(av, b0, lo[r]);
-                hi[r] = _mm512_fmadd_ps(av, b1, hi[r]);
-            }
-        }
-        let (m0, m1) = masks(epi.cols);
-        let bias0 = _mm512_maskz_loadu_ps(m0, epi.bias);
-        let bias1 = _mm512_maskz_loadu_ps(m1, epi.bias.add(16));
-        for r in 0..R {
-            let (mut v0, mut v1) = (_mm512_add_ps(lo[r], bias0), _mm512_add_ps(hi[r], bias1));
-            if let Some(res) = res {
-                v0 = _mm512_add_ps(v0, _mm512_maskz_loadu_ps(m0, res.add(r * ldc)));
-                v1 = _mm512_add_ps(v1, _mm512_maskz_loadu_ps(m1, res.add(r * ldc + 16)));
-            }
-            _mm512_mask_storeu_ps(c.add(r * ldc), m0, activate(v0, epi.act));
-            _mm512_mask_storeu_ps(c.add(r * ldc + 16), m1, activate(v1, epi.act));
+            g += group;
         }
     }
 
-    /// `R` rows x 16 columns (a last panel of 16 or fewer columns; the panel's other 16 lanes
-    /// are its zero padding and are not read).
-    #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
-    unsafe fn tile_narrow<const R: usize>(
-        a: *const f32,
-        k: usize,
-        panel: *const f32,
-        c: *mut f32,
-        ldc: usize,
-        res: Option<*const f32>,
-        epi: &Epilogue,
-    ) {
-        let mut acc = [_mm512_setzero_ps(); R];
-        for p in 0..k {
-            let b0 = _mm512_loadu_ps(panel.add(p * NR));
+    /// `R` rows x `W` vectors over the whole depth: each panel row loaded once feeds `R * W`
+    /// FMAs; then `act(sum + bias [+ residual])` is stored.
+    #[inline(always)]
+    unsafe fn tile<S: Lanes, const R: usize, const W: usize>(t: &Tile, act: Activation) {
+        let mut acc = [[S::zero(); W]; R];
+        for p in 0..t.k {
+            let b: [S::V; W] = std::array::from_fn(|j| S::load(t.panel.add(p * NR + j * S::N)));
             for (r, acc) in acc.iter_mut().enumerate() {
-                *acc = _mm512_fmadd_ps(_mm512_set1_ps(*a.add(r * k + p)), b0, *acc);
+                let av = S::splat(*t.a.add(r * t.k + p));
+                for (acc, b) in acc.iter_mut().zip(&b) {
+                    *acc = S::fma(av, *b, *acc);
+                }
             }
         }
-        let (m0, _) = masks(epi.cols);
-        let bias = _mm512_maskz_loadu_ps(m0, epi.bias);
+        let masks: [S::Mask; W] = std::array::from_fn(|j| S::mask(t.cols.saturating_sub(j * S::N)));
+        let bias: [S::V; W] =
+            std::array::from_fn(|j| S::load_masked(masks[j], t.bias.add(j * S::N)));
         for (r, acc) in acc.iter().enumerate() {
-            let mut v = _mm512_add_ps(*acc, bias);
-            if let Some(res) = res {
-                v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m0, res.add(r * ldc)));
-            }
-            _mm512_mask_storeu_ps(c.add(r * ldc), m0, activate(v, epi.act));
-        }
-    }
-
-    /// Lane masks of the first and second 16 of `cols` (≤ 32) columns.
-    fn masks(cols: usize) -> (__mmask16, __mmask16) {
-        let m = |n: usize| -> __mmask16 {
-            if n >= 16 {
-                0xffff
-            } else {
-                ((1u32 << n) - 1) as __mmask16
-            }
-        };
-        (m(cols), m(cols.saturating_sub(16)))
-    }
-
-    /// `act` on 16 lanes (the depthwise kernel's epilogue too).
-    #[target_feature(enable = "avx512f")]
-    pub(in crate::kernels) unsafe fn activate(v: __m512, act: Activation) -> __m512 {
-        let zero = _mm512_setzero_ps();
-        match act {
-            Activation::None => v,
-            Activation::Relu => _mm512_max_ps(v, zero),
-            Activation::Relu6 => _mm512_min_ps(_mm512_max_ps(v, zero), _mm512_set1_ps(6.0)),
-            Activation::LeakyRelu(alpha) => {
-                let neg = _mm512_cmp_ps_mask::<_CMP_LT_OQ>(v, zero);
-                _mm512_mask_mul_ps(v, neg, v, _mm512_set1_ps(alpha))
-            }
-            Activation::HardSwish { scale } | Activation::HardSigmoid { scale } => {
-                let r6 = _mm512_min_ps(
-                    _mm512_max_ps(_mm512_add_ps(v, _mm512_set1_ps(3.0)), zero),
-                    _mm512_set1_ps(6.0),
+            for j in 0..W {
+                let mut v = S::add(acc[j], bias[j]);
+                if let Some(res) = t.res {
+                    v = S::add(v, S::load_masked(masks[j], res.add(r * t.ldc + j * S::N)));
+                }
+                S::store_masked(
+                    t.c.add(r * t.ldc + j * S::N),
+                    masks[j],
+                    activate::<S>(v, act),
                 );
-                let scale = _mm512_set1_ps(scale);
-                if matches!(act, Activation::HardSwish { .. }) {
-                    _mm512_mul_ps(_mm512_mul_ps(v, scale), r6)
-                } else {
-                    _mm512_mul_ps(r6, scale)
-                }
-            }
-        }
-    }
-
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn tile_avx2<const R: usize>(
-        a: &[f32],
-        k: usize,
-        panel: &[f32],
-        tile: &mut [[f32; NR]; 6],
-    ) {
-        let (ap, bp) = (a.as_ptr(), panel.as_ptr());
-        let mut acc = [[_mm256_setzero_ps(); 4]; R];
-        for p in 0..k {
-            let b = [
-                _mm256_loadu_ps(bp.add(p * NR)),
-                _mm256_loadu_ps(bp.add(p * NR + 8)),
-                _mm256_loadu_ps(bp.add(p * NR + 16)),
-                _mm256_loadu_ps(bp.add(p * NR + 24)),
-            ];
-            for (r, row) in acc.iter_mut().enumerate() {
-                let av = _mm256_set1_ps(*ap.add(r * k + p));
-                for (a, bj) in row.iter_mut().zip(&b) {
-                    *a = _mm256_fmadd_ps(av, *bj, *a);
-                }
-            }
-        }
-        for (t, row) in tile.iter_mut().zip(&acc) {
-            for (j, a) in row.iter().enumerate() {
-                _mm256_storeu_ps(t.as_mut_ptr().add(8 * j), *a);
             }
         }
     }

@@ -8,6 +8,8 @@ pub mod depthwise;
 pub mod gemm;
 pub mod pool;
 pub mod resize;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod simd;
 pub(crate) mod sync_ptr;
 #[cfg(test)]
 pub(crate) mod test_reference;
