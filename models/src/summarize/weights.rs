@@ -16,9 +16,10 @@ pub enum WeightFormat {
 /// What the quantized matrices multiply: the f32 activations, or the activations quantized.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Activations {
-    /// Quantized to 8 bits per 32-value block where the CPU has AVX-512 VNNI (integer dot
-    /// products, [`super::qkernels::int8`], as llama.cpp does: ~1.6x the decode speed; SmolLM2's
-    /// logits 0.23-0.26 from the f32 reference, llama.cpp's 0.37-0.40); elsewhere f32.
+    /// Quantized to 8 bits per 32-value block where the CPU has AVX2 or AVX-512 VNNI (integer
+    /// dot products, [`super::qkernels::int8`], as llama.cpp does: ~1.6x the decode speed with
+    /// VNNI; SmolLM2's logits 0.23-0.26 from the f32 reference, llama.cpp's 0.37-0.40);
+    /// elsewhere f32.
     #[default]
     Int8,
     /// Always f32: the dequantized model's results up to summation order, for parity checks

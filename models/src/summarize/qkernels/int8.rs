@@ -1,13 +1,13 @@
-//! Integer dot products for Q4_1 / Q8_0 weights on CPUs with AVX-512 VNNI, as llama.cpp does:
-//! the activations are quantized to 8 bits per 32-value block (`x ≈ dx * qx`) once per matmul,
-//! and each weight block meets them in `vpdpbusd` (64 byte products per instruction) instead of
-//! being widened to f32 first. The weights are repacked at load into groups of 16 rows, so one
+//! Integer dot products for Q4_1 / Q8_0 weights on CPUs with AVX-512 VNNI or AVX2, as llama.cpp
+//! does: the activations are quantized to 8 bits per 32-value block (`x ≈ dx * qx`) once per
+//! matmul, and each weight block meets them in `vpdpbusd` (64 byte products per instruction;
+//! on AVX2, `vpmaddubsw` + `vpmaddwd` on 32) instead of being widened to f32 first. The weights are repacked at load into groups of 16 rows, so one
 //! 512-bit register holds 4 weights of each of 16 rows and its 16 lanes are 16 outputs: no
 //! horizontal sums, and each activation word is broadcast straight from memory.
 //!
 //! Cost: the activations' rounding (≤ half a step of `amax / 127` per value), which moves
 //! SmolLM2's logits by 0.23-0.26 from the f32 reference (llama.cpp's: 0.37-0.40);
-//! `Activations::F32` or `CANDLELIT_SIMD=avx512` keeps the exact f32 kernels. The packed matrix
+//! `Activations::F32`, `CANDLELIT_SIMD=avx512` or `=scalar` keeps the exact f32 kernels. The packed matrix
 //! takes the bytes the GGUF blocks took.
 //!
 //! Layout of one (group of 16 rows, block of 32 columns) chunk, rows past the matrix zero:
@@ -23,21 +23,46 @@ use super::{Format, BLOCK};
 /// Rows per packed group: one 512-bit register of i32 lanes.
 pub const GROUP: usize = 16;
 
-/// True when the int8 kernels run here: AVX-512 with VNNI and BW, and no `CANDLELIT_SIMD` cap.
-pub fn available() -> bool {
+/// Which integer dot product runs the int8 path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kernel {
+    /// AVX-512 VNNI: `vpdpbusd`, 64 byte products into 16 i32 lanes per instruction.
+    Vnni512,
+    /// AVX2: `vpmaddubsw` (byte pairs into i16) then `vpmaddwd` (i16 pairs into i32), as
+    /// llama.cpp does on CPUs without VNNI; half the width, so a group is two halves of 8 rows.
+    Avx2,
+}
+
+/// The int8 kernel this CPU runs, if any: AVX-512 with VNNI and BW, else AVX2 (with FMA and
+/// F16C, as [`super::simd_level`] requires). `CANDLELIT_SIMD=avx512` or `scalar` turns the
+/// int8 path off (exact f32 kernels); `CANDLELIT_SIMD=avx2` picks the AVX2 one.
+pub fn kernel() -> Option<Kernel> {
     #[cfg(target_arch = "x86_64")]
     {
         use std::sync::OnceLock;
-        static ON: OnceLock<bool> = OnceLock::new();
-        *ON.get_or_init(|| {
-            super::simd_level() == Some(super::Simd::Avx512)
-                && std::env::var("CANDLELIT_SIMD").unwrap_or_default() != "avx512"
-                && is_x86_feature_detected!("avx512vnni")
-                && is_x86_feature_detected!("avx512bw")
+        static KERNEL: OnceLock<Option<Kernel>> = OnceLock::new();
+        *KERNEL.get_or_init(|| {
+            if std::env::var("CANDLELIT_SIMD").unwrap_or_default() == "avx512" {
+                return None;
+            }
+            match super::simd_level()? {
+                super::Simd::Avx512
+                    if is_x86_feature_detected!("avx512vnni")
+                        && is_x86_feature_detected!("avx512bw") =>
+                {
+                    Some(Kernel::Vnni512)
+                }
+                _ => Some(Kernel::Avx2),
+            }
         })
     }
     #[cfg(not(target_arch = "x86_64"))]
-    false
+    None
+}
+
+/// True when the int8 kernels run here ([`kernel`]).
+pub fn available() -> bool {
+    kernel().is_some()
 }
 
 /// Bytes of one (group, block) chunk.
@@ -150,8 +175,8 @@ impl QuantizedActs {
         self.rounded_sum.resize(nb, 0.0);
         self.qsum.resize(nb, 0);
         #[cfg(target_arch = "x86_64")]
-        if available() {
-            // SAFETY: `available()` found AVX-512 F/BW on this CPU; the buffers were sized above.
+        if kernel() == Some(Kernel::Vnni512) {
+            // SAFETY: `kernel()` found AVX-512 F/BW on this CPU; the buffers were sized above.
             return unsafe { x86::quantize(x, self) };
         }
         self.quantize_scalar(x);
@@ -216,10 +241,11 @@ mod x86 {
         }
     }
 
-    /// [`group_dot`] for `n` (1-4) tokens: the token count is a constant inside the kernel.
+    /// [`group_dot`] (or [`group_dot_avx2`], by [`super::kernel`]) for `n` (1-4) tokens: the
+    /// token count is a constant inside the kernel.
     ///
     /// # Safety
-    /// As [`group_dot`].
+    /// As [`group_dot`]; `packed` was packed because [`super::kernel`] found a kernel.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn group_dot_tokens<const Q4: bool>(
         n: usize,
@@ -230,11 +256,16 @@ mod x86 {
         t0: usize,
         out: &mut [[f32; GROUP]; 4],
     ) {
-        match n {
-            1 => group_dot::<Q4, 1>(packed, g, nb, acts, t0, out),
-            2 => group_dot::<Q4, 2>(packed, g, nb, acts, t0, out),
-            3 => group_dot::<Q4, 3>(packed, g, nb, acts, t0, out),
-            _ => group_dot::<Q4, 4>(packed, g, nb, acts, t0, out),
+        let vnni = super::kernel() == Some(super::Kernel::Vnni512);
+        match (vnni, n) {
+            (true, 1) => group_dot::<Q4, 1>(packed, g, nb, acts, t0, out),
+            (true, 2) => group_dot::<Q4, 2>(packed, g, nb, acts, t0, out),
+            (true, 3) => group_dot::<Q4, 3>(packed, g, nb, acts, t0, out),
+            (true, _) => group_dot::<Q4, 4>(packed, g, nb, acts, t0, out),
+            (false, 1) => group_dot_avx2::<Q4, 1>(packed, g, nb, acts, t0, out),
+            (false, 2) => group_dot_avx2::<Q4, 2>(packed, g, nb, acts, t0, out),
+            (false, 3) => group_dot_avx2::<Q4, 3>(packed, g, nb, acts, t0, out),
+            (false, _) => group_dot_avx2::<Q4, 4>(packed, g, nb, acts, t0, out),
         }
     }
 
@@ -306,6 +337,90 @@ mod x86 {
             _mm512_storeu_ps(out[k].as_mut_ptr(), acc[k]);
         }
     }
+
+    /// [`group_dot`] with AVX2: each 64-byte part is two registers (rows 0-7, rows 8-15), and
+    /// each `vpdpbusd` becomes `vpmaddubsw` + `vpmaddwd`. Q4_1's products (≤ 2 x 15 x 127 per
+    /// i16) are summed in i16 across the block's 8 registers before widening (≤ 30,480, no
+    /// saturation). Q8_0's weights are made signed again (undoing the packing's +128) and
+    /// multiplied as |w| x (x with w's sign), the pair sums ≤ 2 x 128 x 127: no +128
+    /// correction, and no saturation.
+    ///
+    /// # Safety
+    /// The CPU has AVX2, FMA and F16C; the rest as [`group_dot`].
+    #[target_feature(enable = "avx2,fma,f16c")]
+    pub unsafe fn group_dot_avx2<const Q4: bool, const N: usize>(
+        packed: &[u8],
+        g: usize,
+        nb: usize,
+        acts: &QuantizedActs,
+        t0: usize,
+        out: &mut [[f32; GROUP]; 4],
+    ) {
+        let cb = if Q4 { 320 } else { 544 };
+        assert!((g + 1) * nb * cb <= packed.len());
+        assert!((t0 + N) * nb <= acts.scale.len() && acts.q.len() >= (t0 + N) * nb * BLOCK);
+        let base = packed.as_ptr().add(g * nb * cb);
+        let (nibble, sign_bit, ones) = (
+            _mm256_set1_epi8(0x0F),
+            _mm256_set1_epi8(-128),
+            _mm256_set1_epi16(1),
+        );
+        let mut acc = [[_mm256_setzero_ps(); 2]; N];
+        for b in 0..nb {
+            let c = base.add(b * cb);
+            for half in 0..2 {
+                let d = _mm256_cvtph_ps(_mm_loadu_si128(c.add(16 * half) as *const __m128i));
+                // Register `j`: values 4j..4j+4 of this half's 8 rows.
+                let mut w = [_mm256_setzero_si256(); 8];
+                if Q4 {
+                    for j in 0..4 {
+                        let p = _mm256_loadu_si256(c.add(64 + 64 * j + 32 * half) as *const _);
+                        w[j] = _mm256_and_si256(p, nibble);
+                        w[4 + j] = _mm256_and_si256(_mm256_srli_epi16(p, 4), nibble);
+                    }
+                } else {
+                    for (j, w) in w.iter_mut().enumerate() {
+                        let p = _mm256_loadu_si256(c.add(32 + 64 * j + 32 * half) as *const _);
+                        *w = _mm256_xor_si256(p, sign_bit);
+                    }
+                }
+                for (k, acc) in acc.iter_mut().enumerate() {
+                    let tb = (t0 + k) * nb + b;
+                    let q = acts.q.as_ptr().add(tb * BLOCK) as *const i32;
+                    let x = |j: usize| _mm256_set1_epi32(q.add(j).read_unaligned());
+                    let s = if Q4 {
+                        let mut s16 = _mm256_maddubs_epi16(w[0], x(0));
+                        for (j, w) in w.iter().enumerate().skip(1) {
+                            s16 = _mm256_add_epi16(s16, _mm256_maddubs_epi16(*w, x(j)));
+                        }
+                        _mm256_madd_epi16(s16, ones)
+                    } else {
+                        let mut s = _mm256_setzero_si256();
+                        for (j, w) in w.iter().enumerate() {
+                            let p16 = _mm256_maddubs_epi16(
+                                _mm256_sign_epi8(*w, *w),
+                                _mm256_sign_epi8(x(j), *w),
+                            );
+                            s = _mm256_add_epi32(s, _mm256_madd_epi16(p16, ones));
+                        }
+                        s
+                    };
+                    let scale = _mm256_mul_ps(d, _mm256_set1_ps(*acts.scale.get_unchecked(tb)));
+                    acc[half] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), scale, acc[half]);
+                    if Q4 {
+                        let m = c.add(32 + 16 * half) as *const __m128i;
+                        let m = _mm256_cvtph_ps(_mm_loadu_si128(m));
+                        let xsum = _mm256_set1_ps(*acts.rounded_sum.get_unchecked(tb));
+                        acc[half] = _mm256_fmadd_ps(m, xsum, acc[half]);
+                    }
+                }
+            }
+        }
+        for k in 0..N {
+            _mm256_storeu_ps(out[k].as_mut_ptr(), acc[k][0]);
+            _mm256_storeu_ps(out[k].as_mut_ptr().add(8), acc[k][1]);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -316,7 +431,7 @@ mod tests {
     /// (ties to even) and an all-zero block included.
     #[test]
     fn vector_and_plain_quantization_agree() {
-        if !available() {
+        if kernel() != Some(Kernel::Vnni512) {
             eprintln!("no AVX-512 VNNI here: only the plain quantization runs");
             return;
         }

@@ -560,16 +560,10 @@ mod tests {
     /// 32-value block to `scale * round(x / scale)`, `scale = amax / 127`): checked against f64
     /// sums of exactly that, and the rounding's own effect bounded (half a step per value).
     fn check_int8(format: Format) {
-        #[cfg(target_arch = "x86_64")]
-        if !(is_x86_feature_detected!("avx512vnni")
-            && is_x86_feature_detected!("avx512bw")
-            && is_x86_feature_detected!("f16c"))
-        {
-            eprintln!("no AVX-512 VNNI here: int8 kernels not run");
+        if !int8::available() {
+            eprintln!("no int8 kernel here (AVX2 or AVX-512 VNNI): not run");
             return;
         }
-        #[cfg(not(target_arch = "x86_64"))]
-        return;
         // 37 rows: a padded last group; 6 tokens: a pass of 4 and one of 2.
         let (rows, cols, t) = (37, 96, 6);
         let m = matrix(format, rows, cols);
