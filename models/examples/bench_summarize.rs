@@ -110,7 +110,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 "weights": match weights { WeightFormat::F32 => "f32", WeightFormat::Quantized => "q4_1" },
                 "threads": rayon::current_num_threads(),
                 "kernels": format!("{:?}", models::summarize::qkernels::simd_level()),
-                "int8": models::summarize::qkernels::int8::available(),
+                "int8": models::summarize::qkernels::int8::kernel().map(|k| format!("{k:?}")),
                 "prompt_tokens": prompt_tokens,
                 "new_tokens": NEW_TOKENS,
                 "runs": total.len(),

@@ -76,7 +76,7 @@ def main():
     for name, rs in got.items():
         prefill = med(rs, "prefill_p50")
         row[name] = {
-            "runtime": rs[0]["runtime"] + (" (int8 AVX-512 VNNI kernels)" if rs[0].get("int8")
+            "runtime": rs[0]["runtime"] + (f" (int8 {rs[0]['int8']} kernels)" if rs[0].get("int8")
                                            else f" ({rs[0]['kernels']})" if "kernels" in rs[0] else ""),
             "prefill": prefill,
             "prefill_tps": statistics.mean(rs[0]["prompt_tokens"]) / (prefill / 1e3),
