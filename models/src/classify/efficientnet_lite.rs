@@ -21,7 +21,7 @@ use crate::error::{ModelError, Result};
 use crate::image::preprocess;
 use crate::kernels::conv::{im2col_nhwc_slice, same_padding};
 use crate::kernels::depthwise::depthwise_nhwc_slice;
-use crate::kernels::gemm::{gemm, Activation, PackedB};
+use crate::kernels::gemm::{gemm_to_vec, Activation, PackedB};
 use crate::task::{Classification, Classifier};
 
 /// (repeats, kernel, stride, expand ratio, output channels) per stage, EfficientNet-Lite0.
@@ -171,8 +171,7 @@ impl DenseConv {
         let pads = same_pads(h, w, self.k, self.stride);
         let (patches, (n, oh, ow)) =
             im2col_nhwc_slice(&x.data, x.dims, (self.k, self.k), self.stride, 1, pads)?;
-        let mut data = vec![0f32; n * oh * ow * self.w.n()];
-        gemm(&patches, n * oh * ow, &self.w, act, None, &mut data);
+        let data = gemm_to_vec(&patches, n * oh * ow, &self.w, act, None);
         Ok(Nhwc {
             data,
             dims: (n, oh, ow, self.w.n()),
@@ -184,9 +183,8 @@ impl Pointwise {
     /// `act(x · w + b [+ residual])`.
     fn forward(&self, x: &Nhwc, act: Activation, residual: Option<&Nhwc>) -> Nhwc {
         let (n, h, w, _) = x.dims;
-        let mut data = vec![0f32; n * h * w * self.w.n()];
         let res = residual.map(|r| r.data.as_slice());
-        gemm(&x.data, n * h * w, &self.w, act, res, &mut data);
+        let data = gemm_to_vec(&x.data, n * h * w, &self.w, act, res);
         Nhwc {
             data,
             dims: (n, h, w, self.w.n()),
@@ -312,8 +310,7 @@ impl EfficientNetLite {
             }
             p.iter_mut().for_each(|a| *a /= (h * w) as f32);
         }
-        let mut logits = vec![0f32; n * self.fc.n()];
-        gemm(&pooled, n, &self.fc, Activation::None, None, &mut logits);
+        let logits = gemm_to_vec(&pooled, n, &self.fc, Activation::None, None);
         Ok(Tensor::from_vec(logits, (n, self.fc.n()), &self.device)?)
     }
 

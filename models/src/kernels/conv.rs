@@ -97,8 +97,10 @@ pub fn im2col_nhwc_slice(
     let (oh, ow) = output_size("conv", (h, wd), (kh, kw), stride, dilation, pads)?;
     let [pad_t, _, pad_l, _] = pads;
     let k = kh * kw * c;
-    let mut patches = vec![0f32; n * oh * ow * k];
-    patches
+    let len = n * oh * ow * k;
+    // Not zeroed first: every tap is written, the padding's as zeros.
+    let mut patches: Vec<f32> = Vec::with_capacity(len);
+    patches.spare_capacity_mut()[..len]
         .par_chunks_mut(ow * k)
         .enumerate()
         .for_each(|(row, prow)| {
@@ -108,21 +110,23 @@ pub fn im2col_nhwc_slice(
                 let patch = &mut prow[ox * k..(ox + 1) * k];
                 for ky in 0..kh {
                     let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
-                    if iy < 0 || iy >= h as isize {
-                        continue;
-                    }
                     for kx in 0..kw {
                         let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
-                        if ix < 0 || ix >= wd as isize {
-                            continue;
+                        let dst = &mut patch[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                        if iy < 0 || iy >= h as isize || ix < 0 || ix >= wd as isize {
+                            dst.fill(std::mem::MaybeUninit::new(0.0));
+                        } else {
+                            let src = (iy as usize * wd + ix as usize) * c;
+                            for (d, s) in dst.iter_mut().zip(&image[src..src + c]) {
+                                d.write(*s);
+                            }
                         }
-                        let src = (iy as usize * wd + ix as usize) * c;
-                        let dst = (ky * kw + kx) * c;
-                        patch[dst..dst + c].copy_from_slice(&image[src..src + c]);
                     }
                 }
             }
         });
+    // SAFETY: the chunks cover all `len` values and every tap of every patch was written.
+    unsafe { patches.set_len(len) };
     Ok((patches, (n, oh, ow)))
 }
 

@@ -60,9 +60,12 @@ pub fn depthwise_nhwc_slice(
     }
     let (oh, ow) = output_size("depthwise", (h, wd), (kh, kw), stride, dilation, pads)?;
     let [pad_t, _, pad_l, _] = pads;
-    let mut out = vec![0f32; n * oh * ow * c];
+    let len = n * oh * ow * c;
     #[cfg(target_arch = "x86_64")]
-    if let Some(level) = crate::summarize::qkernels::simd_level() {
+    if let (Some(level), true) = (
+        crate::summarize::qkernels::simd_level(),
+        x86::has_kernel((kh, kw)),
+    ) {
         let window = x86::Window {
             h,
             wd,
@@ -73,21 +76,24 @@ pub fn depthwise_nhwc_slice(
             pad_l,
             ow,
         };
-        let done = out
+        // Not zeroed first: the kernel writes every value of every row.
+        let mut out: Vec<f32> = Vec::with_capacity(len);
+        out.spare_capacity_mut()[..len]
             .par_chunks_mut(ow * c)
             .enumerate()
-            .map(|(row, orow)| {
+            .for_each(|(row, orow)| {
                 let (b, oy) = (row / oh, row % oh);
                 let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-                // SAFETY: `level` was detected on this CPU; `image` is one h x wd x c image, `w`
-                // holds kh*kw*c values and the bias c (checked above), `orow` one output row.
+                // SAFETY: `level` was detected on this CPU; `image` is one h x wd x c image,
+                // `w` holds kh*kw*c values and the bias c (checked above), `orow` one output
+                // row, which the kernel only writes.
                 unsafe { x86::row(level, &window, (kh, kw), image, w, bias, act, oy, orow) }
-            })
-            .all(|done| done);
-        if done {
-            return Ok((out, (n, oh, ow, c)));
-        }
+            });
+        // SAFETY: the rows cover all `len` values and `x86::row` wrote each of them.
+        unsafe { out.set_len(len) };
+        return Ok((out, (n, oh, ow, c)));
     }
+    let mut out = vec![0f32; len];
     out.par_chunks_mut(ow * c)
         .enumerate()
         .for_each(|(row, orow)| {
@@ -163,12 +169,16 @@ mod x86 {
         act: Activation,
     }
 
-    /// Computes output row `oy` into `orow` (zeroed, `ow * c` values); `false` when the window
-    /// size has no kernel here (3x3 and 5x5 do), and then `orow` is untouched.
+    /// True for the window sizes with a kernel here (3x3 and 5x5).
+    pub fn has_kernel(k: (usize, usize)) -> bool {
+        matches!(k, (3, 3) | (5, 5))
+    }
+
+    /// Writes every value of output row `oy` into `orow` (`ow * c` values).
     ///
     /// # Safety
-    /// The CPU must have `level`'s instructions; `image` is `h * wd * c` values, `w`
-    /// `kh * kw * c`, `bias` (if any) `c`, and `orow` `ow * c`.
+    /// The CPU must have `level`'s instructions; `k` [`has_kernel`]; `image` is `h * wd * c`
+    /// values, `w` `kh * kw * c`, `bias` (if any) `c`, and `orow` `ow * c`.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn row(
         level: Simd,
@@ -179,23 +189,20 @@ mod x86 {
         bias: Option<&[f32]>,
         act: Activation,
         oy: usize,
-        orow: &mut [f32],
-    ) -> bool {
-        if !matches!(k, (3, 3) | (5, 5)) {
-            return false;
-        }
+        orow: &mut [std::mem::MaybeUninit<f32>],
+    ) {
+        assert!(has_kernel(k) && orow.len() == g.ow * g.c);
         let data = Data {
             image: image.as_ptr(),
             w: w.as_ptr(),
             bias: bias.map(|b| b.as_ptr()),
             act,
         };
-        let o = orow.as_mut_ptr();
+        let o = orow.as_mut_ptr().cast();
         match level {
             Simd::Avx512 => row_avx512(g, k, &data, oy, o),
             Simd::Avx2 => row_avx2(g, k, &data, oy, o),
         }
-        true
     }
 
     #[target_feature(enable = "avx512f")]

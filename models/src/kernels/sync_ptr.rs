@@ -27,6 +27,16 @@ impl<'a> SyncPtr<'a> {
         }
     }
 
+    /// Over memory not yet initialised: for kernels that write every element through
+    /// [`SyncPtr::ptr`] before anything reads it (never through [`SyncPtr::slice`]).
+    pub fn new_uninit(s: &'a mut [std::mem::MaybeUninit<f32>]) -> Self {
+        Self {
+            ptr: s.as_mut_ptr().cast(),
+            len: s.len(),
+            _borrow: PhantomData,
+        }
+    }
+
     /// `len` values from `start`.
     ///
     /// # Safety
@@ -36,6 +46,10 @@ impl<'a> SyncPtr<'a> {
         assert!(start + len <= self.len, "{start}+{len} > {}", self.len);
         // SAFETY: in bounds (checked above); disjointness is the caller's contract.
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
     }
 
     /// The start of the slice, for kernels that write through raw pointers (with the same

@@ -12,7 +12,7 @@ use super::window::{check_nhwc, dilations, padding, square, Padding};
 use crate::error::{ModelError, Result};
 use crate::kernels::conv::{im2col_nhwc_slice, output_size};
 use crate::kernels::depthwise::depthwise_nhwc_slice;
-use crate::kernels::gemm::{gemm, Activation, PackedB};
+use crate::kernels::gemm::{gemm_to_vec, Activation, PackedB};
 use crate::kernels::with_f32_slice;
 use crate::tfjs::format::NodeDef;
 use crate::tfjs::value::Slot;
@@ -479,12 +479,10 @@ fn run_gemm(
                 w.k() / im2col.map_or(1, |i| i.k.0 * i.k.1)
             );
         }
-        let mut out = vec![0f32; m * w.n()];
-        match &fused {
-            Some(r) => with_f32_slice(r, |rs| gemm(a, m, w, epilogue_act, Some(rs), &mut out))?,
-            None => gemm(a, m, w, epilogue_act, None, &mut out),
-        }
-        Ok(out)
+        Ok(match &fused {
+            Some(r) => with_f32_slice(r, |rs| gemm_to_vec(a, m, w, epilogue_act, Some(rs)))?,
+            None => gemm_to_vec(a, m, w, epilogue_act, None),
+        })
     })??;
     let y = Tensor::from_vec(out, out_dims, x.device())?;
     match late {
