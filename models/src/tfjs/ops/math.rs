@@ -10,8 +10,17 @@ use crate::kernels::pool::mean_hw_nhwc;
 use crate::kernels::with_f32_slice;
 use crate::tfjs::value::{Slot, Value};
 
-/// A two-input element-wise function on one pair of values.
-type BinaryFn = fn(f32, f32) -> f32;
+/// A two-input element-wise op the row kernel runs. An enum, not a function pointer, so each
+/// op's loop is compiled on its own and vectorises (through a pointer every value was a call).
+#[derive(Debug, Clone, Copy)]
+enum BinaryFn {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+}
 
 #[derive(Debug, Clone)]
 pub(crate) enum MathOp {
@@ -80,12 +89,12 @@ impl MathOp {
     /// The function of a two-input element-wise op, and whether its operands commute.
     fn binary(&self) -> Option<(BinaryFn, bool)> {
         Some(match self {
-            MathOp::Add => (|a, b| a + b, true),
-            MathOp::Sub => (|a, b| a - b, false),
-            MathOp::Mul => (|a, b| a * b, true),
-            MathOp::Div => (|a, b| a / b, false),
-            MathOp::Maximum => (f32::max, true),
-            MathOp::Minimum => (f32::min, true),
+            MathOp::Add => (BinaryFn::Add, true),
+            MathOp::Sub => (BinaryFn::Sub, false),
+            MathOp::Mul => (BinaryFn::Mul, true),
+            MathOp::Div => (BinaryFn::Div, false),
+            MathOp::Maximum => (BinaryFn::Max, true),
+            MathOp::Minimum => (BinaryFn::Min, true),
             _ => return None,
         })
     }
@@ -155,7 +164,6 @@ impl MathOp {
 /// scale, `[N, 1, 1, C]` against `[N, H, W, C]`; or `[C]` against anything ending in C).
 /// `None` for other shapes, which go through candle's broadcasting.
 fn binary_rows(op: BinaryFn, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
-    use rayon::prelude::*;
     let (da, db) = (a.dims(), b.dims());
     let (Some(&c), Some(&cb)) = (da.last(), db.last()) else {
         return Ok(None);
@@ -178,27 +186,48 @@ fn binary_rows(op: BinaryFn, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     let mut out = vec![0f32; a.elem_count()];
     with_f32_slice(a, |xa| {
         with_f32_slice(b, |xb| {
-            // Chunks of whole rows, ~64 KB each.
-            let rows_per = (16384 / c).max(1);
-            out.par_chunks_mut(rows_per * c)
-                .enumerate()
-                .for_each(|(i, o)| {
-                    let r0 = i * rows_per;
-                    for (j, (orow, arow)) in o
-                        .chunks_exact_mut(c)
-                        .zip(xa[r0 * c..].chunks_exact(c))
-                        .enumerate()
-                    {
-                        let br = (r0 + j) / per_b;
-                        let brow = &xb[br * c..(br + 1) * c];
-                        for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(brow) {
-                            *o = op(x, y);
-                        }
-                    }
-                });
+            let (out, c) = (out.as_mut_slice(), c);
+            match op {
+                BinaryFn::Add => rows_by(out, xa, xb, c, per_b, |x, y| x + y),
+                BinaryFn::Sub => rows_by(out, xa, xb, c, per_b, |x, y| x - y),
+                BinaryFn::Mul => rows_by(out, xa, xb, c, per_b, |x, y| x * y),
+                BinaryFn::Div => rows_by(out, xa, xb, c, per_b, |x, y| x / y),
+                BinaryFn::Max => rows_by(out, xa, xb, c, per_b, f32::max),
+                BinaryFn::Min => rows_by(out, xa, xb, c, per_b, f32::min),
+            }
         })
     })??;
     Ok(Some(Tensor::from_vec(out, da, a.device())?))
+}
+
+/// `out[row] = f(a[row], b[row / per_b])`, rows of `c` values, in chunks over rayon's threads.
+fn rows_by(
+    out: &mut [f32],
+    xa: &[f32],
+    xb: &[f32],
+    c: usize,
+    per_b: usize,
+    f: impl Fn(f32, f32) -> f32 + Sync,
+) {
+    use rayon::prelude::*;
+    // Chunks of whole rows, ~64 KB each.
+    let rows_per = (16384 / c).max(1);
+    out.par_chunks_mut(rows_per * c)
+        .enumerate()
+        .for_each(|(i, o)| {
+            let r0 = i * rows_per;
+            for (j, (orow, arow)) in o
+                .chunks_exact_mut(c)
+                .zip(xa[r0 * c..].chunks_exact(c))
+                .enumerate()
+            {
+                let br = (r0 + j) / per_b;
+                let brow = &xb[br * c..(br + 1) * c];
+                for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(brow) {
+                    *o = f(x, y);
+                }
+            }
+        });
 }
 
 pub(crate) fn relu6(x: &Tensor) -> Result<Tensor> {
