@@ -94,16 +94,12 @@ pub fn kernels_in_use() -> String {
         "SSE (portable baseline)"
     };
     use crate::summarize::qkernels;
-    let q4 = match qkernels::simd_level() {
-        Some(_) if qkernels::int8::kernel() == Some(qkernels::int8::Kernel::Vnni512) => {
-            "int8 (AVX-512 VNNI, run-time detected)"
-        }
-        Some(_) if qkernels::int8::available() => "int8 (AVX2, run-time detected)",
-        Some(s) => match s {
-            qkernels::Simd::Avx512 => "AVX-512 (run-time detected)",
-            qkernels::Simd::Avx2 => "AVX2 (run-time detected)",
-        },
-        None => "scalar",
+    let q4 = match (qkernels::int8::kernel(), qkernels::simd_level()) {
+        (Some(qkernels::int8::Kernel::Vnni512), _) => "int8 (AVX-512 VNNI, run-time detected)",
+        (Some(qkernels::int8::Kernel::Avx2), _) => "int8 (AVX2, run-time detected)",
+        (None, Some(qkernels::Simd::Avx512)) => "AVX-512 (run-time detected)",
+        (None, Some(qkernels::Simd::Avx2)) => "AVX2 (run-time detected)",
+        (None, None) => "scalar",
     };
     format!("{best} (compiled: {}); quantized matmul {q4}", f.join(" "))
 }

@@ -148,7 +148,7 @@ pub fn gemm(
     residual: Option<&[f32]>,
     c: &mut [f32],
 ) {
-    gemm_with(level(), a, m, b, act, residual, c)
+    gemm_with(level(), a, m, b, act, residual, SyncPtr::new(c))
 }
 
 /// [`gemm`] into a new `m x n` buffer, which is not zeroed first: every element is written
@@ -162,7 +162,7 @@ pub fn gemm_to_vec(
 ) -> Vec<f32> {
     let len = m * b.n;
     let mut c = Vec::with_capacity(len);
-    gemm_with_out(
+    gemm_with(
         level(),
         a,
         m,
@@ -171,7 +171,7 @@ pub fn gemm_to_vec(
         residual,
         SyncPtr::new_uninit(&mut c.spare_capacity_mut()[..len]),
     );
-    // SAFETY: `gemm_with_out` wrote all `len` values: its tasks cover every (row chunk, panel)
+    // SAFETY: `gemm_with` wrote all `len` values: its tasks cover every (row chunk, panel)
     // pair, and each block stores every row and column of its pair.
     unsafe { c.set_len(len) };
     c
@@ -195,21 +195,9 @@ impl Block<'_> {
     }
 }
 
-/// [`gemm`] with the kernels of `lvl` (tests run every level the CPU has).
+/// [`gemm`] with the kernels of `lvl` (tests run every level the CPU has) into `out`
+/// (`m x n`), every element of which it writes through raw pointers.
 fn gemm_with(
-    lvl: Level,
-    a: &[f32],
-    m: usize,
-    b: &PackedB,
-    act: Activation,
-    residual: Option<&[f32]>,
-    c: &mut [f32],
-) {
-    gemm_with_out(lvl, a, m, b, act, residual, SyncPtr::new(c))
-}
-
-/// The product into `out` (`m x n`), every element of which it writes through raw pointers.
-fn gemm_with_out(
     lvl: Level,
     a: &[f32],
     m: usize,
@@ -485,7 +473,7 @@ mod tests {
             }) {
                 for residual in [None, Some(res.as_slice())] {
                     let mut c = vec![f32::NAN; m * n];
-                    gemm_with(lvl, &a, m, &b, act, residual, &mut c);
+                    gemm_with(lvl, &a, m, &b, act, residual, SyncPtr::new(&mut c));
                     for i in 0..m {
                         for j in 0..n {
                             let mut want: f64 = bias[j] as f64;

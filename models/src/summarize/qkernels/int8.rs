@@ -210,7 +210,7 @@ pub use x86::group_dot_tokens;
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{QuantizedActs, BLOCK, GROUP};
+    use super::{Format, QuantizedActs, BLOCK, GROUP};
     use std::arch::x86_64::*;
 
     /// [`QuantizedActs::quantize`] in registers: a block is two vectors of 16.
@@ -269,6 +269,21 @@ mod x86 {
         }
     }
 
+    /// Group `g`'s first chunk and the bytes of a chunk, once `packed` is checked to hold the
+    /// group's `nb` chunks and `acts` the first `tokens` tokens (the bounds both kernels read in).
+    fn group_chunks<const Q4: bool>(
+        packed: &[u8],
+        g: usize,
+        nb: usize,
+        acts: &QuantizedActs,
+        tokens: usize,
+    ) -> (*const u8, usize) {
+        let cb = super::chunk_bytes(if Q4 { Format::Q4_1 } else { Format::Q8_0 });
+        assert!((g + 1) * nb * cb <= packed.len());
+        assert!(tokens * nb <= acts.scale.len() && acts.q.len() >= tokens * nb * BLOCK);
+        (packed[g * nb * cb..].as_ptr(), cb)
+    }
+
     /// Group `g`'s 16 rows against tokens `t0..t0+N` of `acts` (`nb` blocks a token), into
     /// `out[k][lane]`. `Q4`: Q4_1 chunks, else Q8_0.
     ///
@@ -284,10 +299,7 @@ mod x86 {
         t0: usize,
         out: &mut [[f32; GROUP]; 4],
     ) {
-        let cb = if Q4 { 320 } else { 544 };
-        assert!((g + 1) * nb * cb <= packed.len());
-        assert!((t0 + N) * nb <= acts.scale.len() && acts.q.len() >= (t0 + N) * nb * BLOCK);
-        let base = packed.as_ptr().add(g * nb * cb);
+        let (base, cb) = group_chunks::<Q4>(packed, g, nb, acts, t0 + N);
         let mask = _mm512_set1_epi8(0x0F);
         let mut acc = [_mm512_setzero_ps(); N];
         for b in 0..nb {
@@ -356,10 +368,7 @@ mod x86 {
         t0: usize,
         out: &mut [[f32; GROUP]; 4],
     ) {
-        let cb = if Q4 { 320 } else { 544 };
-        assert!((g + 1) * nb * cb <= packed.len());
-        assert!((t0 + N) * nb <= acts.scale.len() && acts.q.len() >= (t0 + N) * nb * BLOCK);
-        let base = packed.as_ptr().add(g * nb * cb);
+        let (base, cb) = group_chunks::<Q4>(packed, g, nb, acts, t0 + N);
         let (nibble, sign_bit, ones) = (
             _mm256_set1_epi8(0x0F),
             _mm256_set1_epi8(-128),

@@ -186,7 +186,7 @@ fn binary_rows(op: BinaryFn, a: &Tensor, b: &Tensor) -> Result<Option<Tensor>> {
     let mut out = vec![0f32; a.elem_count()];
     with_f32_slice(a, |xa| {
         with_f32_slice(b, |xb| {
-            let (out, c) = (out.as_mut_slice(), c);
+            let out = out.as_mut_slice();
             match op {
                 BinaryFn::Add => rows_by(out, xa, xb, c, per_b, |x, y| x + y),
                 BinaryFn::Sub => rows_by(out, xa, xb, c, per_b, |x, y| x - y),
