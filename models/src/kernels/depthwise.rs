@@ -4,6 +4,7 @@ use candle_core::{Result, Tensor};
 
 use super::conv::output_size;
 use super::gemm::Activation;
+use super::sync_ptr::SyncPtr;
 use super::{with_f32_slice, Dims4};
 
 /// Depthwise convolution (channel multiplier 1) directly on NHWC data with zero padding.
@@ -76,20 +77,37 @@ pub fn depthwise_nhwc_slice(
             pad_l,
             ow,
         };
-        // Not zeroed first: the kernel writes every value of every row.
+        // Not zeroed first: the kernel writes every value of every task's part.
         let mut out: Vec<f32> = Vec::with_capacity(len);
-        out.spare_capacity_mut()[..len]
-            .par_chunks_mut(ow * c)
-            .enumerate()
-            .for_each(|(row, orow)| {
-                let (b, oy) = (row / oh, row % oh);
-                let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-                // SAFETY: `level` was detected on this CPU; `image` is one h x wd x c image,
-                // `w` holds kh*kw*c values and the bias c (checked above), `orow` one output
-                // row, which the kernel only writes.
-                unsafe { x86::row(level, &window, (kh, kw), image, w, bias, act, oy, orow) }
-            });
-        // SAFETY: the rows cover all `len` values and `x86::row` wrote each of them.
+        let dst = SyncPtr::new_uninit(&mut out.spare_capacity_mut()[..len]);
+        let rows = n * oh;
+        let per_row = channel_splits(rows, c, rayon::current_num_threads());
+        let span = c.div_ceil(per_row);
+        (0..rows * per_row).into_par_iter().for_each(|task| {
+            let (row, part) = (task / per_row, task % per_row);
+            let (b, oy) = (row / oh, row % oh);
+            let chans = part * span..((part + 1) * span).min(c);
+            let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+            // SAFETY: `level` was detected on this CPU; `image` is one h x wd x c image,
+            // `w` holds kh*kw*c values and the bias c (checked above); the task writes only
+            // channels `chans` of output row `row`, which no other task writes.
+            unsafe {
+                let orow = dst.ptr().add(row * ow * c);
+                x86::row(
+                    level,
+                    &window,
+                    (kh, kw),
+                    image,
+                    w,
+                    bias,
+                    act,
+                    oy,
+                    chans,
+                    orow,
+                )
+            }
+        });
+        // SAFETY: the tasks cover every (row, channel) pair and `x86::row` wrote each value.
         unsafe { out.set_len(len) };
         return Ok((out, (n, oh, ow, c)));
     }
@@ -139,12 +157,34 @@ pub fn depthwise_nhwc_slice(
     Ok((out, (n, oh, ow, c)))
 }
 
-/// The SIMD kernel, written once over [`Lanes`] and compiled for AVX-512 and AVX2: per output
-/// row, one vector of channels at a time (16 or 8), the window's weights held in registers and
-/// four output pixels accumulated side by side, each written once with its bias and activation
-/// (the plain loop above adds each tap into the output row in memory).
+/// Into how many channel ranges each output row is split, so that small late layers (7x7
+/// outputs: seven rows for two threads) still give every thread several tasks to balance.
+/// Ranges stay multiples of 64 channels (whole vector groups at every level).
+fn channel_splits(rows: usize, c: usize, threads: usize) -> usize {
+    const MIN_CHANNELS: usize = 64;
+    let wanted = 8 * threads.max(1);
+    if rows >= wanted {
+        return 1;
+    }
+    let most = c.div_ceil(MIN_CHANNELS).max(1);
+    let parts = wanted.div_ceil(rows).min(most);
+    // Whole multiples of MIN_CHANNELS per range, then as few ranges as that allows.
+    let span = c.div_ceil(parts).div_ceil(MIN_CHANNELS) * MIN_CHANNELS;
+    c.div_ceil(span).max(1)
+}
+
+/// The SIMD kernel, written once over [`Lanes`] and compiled for AVX-512 and AVX2. Each output
+/// value is `act(bias + sum of taps)`, accumulated in registers and stored once. Interior
+/// pixels (whole window inside the input) go four at a time by two vectors of channels: eight
+/// independent accumulators, enough to hide the FMA latency, and each weight vector loaded
+/// once for four pixels. Border pixels go one at a time over only their valid taps (no
+/// per-tap bounds checks) by four vectors of channels, again so that the sums are independent
+/// chains: on a 7x7 output with a 5x5 window four of seven pixels per row are borders, and one
+/// accumulator per pixel left that layer waiting on FMA latency.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
+    use std::ops::Range;
+
     use crate::kernels::gemm::Activation;
     use crate::kernels::simd::{activate, Avx2, Avx512, Lanes};
     use crate::summarize::qkernels::Simd;
@@ -161,12 +201,15 @@ mod x86 {
         pub ow: usize,
     }
 
-    /// Raw pointers to one call's data.
-    struct Data {
-        image: *const f32,
+    /// One task: an output row's channel range, and the input rows its taps read.
+    struct Task<'a, const KH: usize> {
+        g: &'a Window,
+        /// The input row of each tap row (None: in the padding).
+        rows: [Option<*const f32>; KH],
         w: *const f32,
         bias: Option<*const f32>,
         act: Activation,
+        out: *mut f32,
     }
 
     /// True for the window sizes with a kernel here (3x3 and 5x5).
@@ -174,11 +217,12 @@ mod x86 {
         matches!(k, (3, 3) | (5, 5))
     }
 
-    /// Writes every value of output row `oy` into `orow` (`ow * c` values).
+    /// Writes channels `chans` of every pixel of output row `oy` to `orow` (the row's start).
     ///
     /// # Safety
     /// The CPU must have `level`'s instructions; `k` [`has_kernel`]; `image` is `h * wd * c`
-    /// values, `w` `kh * kw * c`, `bias` (if any) `c`, and `orow` `ow * c`.
+    /// values, `w` `kh * kw * c`, `bias` (if any) `c`; `orow` has `ow * c` values, and
+    /// `chans` lies within `0..c`.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn row(
         level: Simd,
@@ -189,52 +233,79 @@ mod x86 {
         bias: Option<&[f32]>,
         act: Activation,
         oy: usize,
-        orow: &mut [std::mem::MaybeUninit<f32>],
+        chans: Range<usize>,
+        orow: *mut f32,
     ) {
-        assert!(has_kernel(k) && orow.len() == g.ow * g.c);
-        let data = Data {
-            image: image.as_ptr(),
-            w: w.as_ptr(),
-            bias: bias.map(|b| b.as_ptr()),
-            act,
-        };
-        let o = orow.as_mut_ptr().cast();
-        match level {
-            Simd::Avx512 => row_avx512(g, k, &data, oy, o),
-            Simd::Avx2 => row_avx2(g, k, &data, oy, o),
+        assert!(has_kernel(k) && chans.end <= g.c);
+        let (image, w, bias) = (image.as_ptr(), w.as_ptr(), bias.map(|b| b.as_ptr()));
+        match (level, k) {
+            (Simd::Avx512, (3, 3)) => row_avx512::<3, 3>(g, image, w, bias, act, oy, chans, orow),
+            (Simd::Avx512, _) => row_avx512::<5, 5>(g, image, w, bias, act, oy, chans, orow),
+            (Simd::Avx2, (3, 3)) => row_avx2::<3, 3>(g, image, w, bias, act, oy, chans, orow),
+            (Simd::Avx2, _) => row_avx2::<5, 5>(g, image, w, bias, act, oy, chans, orow),
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
-    unsafe fn row_avx512(g: &Window, k: (usize, usize), d: &Data, oy: usize, o: *mut f32) {
-        match k {
-            (3, 3) => row_k::<Avx512, 3, 3>(g, d, oy, o),
-            _ => row_k::<Avx512, 5, 5>(g, d, oy, o),
-        }
+    unsafe fn row_avx512<const KH: usize, const KW: usize>(
+        g: &Window,
+        image: *const f32,
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+        oy: usize,
+        chans: Range<usize>,
+        orow: *mut f32,
+    ) {
+        let t = task::<KH>(g, image, w, bias, act, oy, orow);
+        row_k::<Avx512, KH, KW>(&t, chans)
     }
 
+    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row_avx2(g: &Window, k: (usize, usize), d: &Data, oy: usize, o: *mut f32) {
-        match k {
-            (3, 3) => row_k::<Avx2, 3, 3>(g, d, oy, o),
-            _ => row_k::<Avx2, 5, 5>(g, d, oy, o),
+    unsafe fn row_avx2<const KH: usize, const KW: usize>(
+        g: &Window,
+        image: *const f32,
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+        oy: usize,
+        chans: Range<usize>,
+        orow: *mut f32,
+    ) {
+        let t = task::<KH>(g, image, w, bias, act, oy, orow);
+        row_k::<Avx2, KH, KW>(&t, chans)
+    }
+
+    #[inline(always)]
+    unsafe fn task<'a, const KH: usize>(
+        g: &'a Window,
+        image: *const f32,
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+        oy: usize,
+        out: *mut f32,
+    ) -> Task<'a, KH> {
+        let rows = std::array::from_fn(|ky| {
+            let iy = (oy * g.stride + ky * g.dilation).checked_sub(g.pad_t)?;
+            (iy < g.h).then(|| image.add(iy * g.wd * g.c))
+        });
+        Task {
+            g,
+            rows,
+            w,
+            bias,
+            act,
+            out,
         }
     }
 
     #[inline(always)]
-    unsafe fn row_k<S: Lanes, const KH: usize, const KW: usize>(
-        g: &Window,
-        data: &Data,
-        oy: usize,
-        orow: *mut f32,
-    ) {
-        let (s, d, c) = (g.stride, g.dilation, g.c);
-        let (w, act) = (data.w, data.act);
-        // The input rows each tap row reads (None: in the padding).
-        let rows: [Option<*const f32>; KH] = std::array::from_fn(|ky| {
-            let iy = (oy * s + ky * d).checked_sub(g.pad_t)?;
-            (iy < g.h).then(|| data.image.add(iy * g.wd * c))
-        });
+    unsafe fn row_k<S: Lanes, const KH: usize, const KW: usize>(t: &Task<KH>, chans: Range<usize>) {
+        let g = t.g;
+        let (s, d) = (g.stride, g.dilation);
         // Output pixels whose whole window lies inside the input row: [in0, in1).
         let in0 = g.pad_l.div_ceil(s).min(g.ow);
         let last = (KW - 1) * d;
@@ -243,91 +314,137 @@ mod x86 {
         } else {
             in0
         };
-        let mut cb = 0;
-        while cb < c {
-            let mask = S::mask(c - cb);
-            let wv: [[S::V; KW]; KH] = std::array::from_fn(|ky| {
-                std::array::from_fn(|kx| S::load_masked(mask, w.add((ky * KW + kx) * c + cb)))
-            });
-            let b = match data.bias {
-                Some(b) => S::load_masked(mask, b.add(cb)),
-                None => S::zero(),
-            };
-            let taps = Taps::<S, KH, KW> {
-                rows: &rows,
-                w: &wv,
-                bias: b,
-                mask,
-                cb,
-            };
-            for ox in 0..in0 {
-                edge(g, &taps, act, ox, orow);
+        // Interior: channel pairs of vectors, then single (possibly ragged) vectors.
+        let mut cb = chans.start;
+        while cb < chans.end {
+            let left = chans.end - cb;
+            if left >= 2 * S::N {
+                interior::<S, KH, KW, 2>(t, in0..in1, cb, S::mask(S::N));
+                cb += 2 * S::N;
+            } else {
+                interior::<S, KH, KW, 1>(t, in0..in1, cb, S::mask(left));
+                cb += S::N;
             }
-            // Interior pixels, four at a time: four independent accumulator chains.
-            let mut ox = in0;
-            while ox + 4 <= in1 {
-                let mut acc = [b; 4];
-                for (ky, row) in rows.iter().enumerate() {
-                    let Some(row) = row else { continue };
-                    for (kx, wk) in wv[ky].iter().enumerate() {
-                        for (j, a) in acc.iter_mut().enumerate() {
-                            let ix = (ox + j) * s + kx * d - g.pad_l;
-                            let xv = S::load_masked(mask, row.add(ix * c + cb));
-                            *a = S::fma(xv, *wk, *a);
-                        }
+        }
+        // Borders: only the valid taps, four vectors of channels at a time.
+        for ox in (0..in0).chain(in1..g.ow) {
+            let first = g.pad_l.saturating_sub(ox * s).div_ceil(d).min(KW);
+            let end = (g.wd + g.pad_l)
+                .saturating_sub(ox * s)
+                .div_ceil(d)
+                .clamp(first, KW);
+            let mut cb = chans.start;
+            while cb < chans.end {
+                let left = chans.end - cb;
+                if left >= 4 * S::N {
+                    pixels::<S, KH, KW, 1, 4>(t, ox, first..end, cb, S::mask(S::N));
+                    cb += 4 * S::N;
+                } else {
+                    pixels::<S, KH, KW, 1, 1>(t, ox, first..end, cb, S::mask(left));
+                    cb += S::N;
+                }
+            }
+        }
+    }
+
+    /// The interior pixels `px` for `CV` vectors of channels from `cb`: four at a time, then
+    /// the last one to three.
+    #[inline(always)]
+    unsafe fn interior<S: Lanes, const KH: usize, const KW: usize, const CV: usize>(
+        t: &Task<KH>,
+        px: Range<usize>,
+        cb: usize,
+        mask: S::Mask,
+    ) {
+        let mut ox = px.start;
+        while ox + 4 <= px.end {
+            pixels::<S, KH, KW, 4, CV>(t, ox, 0..KW, cb, mask);
+            ox += 4;
+        }
+        match px.end - ox {
+            3 => pixels::<S, KH, KW, 3, CV>(t, ox, 0..KW, cb, mask),
+            2 => pixels::<S, KH, KW, 2, CV>(t, ox, 0..KW, cb, mask),
+            1 => pixels::<S, KH, KW, 1, CV>(t, ox, 0..KW, cb, mask),
+            _ => {}
+        }
+    }
+
+    /// `P` output pixels from `ox`, all reading taps `kx` of each valid tap row, times `CV`
+    /// vectors of channels from `cb` (a single vector may be ragged: `mask`; several are
+    /// whole). Stores `act(bias + taps)`.
+    #[inline(always)]
+    unsafe fn pixels<
+        S: Lanes,
+        const KH: usize,
+        const KW: usize,
+        const P: usize,
+        const CV: usize,
+    >(
+        t: &Task<KH>,
+        ox: usize,
+        kx: Range<usize>,
+        cb: usize,
+        mask: S::Mask,
+    ) {
+        let g = t.g;
+        let (s, d, c) = (g.stride, g.dilation, g.c);
+        let load = |p: *const f32| {
+            if CV == 1 {
+                S::load_masked(mask, p)
+            } else {
+                S::load(p)
+            }
+        };
+        let bias: [S::V; CV] = std::array::from_fn(|v| match t.bias {
+            Some(b) => load(b.add(cb + v * S::N)),
+            None => S::zero(),
+        });
+        let mut acc = [bias; P];
+        for (ky, row) in t.rows.iter().enumerate() {
+            let Some(row) = *row else { continue };
+            for k in kx.clone() {
+                let wp = t.w.add((ky * KW + k) * c + cb);
+                let wv: [S::V; CV] = std::array::from_fn(|v| load(wp.add(v * S::N)));
+                // Valid taps only, so the column is never left of the input.
+                let x0 = row.add((ox * s + k * d - g.pad_l) * c + cb);
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    let xp = x0.add(p * s * c);
+                    for (v, a) in acc.iter_mut().enumerate() {
+                        *a = S::fma(load(xp.add(v * S::N)), wv[v], *a);
                     }
                 }
-                for (j, a) in acc.iter().enumerate() {
-                    S::store_masked(orow.add((ox + j) * c + cb), mask, activate::<S>(*a, act));
-                }
-                ox += 4;
             }
-            for ox in ox..g.ow {
-                edge(g, &taps, act, ox, orow);
-            }
-            cb += S::N;
         }
-    }
-
-    /// One channel block's window: the input rows it reads, its weights and bias.
-    struct Taps<'a, S: Lanes, const KH: usize, const KW: usize> {
-        rows: &'a [Option<*const f32>; KH],
-        w: &'a [[S::V; KW]; KH],
-        bias: S::V,
-        mask: S::Mask,
-        cb: usize,
-    }
-
-    /// One output pixel with bounds checks on every tap (the borders).
-    #[inline(always)]
-    unsafe fn edge<S: Lanes, const KH: usize, const KW: usize>(
-        g: &Window,
-        t: &Taps<S, KH, KW>,
-        act: Activation,
-        ox: usize,
-        orow: *mut f32,
-    ) {
-        let (s, d, c) = (g.stride, g.dilation, g.c);
-        let mut acc = t.bias;
-        for (ky, row) in t.rows.iter().enumerate() {
-            let Some(row) = row else { continue };
-            for (kx, wk) in t.w[ky].iter().enumerate() {
-                let Some(ix) = (ox * s + kx * d).checked_sub(g.pad_l) else {
-                    continue;
-                };
-                if ix < g.wd {
-                    let xv = S::load_masked(t.mask, row.add(ix * c + t.cb));
-                    acc = S::fma(xv, *wk, acc);
+        for (p, acc) in acc.iter().enumerate() {
+            let o = t.out.add((ox + p) * c + cb);
+            for (v, a) in acc.iter().enumerate() {
+                let y = activate::<S>(*a, t.act);
+                if CV == 1 {
+                    S::store_masked(o, mask, y)
+                } else {
+                    S::store(o.add(v * S::N), y)
                 }
             }
         }
-        S::store_masked(orow.add(ox * c + t.cb), t.mask, activate::<S>(acc, act));
     }
 }
 
 #[cfg(test)]
 mod depthwise_tests {
     use super::*;
+
+    #[test]
+    fn channel_splits_keep_every_thread_busy_on_small_images() {
+        // Enough rows: one task a row.
+        assert_eq!(channel_splits(112, 96, 2), 1);
+        // 7 rows of 1152 channels for 2 threads: 3 ranges of 384 channels, 21 tasks.
+        assert_eq!(channel_splits(7, 1152, 2), 3);
+        // Ranges stay whole multiples of 64 channels, the last one ragged.
+        assert_eq!(channel_splits(7, 200, 2), 2);
+        // Never more ranges than 64-channel groups.
+        assert_eq!(channel_splits(1, 100, 8), 2);
+        assert_eq!(channel_splits(1, 3, 2), 1);
+    }
     use crate::kernels::test_reference::{conv2d_nhwc, max_abs_diff};
     use candle_core::{Device, IndexOp};
 
@@ -371,20 +488,27 @@ mod depthwise_tests {
             .i(0);
     }
 
-    /// 3x3 and 5x5 windows (the AVX-512 kernel's), 1x1 (the plain loop's), several 16-channel
-    /// blocks plus a ragged one, rows wide enough for four-pixel groups, with bias and ReLU6.
+    /// 3x3 and 5x5 windows (the SIMD kernels'), 1x1 (the plain loop's); channel counts that
+    /// leave whole vector groups plus a ragged vector at both levels (37, 200); rows wide
+    /// enough for four-pixel groups and their remainders; images small enough that borders
+    /// meet (7x7 under a 5x5 window has three interior pixels a row, 5x5 none) and that rows
+    /// are split by channel ranges ([`channel_splits`]); with bias and ReLU6.
     #[test]
     fn depthwise_with_bias_and_activation_matches_candle_grouped_conv() {
         let dev = Device::Cpu;
-        for (k, c, stride, dilation, pads) in [
-            (3, 37, 1, 1, [1, 1, 1, 1]),
-            (3, 16, 2, 1, [0, 1, 0, 1]),
-            (5, 37, 1, 1, [2, 2, 2, 2]),
-            (5, 24, 2, 1, [1, 2, 1, 2]),
-            (3, 8, 1, 2, [2, 2, 2, 2]),
-            (1, 20, 1, 1, [0, 0, 0, 0]),
+        for ((h, wd), k, c, stride, dilation, pads) in [
+            ((11, 23), 3, 37, 1, 1, [1, 1, 1, 1]),
+            ((11, 23), 3, 16, 2, 1, [0, 1, 0, 1]),
+            ((11, 23), 5, 37, 1, 1, [2, 2, 2, 2]),
+            ((11, 23), 5, 24, 2, 1, [1, 2, 1, 2]),
+            ((11, 23), 3, 8, 1, 2, [2, 2, 2, 2]),
+            ((11, 23), 1, 20, 1, 1, [0, 0, 0, 0]),
+            ((7, 7), 5, 200, 1, 1, [2, 2, 2, 2]),
+            ((5, 5), 5, 200, 1, 1, [2, 2, 2, 2]),
+            ((14, 14), 5, 200, 2, 1, [1, 2, 1, 2]),
+            ((7, 10), 3, 200, 1, 1, [1, 1, 1, 1]),
         ] {
-            let x = Tensor::randn(0f32, 1.0, (2, 11, 23, c), &dev).unwrap();
+            let x = Tensor::randn(0f32, 1.0, (2, h, wd, c), &dev).unwrap();
             let w = Tensor::randn(0f32, 1.0, (k, k, c), &dev).unwrap();
             let bias: Vec<f32> = (0..c).map(|i| i as f32 * 0.1 - 1.0).collect();
             let dims = x.dims4().unwrap();

@@ -10,7 +10,8 @@
 //! AVX2 6 x 16 (the classic Haswell shape: 12 accumulators, two panel loads and a broadcast in
 //! 16 registers); a last panel's final 16 (AVX-512) or 8 (AVX2) or fewer columns take a
 //! one-vector tile of 16 or 12 rows, so 16-channel convs do not compute zero columns. Tasks
-//! of (48 rows x one panel) are spread over rayon's threads.
+//! of (up to 48 rows, evened out, x one panel; all rows when A is small and the panels are
+//! many: [`rows_per_task`]) are spread over rayon's threads.
 
 use rayon::prelude::*;
 
@@ -135,8 +136,30 @@ fn level() -> Level {
     }
 }
 
-/// Rows of a GEMM task: a few register tiles, so two threads get enough tasks to balance.
+/// Rows of a GEMM task at most: a few register tiles, so two threads get enough tasks to
+/// balance on the tall products (the first layers: thousands of rows, a few panels).
 const ROWS_PER_TASK: usize = 48;
+
+/// Rows per task for an `m x k` A and `panels` panels of B. Every task reads its whole
+/// panel, so a short ragged last chunk (49 rows = 48 + 1) reads the panel a second time
+/// for one row: chunks are evened out instead, in whole register tiles. And when the panels
+/// alone give every thread several tasks and A stays in cache, all rows go in one chunk
+/// (the late layers: 49 or 196 rows, hundreds of columns), so each panel is read once.
+fn rows_per_task(lvl: Level, m: usize, k: usize, panels: usize, threads: usize) -> usize {
+    const A_IN_CACHE: usize = 256 * 1024;
+    let tile = match lvl {
+        Level::Avx512 => 12,
+        Level::Avx2 => 6,
+        Level::Scalar => 1,
+    };
+    if panels >= 4 * threads.max(1) && m * k * 4 <= A_IN_CACHE {
+        return m.max(1);
+    }
+    let chunks = m.div_ceil(ROWS_PER_TASK).max(1);
+    m.div_ceil(chunks)
+        .next_multiple_of(tile)
+        .min(ROWS_PER_TASK.max(tile))
+}
 
 /// `c = act(a · b + bias + residual)`: `a` is `m x k`, `c` and `residual` are `m x n`, all
 /// row-major.
@@ -212,10 +235,12 @@ fn gemm_with(
     if let Some(r) = residual {
         assert_eq!(r.len(), m * n, "residual");
     }
-    let (chunks, panels) = (m.div_ceil(ROWS_PER_TASK), n.div_ceil(NR));
+    let panels = n.div_ceil(NR);
+    let per_task = rows_per_task(lvl, m, k, panels, rayon::current_num_threads());
+    let chunks = m.div_ceil(per_task);
     (0..chunks * panels).into_par_iter().for_each(|task| {
         let (ci, panel) = (task / panels, task % panels);
-        let rows = ci * ROWS_PER_TASK..((ci + 1) * ROWS_PER_TASK).min(m);
+        let rows = ci * per_task..((ci + 1) * per_task).min(m);
         let block = Block {
             a,
             b,
@@ -429,6 +454,21 @@ mod tests {
                 (s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
             })
             .collect()
+    }
+
+    #[test]
+    fn row_chunks_are_even_and_whole_tiles() {
+        // Tall and narrow (a first layer): 48-row chunks.
+        assert_eq!(rows_per_task(Level::Avx2, 12544, 16, 3, 2), 48);
+        // 196 rows: five even chunks of whole 6-row tiles (42 x 4 + 28), not 48 x 4 + 4.
+        assert_eq!(rows_per_task(Level::Avx2, 196, 480, 3, 2), 42);
+        assert_eq!(rows_per_task(Level::Avx512, 196, 480, 3, 2), 48);
+        // Many panels and a small A: one chunk, each panel read once.
+        assert_eq!(rows_per_task(Level::Avx2, 49, 192, 36, 2), 49);
+        assert_eq!(rows_per_task(Level::Avx512, 49, 1152, 10, 2), 49);
+        // ... but not when A would not stay in cache.
+        assert_eq!(rows_per_task(Level::Avx2, 2704, 1152, 36, 2), 48);
+        assert_eq!(rows_per_task(Level::Scalar, 1, 1, 1, 2), 1);
     }
 
     #[test]

@@ -31,6 +31,8 @@ pub(crate) unsafe trait Lanes {
     unsafe fn load(p: *const f32) -> Self::V;
     /// The mask's lanes from `p`, zero elsewhere; the other lanes' memory is not read.
     unsafe fn load_masked(m: Self::Mask, p: *const f32) -> Self::V;
+    /// `N` values to `p` (unaligned).
+    unsafe fn store(p: *mut f32, v: Self::V);
     /// The mask's lanes to `p`; the other lanes' memory is not written.
     unsafe fn store_masked(p: *mut f32, m: Self::Mask, v: Self::V);
     /// `a * b + c`.
@@ -96,6 +98,10 @@ unsafe impl Lanes for Avx512 {
     #[inline(always)]
     unsafe fn load_masked(m: __mmask16, p: *const f32) -> __m512 {
         _mm512_maskz_loadu_ps(m, p)
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m512) {
+        _mm512_storeu_ps(p, v)
     }
     #[inline(always)]
     unsafe fn store_masked(p: *mut f32, m: __mmask16, v: __m512) {
@@ -171,6 +177,10 @@ unsafe impl Lanes for Avx2 {
         } else {
             _mm256_maskload_ps(p, m.bits)
         }
+    }
+    #[inline(always)]
+    unsafe fn store(p: *mut f32, v: __m256) {
+        _mm256_storeu_ps(p, v)
     }
     #[inline(always)]
     unsafe fn store_masked(p: *mut f32, m: Avx2Mask, v: __m256) {
