@@ -12,6 +12,7 @@ use candle_core::Device;
 use models::catalog::Format;
 use models::image::preprocess;
 use models::store::StoreState;
+use models::threads::on_pool;
 use models::{Catalog, Segmenter, Store, Task, TfjsSegmenter};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -42,16 +43,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let m = TfjsSegmenter::load(spec, &store.graph_path(spec), &Device::Cpu)?;
         let resized = preprocess::resize_for(&img, spec.image_input());
+        // Each call on rayon's pool, as the server's engine runs it (`models::threads`).
         for _ in 0..3 {
-            m.segment(&img)?;
+            on_pool(|| m.segment(&img))?;
         }
         let (mut fwd, mut whole) = (Vec::new(), Vec::new());
         for _ in 0..runs {
             let t = Instant::now();
-            m.probabilities(&resized)?;
+            on_pool(|| m.probabilities(&resized))?;
             fwd.push(t.elapsed().as_secs_f64() * 1e3);
             let t = Instant::now();
-            m.segment(&img)?;
+            on_pool(|| m.segment(&img))?;
             whole.push(t.elapsed().as_secs_f64() * 1e3);
         }
         if std::env::var_os("CANDLELIT_PROFILE").is_some() {

@@ -89,7 +89,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     max_tokens: NEW_TOKENS,
                 };
                 let t = Instant::now();
-                let s = m.summarize(&req, &mut |_| true)?;
+                // On rayon's pool, as the server's engine runs it (`models::threads`).
+                let s = models::threads::on_pool(|| m.summarize(&req, &mut |_| true))?;
                 let ms = t.elapsed().as_secs_f64() * 1e3;
                 assert_eq!(s.tokens_generated, NEW_TOKENS);
                 if run == 0 {

@@ -25,12 +25,15 @@ use models::{detect, Catalog, EfficientNetLite, Store, Task, TfjsDetector};
 const PHOTO: &str = "person.jpg";
 const WARMUP: usize = 3;
 
-/// Times `forward` and `whole` alternately, `runs` times each after `WARMUP` warm-up calls.
+/// Times `forward` and `whole` alternately, `runs` times each after `WARMUP` warm-up calls,
+/// each call on rayon's pool as the server's engine runs it (`models::threads`).
 fn time(
     runs: usize,
-    mut forward: impl FnMut() -> models::Result<()>,
-    mut whole: impl FnMut() -> models::Result<()>,
+    mut forward: impl FnMut() -> models::Result<()> + Send,
+    mut whole: impl FnMut() -> models::Result<()> + Send,
 ) -> models::Result<(Vec<f64>, Vec<f64>)> {
+    let mut forward = || models::threads::on_pool(&mut forward);
+    let mut whole = || models::threads::on_pool(&mut whole);
     for _ in 0..WARMUP {
         forward()?;
         whole()?;

@@ -19,6 +19,7 @@ pub mod store;
 pub mod summarize;
 pub mod task;
 pub mod tfjs;
+pub mod threads;
 
 pub use catalog::{Catalog, ModelSpec, Task};
 pub use classify::EfficientNetLite;

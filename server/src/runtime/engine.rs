@@ -260,7 +260,7 @@ fn deadline_error(model: &str) -> ApiError {
     ))
 }
 
-fn worker<I, O>(
+fn worker<I: Send, O: Send>(
     rx: &Mutex<Receiver<Job<I, O>>>,
     shared: &Shared,
     run: &BatchFn<I, O>,
@@ -297,18 +297,22 @@ fn worker<I, O>(
         if !inputs.is_empty() {
             METRICS.observe_batch(&shared.model, inputs.len());
             let n = inputs.len();
-            // A panicking model must not take the worker (and the model) down with it.
-            let outputs = std::panic::catch_unwind(AssertUnwindSafe(|| run(inputs)))
-                .unwrap_or_else(|_| {
-                    (0..n)
-                        .map(|_| {
-                            Err(ApiError::Internal(format!(
-                                "model '{}' panicked while running",
-                                shared.model
-                            )))
-                        })
-                        .collect()
-                });
+            // A panicking model must not take the worker (and the model) down with it. The
+            // batch runs on rayon's pool, where its kernels split work without waking this
+            // thread once per layer (`models::threads`).
+            let outputs = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                models::threads::on_pool(|| run(inputs))
+            }))
+            .unwrap_or_else(|_| {
+                (0..n)
+                    .map(|_| {
+                        Err(ApiError::Internal(format!(
+                            "model '{}' panicked while running",
+                            shared.model
+                        )))
+                    })
+                    .collect()
+            });
             let mut outputs = outputs.into_iter();
             for reply in replies {
                 let out = outputs.next().unwrap_or_else(|| {
