@@ -22,6 +22,7 @@ use crate::image::preprocess;
 use crate::kernels::conv::{im2col_nhwc_slice, same_padding};
 use crate::kernels::depthwise::depthwise_nhwc_slice;
 use crate::kernels::gemm::{gemm_to_vec, Activation, PackedB};
+use crate::kernels::with_f32_slice;
 use crate::task::{Classification, Classifier};
 
 /// (repeats, kernel, stride, expand ratio, output channels) per stage, EfficientNet-Lite0.
@@ -285,11 +286,21 @@ impl EfficientNetLite {
 
     /// Logits `[N, classes]` for an input tensor in the catalog layout (`[N, 3, H, W]`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let x = x.permute((0, 2, 3, 1))?.contiguous()?; // NCHW -> NHWC
-        let dims = x.dims4()?;
+        let (n, c, h, w) = x.dims4()?;
+        // NCHW -> NHWC in one pass over the input (a permute, then a copy out of the tensor,
+        // would be two).
+        let data = with_f32_slice(x, |s| {
+            let mut out = Vec::with_capacity(s.len());
+            for img in s.chunks_exact(c * h * w) {
+                for p in 0..h * w {
+                    out.extend((0..c).map(|ch| img[ch * h * w + p]));
+                }
+            }
+            out
+        })?;
         let mut x = Nhwc {
-            data: x.flatten_all()?.to_vec1::<f32>()?,
-            dims,
+            data,
+            dims: (n, h, w, c),
         };
         x = self.stem.forward(&x, Activation::Relu6)?;
         for b in &self.blocks {

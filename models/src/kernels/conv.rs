@@ -108,8 +108,20 @@ pub fn im2col_nhwc_slice(
             let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
             for ox in 0..ow {
                 let patch = &mut prow[ox * k..(ox + 1) * k];
+                // Whole window inside the row, taps adjacent: each tap row is one run of
+                // kw * c values in the image (a stem's 3x3 over RGB: 9 values, not 3 taps of 3).
+                let ix0 = (ox * stride) as isize - pad_l as isize;
+                let inside = dilation == 1 && ix0 >= 0 && ix0 as usize + kw <= wd;
                 for ky in 0..kh {
                     let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
+                    if inside && iy >= 0 && (iy as usize) < h {
+                        let src = (iy as usize * wd + ix0 as usize) * c;
+                        let dst = &mut patch[ky * kw * c..(ky + 1) * kw * c];
+                        for (d, s) in dst.iter_mut().zip(&image[src..src + kw * c]) {
+                            d.write(*s);
+                        }
+                        continue;
+                    }
                     for kx in 0..kw {
                         let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
                         let dst = &mut patch[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
