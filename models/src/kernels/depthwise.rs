@@ -68,12 +68,10 @@ pub fn depthwise_nhwc_slice(
         x86::has_kernel((kh, kw)),
     ) {
         let window = x86::Window {
-            h,
             wd,
             c,
             stride,
             dilation,
-            pad_t,
             pad_l,
             ow,
         };
@@ -88,23 +86,13 @@ pub fn depthwise_nhwc_slice(
             let (b, oy) = (row / oh, row % oh);
             let chans = part * span..((part + 1) * span).min(c);
             let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-            // SAFETY: `level` was detected on this CPU; `image` is one h x wd x c image,
-            // `w` holds kh*kw*c values and the bias c (checked above); the task writes only
-            // channels `chans` of output row `row`, which no other task writes.
+            let rows = input_rows(image, (h, wd, c), kh, oy, stride, dilation, pad_t);
+            // SAFETY: `level` was detected on this CPU; each row is `wd * c` values of the
+            // image, `w` holds kh*kw*c values and the bias c (checked above); the task writes
+            // only channels `chans` of output row `row`, which no other task writes.
             unsafe {
                 let orow = dst.ptr().add(row * ow * c);
-                x86::row(
-                    level,
-                    &window,
-                    (kh, kw),
-                    image,
-                    w,
-                    bias,
-                    act,
-                    oy,
-                    chans,
-                    orow,
-                )
+                x86::row(level, &window, (kh, kw), &rows, w, bias, act, chans, orow)
             }
         });
         // SAFETY: the tasks cover every (row, channel) pair and `x86::row` wrote each value.
@@ -157,6 +145,96 @@ pub fn depthwise_nhwc_slice(
     Ok((out, (n, oh, ow, c)))
 }
 
+/// Most tap rows a SIMD kernel has (5x5).
+const MAX_KH: usize = 5;
+
+/// The input row under each of the `kh` tap rows of output row `oy` (None: in the padding).
+fn input_rows(
+    image: &[f32],
+    (h, wd, c): (usize, usize, usize),
+    kh: usize,
+    oy: usize,
+    stride: usize,
+    dilation: usize,
+    pad_t: usize,
+) -> [Option<*const f32>; MAX_KH] {
+    std::array::from_fn(|ky| {
+        let iy = (oy * stride + ky * dilation).checked_sub(pad_t)?;
+        (ky < kh && iy < h).then(|| image[iy * wd * c..(iy + 1) * wd * c].as_ptr())
+    })
+}
+
+/// Whether [`depthwise_row`] runs here: a SIMD kernel for this window on this CPU.
+pub fn row_available(k: (usize, usize)) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        crate::summarize::qkernels::simd_level().is_some() && x86::has_kernel(k)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = k;
+        false
+    }
+}
+
+/// One output row of [`depthwise_nhwc_slice`] (dilation 1), all `c` channels, from the input
+/// rows under its tap rows: `rows[ky]` is `wd * c` values, None where it falls in the
+/// padding. For callers that produce their input a few rows at a time (a fused block's ring
+/// of expanded rows, `classify::efficientnet_lite`). Writes all `out.len() / c` pixels.
+///
+/// # Panics
+/// Where not [`row_available`], or on lengths that do not match.
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise_row(
+    rows: &[Option<&[f32]>],
+    (wd, c): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    pad_l: usize,
+    w: &[f32],
+    bias: Option<&[f32]>,
+    act: Activation,
+    out: &mut [f32],
+) {
+    assert!(
+        row_available((kh, kw)),
+        "no depthwise row kernel for {kh}x{kw} here"
+    );
+    assert!(rows.len() == kh && rows.iter().flatten().all(|r| r.len() == wd * c));
+    assert!(
+        w.len() == kh * kw * c && bias.is_none_or(|b| b.len() == c) && out.len().is_multiple_of(c)
+    );
+    #[cfg(target_arch = "x86_64")]
+    {
+        let level = crate::summarize::qkernels::simd_level().expect("checked above");
+        let ptrs: [Option<*const f32>; MAX_KH] =
+            std::array::from_fn(|ky| rows.get(ky).copied().flatten().map(|r| r.as_ptr()));
+        let window = x86::Window {
+            wd,
+            c,
+            stride,
+            dilation: 1,
+            pad_l,
+            ow: out.len() / c,
+        };
+        // SAFETY: the level was detected on this CPU and the window has a kernel (asserted);
+        // the lengths were checked above.
+        unsafe {
+            x86::row(
+                level,
+                &window,
+                (kh, kw),
+                &ptrs,
+                w,
+                bias,
+                act,
+                0..c,
+                out.as_mut_ptr(),
+            )
+        }
+    }
+}
+
 /// Into how many channel ranges each output row is split, so that small late layers (7x7
 /// outputs: seven rows for two threads) still give every thread several tasks to balance.
 /// Ranges stay multiples of 64 channels (whole vector groups at every level).
@@ -189,14 +267,12 @@ mod x86 {
     use crate::kernels::simd::{activate, Avx2, Avx512, Lanes};
     use crate::summarize::qkernels::Simd;
 
-    /// The geometry shared by all rows of one call.
+    /// The geometry shared by all rows of one call, along a row (the caller finds the rows).
     pub struct Window {
-        pub h: usize,
         pub wd: usize,
         pub c: usize,
         pub stride: usize,
         pub dilation: usize,
-        pub pad_t: usize,
         pub pad_l: usize,
         pub ow: usize,
     }
@@ -217,10 +293,11 @@ mod x86 {
         matches!(k, (3, 3) | (5, 5))
     }
 
-    /// Writes channels `chans` of every pixel of output row `oy` to `orow` (the row's start).
+    /// Writes channels `chans` of every pixel of one output row to `orow` (the row's start),
+    /// from `rows[ky]`, the input row under tap row `ky` (None: in the padding).
     ///
     /// # Safety
-    /// The CPU must have `level`'s instructions; `k` [`has_kernel`]; `image` is `h * wd * c`
+    /// The CPU must have `level`'s instructions; `k` [`has_kernel`]; each row is `wd * c`
     /// values, `w` `kh * kw * c`, `bias` (if any) `c`; `orow` has `ow * c` values, and
     /// `chans` lies within `0..c`.
     #[allow(clippy::too_many_arguments)]
@@ -228,78 +305,63 @@ mod x86 {
         level: Simd,
         g: &Window,
         k: (usize, usize),
-        image: &[f32],
+        rows: &[Option<*const f32>],
         w: &[f32],
         bias: Option<&[f32]>,
         act: Activation,
-        oy: usize,
         chans: Range<usize>,
         orow: *mut f32,
     ) {
-        assert!(has_kernel(k) && chans.end <= g.c);
-        let (image, w, bias) = (image.as_ptr(), w.as_ptr(), bias.map(|b| b.as_ptr()));
+        assert!(has_kernel(k) && chans.end <= g.c && rows.len() >= k.0);
+        let (w, bias) = (w.as_ptr(), bias.map(|b| b.as_ptr()));
         match (level, k) {
-            (Simd::Avx512, (3, 3)) => row_avx512::<3, 3>(g, image, w, bias, act, oy, chans, orow),
-            (Simd::Avx512, _) => row_avx512::<5, 5>(g, image, w, bias, act, oy, chans, orow),
-            (Simd::Avx2, (3, 3)) => row_avx2::<3, 3>(g, image, w, bias, act, oy, chans, orow),
-            (Simd::Avx2, _) => row_avx2::<5, 5>(g, image, w, bias, act, oy, chans, orow),
+            (Simd::Avx512, (3, 3)) => row_avx512::<3, 3>(g, rows, w, bias, act, chans, orow),
+            (Simd::Avx512, _) => row_avx512::<5, 5>(g, rows, w, bias, act, chans, orow),
+            (Simd::Avx2, (3, 3)) => row_avx2::<3, 3>(g, rows, w, bias, act, chans, orow),
+            (Simd::Avx2, _) => row_avx2::<5, 5>(g, rows, w, bias, act, chans, orow),
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     #[target_feature(enable = "avx512f")]
     unsafe fn row_avx512<const KH: usize, const KW: usize>(
         g: &Window,
-        image: *const f32,
+        rows: &[Option<*const f32>],
         w: *const f32,
         bias: Option<*const f32>,
         act: Activation,
-        oy: usize,
         chans: Range<usize>,
-        orow: *mut f32,
-    ) {
-        let t = task::<KH>(g, image, w, bias, act, oy, orow);
-        row_k::<Avx512, KH, KW>(&t, chans)
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    #[target_feature(enable = "avx2,fma")]
-    unsafe fn row_avx2<const KH: usize, const KW: usize>(
-        g: &Window,
-        image: *const f32,
-        w: *const f32,
-        bias: Option<*const f32>,
-        act: Activation,
-        oy: usize,
-        chans: Range<usize>,
-        orow: *mut f32,
-    ) {
-        let t = task::<KH>(g, image, w, bias, act, oy, orow);
-        row_k::<Avx2, KH, KW>(&t, chans)
-    }
-
-    #[inline(always)]
-    unsafe fn task<'a, const KH: usize>(
-        g: &'a Window,
-        image: *const f32,
-        w: *const f32,
-        bias: Option<*const f32>,
-        act: Activation,
-        oy: usize,
         out: *mut f32,
-    ) -> Task<'a, KH> {
-        let rows = std::array::from_fn(|ky| {
-            let iy = (oy * g.stride + ky * g.dilation).checked_sub(g.pad_t)?;
-            (iy < g.h).then(|| image.add(iy * g.wd * g.c))
-        });
-        Task {
+    ) {
+        let t = Task::<KH> {
             g,
-            rows,
+            rows: std::array::from_fn(|ky| rows[ky]),
             w,
             bias,
             act,
             out,
-        }
+        };
+        row_k::<Avx512, KH, KW>(&t, chans)
+    }
+
+    #[target_feature(enable = "avx2,fma")]
+    unsafe fn row_avx2<const KH: usize, const KW: usize>(
+        g: &Window,
+        rows: &[Option<*const f32>],
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+        chans: Range<usize>,
+        out: *mut f32,
+    ) {
+        let t = Task::<KH> {
+            g,
+            rows: std::array::from_fn(|ky| rows[ky]),
+            w,
+            bias,
+            act,
+            out,
+        };
+        row_k::<Avx2, KH, KW>(&t, chans)
     }
 
     #[inline(always)]

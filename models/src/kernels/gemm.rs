@@ -250,17 +250,57 @@ fn gemm_with(
             residual,
         };
         // SAFETY: tasks cover disjoint (row range x panel) parts of `c`, and a block writes
-        // only its own; the SIMD levels were detected on this CPU.
-        unsafe {
-            match lvl {
-                #[cfg(target_arch = "x86_64")]
-                Level::Avx512 => x86::block_avx512(&block, out.ptr()),
-                #[cfg(target_arch = "x86_64")]
-                Level::Avx2 => x86::block_avx2(&block, out.ptr()),
-                _ => block_scalar(&block, out),
-            }
-        }
+        // only its own.
+        unsafe { run_block(lvl, &block, out) }
     });
+}
+
+/// [`gemm`] on the calling thread only, for callers that already split their work across
+/// threads (a fused block's band of rows, `classify::efficientnet_lite`).
+pub fn gemm_serial(
+    a: &[f32],
+    m: usize,
+    b: &PackedB,
+    act: Activation,
+    residual: Option<&[f32]>,
+    c: &mut [f32],
+) {
+    let (k, n) = (b.k, b.n);
+    assert_eq!(a.len(), m * k, "a");
+    assert_eq!(c.len(), m * n, "c");
+    if let Some(r) = residual {
+        assert_eq!(r.len(), m * n, "residual");
+    }
+    let (lvl, out) = (level(), SyncPtr::new(c));
+    for panel in 0..n.div_ceil(NR) {
+        let block = Block {
+            a,
+            b,
+            rows: 0..m,
+            panel,
+            act,
+            residual,
+        };
+        // SAFETY: one block at a time, each writing its own panel's columns.
+        unsafe { run_block(lvl, &block, out) }
+    }
+}
+
+/// Runs one block with the kernels of `lvl`.
+///
+/// # Safety
+/// No other task writes this block's part of `out`, which is the product's `m x n` output;
+/// `lvl` was detected on this CPU.
+unsafe fn run_block(lvl: Level, block: &Block, out: SyncPtr) {
+    unsafe {
+        match lvl {
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 => x86::block_avx512(block, out.ptr()),
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx2 => x86::block_avx2(block, out.ptr()),
+            _ => block_scalar(block, out),
+        }
+    }
 }
 
 /// The portable block: one output value at a time (CPUs without AVX2, and the reference the
