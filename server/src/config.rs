@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -331,6 +331,18 @@ pub struct ServeArgs {
         global = true
     )]
     pub log_format: String,
+    /// How threads that compute (inference, image decoding and encoding) are scheduled
+    /// against the ones answering requests (Linux): `idle` (SCHED_IDLE: compute only on cores
+    /// nothing else in the server's cgroup wants, so answers and 429s never wait behind it),
+    /// `low` (nice 10) or `normal` (for a machine shared with other busy programs).
+    #[arg(
+        long,
+        env = "CANDLELIT_COMPUTE_PRIORITY",
+        value_enum,
+        default_value = "idle",
+        global = true
+    )]
+    pub compute_priority: ComputePriority,
 }
 
 impl ServeArgs {
@@ -489,6 +501,24 @@ mod tests {
             }
             assert!(arg.get_env().is_some(), "--{id} has no env twin");
             assert!(arg.get_help().is_some(), "--{id} has no help");
+        }
+    }
+}
+
+/// `--compute-priority` ([`models::threads::Priority`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ComputePriority {
+    Normal,
+    Low,
+    Idle,
+}
+
+impl From<ComputePriority> for models::threads::Priority {
+    fn from(p: ComputePriority) -> Self {
+        match p {
+            ComputePriority::Normal => Self::Normal,
+            ComputePriority::Low => Self::Low,
+            ComputePriority::Idle => Self::Idle,
         }
     }
 }

@@ -166,7 +166,11 @@ fn models_command(cmd: ModelsCommand, args: &StoreArgs) -> anyhow::Result<()> {
 
 async fn serve(args: ServeArgs, store_args: StoreArgs) -> anyhow::Result<()> {
     tracing::info!(?store_args, models = ?args.models, "starting");
-    tracing::info!(kernels = %models::cpu::kernels_in_use(), "compute kernels");
+    tracing::info!(
+        kernels = %models::cpu::kernels_in_use(),
+        priority = ?args.compute_priority,
+        "compute kernels"
+    );
     let catalog = catalog(&store_args)?;
     let engines = args.engines().map_err(anyhow::Error::msg)?;
     let settings = server::Settings {
@@ -240,6 +244,10 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::Models(cmd)) => models_command(cmd, &cli.store),
         None | Some(Command::Serve) => {
+            // Before any model code runs: the pool's threads are made at their priority.
+            if let Err(e) = models::threads::configure_pool(cli.serve.compute_priority.into()) {
+                eprintln!("warning: compute threads keep their default priority: {e}");
+            }
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;

@@ -45,6 +45,8 @@ impl Executor {
             .await
             .map_err(|_| ApiError::Unavailable("the server is shutting down".into()))?;
         tokio::task::spawn_blocking(move || {
+            // Decoding and encoding are compute: behind request handling, like inference.
+            models::threads::lower_this_thread();
             let _running = running;
             job()
         })
