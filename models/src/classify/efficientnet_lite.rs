@@ -20,7 +20,7 @@ use super::{classify_batch_with, classify_images};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::image::preprocess;
-use crate::kernels::conv::{im2col_nhwc_slice, same_padding};
+use crate::kernels::conv::{im2col_nhwc_slice, output_size, same_padding};
 use crate::kernels::depthwise::{self, depthwise_nhwc_slice, depthwise_row};
 use crate::kernels::gemm::{gemm_serial, gemm_to_vec, Activation, PackedB};
 use crate::kernels::sync_ptr::SyncPtr;
@@ -230,7 +230,7 @@ impl Block {
             let (_, h, w, _) = x.dims;
             let k = self.depthwise.k;
             if h * w * expand.w.n() * 4 >= FUSE_FROM_BYTES && depthwise::row_available((k, k)) {
-                return Ok(self.forward_fused(x, expand));
+                return self.forward_fused(x, expand);
             }
         }
         self.forward_layers(x)
@@ -257,15 +257,13 @@ impl Block {
     /// needs in a ring (each computed once as the band moves down; `k - stride` more at its
     /// top), runs the depthwise row from the ring, then the project product on that one row,
     /// straight into the output.
-    fn forward_fused(&self, x: &Nhwc, expand: &Pointwise) -> Nhwc {
+    fn forward_fused(&self, x: &Nhwc, expand: &Pointwise) -> candle_core::Result<Nhwc> {
         let (n, h, w, cin) = x.dims;
         let dw = &self.depthwise;
         let (k, s) = (dw.k, dw.stride);
-        let [pad_t, pad_b, pad_l, pad_r] = same_pads(h, w, k, s);
-        let (oh, ow) = (
-            (h + pad_t + pad_b - k) / s + 1,
-            (w + pad_l + pad_r - k) / s + 1,
-        );
+        let pads = same_pads(h, w, k, s);
+        let [pad_t, _, pad_l, _] = pads;
+        let (oh, ow) = output_size("depthwise", (h, w), (k, k), s, 1, pads)?;
         let (ce, cout) = (expand.w.n(), self.project.w.n());
         // Two bands a thread: enough to even out, few enough that recomputed top rows stay
         // a small share (56 rows: bands of 14).
@@ -320,10 +318,10 @@ impl Block {
                 gemm_serial(&drow, ow, &self.project.w, Activation::None, res, orow);
             }
         });
-        Nhwc {
+        Ok(Nhwc {
             data: out,
             dims: (n, oh, ow, cout),
-        }
+        })
     }
 }
 
@@ -454,16 +452,7 @@ impl Classifier for EfficientNetLite {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn values(n: usize, seed: u32) -> Vec<f32> {
-        let mut s = seed;
-        (0..n)
-            .map(|_| {
-                s = s.wrapping_mul(1664525).wrapping_add(1013904223);
-                (s >> 8) as f32 / (1u32 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
+    use crate::kernels::test_reference::values;
 
     fn pointwise(cin: usize, cout: usize, seed: u32) -> Pointwise {
         let w = values(cin * cout, seed);
@@ -502,7 +491,9 @@ mod tests {
                 data: values(2 * h * w * cin, 6),
                 dims: (2, h, w, cin),
             };
-            let fused = block.forward_fused(&x, block.expand.as_ref().unwrap());
+            let fused = block
+                .forward_fused(&x, block.expand.as_ref().unwrap())
+                .unwrap();
             let layers = block.forward_layers(&x).unwrap();
             assert_eq!(fused.dims, layers.dims, "{h}x{w} k{k} s{stride}");
             assert_eq!(fused.data, layers.data, "{h}x{w} k{k} s{stride}");

@@ -293,12 +293,12 @@ mod x86 {
         matches!(k, (3, 3) | (5, 5))
     }
 
-    /// Writes channels `chans` of every pixel of one output row to `orow` (the row's start),
+    /// Writes channels `chans` of every pixel of one output row to `out` (the row's start),
     /// from `rows[ky]`, the input row under tap row `ky` (None: in the padding).
     ///
     /// # Safety
     /// The CPU must have `level`'s instructions; `k` [`has_kernel`]; each row is `wd * c`
-    /// values, `w` `kh * kw * c`, `bias` (if any) `c`; `orow` has `ow * c` values, and
+    /// values, `w` `kh * kw * c`, `bias` (if any) `c`; `out` has `ow * c` values, and
     /// `chans` lies within `0..c`.
     #[allow(clippy::too_many_arguments)]
     pub unsafe fn row(
@@ -310,58 +310,45 @@ mod x86 {
         bias: Option<&[f32]>,
         act: Activation,
         chans: Range<usize>,
-        orow: *mut f32,
+        out: *mut f32,
     ) {
         assert!(has_kernel(k) && chans.end <= g.c && rows.len() >= k.0);
         let (w, bias) = (w.as_ptr(), bias.map(|b| b.as_ptr()));
         match (level, k) {
-            (Simd::Avx512, (3, 3)) => row_avx512::<3, 3>(g, rows, w, bias, act, chans, orow),
-            (Simd::Avx512, _) => row_avx512::<5, 5>(g, rows, w, bias, act, chans, orow),
-            (Simd::Avx2, (3, 3)) => row_avx2::<3, 3>(g, rows, w, bias, act, chans, orow),
-            (Simd::Avx2, _) => row_avx2::<5, 5>(g, rows, w, bias, act, chans, orow),
+            (Simd::Avx512, (3, 3)) => row_avx512::<3, 3>(&task(g, rows, w, bias, act, out), chans),
+            (Simd::Avx512, _) => row_avx512::<5, 5>(&task(g, rows, w, bias, act, out), chans),
+            (Simd::Avx2, (3, 3)) => row_avx2::<3, 3>(&task(g, rows, w, bias, act, out), chans),
+            (Simd::Avx2, _) => row_avx2::<5, 5>(&task(g, rows, w, bias, act, out), chans),
+        }
+    }
+
+    /// The task for a `KH`-row window (`rows` has at least `KH` entries).
+    fn task<'a, const KH: usize>(
+        g: &'a Window,
+        rows: &[Option<*const f32>],
+        w: *const f32,
+        bias: Option<*const f32>,
+        act: Activation,
+        out: *mut f32,
+    ) -> Task<'a, KH> {
+        Task {
+            g,
+            rows: std::array::from_fn(|ky| rows[ky]),
+            w,
+            bias,
+            act,
+            out,
         }
     }
 
     #[target_feature(enable = "avx512f")]
-    unsafe fn row_avx512<const KH: usize, const KW: usize>(
-        g: &Window,
-        rows: &[Option<*const f32>],
-        w: *const f32,
-        bias: Option<*const f32>,
-        act: Activation,
-        chans: Range<usize>,
-        out: *mut f32,
-    ) {
-        let t = Task::<KH> {
-            g,
-            rows: std::array::from_fn(|ky| rows[ky]),
-            w,
-            bias,
-            act,
-            out,
-        };
-        row_k::<Avx512, KH, KW>(&t, chans)
+    unsafe fn row_avx512<const KH: usize, const KW: usize>(t: &Task<KH>, chans: Range<usize>) {
+        row_k::<Avx512, KH, KW>(t, chans)
     }
 
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn row_avx2<const KH: usize, const KW: usize>(
-        g: &Window,
-        rows: &[Option<*const f32>],
-        w: *const f32,
-        bias: Option<*const f32>,
-        act: Activation,
-        chans: Range<usize>,
-        out: *mut f32,
-    ) {
-        let t = Task::<KH> {
-            g,
-            rows: std::array::from_fn(|ky| rows[ky]),
-            w,
-            bias,
-            act,
-            out,
-        };
-        row_k::<Avx2, KH, KW>(&t, chans)
+    unsafe fn row_avx2<const KH: usize, const KW: usize>(t: &Task<KH>, chans: Range<usize>) {
+        row_k::<Avx2, KH, KW>(t, chans)
     }
 
     #[inline(always)]

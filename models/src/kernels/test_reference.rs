@@ -41,3 +41,15 @@ pub(crate) fn conv2d_nhwc(
         .permute((0, 2, 3, 1))
         .unwrap()
 }
+
+/// `n` deterministic pseudo-random values in [-1, 1) (an LCG; no rand dependency), for kernel
+/// tests that compare two paths on the same data.
+pub(crate) fn values(n: usize, seed: u32) -> Vec<f32> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(1664525).wrapping_add(1013904223);
+            (s >> 8) as f32 / (1u32 << 24) as f32 * 2.0 - 1.0
+        })
+        .collect()
+}
