@@ -3,6 +3,8 @@
 //! not a test.
 //!
 //! cargo run --release -p models --example bench_gemm -- [reps]
+//!
+//! `BENCH_SHAPES=1x1280x1000,49x192x1152` runs those (m x k x n) shapes instead.
 
 use std::time::Instant;
 
@@ -16,7 +18,7 @@ fn main() {
         .max(1);
     // (m, k, n): NanoDet-g's costliest convs (im2col'd 3x3 and 1x1) and EfficientNet-Lite0's
     // pointwise convs.
-    let shapes = [
+    let listed = [
         (2704, 1152, 128),
         (10816, 288, 32),
         (10816, 144, 16),
@@ -32,7 +34,22 @@ fn main() {
         (196, 112, 672),
         (49, 192, 1152),
         (49, 320, 1280),
+        (1, 1280, 1000),
     ];
+    let shapes: Vec<(usize, usize, usize)> = match std::env::var("BENCH_SHAPES") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| {
+                let d: Vec<usize> = s
+                    .split('x')
+                    .map(|d| d.trim().parse().expect("m x k x n"))
+                    .collect();
+                assert_eq!(d.len(), 3, "shape {s}: m x k x n");
+                (d[0], d[1], d[2])
+            })
+            .collect(),
+        Err(_) => listed.to_vec(),
+    };
     println!("| m | k | n | ms | GFLOP/s |");
     println!("|---|---|---|---|---|");
     let (mut flop, mut secs) = (0.0, 0.0);

@@ -20,9 +20,10 @@ use super::{classify_batch_with, classify_images};
 use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::image::preprocess;
-use crate::kernels::conv::{im2col_nhwc_slice, output_size, same_padding};
+use crate::kernels::conv::{output_size, same_padding};
 use crate::kernels::depthwise::{self, depthwise_nhwc_slice, depthwise_row};
-use crate::kernels::gemm::{gemm_serial, gemm_to_vec, Activation, PackedB};
+use crate::kernels::gemm::{gemm_gathered_to_vec, gemm_serial, gemm_to_vec, Activation, PackedB};
+use crate::kernels::patches::{Layout, PatchGather};
 use crate::kernels::sync_ptr::SyncPtr;
 use crate::kernels::with_f32_slice;
 use crate::task::{Classification, Classifier};
@@ -40,7 +41,8 @@ const LITE0_STAGES: [(usize, usize, usize, usize, usize); 7] = [
 const STEM_CHANNELS: usize = 32;
 const BN_EPS: f64 = 1e-3;
 
-/// A dense conv as NHWC patches x `[kh*kw*in, out]` + bias (batch norm folded in), packed.
+/// A dense conv (the stem) as patches x `[kh*kw*in, out]` + bias (batch norm folded in),
+/// packed.
 struct DenseConv {
     w: PackedB,
     k: usize,
@@ -169,12 +171,26 @@ fn same_pads(h: usize, w: usize, k: usize, stride: usize) -> [usize; 4] {
 }
 
 impl DenseConv {
-    fn forward(&self, x: &Nhwc, act: Activation) -> candle_core::Result<Nhwc> {
-        let (_, h, w, _) = x.dims;
+    /// From the model's NCHW input (`dims` being (N, C, H, W)) to NHWC activations: each
+    /// task gathers its pixels' patches straight from the planes, so the input is never
+    /// transposed and the patches never written out whole.
+    fn forward_nchw(
+        &self,
+        x: &[f32],
+        (n, c, h, w): (usize, usize, usize, usize),
+        act: Activation,
+    ) -> candle_core::Result<Nhwc> {
         let pads = same_pads(h, w, self.k, self.stride);
-        let (patches, (n, oh, ow)) =
-            im2col_nhwc_slice(&x.data, x.dims, (self.k, self.k), self.stride, 1, pads)?;
-        let data = gemm_to_vec(&patches, n * oh * ow, &self.w, act, None);
+        let k = (self.k, self.k);
+        let patches = PatchGather::new(Layout::Nchw, (n, h, w, c), k, self.stride, 1, pads)?;
+        if patches.depth() != self.w.k() {
+            let expects = self.w.k() / (self.k * self.k);
+            candle_core::bail!("stem input has {c} channels, its filter expects {expects}");
+        }
+        let (oh, ow) = patches.output();
+        let data = gemm_gathered_to_vec(n * oh * ow, &self.w, act, |rows, buf| {
+            patches.fill(x, rows, buf)
+        });
         Ok(Nhwc {
             data,
             dims: (n, oh, ow, self.w.n()),
@@ -386,23 +402,8 @@ impl EfficientNetLite {
 
     /// Logits `[N, classes]` for an input tensor in the catalog layout (`[N, 3, H, W]`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let (n, c, h, w) = x.dims4()?;
-        // NCHW -> NHWC in one pass over the input (a permute, then a copy out of the tensor,
-        // would be two).
-        let data = with_f32_slice(x, |s| {
-            let mut out = Vec::with_capacity(s.len());
-            for img in s.chunks_exact(c * h * w) {
-                for p in 0..h * w {
-                    out.extend((0..c).map(|ch| img[ch * h * w + p]));
-                }
-            }
-            out
-        })?;
-        let mut x = Nhwc {
-            data,
-            dims: (n, h, w, c),
-        };
-        x = self.stem.forward(&x, Activation::Relu6)?;
+        let dims = x.dims4()?;
+        let mut x = with_f32_slice(x, |s| self.stem.forward_nchw(s, dims, Activation::Relu6))??;
         for b in &self.blocks {
             x = b.forward(&x)?;
         }
