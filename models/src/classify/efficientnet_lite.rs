@@ -21,8 +21,13 @@ use crate::catalog::ModelSpec;
 use crate::error::{ModelError, Result};
 use crate::image::preprocess;
 use crate::kernels::conv::{output_size, same_padding};
-use crate::kernels::depthwise::{self, depthwise_nhwc_slice, depthwise_row};
-use crate::kernels::gemm::{gemm_gathered_to_vec, gemm_serial, gemm_to_vec, Activation, PackedB};
+use crate::kernels::depthwise::{
+    self, depthwise_nhwc_slice, depthwise_row, depthwise_row_channels,
+};
+use crate::kernels::gemm::{
+    gemm_gathered_to_vec, gemm_serial, gemm_serial_panels, gemm_to_vec, Activation, PackedB,
+    PANEL_COLUMNS,
+};
 use crate::kernels::patches::{Layout, PatchGather};
 use crate::kernels::sync_ptr::SyncPtr;
 use crate::kernels::with_f32_slice;
@@ -237,6 +242,10 @@ impl Depthwise {
 /// more recomputing their top rows than the fusion saves.
 const FUSE_FROM_BYTES: usize = 1 << 20;
 
+/// Blocks on images this small (EfficientNet-Lite0's 14x14 and 7x7 stages) run split by
+/// channel ranges ([`Block::forward_split`]).
+const SPLIT_UP_TO_PIXELS: usize = 14 * 14;
+
 /// Most rows a fused block's depthwise window spans (the depthwise row kernels' 5x5).
 const MAX_K: usize = 5;
 
@@ -245,8 +254,13 @@ impl Block {
         if let Some(expand) = &self.expand {
             let (_, h, w, _) = x.dims;
             let k = self.depthwise.k;
-            if h * w * expand.w.n() * 4 >= FUSE_FROM_BYTES && depthwise::row_available((k, k)) {
-                return self.forward_fused(x, expand);
+            if depthwise::row_available((k, k)) {
+                if h * w * expand.w.n() * 4 >= FUSE_FROM_BYTES {
+                    return self.forward_fused(x, expand);
+                }
+                if h * w <= SPLIT_UP_TO_PIXELS && rayon::current_num_threads() > 1 {
+                    return self.forward_split(x, expand);
+                }
             }
         }
         self.forward_layers(x)
@@ -338,6 +352,86 @@ impl Block {
             data: out,
             dims: (n, oh, ow, cout),
         })
+    }
+}
+
+impl Block {
+    /// expand -> depthwise by ranges of the expanded channels, one range per task, then
+    /// project over the whole. A depthwise channel reads only the expanded channel of the
+    /// same index, so a task runs its range's expand product and then its depthwise rows
+    /// with no wait between them and on data its own core just wrote: one parallel pass
+    /// where there were two, each ending in a wait for the slower thread (on 14x14 and 7x7
+    /// images a layer takes 20-200 us, so those waits and hand-overs were a large share).
+    fn forward_split(&self, x: &Nhwc, expand: &Pointwise) -> candle_core::Result<Nhwc> {
+        let (n, h, w, _) = x.dims;
+        let dw = &self.depthwise;
+        let (k, s) = (dw.k, dw.stride);
+        let pads = same_pads(h, w, k, s);
+        let [pad_t, _, pad_l, _] = pads;
+        let (oh, ow) = output_size("depthwise", (h, w), (k, k), s, 1, pads)?;
+        let ce = expand.w.n();
+        let panels = ce.div_ceil(PANEL_COLUMNS);
+        // A few ranges a thread, in whole panels, so a late thread can be made up for.
+        let parts = (4 * rayon::current_num_threads()).min(panels);
+        let (mlen, dlen) = (n * h * w * ce, n * oh * ow * ce);
+        let (mut expanded, mut dwout) = (Vec::with_capacity(mlen), Vec::with_capacity(dlen));
+        let e_out = SyncPtr::new_uninit(&mut expanded.spare_capacity_mut()[..mlen]);
+        let d_out = SyncPtr::new_uninit(&mut dwout.spare_capacity_mut()[..dlen]);
+        (0..parts).into_par_iter().for_each(|part| {
+            let range = part * panels / parts..(part + 1) * panels / parts;
+            let chans = range.start * PANEL_COLUMNS..(range.end * PANEL_COLUMNS).min(ce);
+            // SAFETY: tasks write disjoint panels (channels) of `expanded`.
+            unsafe {
+                gemm_serial_panels(
+                    &x.data,
+                    n * h * w,
+                    &expand.w,
+                    Activation::Relu6,
+                    range,
+                    e_out,
+                )
+            };
+            for row in 0..n * oh {
+                let (b, oy) = (row / oh, row % oh);
+                let rows: [Option<*const f32>; MAX_K] = std::array::from_fn(|ky| {
+                    let iy = (oy * s + ky)
+                        .checked_sub(pad_t)
+                        .filter(|&iy| iy < h && ky < k)?;
+                    // SAFETY: row `iy` of image `b` lies within the expanded buffer.
+                    Some(unsafe { e_out.ptr().add(((b * h + iy) * w) * ce) }.cast_const())
+                });
+                // SAFETY: the rows are whole rows of the expanded buffer, whose channels
+                // `chans` this task wrote just above and nothing writes again (other tasks'
+                // channels are never read here); tasks write disjoint channels of each
+                // output row.
+                unsafe {
+                    depthwise_row_channels(
+                        &rows[..k],
+                        (w, ce),
+                        (k, k),
+                        s,
+                        pad_l,
+                        (&dw.w, Some(&dw.b), Activation::Relu6),
+                        (chans.clone(), ow),
+                        d_out.ptr().add(row * ow * ce),
+                    )
+                };
+            }
+        });
+        // SAFETY: the ranges cover every panel of the expand product and every channel of
+        // every depthwise row, and both kernels write every value they cover.
+        unsafe {
+            expanded.set_len(mlen);
+            dwout.set_len(dlen);
+        }
+        drop(expanded);
+        let y = Nhwc {
+            data: dwout,
+            dims: (n, oh, ow, ce),
+        };
+        Ok(self
+            .project
+            .forward(&y, Activation::None, self.residual.then_some(x)))
     }
 }
 
@@ -466,9 +560,9 @@ mod tests {
     /// of sums): odd sizes, both strides and windows, with and without a residual, more
     /// bands than threads, and two images.
     #[test]
-    fn fused_block_matches_layer_by_layer() {
+    fn fused_and_split_blocks_match_layer_by_layer() {
         if !depthwise::row_available((3, 3)) {
-            return; // no SIMD row kernel on this CPU: the fused path is never taken
+            return; // no SIMD row kernel on this CPU: neither path is taken
         }
         for (h, w, cin, ce, cout, k, stride) in [
             (23, 17, 8, 48, 8, 3, 1),
@@ -476,6 +570,9 @@ mod tests {
             (19, 20, 16, 40, 16, 5, 1),
             (19, 20, 16, 40, 24, 5, 2),
             (2, 3, 4, 8, 4, 5, 1),
+            // Several panels of expanded channels, a ragged last one (split ranges).
+            (7, 7, 16, 200, 16, 5, 1),
+            (14, 14, 24, 144, 40, 3, 2),
         ] {
             let block = Block {
                 expand: Some(pointwise(cin, ce, 1)),
@@ -498,6 +595,11 @@ mod tests {
             let layers = block.forward_layers(&x).unwrap();
             assert_eq!(fused.dims, layers.dims, "{h}x{w} k{k} s{stride}");
             assert_eq!(fused.data, layers.data, "{h}x{w} k{k} s{stride}");
+            let split = block
+                .forward_split(&x, block.expand.as_ref().unwrap())
+                .unwrap();
+            assert_eq!(split.dims, layers.dims, "split {h}x{w} k{k} s{stride}");
+            assert_eq!(split.data, layers.data, "split {h}x{w} k{k} s{stride}");
         }
     }
 }

@@ -204,35 +204,72 @@ pub fn depthwise_row(
     assert!(
         w.len() == kh * kw * c && bias.is_none_or(|b| b.len() == c) && out.len().is_multiple_of(c)
     );
+    let ow = out.len() / c;
+    let ptrs: [Option<*const f32>; MAX_KH] =
+        std::array::from_fn(|ky| rows.get(ky).copied().flatten().map(|r| r.as_ptr()));
+    // SAFETY: each row is `wd * c` values (asserted) that nothing writes while we read;
+    // `out` is this row's `ow * c` values, all ours.
+    unsafe {
+        depthwise_row_channels(
+            &ptrs[..kh],
+            (wd, c),
+            (kh, kw),
+            stride,
+            pad_l,
+            (w, bias, act),
+            (0..c, ow),
+            out.as_mut_ptr(),
+        )
+    }
+}
+
+/// [`depthwise_row`] for channels `chans` only, into an output row of `ow` pixels at `out`
+/// that other threads may be writing other channels of (a block split by channel ranges,
+/// `classify::efficientnet_lite`).
+///
+/// # Safety
+/// Each of `rows` (None: in the padding) points to an input row of `wd * c` values whose
+/// channels `chans` are initialised and not being written; `out` points to `ow * c` values
+/// that no other thread writes in channels `chans`.
+///
+/// # Panics
+/// Where not [`row_available`], or on lengths that do not match.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn depthwise_row_channels(
+    rows: &[Option<*const f32>],
+    (wd, c): (usize, usize),
+    (kh, kw): (usize, usize),
+    stride: usize,
+    pad_l: usize,
+    (w, bias, act): (&[f32], Option<&[f32]>, Activation),
+    (chans, ow): (std::ops::Range<usize>, usize),
+    out: *mut f32,
+) {
+    assert!(
+        row_available((kh, kw)),
+        "no depthwise row kernel for {kh}x{kw} here"
+    );
+    assert!(rows.len() == kh && kh <= MAX_KH);
+    assert!(w.len() == kh * kw * c && bias.is_none_or(|b| b.len() == c) && chans.end <= c);
     #[cfg(target_arch = "x86_64")]
     {
         let level = crate::summarize::qkernels::simd_level().expect("checked above");
         let ptrs: [Option<*const f32>; MAX_KH] =
-            std::array::from_fn(|ky| rows.get(ky).copied().flatten().map(|r| r.as_ptr()));
+            std::array::from_fn(|ky| rows.get(ky).copied().flatten());
         let window = x86::Window {
             wd,
             c,
             stride,
             dilation: 1,
             pad_l,
-            ow: out.len() / c,
+            ow,
         };
         // SAFETY: the level was detected on this CPU and the window has a kernel (asserted);
-        // the lengths were checked above.
-        unsafe {
-            x86::row(
-                level,
-                &window,
-                (kh, kw),
-                &ptrs,
-                w,
-                bias,
-                act,
-                0..c,
-                out.as_mut_ptr(),
-            )
-        }
+        // the lengths were checked above; `out`'s contract is the caller's.
+        unsafe { x86::row(level, &window, (kh, kw), &ptrs, w, bias, act, chans, out) }
     }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (wd, stride, pad_l, act, chans, ow, out);
 }
 
 /// Into how many channel ranges each output row is split, so that small late layers (7x7

@@ -342,6 +342,44 @@ pub fn gemm_serial(
     }
 }
 
+/// [`gemm_serial`] for the columns of panels `panels` only (32 columns each, the last
+/// ragged), into the product's whole `m x n` output, which other threads may be writing
+/// other panels' columns of (a block split by channel ranges,
+/// `classify::efficientnet_lite`).
+///
+/// # Safety
+/// `out` is `m x n`, and no other thread writes these panels' columns.
+pub(crate) unsafe fn gemm_serial_panels(
+    a: &[f32],
+    m: usize,
+    b: &PackedB,
+    act: Activation,
+    panels: std::ops::Range<usize>,
+    out: SyncPtr,
+) {
+    assert_eq!(a.len(), m * b.k, "a");
+    assert_eq!(out.len(), m * b.n, "c");
+    assert!(panels.end <= b.n.div_ceil(NR), "panels");
+    let lvl = level();
+    for panel in panels {
+        let block = Block {
+            a,
+            a_row0: 0,
+            b,
+            rows: 0..m,
+            panel,
+            act,
+            residual: None,
+        };
+        // SAFETY: the caller's contract.
+        unsafe { run_block(lvl, &block, out) }
+    }
+}
+
+/// Columns per panel of a [`PackedB`]: a caller splitting a product by columns splits on
+/// these.
+pub const PANEL_COLUMNS: usize = NR;
+
 /// Runs one block with the kernels of `lvl`.
 ///
 /// # Safety
