@@ -513,8 +513,14 @@ mod x86 {
         let (k, n) = (blk.b.k, blk.b.n);
         let (cols, col0) = (blk.cols(), blk.panel * NR);
         let panel = blk.b.panel(blk.panel).as_ptr();
-        if blk.rows.len() == 1 {
-            return row_panel::<S>(blk, panel, c);
+        // A last row that every wide group would run as a one-row tile (49 rows: 8 x 6 + 1),
+        // its two sums each waiting on the FMA latency, goes over the whole panel at once.
+        let end = match blk.rows.len() % S::WIDE {
+            1 => blk.rows.end - 1,
+            _ => blk.rows.end,
+        };
+        if end < blk.rows.end {
+            row_panel::<S>(blk, end, panel, c);
         }
         let group = 2 * S::N;
         let mut g = 0;
@@ -523,8 +529,8 @@ mod x86 {
             let wide = gcols > S::N;
             let mr = if wide { S::WIDE } else { S::NARROW };
             let mut r0 = blk.rows.start;
-            while r0 < blk.rows.end {
-                let rows = (blk.rows.end - r0).min(mr);
+            while r0 < end {
+                let rows = (end - r0).min(mr);
                 let at = r0 * n + col0 + g;
                 let t = Tile {
                     a: blk.a.as_ptr().add((r0 - blk.a_row0) * k),
@@ -547,17 +553,16 @@ mod x86 {
         }
     }
 
-    /// A block of one row (a batch-1 classifier's last product: 1 x 1280 x 1000) over the
-    /// whole panel at once: four AVX2 vectors (two AVX-512), so four independent FMA
+    /// Row `row` of a block (a batch-1 classifier's last product, 1 x 1280 x 1000; the last
+    /// row of 49) over the whole panel at once: four AVX2 vectors (two AVX-512), so four independent FMA
     /// chains instead of a one-row tile's two, and the panel read front to back in one
     /// pass instead of two passes over half its lines. Each sum still runs over the depth
     /// in order, one FMA after another, as in every tile: a row gets the same bits alone as
     /// in a batch (the server batches requests).
     #[inline(always)]
-    unsafe fn row_panel<S: Lanes>(blk: &Block, panel: *const f32, c: *mut f32) {
+    unsafe fn row_panel<S: Lanes>(blk: &Block, row: usize, panel: *const f32, c: *mut f32) {
         let (k, n) = (blk.b.k, blk.b.n);
         let (cols, col0) = (blk.cols(), blk.panel * NR);
-        let row = blk.rows.start;
         let a = blk.a.as_ptr().add((row - blk.a_row0) * k);
         let vectors = NR / S::N; // 4 (AVX2) or 2 (AVX-512)
         let mut acc = [S::zero(); 4];
