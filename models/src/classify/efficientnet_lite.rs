@@ -217,6 +217,14 @@ impl Pointwise {
 }
 
 impl Depthwise {
+    /// Its SAME padding (top, bottom, left, right) over an `h x w` input, and its output
+    /// size.
+    fn geometry(&self, h: usize, w: usize) -> candle_core::Result<([usize; 4], (usize, usize))> {
+        let (k, s) = (self.k, self.stride);
+        let pads = same_pads(h, w, k, s);
+        Ok((pads, output_size("depthwise", (h, w), (k, k), s, 1, pads)?))
+    }
+
     fn forward(&self, x: &Nhwc) -> candle_core::Result<Nhwc> {
         let (_, h, w, _) = x.dims;
         let pads = same_pads(h, w, self.k, self.stride);
@@ -291,9 +299,7 @@ impl Block {
         let (n, h, w, cin) = x.dims;
         let dw = &self.depthwise;
         let (k, s) = (dw.k, dw.stride);
-        let pads = same_pads(h, w, k, s);
-        let [pad_t, _, pad_l, _] = pads;
-        let (oh, ow) = output_size("depthwise", (h, w), (k, k), s, 1, pads)?;
+        let ([pad_t, _, pad_l, _], (oh, ow)) = dw.geometry(h, w)?;
         let (ce, cout) = (expand.w.n(), self.project.w.n());
         // Two bands a thread: enough to even out, few enough that recomputed top rows stay
         // a small share (56 rows: bands of 14).
@@ -310,7 +316,7 @@ impl Block {
             let mut held = [usize::MAX; MAX_K];
             let mut drow = vec![0f32; ow * ce];
             for oy in band * per_band..((band + 1) * per_band).min(oh) {
-                let tap_row = |ky: usize| (oy * s + ky).checked_sub(pad_t).filter(|&iy| iy < h);
+                let tap_row = |ky: usize| depthwise::tap_row(oy, ky, s, 1, pad_t, h);
                 for iy in (0..k).filter_map(tap_row) {
                     let slot = iy % k;
                     if held[slot] != iy {
@@ -366,9 +372,7 @@ impl Block {
         let (n, h, w, _) = x.dims;
         let dw = &self.depthwise;
         let (k, s) = (dw.k, dw.stride);
-        let pads = same_pads(h, w, k, s);
-        let [pad_t, _, pad_l, _] = pads;
-        let (oh, ow) = output_size("depthwise", (h, w), (k, k), s, 1, pads)?;
+        let ([pad_t, _, pad_l, _], (oh, ow)) = dw.geometry(h, w)?;
         let ce = expand.w.n();
         let panels = ce.div_ceil(PANEL_COLUMNS);
         // A few ranges a thread, in whole panels, so a late thread can be made up for.
@@ -394,9 +398,7 @@ impl Block {
             for row in 0..n * oh {
                 let (b, oy) = (row / oh, row % oh);
                 let rows: [Option<*const f32>; MAX_K] = std::array::from_fn(|ky| {
-                    let iy = (oy * s + ky)
-                        .checked_sub(pad_t)
-                        .filter(|&iy| iy < h && ky < k)?;
+                    let iy = depthwise::tap_row(oy, ky, s, 1, pad_t, h).filter(|_| ky < k)?;
                     // SAFETY: row `iy` of image `b` lies within the expanded buffer.
                     Some(unsafe { e_out.ptr().add(((b * h + iy) * w) * ce) }.cast_const())
                 });

@@ -159,9 +159,24 @@ fn input_rows(
     pad_t: usize,
 ) -> [Option<*const f32>; MAX_KH] {
     std::array::from_fn(|ky| {
-        let iy = (oy * stride + ky * dilation).checked_sub(pad_t)?;
-        (ky < kh && iy < h).then(|| image[iy * wd * c..(iy + 1) * wd * c].as_ptr())
+        let iy = tap_row(oy, ky, stride, dilation, pad_t, h).filter(|_| ky < kh)?;
+        Some(image[iy * wd * c..(iy + 1) * wd * c].as_ptr())
     })
+}
+
+/// The input row under tap row `ky` of output row `oy` of an `h`-row input padded by `pad_t`
+/// on top; None where it falls in the padding.
+pub(crate) fn tap_row(
+    oy: usize,
+    ky: usize,
+    stride: usize,
+    dilation: usize,
+    pad_t: usize,
+    h: usize,
+) -> Option<usize> {
+    (oy * stride + ky * dilation)
+        .checked_sub(pad_t)
+        .filter(|&iy| iy < h)
 }
 
 /// Whether [`depthwise_row`] runs here: a SIMD kernel for this window on this CPU.
@@ -196,14 +211,10 @@ pub fn depthwise_row(
     act: Activation,
     out: &mut [f32],
 ) {
-    assert!(
-        row_available((kh, kw)),
-        "no depthwise row kernel for {kh}x{kw} here"
-    );
+    // The kernel, filter and bias are checked by `depthwise_row_channels`; these slices
+    // only here.
     assert!(rows.len() == kh && rows.iter().flatten().all(|r| r.len() == wd * c));
-    assert!(
-        w.len() == kh * kw * c && bias.is_none_or(|b| b.len() == c) && out.len().is_multiple_of(c)
-    );
+    assert!(out.len().is_multiple_of(c));
     let ow = out.len() / c;
     let ptrs: [Option<*const f32>; MAX_KH] =
         std::array::from_fn(|ky| rows.get(ky).copied().flatten().map(|r| r.as_ptr()));

@@ -231,20 +231,9 @@ pub fn gemm_gathered_to_vec(
             buf.resize(buf.len().max(rows.len() * k), 0.0);
             let a = &mut buf[..rows.len() * k];
             gather(rows.clone(), a);
-            for panel in 0..n.div_ceil(NR) {
-                let block = Block {
-                    a,
-                    a_row0: rows.start,
-                    b,
-                    rows: rows.clone(),
-                    panel,
-                    act,
-                    residual: None,
-                };
-                // SAFETY: tasks cover disjoint row ranges of `out`, and a block writes only
-                // its rows of its panel's columns.
-                unsafe { run_block(lvl, &block, out) }
-            }
+            // SAFETY: tasks cover disjoint row ranges of `out`, and a block writes only its
+            // rows of its panel's columns.
+            unsafe { run_panels(lvl, a, rows.clone(), b, 0..n.div_ceil(NR), act, None, out) }
         });
     });
     // SAFETY: the chunks cover all `m` rows and each chunk's blocks every panel's columns.
@@ -326,20 +315,9 @@ pub fn gemm_serial(
     if let Some(r) = residual {
         assert_eq!(r.len(), m * n, "residual");
     }
-    let (lvl, out) = (level(), SyncPtr::new(c));
-    for panel in 0..n.div_ceil(NR) {
-        let block = Block {
-            a,
-            a_row0: 0,
-            b,
-            rows: 0..m,
-            panel,
-            act,
-            residual,
-        };
-        // SAFETY: one block at a time, each writing its own panel's columns.
-        unsafe { run_block(lvl, &block, out) }
-    }
+    let out = SyncPtr::new(c);
+    // SAFETY: one block at a time, each writing its own panel's columns of `c`.
+    unsafe { run_panels(level(), a, 0..m, b, 0..n.div_ceil(NR), act, residual, out) }
 }
 
 /// [`gemm_serial`] for the columns of panels `panels` only (32 columns each, the last
@@ -360,16 +338,36 @@ pub(crate) unsafe fn gemm_serial_panels(
     assert_eq!(a.len(), m * b.k, "a");
     assert_eq!(out.len(), m * b.n, "c");
     assert!(panels.end <= b.n.div_ceil(NR), "panels");
-    let lvl = level();
+    // SAFETY: the caller's contract.
+    unsafe { run_panels(level(), a, 0..m, b, panels, act, None, out) }
+}
+
+/// Rows `rows` of the product (`a` holding A's rows from `rows.start` on) times each of
+/// `panels`, one block after another on the calling thread.
+///
+/// # Safety
+/// As [`run_block`], for every block: no other task writes these rows of these panels'
+/// columns of `out`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn run_panels(
+    lvl: Level,
+    a: &[f32],
+    rows: std::ops::Range<usize>,
+    b: &PackedB,
+    panels: std::ops::Range<usize>,
+    act: Activation,
+    residual: Option<&[f32]>,
+    out: SyncPtr,
+) {
     for panel in panels {
         let block = Block {
             a,
-            a_row0: 0,
+            a_row0: rows.start,
             b,
-            rows: 0..m,
+            rows: rows.clone(),
             panel,
             act,
-            residual: None,
+            residual,
         };
         // SAFETY: the caller's contract.
         unsafe { run_block(lvl, &block, out) }
@@ -554,9 +552,9 @@ mod x86 {
     }
 
     /// Row `row` of a block (a batch-1 classifier's last product, 1 x 1280 x 1000; the last
-    /// row of 49) over the whole panel at once: four AVX2 vectors (two AVX-512), so four independent FMA
-    /// chains instead of a one-row tile's two, and the panel read front to back in one
-    /// pass instead of two passes over half its lines. Each sum still runs over the depth
+    /// row of 49) over the whole panel at once: four AVX2 vectors (two AVX-512), so four
+    /// independent FMA chains instead of a one-row tile's two, and the panel read front to
+    /// back in one pass instead of two passes over half its lines. Each sum still runs over the depth
     /// in order, one FMA after another, as in every tile: a row gets the same bits alone as
     /// in a batch (the server batches requests).
     #[inline(always)]
