@@ -6,7 +6,8 @@ candlelit then the peer: a fresh server process (candlelit with only the classif
 defaults: 1 worker, queue 16, batches of up to 4), cold start = spawn to the first 200, then
 server/examples/load.rs drives it with that many clients for SECONDS (each client sends one
 request at a time; a 429/503 waits 50 ms) and reads the server's peak RSS (VmHWM) at the end.
-Prints one markdown table and the req/s ratios candlelit / peer. Loopback only. A benchmark, not
+Prints one markdown table, candlelit's own time for its refusals (from its /metrics), and the
+req/s ratios candlelit / peer. Loopback only. A benchmark, not
 a test.
 
     ~/.cache/candlelit/py-bench/bin/python scripts/bench/http_race.py --candlelit BIN --load BIN \\
@@ -63,6 +64,19 @@ def cold_start(proc, t0, url, png, limit_s=180):
     raise SystemExit(f"no 200 from {url} within {limit_s} s")
 
 
+def server_refusal_quantiles(port, qs=(0.5, 0.99)):
+    """candlelit's own time for its 429s on ROUTE (request_duration_seconds: head read to answer
+    head), as the upper bounds of the buckets holding each quantile, in ms; None if none."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+    prefix = f'candlelit_request_duration_seconds_bucket{{route="{ROUTE}",status="429",le="'
+    buckets = [(float(l[len(prefix):].split('"')[0]), float(l.rsplit(" ", 1)[1]))
+               for l in text.splitlines() if l.startswith(prefix)]
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+    return [next(le for le, n in buckets if n >= q * total) * 1e3 for q in qs]
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--candlelit", required=True)
@@ -80,6 +94,7 @@ def main():
                          {}, 3919),
     }
     rows = []
+    own = {}  # clients -> candlelit's own refusal p50/p99 (ms), from its /metrics
     ticks = cpu_ticks()
     for clients in a.clients.split(","):
         for name, (cmd, env, port) in servers.items():
@@ -92,6 +107,8 @@ def main():
                     out = subprocess.run([a.load, "--url", url, "--image", str(png), "--seconds", a.seconds,
                                           "--clients", clients, "--pid", str(proc.pid), "--label", name,
                                           "--multipart", "file"], check=True, stdout=subprocess.PIPE, text=True).stdout
+                    if name == "candlelit":
+                        own[clients] = server_refusal_quantiles(port)
                 finally:
                     proc.terminate()
                     try:
@@ -111,6 +128,11 @@ def main():
     print("|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print("| " + " | ".join(r) + " |")
+    for clients, q in own.items():
+        if q:
+            print(f"\n{clients} clients: candlelit's own time for its 429s (head read to answer head, "
+                  f"/metrics buckets): p50 <= {q[0]:g} ms, p99 <= {q[1]:g} ms; the rest of the client's "
+                  f"refusal time is the sockets and waiting for a core.")
     print("\n| clients | req/s candlelit / peer |\n|---|---|")
     for c, p in zip(rows[::2], rows[1::2]):
         print(f"| {c[0]} | {float(c[2]) / max(float(p[2]), 1e-9):.2f}x |")

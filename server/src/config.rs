@@ -294,6 +294,17 @@ pub struct ServeArgs {
     /// (deploy/haproxy/haproxy.cfg: 2000).
     #[arg(long, env = "CANDLELIT_DRAIN_MS", default_value_t = 0, global = true)]
     pub drain_ms: u64,
+    /// Longest a request keeps the place in its model's queue that it took when its head
+    /// arrived, while its upload (or `image_url` fetch) is still coming in, in milliseconds. A
+    /// request let in is then not refused once its upload is in; a slower upload gives the place
+    /// back (and is admitted or refused when it is in), so slow clients cannot hold the queue.
+    #[arg(
+        long,
+        env = "CANDLELIT_UPLOAD_HOLD_MS",
+        default_value_t = 1_000,
+        global = true
+    )]
+    pub upload_hold_ms: u64,
     /// Connect timeout for `image_url` fetches, in milliseconds.
     #[arg(
         long,
@@ -381,6 +392,7 @@ impl ServeArgs {
                 rate_limit: self.rate_limit,
             },
             drain: Duration::from_millis(self.drain_ms),
+            upload_hold: Duration::from_millis(self.upload_hold_ms),
             ..crate::state::Settings::default()
         }
     }

@@ -73,8 +73,10 @@ pub fn cors(origins: &[String]) -> CorsLayer {
 
 /// Counts every answer by route (the matched pattern, never the raw path), model and status.
 /// The model is the one that answered (`x-model-id`), else the one the path named, so refusals
-/// count against the model they were for.
+/// count against the model they were for. Times each answer until its head is ready (a streamed
+/// body's time is not in it).
 pub async fn record_metrics(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -104,7 +106,7 @@ pub async fn record_metrics(State(state): State<AppState>, req: Request, next: N
     } else {
         "unknown"
     };
-    METRICS.request(&route, model, resp.status().as_u16());
+    METRICS.request(&route, model, resp.status().as_u16(), started.elapsed());
     resp
 }
 

@@ -14,6 +14,7 @@ pub static METRICS: LazyLock<Metrics> = LazyLock::new(Metrics::new);
 pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
+    request_seconds: HistogramVec,
     rejected: IntCounterVec,
     stage_seconds: HistogramVec,
     batch_size: HistogramVec,
@@ -41,6 +42,17 @@ impl Metrics {
                 "HTTP requests answered, by route, model and status",
             ),
             &["route", "model", "status"],
+        )
+        .expect("metric");
+        // From 100 us: a refusal is answered in microseconds, and whether it still is under load
+        // is the point of refusing before the body is read.
+        let request_seconds = HistogramVec::new(
+            HistogramOpts::new(
+                "request_duration_seconds",
+                "Time from a request's head being read to its answer's head, by route and status",
+            )
+            .buckets([&[0.0001, 0.00025, 0.0005][..], SECONDS].concat()),
+            &["route", "status"],
         )
         .expect("metric");
         let rejected = IntCounterVec::new(
@@ -111,6 +123,7 @@ impl Metrics {
         .expect("metric");
         for c in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(request_seconds.clone()),
             Box::new(memory_budget.clone()),
             Box::new(memory_in_use.clone()),
             Box::new(memory_refused.clone()),
@@ -128,6 +141,7 @@ impl Metrics {
         Self {
             registry,
             requests,
+            request_seconds,
             rejected,
             stage_seconds,
             batch_size,
@@ -166,10 +180,14 @@ impl Metrics {
         self.connections_refused.with_label_values(&[reason]).inc();
     }
 
-    pub fn request(&self, route: &str, model: &str, status: u16) {
+    pub fn request(&self, route: &str, model: &str, status: u16, took: Duration) {
+        let status = status.to_string();
         self.requests
-            .with_label_values(&[route, model, &status.to_string()])
+            .with_label_values(&[route, model, &status])
             .inc();
+        self.request_seconds
+            .with_label_values(&[route, &status])
+            .observe(took.as_secs_f64());
     }
 
     pub fn rejected(&self, model: &str, reason: &str) {

@@ -15,6 +15,7 @@ use crate::error::ApiError;
 use crate::ingress::fetch::FetchPolicy;
 use crate::ingress::limits::Limits;
 use crate::ingress::{budget, conn, fetch};
+use crate::runtime::engine::Place;
 use crate::runtime::executor::Executor;
 use crate::runtime::served::{
     ClassifyEngine, DetectEngine, SegmentEngine, Served, ServedModels, SummarizeEngine,
@@ -44,6 +45,9 @@ pub struct Settings {
     /// a load balancer's health check takes this replica out before connections are refused
     /// (`--drain-ms`).
     pub drain: Duration,
+    /// Longest a request keeps the queue place it took when its head arrived while its upload
+    /// (or `image_url` fetch) is still coming in (`--upload-hold-ms`).
+    pub upload_hold: Duration,
 }
 
 impl Default for Settings {
@@ -60,6 +64,7 @@ impl Default for Settings {
             memory_budget: budget::default_limit(),
             conn: conn::ConnLimits::default(),
             drain: Duration::ZERO,
+            upload_hold: Duration::from_secs(1),
         }
     }
 }
@@ -177,37 +182,38 @@ impl AppState {
         }
     }
 
-    /// Refuses with 429 before the body is read when no model the request could run on has
-    /// room: the one `named` by path or query, else every served model of `task` (a form field
-    /// could still name any of them). Refusing a request then costs no upload parsing.
-    pub fn refuse_if_full(&self, task: Task, named: Option<&str>) -> Result<(), ApiError> {
-        let full = match named {
-            Some(id) => self.model(id, task)?.is_full(),
-            None => {
-                let mut served = self
-                    .models
-                    .slots
-                    .iter()
-                    .filter(|s| s.spec.task == task)
-                    .filter_map(|s| s.served())
-                    .peekable();
-                served.peek().is_some() && served.all(Served::is_full)
-            }
-        };
-        if full {
-            let label = named
-                .or(self.models.default_id(task))
-                .unwrap_or(task.name());
-            crate::metrics::METRICS.rejected(label, "queue_full");
-            return Err(ApiError::Overloaded(format!(
-                "{} is busy: its queue is full; retry shortly",
-                named.map_or_else(
-                    || format!("every {} model", task.name()),
-                    |id| format!("model '{id}'")
-                )
-            )));
+    /// Takes a place in the queue of the model a request is for before its body is read: a
+    /// request refused for a full queue is refused at once (429, no upload parsed), and one let
+    /// in is not refused after its upload has arrived. The model is the one `named` by path or
+    /// query, else the task's default; unnamed, the request is refused only when every served
+    /// model of `task` is full (a form field could still name one with room), and gets no
+    /// place (`None`: taken once the form is read) when the default is full but another is not.
+    pub fn hold_place(&self, task: Task, named: Option<&str>) -> Result<Option<Place>, ApiError> {
+        if let Some(id) = named {
+            return self.model(id, task)?.reserve().map(Some);
         }
-        Ok(())
+        let Some(default) = self.models.default_id(task) else {
+            return Ok(None); // nothing served: the route's own lookup says why
+        };
+        let default = self.model(default, task)?;
+        let all_full = || {
+            self.models
+                .slots
+                .iter()
+                .filter(|s| s.spec.task == task)
+                .filter_map(|s| s.served())
+                .all(Served::is_full)
+        };
+        if default.is_full() && !all_full() {
+            return Ok(None);
+        }
+        default.reserve().map(Some)
+    }
+
+    /// [`hold_place`](Self::hold_place) for routes that run through the queue later by other
+    /// paths (OIP's tensors): refuses now when full, holds nothing.
+    pub fn refuse_if_full(&self, task: Task, named: Option<&str>) -> Result<(), ApiError> {
+        self.hold_place(task, named).map(drop)
     }
 
     pub fn summarizer(&self, id: &str) -> Result<(Arc<dyn Summarizer>, SummarizeEngine), ApiError> {

@@ -150,7 +150,11 @@ async fn streaming_sends_tokens_then_done_and_they_add_up() {
     let text = String::from_utf8(body).unwrap();
     let mut pieces = String::new();
     let mut done = None;
-    for block in text.split("\n\n").filter(|b| !b.trim().is_empty()) {
+    // Blocks of `:` comments are keep-alives (sent while a slow build generates): not events.
+    let events = text
+        .split("\n\n")
+        .filter(|b| b.lines().any(|l| !l.trim().is_empty() && !l.starts_with(':')));
+    for block in events {
         let event = block
             .lines()
             .find_map(|l| l.strip_prefix("event: "))

@@ -207,6 +207,75 @@ async fn a_full_queue_refuses_before_reading_the_body() {
     assert_eq!(waiting.await.unwrap().status(), 200);
 }
 
+/// A PNG upload whose last bytes arrive `late_ms` after the first ones.
+fn slow_upload(grey: u8, late_ms: u64) -> Request<Body> {
+    let mut head = png(grey);
+    let tail = head.split_off(head.len() / 2);
+    let chunks = futures_util::stream::unfold(0, move |step| {
+        let (head, tail) = (head.clone(), tail.clone());
+        async move {
+            match step {
+                0 => Some((Ok::<_, std::io::Error>(head), 1)),
+                1 => {
+                    tokio::time::sleep(Duration::from_millis(late_ms)).await;
+                    Some((Ok(tail), 2))
+                }
+                _ => None,
+            }
+        }
+    });
+    Request::post("/api/v1/segment/fake?output=probability")
+        .header(header::CONTENT_TYPE, "image/png")
+        .body(Body::from_stream(chunks))
+        .unwrap()
+}
+
+/// The queue place is taken when a request's head arrives and kept while its upload comes in:
+/// a request let in is not refused once its upload is in (a later one is refused instead, at
+/// once, before its body is read).
+#[tokio::test]
+async fn a_request_let_in_keeps_its_place_while_its_upload_arrives() {
+    let opts = EngineOptions {
+        workers: 1,
+        queue: 1,
+        ..EngineOptions::default()
+    };
+    let h = harness(300, opts, Settings::default());
+    let running = tokio::spawn(full(h.app.clone(), segment(10)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // taken by the worker
+    let uploading = tokio::spawn(full(h.app.clone(), slow_upload(20, 200)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // head in, upload still arriving
+    let (status, _, _) = send(h.app.clone(), segment(30)).await;
+    assert_eq!(status, 429, "the one place is the uploading request's");
+    assert_eq!(running.await.unwrap().status(), 200);
+    assert_eq!(uploading.await.unwrap().status(), 200, "not refused late");
+}
+
+/// ... but only for `--upload-hold-ms`: a slower upload gives its place back, so slow clients
+/// cannot keep a model's queue from the requests behind them.
+#[tokio::test]
+async fn a_slow_upload_gives_its_place_back() {
+    let opts = EngineOptions {
+        workers: 1,
+        queue: 1,
+        ..EngineOptions::default()
+    };
+    let settings = Settings {
+        upload_hold: Duration::from_millis(50),
+        ..Settings::default()
+    };
+    let h = harness(300, opts, settings);
+    let running = tokio::spawn(full(h.app.clone(), segment(10)));
+    tokio::time::sleep(Duration::from_millis(60)).await; // taken by the worker
+    let uploading = tokio::spawn(full(h.app.clone(), slow_upload(20, 400)));
+    tokio::time::sleep(Duration::from_millis(120)).await; // held 50 ms, then given back
+    let (status, _, body) = send(h.app.clone(), segment(30)).await;
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(running.await.unwrap().status(), 200);
+    // Admitted again once its upload was in: the queue was free by then.
+    assert_eq!(uploading.await.unwrap().status(), 200);
+}
+
 #[tokio::test]
 async fn a_request_refused_for_a_full_queue_is_not_decoded_first() {
     let (h, running, waiting) = full_queue().await;
@@ -426,6 +495,22 @@ async fn metrics_count_requests_and_time_each_stage() {
     assert!(
         count(
             r#"candlelit_requests_total{model="fake",route="/api/v1/segment/{model_id}",status="415"}"#
+        ) >= 1.0
+    );
+    // Each answer timed by route and status, from the sub-millisecond buckets up.
+    assert!(
+        count(
+            r#"candlelit_request_duration_seconds_count{route="/api/v1/segment/{model_id}",status="200"}"#
+        ) >= 2.0
+    );
+    assert!(
+        count(
+            r#"candlelit_request_duration_seconds_bucket{route="/api/v1/segment/{model_id}",status="415",le="0.0001"}"#
+        ) >= 0.0
+    );
+    assert!(
+        count(
+            r#"candlelit_request_duration_seconds_bucket{route="/api/v1/segment/{model_id}",status="415",le="+Inf"}"#
         ) >= 1.0
     );
     for stage in ["queue", "decode", "preprocess", "inference", "postprocess"] {

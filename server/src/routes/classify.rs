@@ -11,12 +11,12 @@ pub use api_types::{ClassLabel, ClassifyQuery, ClassifyResponse};
 
 use super::Answered;
 use crate::error::ApiError;
-use crate::ingress::input::{read_image, refuse_unread};
+use crate::ingress::input::refuse_unread;
 use crate::ingress::params::{model_or_default, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::state::AppState;
 use crate::tasks::classify::{self, parse_top_k};
-use crate::tasks::ImageSource;
+use crate::tasks::{read_holding, ImageSource, Reserved};
 
 #[utoipa::path(post, path = "/predict/image_classes", tag = "classification", params(ClassifyQuery),
     request_body(description = "The image: multipart field `file`, a raw `image/*` body, or JSON `{\"image_url\"}`",
@@ -81,19 +81,20 @@ pub(crate) async fn answer(
 ) -> Result<Answered<ClassifyAnswer>, ApiError> {
     let started = Instant::now();
     // Cheap checks, and a full queue refuses now, before the upload is read (a 429 costs no
-    // parsing).
+    // parsing); a place taken now is kept for this request, so it is not refused later.
     let named_early = path_model.as_deref().or(q.model.as_deref());
     let early = (|| {
         if let Some(id) = named_early {
             let (m, _) = state.classifier(id)?;
             parse_top_k(q.top_k.as_deref(), m.spec().labels.len())?;
         }
-        state.refuse_if_full(Task::Classification, named_early)
+        state.hold_place(Task::Classification, named_early)
     })();
-    if let Err(e) = early {
-        return Err(refuse_unread(req, e));
-    }
-    let input = read_image(&state, req).await?;
+    let place = match early {
+        Ok(place) => place,
+        Err(e) => return Err(refuse_unread(req, e)),
+    };
+    let (input, place) = read_holding(&state, req, place).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Classification)?;
     let (model, _) = state.classifier(&model_id)?;
@@ -107,7 +108,10 @@ pub(crate) async fn answer(
         &state,
         &model_id,
         image,
-        input.lease,
+        Reserved {
+            lease: input.lease,
+            place,
+        },
         k,
         want_image,
         started,

@@ -14,12 +14,12 @@ pub use api_types::{DetectQuery, DetectResponse};
 
 use super::Answered;
 use crate::error::ApiError;
-use crate::ingress::input::{read_image, refuse_unread};
+use crate::ingress::input::refuse_unread;
 use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::state::AppState;
 use crate::tasks::detect::{self, DEFAULT_CONFIDENCE};
-use crate::tasks::ImageSource;
+use crate::tasks::{read_holding, ImageSource, Reserved};
 
 /// `POST /predict?model=<id>&confidence=<0..1>`: JPEG with boxes drawn.
 #[utoipa::path(post, path = "/predict", tag = "detection", params(DetectQuery),
@@ -92,13 +92,15 @@ pub(crate) async fn answer(
             state.detector(id)?;
         }
         number_in(q.confidence.as_deref(), "confidence", 0.0..=1.0, 0.0)?;
-        // A full queue refuses now, before the upload is read (a 429 costs no parsing).
-        state.refuse_if_full(Task::Detection, named_early)
+        // A full queue refuses now, before the upload is read (a 429 costs no parsing), and a
+        // place taken now is kept for this request, so it is not refused once its upload is in.
+        state.hold_place(Task::Detection, named_early)
     })();
-    if let Err(e) = early {
-        return Err(refuse_unread(req, e));
-    }
-    let input = read_image(&state, req).await?;
+    let place = match early {
+        Ok(place) => place,
+        Err(e) => return Err(refuse_unread(req, e)),
+    };
+    let (input, place) = read_holding(&state, req, place).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Detection)?;
     let default = if annotated {
@@ -121,7 +123,10 @@ pub(crate) async fn answer(
         &state,
         &model_id,
         image,
-        input.lease,
+        Reserved {
+            lease: input.lease,
+            place,
+        },
         confidence,
         full,
         started,

@@ -12,11 +12,11 @@ pub use api_types::{ClassShare, SegmentQuery, SegmentResponse};
 
 use super::Answered;
 use crate::error::ApiError;
-use crate::ingress::input::{read_image, refuse_unread};
+use crate::ingress::input::refuse_unread;
 use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::state::AppState;
-use crate::tasks::{reserve_output, segment, ImageSource};
+use crate::tasks::{read_holding, reserve_output, segment, ImageSource, Reserved};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -120,13 +120,15 @@ pub(crate) async fn answer(
         if let Some(id) = named_early {
             state.segmenter(id)?;
         }
-        // A full queue refuses now, before the upload is read (a 429 costs no parsing).
-        state.refuse_if_full(Task::Segmentation, named_early)
+        // A full queue refuses now, before the upload is read (a 429 costs no parsing), and a
+        // place taken now is kept for this request, so it is not refused once its upload is in.
+        state.hold_place(Task::Segmentation, named_early)
     })();
-    if let Err(e) = early {
-        return Err(refuse_unread(req, e));
-    }
-    let input = read_image(&state, req).await?;
+    let place = match early {
+        Ok(place) => place,
+        Err(e) => return Err(refuse_unread(req, e)),
+    };
+    let (input, place) = read_holding(&state, req, place).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Segmentation)?;
     let (model, _) = state.segmenter(&model_id)?;
@@ -163,7 +165,18 @@ pub(crate) async fn answer(
     };
     let need = segment::need_for(&*model, need_full, at_size_images);
     let image = ImageSource::Encoded(input.bytes);
-    let mut done = segment::run(&state, &model_id, image, input.lease, need, started).await?;
+    let mut done = segment::run(
+        &state,
+        &model_id,
+        image,
+        Reserved {
+            lease: input.lease,
+            place,
+        },
+        need,
+        started,
+    )
+    .await?;
     reserve_output(&mut done.ran.lease, &done.ran.decoded, at_size_images)?;
     let (body, timings, lease) = state
         .cpu

@@ -115,6 +115,27 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
     /// request that would be refused costs nothing: 429 at once when the queue is full, 503
     /// once the engine is closing. Dropping the ticket unused gives the place back.
     pub fn admit(&self) -> Result<Ticket<I, O>, ApiError> {
+        self.admit_with(None)
+    }
+
+    /// [`admit`](Self::admit) into `held`, a place taken earlier with [`reserve`](Self::reserve)
+    /// (before the upload was read): never refused then. A place held in another engine's
+    /// queue (a form field named another model) is given back and a place taken here.
+    pub fn admit_with(&self, held: Option<Place>) -> Result<Ticket<I, O>, ApiError> {
+        let place = match held {
+            Some(p) if Arc::ptr_eq(&p.shared, &self.shared) => p,
+            _ => self.reserve()?,
+        };
+        Ok(Ticket {
+            engine: self.clone(),
+            place,
+        })
+    }
+
+    /// A place in this queue for a request whose input does not exist yet (its upload is still
+    /// arriving): refusals then happen before the body is read, never after. Counted in the
+    /// queue depth like a ticket; dropping it gives it back.
+    pub fn reserve(&self) -> Result<Place, ApiError> {
         if self.shared.closing.load(Ordering::SeqCst) {
             return Err(ApiError::Unavailable(format!(
                 "model '{}' is shutting down",
@@ -135,8 +156,8 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
                 self.shared.model, self.options.queue
             )));
         }
-        Ok(Ticket {
-            engine: self.clone(),
+        Ok(Place {
+            shared: self.shared.clone(),
             held: true,
         })
     }
@@ -183,8 +204,22 @@ impl<I: Send + 'static, O: Send + 'static> Engine<I, O> {
 /// from the moment it is taken, so the bounded queue also bounds requests being decoded.
 pub struct Ticket<I, O> {
     engine: Engine<I, O>,
-    /// Still counted in `depth`: given back on drop unless the job was sent.
+    place: Place,
+}
+
+/// A place in one model's queue, not yet tied to an input type (see [`Engine::reserve`]).
+pub struct Place {
+    shared: Arc<Shared>,
+    /// Still counted in `depth`: given back on drop unless a job was sent with it.
     held: bool,
+}
+
+impl Drop for Place {
+    fn drop(&mut self) {
+        if self.held {
+            self.shared.depth.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
 }
 
 impl<I: Send + 'static, O: Send + 'static> Ticket<I, O> {
@@ -217,7 +252,7 @@ impl<I: Send + 'static, O: Send + 'static> Ticket<I, O> {
         // The place was counted at admission, so the channel (as large as the queue) has room:
         // it holds only admitted jobs, and this one is not in it yet.
         match self.engine.tx.try_send(job) {
-            Ok(()) => self.held = false, // the worker that takes it gives the place back
+            Ok(()) => self.place.held = false, // the worker that takes it gives the place back
             Err(TrySendError::Full(_)) => {
                 METRICS.rejected(&shared.model, "queue_full");
                 return Err(ApiError::Overloaded(format!(
@@ -241,14 +276,6 @@ impl<I: Send + 'static, O: Send + 'static> Ticket<I, O> {
                 Err(_) => Err(deadline_error(&shared.model)),
             },
             None => answer.await.unwrap_or_else(|_| Err(dropped())),
-        }
-    }
-}
-
-impl<I, O> Drop for Ticket<I, O> {
-    fn drop(&mut self) {
-        if self.held {
-            self.engine.shared.depth.fetch_sub(1, Ordering::SeqCst);
         }
     }
 }
@@ -481,6 +508,44 @@ mod tests {
         assert_eq!(b.submit(4, later(5000)).await.unwrap(), 8);
         assert_eq!(e.queue_depth(), 0);
         assert_eq!(e.submit(5, later(5000)).await.unwrap(), 10);
+    }
+
+    #[tokio::test]
+    async fn a_place_reserved_before_the_upload_is_the_one_the_request_runs_in() {
+        let opts = EngineOptions {
+            queue: 2,
+            ..EngineOptions::default()
+        };
+        let e = Engine::start("m", opts, doubler(Arc::default(), Duration::ZERO));
+        let other = Engine::start("n", opts, doubler(Arc::default(), Duration::ZERO));
+        let early = e.reserve().unwrap();
+        let _b = e.admit().unwrap();
+        assert_eq!(e.queue_depth(), 2);
+        assert_eq!(
+            e.reserve().err().unwrap().status(),
+            429,
+            "the queue is full"
+        );
+        // While its upload arrived the queue filled up; its own place is still there.
+        let t = e.admit_with(Some(early)).unwrap();
+        assert_eq!(e.queue_depth(), 2, "the held place, not a new one");
+        assert_eq!(t.submit(21, later(5000)).await.unwrap(), 42);
+        assert_eq!(
+            e.queue_depth(),
+            1,
+            "handed to the worker, which gave it back"
+        );
+        // A place held for another model (a form field named this one): given back there,
+        // a fresh one taken here.
+        let elsewhere = other.reserve().unwrap();
+        assert_eq!(other.queue_depth(), 1);
+        let t = e.admit_with(Some(elsewhere)).unwrap();
+        assert_eq!((other.queue_depth(), e.queue_depth()), (0, 2));
+        drop(t);
+        assert_eq!(e.queue_depth(), 1);
+        let unused = e.reserve().unwrap();
+        drop(unused); // the upload failed, say
+        assert_eq!(e.queue_depth(), 1);
     }
 
     #[tokio::test]

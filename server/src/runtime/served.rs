@@ -49,6 +49,16 @@ impl Served {
         }
     }
 
+    /// See [`crate::runtime::engine::Engine::reserve`].
+    pub fn reserve(&self) -> Result<crate::runtime::engine::Place, ApiError> {
+        match self {
+            Served::Segmenter(_, e) => e.reserve(),
+            Served::Detector(_, e) => e.reserve(),
+            Served::Classifier(_, e) => e.reserve(),
+            Served::Summarizer(_, e) => e.reserve(),
+        }
+    }
+
     /// See [`crate::runtime::engine::Engine::is_full`].
     pub fn is_full(&self) -> bool {
         match self {

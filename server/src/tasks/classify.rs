@@ -6,9 +6,8 @@ use api_types::{ClassLabel, ClassProb, ClassifyResponse};
 use models::classify::{short_label, top_k};
 use models::Classification;
 
-use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
+use super::{infer, png_data_url, reserve_output, ImageSource, Ran, Reserved};
 use crate::error::ApiError;
-use crate::ingress::budget::Lease;
 use crate::ingress::decode::Need;
 use crate::state::AppState;
 
@@ -39,7 +38,7 @@ pub async fn run(
     state: &AppState,
     model_id: &str,
     image: ImageSource,
-    lease: Lease,
+    held: Reserved,
     k: usize,
     full_image: bool,
     started: Instant,
@@ -51,7 +50,7 @@ pub async fn run(
     } else {
         Need::model_input_of(model.spec().image_input())
     };
-    let mut ran = infer(state, &engine, image, lease, need, |img| img, started).await?;
+    let mut ran = infer(state, &engine, image, held, need, |img| img, started).await?;
     if full_image {
         reserve_output(&mut ran.lease, &ran.decoded, 1)?;
     }

@@ -6,9 +6,8 @@ use api_types::{DetectResponse, Detection};
 use models::detect::{coco91_id, SCORE_FLOOR};
 use models::Detections;
 
-use super::{infer, png_data_url, reserve_output, ImageSource, Ran};
+use super::{infer, png_data_url, reserve_output, ImageSource, Ran, Reserved};
 use crate::error::ApiError;
-use crate::ingress::budget::Lease;
 use crate::ingress::decode::Need;
 use crate::state::AppState;
 
@@ -22,7 +21,7 @@ pub async fn run(
     state: &AppState,
     model_id: &str,
     image: ImageSource,
-    lease: Lease,
+    held: Reserved,
     confidence: f32,
     full_image: bool,
     started: Instant,
@@ -37,7 +36,7 @@ pub async fn run(
         state,
         &engine,
         image,
-        lease,
+        held,
         need,
         |img| (img, confidence),
         started,

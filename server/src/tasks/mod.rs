@@ -16,13 +16,52 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use api_types::StageTimings;
+use axum::extract::Request;
 use image::RgbImage;
 
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::decode::{Decoded, Need};
-use crate::runtime::engine::Engine;
+use crate::ingress::input::{read_image, ImageRequest};
+use crate::runtime::engine::{Engine, Place};
 use crate::state::AppState;
+
+/// What a request holds of the server's capacity on its way to a model: its memory lease and,
+/// when taken before its body was read ([`AppState::hold_place`]), its place in that model's
+/// queue.
+pub struct Reserved {
+    pub lease: Lease,
+    pub place: Option<Place>,
+}
+
+impl From<Lease> for Reserved {
+    fn from(lease: Lease) -> Self {
+        Self { lease, place: None }
+    }
+}
+
+/// Reads the request's image (upload or `image_url`) while keeping `place`, taken when its head
+/// arrived, for at most `--upload-hold-ms`: a slow upload or fetch gives its place back and is
+/// admitted (or refused) once it is in, so slow clients cannot hold a model's queue from the
+/// requests behind them.
+pub async fn read_holding(
+    state: &AppState,
+    req: Request,
+    place: Option<Place>,
+) -> Result<(ImageRequest, Option<Place>), ApiError> {
+    let read = read_image(state, req);
+    tokio::pin!(read);
+    let Some(place) = place else {
+        return Ok((read.await?, None));
+    };
+    tokio::select! {
+        input = &mut read => Ok((input?, Some(place))),
+        _ = tokio::time::sleep(state.settings.upload_hold) => {
+            drop(place);
+            Ok((read.await?, None))
+        }
+    }
+}
 
 /// An image as a request carries it.
 pub enum ImageSource {
@@ -51,19 +90,19 @@ impl<O> Ran<O> {
     }
 }
 
-/// Admits, decodes and runs one image on `engine`; `input` makes the engine's input from the
-/// decoded pixels.
+/// Admits (into the place `held`, if it is this engine's), decodes and runs one image on
+/// `engine`; `input` makes the engine's input from the decoded pixels.
 pub async fn infer<I: Send + 'static, O: Send + 'static>(
     state: &AppState,
     engine: &Engine<I, O>,
     image: ImageSource,
-    lease: Lease,
+    held: Reserved,
     need: Need,
     input: impl FnOnce(Arc<RgbImage>) -> I,
     started: Instant,
 ) -> Result<Ran<O>, ApiError> {
-    let ticket = engine.admit()?;
-    let (decoded, lease, decode_ms) = decode(state, image, lease, need).await?;
+    let ticket = engine.admit_with(held.place)?;
+    let (decoded, lease, decode_ms) = decode(state, image, held.lease, need).await?;
     let t0 = Instant::now();
     let out = ticket
         .submit(input(decoded.img.clone()), state.deadline(started))

@@ -11,9 +11,8 @@ use models::image::postprocess::{self, PERSON_TINT};
 use models::Segmentation;
 use models::Segmenter;
 
-use super::{infer, ImageSource, Ran};
+use super::{infer, ImageSource, Ran, Reserved};
 use crate::error::ApiError;
-use crate::ingress::budget::Lease;
 use crate::ingress::decode::Need;
 use crate::state::AppState;
 
@@ -28,12 +27,12 @@ pub async fn run(
     state: &AppState,
     model_id: &str,
     image: ImageSource,
-    lease: Lease,
+    held: Reserved,
     need: Need,
     started: Instant,
 ) -> Result<Segmented, ApiError> {
     let (model, engine) = state.segmenter(model_id)?;
-    let ran = infer(state, &engine, image, lease, need, |img| img, started).await?;
+    let ran = infer(state, &engine, image, held, need, |img| img, started).await?;
     Ok(Segmented { model, ran })
 }
 

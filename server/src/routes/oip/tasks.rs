@@ -115,7 +115,7 @@ pub(super) async fn segment(
     // The mask is at the input's size (the output cap applies); the model needs only its own.
     let need = segment::need_for(&*model, false, 1);
     let segment::Segmented { model, mut ran } =
-        segment::run(state, id, image, lease, need, started).await?;
+        segment::run(state, id, image, lease.into(), need, started).await?;
     reserve_output(&mut ran.lease, &ran.decoded, 1)?;
     let (w, h) = ran.decoded.original;
     let Ran {
@@ -189,7 +189,7 @@ pub(super) async fn detect(
         DEFAULT_CONFIDENCE,
     )?;
     let image = image_of(the_input(id, inputs, IMAGE_INPUT)?)?;
-    let ran = detect::run(state, id, image, lease, confidence, false, started).await?;
+    let ran = detect::run(state, id, image, lease.into(), confidence, false, started).await?;
     // Boxes in the input's own pixels.
     let n = ran.out.detections.len();
     let boxes = ran.out.detections.iter().flat_map(|d| d.bbox).collect();
@@ -228,7 +228,7 @@ pub(super) async fn classify(
         model.spec().labels.len(),
     )?;
     let image = image_of(the_input(id, inputs, IMAGE_INPUT)?)?;
-    let done = classify::run(state, id, image, lease, k, false, started).await?;
+    let done = classify::run(state, id, image, lease.into(), k, false, started).await?;
     let ranked = &done.top_k;
     let outputs = vec![
         OutTensor {
