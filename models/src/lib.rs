@@ -18,6 +18,7 @@ pub mod segment;
 pub mod store;
 pub mod summarize;
 pub mod task;
+pub mod team;
 pub mod tfjs;
 pub mod threads;
 

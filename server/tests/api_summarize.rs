@@ -151,9 +151,10 @@ async fn streaming_sends_tokens_then_done_and_they_add_up() {
     let mut pieces = String::new();
     let mut done = None;
     // Blocks of `:` comments are keep-alives (sent while a slow build generates): not events.
-    let events = text
-        .split("\n\n")
-        .filter(|b| b.lines().any(|l| !l.trim().is_empty() && !l.starts_with(':')));
+    let events = text.split("\n\n").filter(|b| {
+        b.lines()
+            .any(|l| !l.trim().is_empty() && !l.starts_with(':'))
+    });
     for block in events {
         let event = block
             .lines()

@@ -14,7 +14,6 @@ use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 use image::RgbImage;
-use rayon::prelude::*;
 
 use super::{classify_batch_with, classify_images};
 use crate::catalog::ModelSpec;
@@ -266,7 +265,7 @@ impl Block {
                 if h * w * expand.w.n() * 4 >= FUSE_FROM_BYTES {
                     return self.forward_fused(x, expand);
                 }
-                if h * w <= SPLIT_UP_TO_PIXELS && rayon::current_num_threads() > 1 {
+                if h * w <= SPLIT_UP_TO_PIXELS && crate::team::size() > 1 {
                     return self.forward_split(x, expand);
                 }
             }
@@ -303,11 +302,11 @@ impl Block {
         let (ce, cout) = (expand.w.n(), self.project.w.n());
         // Two bands a thread: enough to even out, few enough that recomputed top rows stay
         // a small share (56 rows: bands of 14).
-        let per_band = oh.div_ceil((2 * rayon::current_num_threads()).clamp(1, oh));
+        let per_band = oh.div_ceil((2 * crate::team::size()).clamp(1, oh));
         let bands = oh.div_ceil(per_band);
         let mut out = vec![0f32; n * oh * ow * cout];
         let dst = SyncPtr::new(&mut out);
-        (0..n * bands).into_par_iter().for_each(|task| {
+        crate::team::for_each(n * bands, |task| {
             let (b, band) = (task / bands, task % bands);
             let image = &x.data[b * h * w * cin..(b + 1) * h * w * cin];
             let mut ring = vec![0f32; k * w * ce];
@@ -376,12 +375,12 @@ impl Block {
         let ce = expand.w.n();
         let panels = ce.div_ceil(PANEL_COLUMNS);
         // A few ranges a thread, in whole panels, so a late thread can be made up for.
-        let parts = (4 * rayon::current_num_threads()).min(panels);
+        let parts = (4 * crate::team::size()).min(panels);
         let (mlen, dlen) = (n * h * w * ce, n * oh * ow * ce);
         let (mut expanded, mut dwout) = (Vec::with_capacity(mlen), Vec::with_capacity(dlen));
         let e_out = SyncPtr::new_uninit(&mut expanded.spare_capacity_mut()[..mlen]);
         let d_out = SyncPtr::new_uninit(&mut dwout.spare_capacity_mut()[..dlen]);
-        (0..parts).into_par_iter().for_each(|part| {
+        crate::team::for_each(parts, |part| {
             let range = part * panels / parts..(part + 1) * panels / parts;
             let chans = range.start * PANEL_COLUMNS..(range.end * PANEL_COLUMNS).min(ce);
             // SAFETY: tasks write disjoint panels (channels) of `expanded`.

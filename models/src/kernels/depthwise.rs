@@ -79,9 +79,9 @@ pub fn depthwise_nhwc_slice(
         let mut out: Vec<f32> = Vec::with_capacity(len);
         let dst = SyncPtr::new_uninit(&mut out.spare_capacity_mut()[..len]);
         let rows = n * oh;
-        let per_row = channel_splits(rows, c, rayon::current_num_threads());
+        let per_row = channel_splits(rows, c, crate::team::size());
         let span = c.div_ceil(per_row);
-        (0..rows * per_row).into_par_iter().for_each(|task| {
+        crate::team::for_each(rows * per_row, |task| {
             let (row, part) = (task / per_row, task % per_row);
             let (b, oy) = (row / oh, row % oh);
             let chans = part * span..((part + 1) * span).min(c);

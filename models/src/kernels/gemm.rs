@@ -13,8 +13,6 @@
 //! of (up to 48 rows, evened out, x one panel; all rows when A is small and the panels are
 //! many: [`rows_per_task`]) are spread over rayon's threads.
 
-use rayon::prelude::*;
-
 use super::sync_ptr::SyncPtr;
 
 /// Columns per packed panel (two AVX-512 vectors, four AVX2 vectors).
@@ -224,8 +222,8 @@ pub fn gemm_gathered_to_vec(
     let mut c = Vec::with_capacity(len);
     let out = SyncPtr::new_uninit(&mut c.spare_capacity_mut()[..len]);
     // One task per chunk of rows (gathered once), each over every panel.
-    let per_task = rows_per_task(lvl, m, k, 1, rayon::current_num_threads());
-    (0..m.div_ceil(per_task)).into_par_iter().for_each(|chunk| {
+    let per_task = rows_per_task(lvl, m, k, 1, crate::team::size());
+    crate::team::for_each(m.div_ceil(per_task), |chunk| {
         let rows = chunk * per_task..((chunk + 1) * per_task).min(m);
         GATHERED.with_borrow_mut(|buf| {
             buf.resize(buf.len().max(rows.len() * k), 0.0);
@@ -279,9 +277,9 @@ fn gemm_with(
         assert_eq!(r.len(), m * n, "residual");
     }
     let panels = n.div_ceil(NR);
-    let per_task = rows_per_task(lvl, m, k, panels, rayon::current_num_threads());
+    let per_task = rows_per_task(lvl, m, k, panels, crate::team::size());
     let chunks = m.div_ceil(per_task);
-    (0..chunks * panels).into_par_iter().for_each(|task| {
+    crate::team::for_each(chunks * panels, |task| {
         let (ci, panel) = (task / panels, task % panels);
         let rows = ci * per_task..((ci + 1) * per_task).min(m);
         let block = Block {
