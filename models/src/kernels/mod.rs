@@ -6,7 +6,6 @@
 pub mod conv;
 pub mod depthwise;
 pub mod gemm;
-pub mod patches;
 pub mod pool;
 pub mod resize;
 #[cfg(target_arch = "x86_64")]
