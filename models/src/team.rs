@@ -11,8 +11,10 @@
 //! another's, and helpers spin on the next loop for [`SPIN`] before they park. ONNX Runtime's
 //! and llama.cpp's pools spin the same way.
 //!
-//! One loop runs on the team at a time: a loop started while another runs (a second model's
-//! engine), or from inside a task, runs on its caller alone.
+//! Only loops inside a [`scope`] use the team (EfficientNet-Lite's forward); elsewhere
+//! [`for_each`] is rayon's `par_iter`, as before. One loop runs on the team at a time: a loop
+//! started while another runs (a second model's engine), or from inside a task, runs on its
+//! caller alone.
 
 use std::cell::{Cell, UnsafeCell};
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
@@ -32,15 +34,41 @@ pub fn size() -> usize {
     team().ranges.len()
 }
 
-/// Runs `f(0)` .. `f(n - 1)` on the team and returns when all have run. Each index runs once,
+/// Runs `f` with the calling thread's loops ([`for_each`], [`for_each_chunk_mut`]) on the team;
+/// outside it they run on rayon's pool.
+///
+/// Why opt in: a network whose loops come back to back (EfficientNet-Lite: nothing but our
+/// kernels) gains from helpers that spin between them; the TF.js graphs, with candle ops run
+/// serially between their kernels' loops, were slower on the team than on rayon (NanoDet p50
+/// 36-39 -> 41-49 ms, 2-core AVX2 EPYC), and so were SmolLM2's tokens.
+pub fn scope<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            ON_TEAM.set(self.0);
+        }
+    }
+    let _restore = Restore(ON_TEAM.replace(true));
+    f()
+}
+
+/// Runs `f(0)` .. `f(n - 1)` on the team (in a [`scope`]; else on rayon's pool) and returns
+/// when all have run. Each index runs once,
 /// in no particular order, on any of the team's threads; a panic in one is re-raised here once
 /// every task has finished.
 pub fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     if n == 0 {
         return;
     }
+    if IN_TASK.get() {
+        return (0..n).for_each(f);
+    }
+    if !ON_TEAM.get() {
+        use rayon::prelude::*;
+        return (0..n).into_par_iter().for_each(&f);
+    }
     let team = team();
-    if n == 1 || team.ranges.len() == 1 || IN_TASK.get() {
+    if n == 1 || team.ranges.len() == 1 {
         return (0..n).for_each(f);
     }
     // A panic re-raised by `run` poisons the lock; the team is still sound.
@@ -52,9 +80,45 @@ pub fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     team.run(n, &f);
 }
 
+/// `f(i, chunk)` for each `chunk`-long piece of `data` (the last may be shorter), on the team:
+/// rayon's `par_chunks_mut(chunk).enumerate().for_each(..)`.
+pub fn for_each_chunk_mut<T: Send>(
+    data: &mut [T],
+    chunk: usize,
+    f: impl Fn(usize, &mut [T]) + Sync,
+) {
+    assert!(chunk > 0, "chunks of nothing");
+    let len = data.len();
+    let base = SharedMut(data.as_mut_ptr());
+    for_each(len.div_ceil(chunk), |i| {
+        let start = i * chunk;
+        // SAFETY: each index runs once and the chunks are disjoint parts of `data`, which is
+        // borrowed mutably for the whole loop.
+        let part =
+            unsafe { std::slice::from_raw_parts_mut(base.at(start), chunk.min(len - start)) };
+        f(i, part)
+    });
+}
+
+/// A slice's base pointer that the tasks of one loop share, each reaching only its own part.
+struct SharedMut<T>(*mut T);
+
+impl<T> SharedMut<T> {
+    /// # Safety
+    /// `i` is within the slice the pointer came from.
+    unsafe fn at(&self, i: usize) -> *mut T {
+        unsafe { self.0.add(i) }
+    }
+}
+
+// SAFETY: tasks use the pointer only for disjoint parts of a `&mut [T]` of `Send` values.
+unsafe impl<T: Send> Sync for SharedMut<T> {}
+
 thread_local! {
     /// Set on a thread while it runs a team task: a loop inside one runs in place.
     static IN_TASK: Cell<bool> = const { Cell::new(false) };
+    /// Set inside a [`scope`].
+    static ON_TEAM: Cell<bool> = const { Cell::new(false) };
 }
 
 type Task<'a> = &'a (dyn Fn(usize) + Sync);
@@ -248,26 +312,38 @@ mod tests {
 
     #[test]
     fn every_index_runs_once() {
-        for n in [0, 1, 2, 3, 7, 64, 1000] {
-            let seen: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
-            for_each(n, |i| {
-                seen[i].fetch_add(1, SeqCst);
-            });
-            assert!(seen.iter().all(|s| s.load(SeqCst) == 1), "n = {n}");
+        // On the team, and outside a scope on rayon's pool.
+        for on_team in [true, false] {
+            for n in [0, 1, 2, 3, 7, 64, 1000] {
+                let seen: Vec<AtomicU32> = (0..n).map(|_| AtomicU32::new(0)).collect();
+                let run = || {
+                    for_each(n, |i| {
+                        seen[i].fetch_add(1, SeqCst);
+                    })
+                };
+                if on_team {
+                    scope(run)
+                } else {
+                    run()
+                }
+                assert!(seen.iter().all(|s| s.load(SeqCst) == 1), "n = {n}");
+            }
         }
     }
 
     #[test]
     fn loops_back_to_back_and_after_the_helpers_parked() {
         let total = AtomicUsize::new(0);
-        for round in 0..2000 {
-            if round % 500 == 0 {
-                std::thread::sleep(SPIN * 3); // helpers park
+        scope(|| {
+            for round in 0..2000 {
+                if round % 500 == 0 {
+                    std::thread::sleep(SPIN * 3); // helpers park
+                }
+                for_each(5, |i| {
+                    total.fetch_add(i + 1, SeqCst);
+                });
             }
-            for_each(5, |i| {
-                total.fetch_add(i + 1, SeqCst);
-            });
-        }
+        });
         assert_eq!(total.load(SeqCst), 2000 * 15);
     }
 
@@ -277,13 +353,15 @@ mod tests {
         std::thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    for _ in 0..200 {
-                        for_each(4, |_| {
-                            for_each(3, |_| {
-                                total.fetch_add(1, SeqCst);
+                    scope(|| {
+                        for _ in 0..200 {
+                            for_each(4, |_| {
+                                for_each(3, |_| {
+                                    total.fetch_add(1, SeqCst);
+                                });
                             });
-                        });
-                    }
+                        }
+                    })
                 });
             }
         });
@@ -294,17 +372,21 @@ mod tests {
     fn a_panicking_task_is_raised_after_the_others_finish() {
         let ran = AtomicUsize::new(0);
         let result = catch_unwind(AssertUnwindSafe(|| {
-            for_each(16, |i| {
-                ran.fetch_add(1, SeqCst);
-                assert_ne!(i, 5, "task five fails");
+            scope(|| {
+                for_each(16, |i| {
+                    ran.fetch_add(1, SeqCst);
+                    assert_ne!(i, 5, "task five fails");
+                })
             })
         }));
         assert!(result.is_err());
         assert_eq!(ran.load(SeqCst), 16, "the rest still ran");
         // The team still works.
         let after = AtomicUsize::new(0);
-        for_each(8, |_| {
-            after.fetch_add(1, SeqCst);
+        scope(|| {
+            for_each(8, |_| {
+                after.fetch_add(1, SeqCst);
+            })
         });
         assert_eq!(after.load(SeqCst), 8);
     }

@@ -7,9 +7,9 @@
 //! hundred (one SmolLM2 token) of them. Run on a pool thread instead, a layer's work is split
 //! in place: the caller keeps working on its share while the other threads steal theirs, and
 //! nothing sleeps between layers. EfficientNet-Lite0 on a 2-core AVX2 EPYC, the two ways
-//! alternating in one process: min 7.4 vs 8.0 ms, p50 10.8 vs 11.2 ms. (The vision networks'
-//! GEMM, depthwise and fused-block loops have since moved to `team`, whose helpers spin between
-//! loops; the other kernels still split with rayon.)
+//! alternating in one process: min 7.4 vs 8.0 ms, p50 10.8 vs 11.2 ms. (EfficientNet-Lite's
+//! forward has since moved to `team`, whose helpers spin between loops; every other model's
+//! kernels still split with rayon, through the same `team::for_each`.)
 
 /// How the threads that compute (rayon's pool; the server's decode/encode jobs) are
 /// scheduled against the ones that answer requests (the async runtime), on Linux.

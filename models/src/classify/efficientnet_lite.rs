@@ -547,6 +547,11 @@ impl EfficientNetLite {
 
     /// Logits `[N, classes]` for an input tensor in the catalog layout (`[N, 3, H, W]`).
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        // Every loop of this forward is one of our kernels: the spinning team pays here.
+        crate::team::scope(|| self.forward_layers(x))
+    }
+
+    fn forward_layers(&self, x: &Tensor) -> Result<Tensor> {
         let dims = x.dims4()?;
         let mut x = with_f32_slice(x, |s| self.stem.forward_nchw(s, dims, Activation::Relu6))??;
         for b in &self.blocks {

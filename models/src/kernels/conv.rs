@@ -93,17 +93,16 @@ pub fn im2col_nhwc_slice(
     dilation: usize,
     pads: [usize; 4],
 ) -> Result<(Vec<f32>, (usize, usize, usize))> {
-    use rayon::prelude::*;
     let (oh, ow) = output_size("conv", (h, wd), (kh, kw), stride, dilation, pads)?;
     let [pad_t, _, pad_l, _] = pads;
     let k = kh * kw * c;
     let len = n * oh * ow * k;
     // Not zeroed first: every tap is written, the padding's as zeros.
     let mut patches: Vec<f32> = Vec::with_capacity(len);
-    patches.spare_capacity_mut()[..len]
-        .par_chunks_mut(ow * k)
-        .enumerate()
-        .for_each(|(row, prow)| {
+    crate::team::for_each_chunk_mut(
+        &mut patches.spare_capacity_mut()[..len],
+        ow * k,
+        |row, prow| {
             let (b, oy) = (row / oh, row % oh);
             let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
             for ox in 0..ow {
@@ -136,7 +135,8 @@ pub fn im2col_nhwc_slice(
                     }
                 }
             }
-        });
+        },
+    );
     // SAFETY: the chunks cover all `len` values and every tap of every patch was written.
     unsafe { patches.set_len(len) };
     Ok((patches, (n, oh, ow)))

@@ -52,7 +52,6 @@ pub fn depthwise_nhwc_slice(
     bias: Option<&[f32]>,
     act: Activation,
 ) -> Result<(Vec<f32>, Dims4)> {
-    use rayon::prelude::*;
     if w.len() != kh * kw * c || xs.len() != n * h * wd * c || bias.is_some_and(|b| b.len() != c) {
         candle_core::bail!(
             "depthwise filter has {} values, expected {kh}x{kw}x{c}",
@@ -100,48 +99,46 @@ pub fn depthwise_nhwc_slice(
         return Ok((out, (n, oh, ow, c)));
     }
     let mut out = vec![0f32; len];
-    out.par_chunks_mut(ow * c)
-        .enumerate()
-        .for_each(|(row, orow)| {
-            let (b, oy) = (row / oh, row % oh);
-            let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
-            for ky in 0..kh {
-                let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
-                if iy < 0 || iy >= h as isize {
-                    continue;
-                }
-                let xrow = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
-                for kx in 0..kw {
-                    let wk = &w[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
-                    for ox in 0..ow {
-                        let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
-                        if ix < 0 || ix >= wd as isize {
-                            continue;
-                        }
-                        let xi = &xrow[ix as usize * c..(ix as usize + 1) * c];
-                        let o = &mut orow[ox * c..(ox + 1) * c];
-                        for ((o, &xv), &wv) in o.iter_mut().zip(xi).zip(wk) {
-                            *o += xv * wv;
-                        }
+    crate::team::for_each_chunk_mut(&mut out, ow * c, |row, orow| {
+        let (b, oy) = (row / oh, row % oh);
+        let image = &xs[b * h * wd * c..(b + 1) * h * wd * c];
+        for ky in 0..kh {
+            let iy = (oy * stride + ky * dilation) as isize - pad_t as isize;
+            if iy < 0 || iy >= h as isize {
+                continue;
+            }
+            let xrow = &image[iy as usize * wd * c..(iy as usize + 1) * wd * c];
+            for kx in 0..kw {
+                let wk = &w[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                for ox in 0..ow {
+                    let ix = (ox * stride + kx * dilation) as isize - pad_l as isize;
+                    if ix < 0 || ix >= wd as isize {
+                        continue;
+                    }
+                    let xi = &xrow[ix as usize * c..(ix as usize + 1) * c];
+                    let o = &mut orow[ox * c..(ox + 1) * c];
+                    for ((o, &xv), &wv) in o.iter_mut().zip(xi).zip(wk) {
+                        *o += xv * wv;
                     }
                 }
             }
-            if bias.is_some() || act != Activation::None {
-                let zeros;
-                let bias = match bias {
-                    Some(b) => b,
-                    None => {
-                        zeros = vec![0f32; c];
-                        &zeros
-                    }
-                };
-                for o in orow.chunks_exact_mut(c) {
-                    for (v, b) in o.iter_mut().zip(bias) {
-                        *v = act.apply(*v + b);
-                    }
+        }
+        if bias.is_some() || act != Activation::None {
+            let zeros;
+            let bias = match bias {
+                Some(b) => b,
+                None => {
+                    zeros = vec![0f32; c];
+                    &zeros
+                }
+            };
+            for o in orow.chunks_exact_mut(c) {
+                for (v, b) in o.iter_mut().zip(bias) {
+                    *v = act.apply(*v + b);
                 }
             }
-        });
+        }
+    });
     Ok((out, (n, oh, ow, c)))
 }
 

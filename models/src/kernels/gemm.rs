@@ -11,7 +11,7 @@
 //! 16 registers); a last panel's final 16 (AVX-512) or 8 (AVX2) or fewer columns take a
 //! one-vector tile of 16 or 12 rows, so 16-channel convs do not compute zero columns. Tasks
 //! of (up to 48 rows, evened out, x one panel; all rows when A is small and the panels are
-//! many: [`rows_per_task`]) are spread over rayon's threads.
+//! many: [`rows_per_task`]) are spread over the threads (`team::for_each`).
 
 use super::sync_ptr::SyncPtr;
 

@@ -2,8 +2,6 @@
 
 use candle_core::{Result, Tensor};
 
-use rayon::prelude::*;
-
 use super::{with_f32_slice, Dims4};
 
 /// Average or max pooling whose windows tile the input exactly (kernel == stride, VALID), by
@@ -58,33 +56,31 @@ pub fn pool_nhwc_slice(
     if c == 0 {
         return Ok((out, (n, oh, ow, c)));
     }
-    out.par_chunks_mut(ow * c)
-        .enumerate()
-        .for_each(|(row, orow)| {
-            let (b, oy) = (row / oh, row % oh);
-            // The window's rows inside the input: [y0, y1).
-            let y0 = (oy * sh).saturating_sub(pt);
-            let y1 = (oy * sh + kh).saturating_sub(pt).min(h);
-            for (ox, o) in orow.chunks_exact_mut(c).enumerate() {
-                let x0 = (ox * sw).saturating_sub(pl);
-                let x1 = (ox * sw + kw).saturating_sub(pl).min(w);
-                o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
-                for y in y0..y1 {
-                    let line = &xs[((b * h + y) * w + x0) * c..((b * h + y) * w + x1) * c];
-                    for px in line.chunks_exact(c) {
-                        if max {
-                            o.iter_mut().zip(px).for_each(|(o, &v)| *o = o.max(v));
-                        } else {
-                            o.iter_mut().zip(px).for_each(|(o, &v)| *o += v);
-                        }
+    crate::team::for_each_chunk_mut(&mut out, ow * c, |row, orow| {
+        let (b, oy) = (row / oh, row % oh);
+        // The window's rows inside the input: [y0, y1).
+        let y0 = (oy * sh).saturating_sub(pt);
+        let y1 = (oy * sh + kh).saturating_sub(pt).min(h);
+        for (ox, o) in orow.chunks_exact_mut(c).enumerate() {
+            let x0 = (ox * sw).saturating_sub(pl);
+            let x1 = (ox * sw + kw).saturating_sub(pl).min(w);
+            o.fill(if max { f32::NEG_INFINITY } else { 0.0 });
+            for y in y0..y1 {
+                let line = &xs[((b * h + y) * w + x0) * c..((b * h + y) * w + x1) * c];
+                for px in line.chunks_exact(c) {
+                    if max {
+                        o.iter_mut().zip(px).for_each(|(o, &v)| *o = o.max(v));
+                    } else {
+                        o.iter_mut().zip(px).for_each(|(o, &v)| *o += v);
                     }
                 }
-                if !max {
-                    let inside = ((y1 - y0) * (x1 - x0)).max(1) as f32;
-                    o.iter_mut().for_each(|v| *v /= inside);
-                }
             }
-        });
+            if !max {
+                let inside = ((y1 - y0) * (x1 - x0)).max(1) as f32;
+                o.iter_mut().for_each(|v| *v /= inside);
+            }
+        }
+    });
     Ok((out, (n, oh, ow, c)))
 }
 

@@ -62,7 +62,6 @@ pub fn resize_bilinear_nhwc_slice(
     align_corners: bool,
     half_pixel: bool,
 ) -> Vec<f32> {
-    use rayon::prelude::*;
     assert_eq!(xs.len(), n * h * w * c, "resize input");
     let (ylo, yhi, fy) = bilinear_taps(h, oh, align_corners, half_pixel);
     let (xlo, xhi, fx) = bilinear_taps(w, ow, align_corners, half_pixel);
@@ -70,25 +69,23 @@ pub fn resize_bilinear_nhwc_slice(
     if c == 0 || ow == 0 {
         return out;
     }
-    out.par_chunks_mut(ow * c)
-        .enumerate()
-        .for_each(|(row, orow)| {
-            let (b, oy) = (row / oh, row % oh);
-            let image = &xs[b * h * w * c..(b + 1) * h * w * c];
-            let top = &image[ylo[oy] as usize * w * c..][..w * c];
-            let bottom = &image[yhi[oy] as usize * w * c..][..w * c];
-            let fy = fy[oy];
-            for (ox, o) in orow.chunks_exact_mut(c).enumerate() {
-                let (l, r, fx) = (xlo[ox] as usize * c, xhi[ox] as usize * c, fx[ox]);
-                let (tl, tr) = (&top[l..l + c], &top[r..r + c]);
-                let (bl, br) = (&bottom[l..l + c], &bottom[r..r + c]);
-                for i in 0..c {
-                    let t = tl[i] + (tr[i] - tl[i]) * fx;
-                    let b = bl[i] + (br[i] - bl[i]) * fx;
-                    o[i] = t + (b - t) * fy;
-                }
+    crate::team::for_each_chunk_mut(&mut out, ow * c, |row, orow| {
+        let (b, oy) = (row / oh, row % oh);
+        let image = &xs[b * h * w * c..(b + 1) * h * w * c];
+        let top = &image[ylo[oy] as usize * w * c..][..w * c];
+        let bottom = &image[yhi[oy] as usize * w * c..][..w * c];
+        let fy = fy[oy];
+        for (ox, o) in orow.chunks_exact_mut(c).enumerate() {
+            let (l, r, fx) = (xlo[ox] as usize * c, xhi[ox] as usize * c, fx[ox]);
+            let (tl, tr) = (&top[l..l + c], &top[r..r + c]);
+            let (bl, br) = (&bottom[l..l + c], &bottom[r..r + c]);
+            for i in 0..c {
+                let t = tl[i] + (tr[i] - tl[i]) * fx;
+                let b = bl[i] + (br[i] - bl[i]) * fx;
+                o[i] = t + (b - t) * fy;
             }
-        });
+        }
+    });
     out
 }
 

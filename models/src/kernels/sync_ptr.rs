@@ -1,7 +1,8 @@
 //! A mutable slice that parallel tasks write disjoint parts of.
 //!
-//! Why: the kernels split one output buffer over rayon's tasks by (row range x column range),
-//! which `par_chunks_mut` cannot express (a task's part is not contiguous). Each call site
+//! Why: the kernels split one output buffer over parallel tasks (`team::for_each`) by (row
+//! range x column range), which `par_chunks_mut` cannot express (a task's part is not
+//! contiguous). Each call site
 //! states why its tasks' parts are disjoint.
 
 use std::marker::PhantomData;

@@ -14,7 +14,6 @@ use std::io::{Read, Seek, SeekFrom};
 use candle_core::quantized::gguf_file::Content;
 use candle_core::quantized::GgmlDType;
 use candle_core::Device;
-use rayon::prelude::*;
 
 use super::qkernels::{axpy, dot_f32, Format, QMatrix};
 use super::weights::{Activations, WeightFormat};
@@ -370,7 +369,8 @@ fn attention(
     let group = c.heads / c.kv_heads;
     let scale = 1.0 / (hd as f32).sqrt();
     let out = SyncPtr::new(att);
-    scores.par_iter_mut().enumerate().for_each(|(h, sc)| {
+    crate::team::for_each_chunk_mut(scores, 1, |h, sc| {
+        let sc = &mut sc[0];
         let g = h / group;
         for i in 0..t {
             let n = pos + i + 1;

@@ -17,7 +17,6 @@ use std::ops::Range;
 use std::sync::OnceLock;
 
 use half::f16;
-use rayon::prelude::*;
 
 use crate::kernels::sync_ptr::SyncPtr;
 
@@ -261,11 +260,11 @@ impl QMatrix {
             return self.matmul_int8(x, t, out);
         }
         let rows = self.rows;
-        let threads = rayon::current_num_threads().max(1);
+        let threads = crate::team::size();
         // Enough chunks for balance, few enough that each is worth a task.
         let chunk = rows.div_ceil(threads * 4).clamp(16, CHUNK_MAX);
         let out_ptr = SyncPtr::new(out);
-        (0..rows.div_ceil(chunk)).into_par_iter().for_each(|c| {
+        crate::team::for_each(rows.div_ceil(chunk), |c| {
             let r0 = c * chunk;
             let r1 = (r0 + chunk).min(rows);
             let mut t0 = 0;
@@ -302,11 +301,11 @@ impl QMatrix {
             let acts = &*acts;
             let (rows, nb) = (self.rows, self.cols / BLOCK);
             let groups = rows.div_ceil(int8::GROUP);
-            let threads = rayon::current_num_threads().max(1);
+            let threads = crate::team::size();
             let chunk = groups.div_ceil(threads * 4).clamp(1, 16);
             let q4 = self.format == Format::Q4_1;
             let out_ptr = SyncPtr::new(out);
-            (0..groups.div_ceil(chunk)).into_par_iter().for_each(|c| {
+            crate::team::for_each(groups.div_ceil(chunk), |c| {
                 for g in c * chunk..((c + 1) * chunk).min(groups) {
                     let mut t0 = 0;
                     while t0 < t {

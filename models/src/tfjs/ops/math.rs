@@ -209,25 +209,22 @@ fn rows_by(
     per_b: usize,
     f: impl Fn(f32, f32) -> f32 + Sync,
 ) {
-    use rayon::prelude::*;
     // Chunks of whole rows, ~64 KB each.
     let rows_per = (16384 / c).max(1);
-    out.par_chunks_mut(rows_per * c)
-        .enumerate()
-        .for_each(|(i, o)| {
-            let r0 = i * rows_per;
-            for (j, (orow, arow)) in o
-                .chunks_exact_mut(c)
-                .zip(xa[r0 * c..].chunks_exact(c))
-                .enumerate()
-            {
-                let br = (r0 + j) / per_b;
-                let brow = &xb[br * c..(br + 1) * c];
-                for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(brow) {
-                    *o = f(x, y);
-                }
+    crate::team::for_each_chunk_mut(out, rows_per * c, |i, o| {
+        let r0 = i * rows_per;
+        for (j, (orow, arow)) in o
+            .chunks_exact_mut(c)
+            .zip(xa[r0 * c..].chunks_exact(c))
+            .enumerate()
+        {
+            let br = (r0 + j) / per_b;
+            let brow = &xb[br * c..(br + 1) * c];
+            for ((o, &x), &y) in orow.iter_mut().zip(arow).zip(brow) {
+                *o = f(x, y);
             }
-        });
+        }
+    });
 }
 
 pub(crate) fn relu6(x: &Tensor) -> Result<Tensor> {
