@@ -39,8 +39,9 @@ pub fn size() -> usize {
 ///
 /// Why opt in: a network whose loops come back to back (EfficientNet-Lite: nothing but our
 /// kernels) gains from helpers that spin between them; the TF.js graphs, with candle ops run
-/// serially between their kernels' loops, were slower on the team than on rayon (NanoDet p50
-/// 36-39 -> 41-49 ms, 2-core AVX2 EPYC), and so were SmolLM2's tokens.
+/// serially between their kernels' loops, fell into a slow mode more often on the team
+/// (NanoDet's minimum >= 40 ms in 3 of 6 runs against 0 of 6 on rayon, 2-core AVX2 EPYC),
+/// and SmolLM2 generated more slowly (137-153 against 154-163 tokens/s).
 pub fn scope<R>(f: impl FnOnce() -> R) -> R {
     struct Restore(bool);
     impl Drop for Restore {
@@ -53,9 +54,8 @@ pub fn scope<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Runs `f(0)` .. `f(n - 1)` on the team (in a [`scope`]; else on rayon's pool) and returns
-/// when all have run. Each index runs once,
-/// in no particular order, on any of the team's threads; a panic in one is re-raised here once
-/// every task has finished.
+/// when all have run. Each index runs once, in no particular order, on any of the team's
+/// threads; a panic in one is re-raised here once every task has finished.
 pub fn for_each(n: usize, f: impl Fn(usize) + Sync) {
     if n == 0 {
         return;
