@@ -233,18 +233,21 @@ pub fn gemm_direct_to_vec(
             );
         }
         for panel in 0..n.div_ceil(NR) {
-            let d = Direct {
-                x,
-                bases: &bases[..rows.len()],
-                offsets,
-                row0: rows.start,
+            let block = Block {
+                a: ARows::InPlace {
+                    x,
+                    bases: &bases[..rows.len()],
+                    offsets,
+                },
                 b,
+                rows: rows.clone(),
                 panel,
                 act,
+                residual: None,
             };
             // SAFETY: tasks cover disjoint row ranges of `out`; every read of `x` is inside
             // it (asserted for each row's base and the largest offset).
-            unsafe { run_direct(lvl, &d, out) }
+            unsafe { run_block(lvl, &block, out) }
         }
     });
     // SAFETY: the chunks cover all `m` rows and each writes every panel's columns.
@@ -252,63 +255,10 @@ pub fn gemm_direct_to_vec(
     c
 }
 
-/// One task's rows of a [`gemm_direct_to_vec`] against one panel.
-struct Direct<'a> {
-    x: &'a [f32],
-    /// Where each row's patch starts in `x`, for rows `row0..row0 + bases.len()`.
-    bases: &'a [usize],
-    offsets: &'a [usize],
-    row0: usize,
-    b: &'a PackedB,
-    panel: usize,
-    act: Activation,
-}
-
-/// Runs one direct block with the kernels of `lvl`.
-///
-/// # Safety
-/// No other task writes these rows of `out`; every `bases[r] + offsets[p]` is inside `x`;
-/// `lvl` was detected on this CPU.
-unsafe fn run_direct(lvl: Level, d: &Direct, out: SyncPtr) {
-    unsafe {
-        match lvl {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => x86::direct_avx512(d, out.ptr()),
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => x86::direct_avx2(d, out.ptr()),
-            _ => direct_scalar(d, out),
-        }
-    }
-}
-
-/// The portable direct block, one output value at a time.
-///
-/// # Safety
-/// No other task writes these rows of `out`.
-unsafe fn direct_scalar(d: &Direct, out: SyncPtr) {
-    let (k, n) = (d.b.k, d.b.n);
-    let (col0, cols) = (d.panel * NR, (n - d.panel * NR).min(NR));
-    let panel = d.b.panel(d.panel);
-    for (r, &base) in d.bases.iter().enumerate() {
-        let at = (d.row0 + r) * n + col0;
-        assert!(at + cols <= out.len());
-        for j in 0..cols {
-            let sum = (0..k).fold(0f32, |s, p| {
-                s + d.x[base + d.offsets[p]] * panel[p * NR + j]
-            });
-            let v = d.act.apply(sum + d.b.bias[col0 + j]);
-            // SAFETY: in bounds (asserted); the caller's contract.
-            unsafe { out.ptr().add(at + j).write(v) };
-        }
-    }
-}
-
 /// One task's share of the product: rows `rows` of `a` times panel `panel` of `b`, written to
 /// those rows of the panel's columns of `c`.
 struct Block<'a> {
-    /// Rows of A from `a_row0` on (all of A, or only the rows a caller holds).
-    a: &'a [f32],
-    a_row0: usize,
+    a: ARows<'a>,
     b: &'a PackedB,
     rows: std::ops::Range<usize>,
     panel: usize,
@@ -316,7 +266,29 @@ struct Block<'a> {
     residual: Option<&'a [f32]>,
 }
 
+/// Where a block's rows of A are.
+#[derive(Clone, Copy)]
+enum ARows<'a> {
+    /// Stored row-major from row `row0` on (all of A, or only the rows a caller holds).
+    Stored { a: &'a [f32], row0: usize },
+    /// Read in place ([`gemm_direct_to_vec`]): the block's `i`-th row at depth `p` is
+    /// `x[bases[i] + offsets[p]]`.
+    InPlace {
+        x: &'a [f32],
+        bases: &'a [usize],
+        offsets: &'a [usize],
+    },
+}
+
 impl Block<'_> {
+    /// A at `row` (one of the block's rows), depth step `p`.
+    fn a_at(&self, row: usize, p: usize) -> f32 {
+        match self.a {
+            ARows::Stored { a, row0 } => a[(row - row0) * self.b.k + p],
+            ARows::InPlace { x, bases, offsets } => x[bases[row - self.rows.start] + offsets[p]],
+        }
+    }
+
     /// The panel's columns that exist in `c` (the last panel may be ragged).
     fn cols(&self) -> usize {
         (self.b.n - self.panel * NR).min(NR)
@@ -347,8 +319,7 @@ fn gemm_with(
         let (ci, panel) = (task / panels, task % panels);
         let rows = ci * per_task..((ci + 1) * per_task).min(m);
         let block = Block {
-            a,
-            a_row0: 0,
+            a: ARows::Stored { a, row0: 0 },
             b,
             rows,
             panel,
@@ -423,8 +394,10 @@ unsafe fn run_panels(
 ) {
     for panel in panels {
         let block = Block {
-            a,
-            a_row0: rows.start,
+            a: ARows::Stored {
+                a,
+                row0: rows.start,
+            },
             b,
             rows: rows.clone(),
             panel,
@@ -469,8 +442,8 @@ unsafe fn block_scalar(blk: &Block, out: SyncPtr) {
     let mut sums = [0f32; NR];
     for row in blk.rows.clone() {
         sums.fill(0.0);
-        let ar = row - blk.a_row0;
-        for (p, &av) in blk.a[ar * k..(ar + 1) * k].iter().enumerate() {
+        for p in 0..k {
+            let av = blk.a_at(row, p);
             for (s, bv) in sums.iter_mut().zip(&panel[p * NR..(p + 1) * NR]) {
                 *s += av * bv;
             }
@@ -493,7 +466,7 @@ unsafe fn block_scalar(blk: &Block, out: SyncPtr) {
 /// The SIMD blocks, written once over [`Lanes`] and compiled for AVX-512 and for AVX2.
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Activation, Block, Direct, NR};
+    use super::{ARows, Activation, Block, NR};
     use crate::kernels::simd::{activate, Avx2, Avx512, Lanes};
 
     /// Register-tile heights per level: a wide tile is two vectors (`2 * N` columns) by
@@ -526,20 +499,6 @@ mod x86 {
     #[target_feature(enable = "avx2,fma")]
     pub unsafe fn block_avx2(blk: &Block, c: *mut f32) {
         block::<Avx2>(blk, c)
-    }
-
-    /// # Safety
-    /// As [`block_avx512`], and every `bases[r] + offsets[p]` is inside `x`.
-    #[target_feature(enable = "avx512f")]
-    pub unsafe fn direct_avx512(d: &Direct, c: *mut f32) {
-        direct::<Avx512>(d, c)
-    }
-
-    /// # Safety
-    /// As [`direct_avx512`], for AVX2 and FMA.
-    #[target_feature(enable = "avx2,fma")]
-    pub unsafe fn direct_avx2(d: &Direct, c: *mut f32) {
-        direct::<Avx2>(d, c)
     }
 
     /// Where one tile reads and writes, all at its first row and column.
@@ -588,14 +547,16 @@ mod x86 {
         let (cols, col0) = (blk.cols(), blk.panel * NR);
         let panel = blk.b.panel(blk.panel).as_ptr();
         // A last row that every wide group would run as a one-row tile (49 rows: 8 x 6 + 1),
-        // its two sums each waiting on the FMA latency, goes over the whole panel at once.
-        let end = match blk.rows.len() % S::WIDE {
-            1 => blk.rows.end - 1,
+        // its two sums each waiting on the FMA latency, goes over the whole panel at once
+        // (rows read in place stay in tiles: the same sums either way).
+        let end = match blk.a {
+            ARows::Stored { a, row0 } if blk.rows.len() % S::WIDE == 1 => {
+                let last = blk.rows.end - 1;
+                row_panel::<S>(blk, last, a.as_ptr().add((last - row0) * k), panel, c);
+                last
+            }
             _ => blk.rows.end,
         };
-        if end < blk.rows.end {
-            row_panel::<S>(blk, end, panel, c);
-        }
         let group = 2 * S::N;
         let mut g = 0;
         while g < cols {
@@ -606,8 +567,15 @@ mod x86 {
             while r0 < end {
                 let rows = (end - r0).min(mr);
                 let at = r0 * n + col0 + g;
+                let (a, in_place) = match blk.a {
+                    ARows::Stored { a, row0 } => (a.as_ptr().add((r0 - row0) * k), None),
+                    ARows::InPlace { x, bases, offsets } => {
+                        let first = bases.as_ptr().add(r0 - blk.rows.start);
+                        (x.as_ptr(), Some((first, offsets.as_ptr())))
+                    }
+                };
                 let t = Tile {
-                    a: blk.a.as_ptr().add((r0 - blk.a_row0) * k),
+                    a,
                     k,
                     panel: panel.add(g),
                     bias: blk.b.bias.as_ptr().add(col0 + g),
@@ -616,10 +584,11 @@ mod x86 {
                     ldc: n,
                     res: blk.residual.map(|r| r.as_ptr().add(at)),
                 };
-                if wide {
-                    by_rows!(rows, tile::<S, _, 2>(&t, blk.act));
-                } else {
-                    by_rows!(rows, tile::<S, _, 1>(&t, blk.act));
+                match (in_place, wide) {
+                    (None, true) => by_rows!(rows, tile::<S, _, 2>(&t, blk.act)),
+                    (None, false) => by_rows!(rows, tile::<S, _, 1>(&t, blk.act)),
+                    (Some(at), true) => by_rows!(rows, tile_direct::<S, _, 2>(&t, at, blk.act)),
+                    (Some(at), false) => by_rows!(rows, tile_direct::<S, _, 1>(&t, at, blk.act)),
                 }
                 r0 += rows;
             }
@@ -627,17 +596,22 @@ mod x86 {
         }
     }
 
-    /// Row `row` of a block (a batch-1 classifier's last product, 1 x 1280 x 1000; the last
-    /// row of 49) over the whole panel at once: four AVX2 vectors (two AVX-512), so four
+    /// Row `row` of a block, stored at `a` (a batch-1 classifier's last product, 1 x 1280 x
+    /// 1000; the last row of 49), over the whole panel at once: four AVX2 vectors (two AVX-512), so four
     /// independent FMA chains instead of a one-row tile's two, and the panel read front to
     /// back in one pass instead of two passes over half its lines. Each sum still runs over the depth
     /// in order, one FMA after another, as in every tile: a row gets the same bits alone as
     /// in a batch (the server batches requests).
     #[inline(always)]
-    unsafe fn row_panel<S: Lanes>(blk: &Block, row: usize, panel: *const f32, c: *mut f32) {
+    unsafe fn row_panel<S: Lanes>(
+        blk: &Block,
+        row: usize,
+        a: *const f32,
+        panel: *const f32,
+        c: *mut f32,
+    ) {
         let (k, n) = (blk.b.k, blk.b.n);
         let (cols, col0) = (blk.cols(), blk.panel * NR);
-        let a = blk.a.as_ptr().add((row - blk.a_row0) * k);
         let vectors = NR / S::N; // 4 (AVX2) or 2 (AVX-512)
         let mut acc = [S::zero(); 4];
         for p in 0..k {
@@ -655,43 +629,6 @@ mod x86 {
                 v = S::add(v, S::load_masked(mask, res.as_ptr().add(at + j * S::N)));
             }
             S::store_masked(c.add(at + j * S::N), mask, activate::<S>(v, blk.act));
-        }
-    }
-
-    /// A direct block in the same column groups and row tiles as [`block`].
-    #[inline(always)]
-    unsafe fn direct<S: Tiles>(d: &Direct, c: *mut f32) {
-        let (k, n) = (d.b.k, d.b.n);
-        let (col0, cols) = (d.panel * NR, (n - d.panel * NR).min(NR));
-        let panel = d.b.panel(d.panel).as_ptr();
-        let group = 2 * S::N;
-        let mut g = 0;
-        while g < cols {
-            let gcols = (cols - g).min(group);
-            let wide = gcols > S::N;
-            let mr = if wide { S::WIDE } else { S::NARROW };
-            let mut r0 = 0;
-            while r0 < d.bases.len() {
-                let rows = (d.bases.len() - r0).min(mr);
-                let t = Tile {
-                    a: d.x.as_ptr(),
-                    k,
-                    panel: panel.add(g),
-                    bias: d.b.bias.as_ptr().add(col0 + g),
-                    cols: gcols,
-                    c: c.add((d.row0 + r0) * n + col0 + g),
-                    ldc: n,
-                    res: None,
-                };
-                let at = (d.bases.as_ptr().add(r0), d.offsets.as_ptr());
-                if wide {
-                    by_rows!(rows, tile_direct::<S, _, 2>(&t, at, d.act));
-                } else {
-                    by_rows!(rows, tile_direct::<S, _, 1>(&t, at, d.act));
-                }
-                r0 += rows;
-            }
-            g += group;
         }
     }
 

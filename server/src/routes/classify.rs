@@ -11,7 +11,6 @@ pub use api_types::{ClassLabel, ClassifyQuery, ClassifyResponse};
 
 use super::Answered;
 use crate::error::ApiError;
-use crate::ingress::input::refuse_unread;
 use crate::ingress::params::{model_or_default, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::state::AppState;
@@ -90,11 +89,7 @@ pub(crate) async fn answer(
         }
         state.hold_place(Task::Classification, named_early)
     })();
-    let place = match early {
-        Ok(place) => place,
-        Err(e) => return Err(refuse_unread(req, e)),
-    };
-    let (input, place) = read_holding(&state, req, place).await?;
+    let (input, place) = read_holding(&state, req, early).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Classification)?;
     let (model, _) = state.classifier(&model_id)?;

@@ -14,7 +14,6 @@ pub use api_types::{DetectQuery, DetectResponse};
 
 use super::Answered;
 use crate::error::ApiError;
-use crate::ingress::input::refuse_unread;
 use crate::ingress::params::{model_or_default, number_in, pick, query_or_400};
 use crate::routes::docs::{ImageUpload, ImageUrl};
 use crate::state::AppState;
@@ -96,11 +95,7 @@ pub(crate) async fn answer(
         // place taken now is kept for this request, so it is not refused once its upload is in.
         state.hold_place(Task::Detection, named_early)
     })();
-    let place = match early {
-        Ok(place) => place,
-        Err(e) => return Err(refuse_unread(req, e)),
-    };
-    let (input, place) = read_holding(&state, req, place).await?;
+    let (input, place) = read_holding(&state, req, early).await?;
     let named = path_model.or_else(|| pick(&q.model, &input.fields, "model").map(str::to_owned));
     let model_id = model_or_default(&state, named, Task::Detection)?;
     let default = if annotated {

@@ -22,7 +22,7 @@ use image::RgbImage;
 use crate::error::ApiError;
 use crate::ingress::budget::Lease;
 use crate::ingress::decode::{Decoded, Need};
-use crate::ingress::input::{read_image, ImageRequest};
+use crate::ingress::input::{read_image, refuse_unread, ImageRequest};
 use crate::runtime::engine::{Engine, Place};
 use crate::state::AppState;
 
@@ -40,15 +40,20 @@ impl From<Lease> for Reserved {
     }
 }
 
-/// Reads the request's image (upload or `image_url`) while keeping `place`, taken when its head
-/// arrived, for at most `--upload-hold-ms`: a slow upload or fetch gives its place back and is
-/// admitted (or refused) once it is in, so slow clients cannot hold a model's queue from the
-/// requests behind them.
+/// Reads the request's image (upload or `image_url`) unless `early` (the route's checks before
+/// the body, ending in [`AppState::hold_place`]) refused it: then the body is left unread
+/// ([`refuse_unread`]). The place taken when the head arrived is kept for at most
+/// `--upload-hold-ms`: a slow upload or fetch gives it back and is admitted (or refused) once
+/// it is in, so slow clients cannot hold a model's queue from the requests behind them.
 pub async fn read_holding(
     state: &AppState,
     req: Request,
-    place: Option<Place>,
+    early: Result<Option<Place>, ApiError>,
 ) -> Result<(ImageRequest, Option<Place>), ApiError> {
+    let place = match early {
+        Ok(place) => place,
+        Err(e) => return Err(refuse_unread(req, e)),
+    };
     let read = read_image(state, req);
     tokio::pin!(read);
     let Some(place) = place else {
