@@ -140,7 +140,7 @@ bench-smoke:
 # scripts/bench/pyenv-bench.sh, which builds llama.cpp without AMX).
 bench-race: tools fetch
 	scripts/bench/pyenv-bench.sh
-	CANDLELIT_PY_BENCH=$(CACHE)/py-bench/bin/python $(MAKE) bench
+	CANDLELIT_PY=$${CANDLELIT_PY:-$(CACHE)/py-bench/bin/python} CANDLELIT_PY_BENCH=$(CACHE)/py-bench/bin/python $(MAKE) bench
 	cargo build --release -p models --example bench_summarize
 	python3 scripts/bench/summarize_race.py --candle $(CARGO_TARGET_DIR)/release/examples/bench_summarize \
 	  --python $(CACHE)/py-bench/bin/python $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 3 3

@@ -6,10 +6,10 @@
 //! allocating. Here B (the weights) is packed once at load into panels of 32 columns; a
 //! register-tiled kernel, written once over [`super::simd::Lanes`] and picked at run time, runs
 //! each tile over the whole depth and stores `act(sum + bias [+ residual])` straight from its
-//! registers (masked stores for a ragged last panel). Tiles: AVX-512 12 rows x 32 columns,
+//! registers (masked stores for a ragged last panel). Tiles: AVX-512 6 rows x 32 columns,
 //! AVX2 6 x 16 (the classic Haswell shape: 12 accumulators, two panel loads and a broadcast in
 //! 16 registers); a last panel's final 16 (AVX-512) or 8 (AVX2) or fewer columns take a
-//! one-vector tile of 16 or 12 rows, so 16-channel convs do not compute zero columns. Tasks
+//! one-vector tile of 8 or 12 rows, so 16-channel convs do not compute zero columns. Tasks
 //! of (up to 48 rows, evened out, x one panel; all rows when A is small and the panels are
 //! many: [`rows_per_task`]) are spread over the threads (`team::for_each`).
 
@@ -146,7 +146,7 @@ const ROWS_PER_TASK: usize = 48;
 fn rows_per_task(lvl: Level, m: usize, k: usize, panels: usize, threads: usize) -> usize {
     const A_IN_CACHE: usize = 256 * 1024;
     let tile = match lvl {
-        Level::Avx512 => 12,
+        Level::Avx512 => 6,
         Level::Avx2 => 6,
         Level::Scalar => 1,
     };
@@ -471,15 +471,19 @@ mod x86 {
 
     /// Register-tile heights per level: a wide tile is two vectors (`2 * N` columns) by
     /// `WIDE` rows, a narrow one (the last `N` or fewer columns of a panel, so a 16-channel
-    /// conv does not compute zero columns) one vector by `NARROW` rows. Both fill most of the
-    /// register file with accumulators: AVX-512 24 and 16 of its 32, AVX2 12 and 12 of 16.
+    /// conv does not compute zero columns) one vector by `NARROW` rows. AVX2's fill most of
+    /// its 16 registers with accumulators (12 and 12). AVX-512's use 12 and 8 of its 32: with
+    /// 24 (12 x 32) LLVM unrolls the depth loop and spills accumulators to the stack, and on
+    /// a Zen 4 EPYC (2026-12-05) 12 x 32 / 16 x 16 ran EfficientNet-Lite0's products at 70
+    /// GFLOP/s on one thread against 91-93 for 6 or 7 x 32 (8 x 32: 91, 10 x 32: 79) and the
+    /// narrow shapes 8 % faster at 8 rows than at 16 (`bench_gemm`).
     trait Tiles: Lanes {
         const WIDE: usize;
         const NARROW: usize;
     }
     impl Tiles for Avx512 {
-        const WIDE: usize = 12;
-        const NARROW: usize = 16;
+        const WIDE: usize = 6;
+        const NARROW: usize = 8;
     }
     impl Tiles for Avx2 {
         const WIDE: usize = 6;
@@ -708,7 +712,9 @@ mod tests {
         assert_eq!(rows_per_task(Level::Avx2, 12544, 16, 3, 2), 48);
         // 196 rows: five even chunks of whole 6-row tiles (42 x 4 + 28), not 48 x 4 + 4.
         assert_eq!(rows_per_task(Level::Avx2, 196, 480, 3, 2), 42);
-        assert_eq!(rows_per_task(Level::Avx512, 196, 480, 3, 2), 48);
+        assert_eq!(rows_per_task(Level::Avx512, 196, 480, 3, 2), 42);
+        // One-row tiles: five chunks of 40 (40 x 4 + 36).
+        assert_eq!(rows_per_task(Level::Scalar, 196, 480, 3, 2), 40);
         // Many panels and a small A: one chunk, each panel read once.
         assert_eq!(rows_per_task(Level::Avx2, 49, 192, 36, 2), 49);
         assert_eq!(rows_per_task(Level::Avx512, 49, 1152, 10, 2), 49);
