@@ -421,6 +421,16 @@ pub const PANEL_COLUMNS: usize = NR;
 unsafe fn run_block(lvl: Level, block: &Block, out: SyncPtr) {
     unsafe {
         match lvl {
+            // A ragged last panel that one AVX-512 vector does not fit (17-31 columns) or
+            // fits with half its lanes idle (1-8) runs AVX2's tiles, which cut it into
+            // 16 + 8 column pieces: on a Zen 4, EfficientNet-Lite's 24- and 40-channel
+            // products ran at 80 GFLOP/s in a masked AVX-512 tile against 83-90 in AVX2's
+            // (`bench_gemm`, alternating). AVX2's tiles compiled into the AVX-512 function
+            // (EVEX-encoded) ran them at 68-76: hence the AVX2 function itself.
+            #[cfg(target_arch = "x86_64")]
+            Level::Avx512 if !matches!(block.cols(), NR | 9..=16) => {
+                x86::block_avx2(block, out.ptr())
+            }
             #[cfg(target_arch = "x86_64")]
             Level::Avx512 => x86::block_avx512(block, out.ptr()),
             #[cfg(target_arch = "x86_64")]
