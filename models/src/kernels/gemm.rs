@@ -157,6 +157,8 @@ fn rows_per_task(lvl: Level, m: usize, k: usize, panels: usize, threads: usize) 
     m.div_ceil(chunks)
         .next_multiple_of(tile)
         .min(ROWS_PER_TASK.max(tile))
+        // An empty product (m = 0) still gets a non-zero chunk to divide by.
+        .max(1)
 }
 
 /// `c = act(a · b + bias + residual)`: `a` is `m x k`, `c` and `residual` are `m x n`, all
@@ -731,6 +733,7 @@ mod tests {
         // ... but not when A would not stay in cache.
         assert_eq!(rows_per_task(Level::Avx2, 2704, 1152, 36, 2), 48);
         assert_eq!(rows_per_task(Level::Scalar, 1, 1, 1, 2), 1);
+        assert_eq!(rows_per_task(Level::Avx2, 0, 27, 1, 2), 1);
     }
 
     #[test]
@@ -788,6 +791,15 @@ mod tests {
             // The same sums in the same order: the same bits.
             assert_eq!(got, want, "{n}x{c}x{h}x{w} s{s} -> {cout}");
         }
+    }
+
+    #[test]
+    fn an_empty_product_is_empty() {
+        let b = PackedB::new(&values(27 * 16, 1), 27, 16, None);
+        let offsets: Vec<usize> = (0..27).collect();
+        let got = gemm_direct_to_vec(0, &b, Activation::None, &values(64, 2), &offsets, |_| 0);
+        assert!(got.is_empty());
+        assert!(gemm_to_vec(&[], 0, &b, Activation::None, None).is_empty());
     }
 
     #[test]
