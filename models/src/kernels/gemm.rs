@@ -9,7 +9,8 @@
 //! registers (masked stores for a ragged last panel). Tiles: AVX-512 6 rows x 32 columns,
 //! AVX2 6 x 16 (the classic Haswell shape: 12 accumulators, two panel loads and a broadcast in
 //! 16 registers); a last panel's final 16 (AVX-512) or 8 (AVX2) or fewer columns take a
-//! one-vector tile of 8 or 12 rows, so 16-channel convs do not compute zero columns. Tasks
+//! one-vector tile of 8 or 12 rows, so 16-channel convs do not compute zero columns; under
+//! AVX-512 a last panel of 17-31 or 1-8 columns runs AVX2's tiles instead ([`run_block`]). Tasks
 //! of (up to 48 rows, evened out, x one panel; all rows when A is small and the panels are
 //! many: [`rows_per_task`]) are spread over the threads (`team::for_each`).
 
