@@ -134,6 +134,8 @@ bench-smoke:
 	$(EX)/bench_segment $(CANDLELIT_MODEL_DIR) 1 --json
 	$(EX)/bench_summarize $(CANDLELIT_MODEL_DIR)/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf 1 both
 	$(EX)/bench_qkernel 1 1
+	$(EX)/bench_depthwise 1
+	$(EX)/bench_gemm 1
 
 # Races (not a test): `make bench` with ONNX Runtime as a third classifier reference, then candle
 # against llama.cpp on the SmolLM2 GGUF; each alternates with candle in one run (venv:

@@ -451,6 +451,25 @@ mod x86 {
         mask: S::Mask,
     ) {
         let mut ox = px.start;
+        // Sliding only where its four accumulators, inputs and weights fit in registers
+        // (AVX-512; AVX2 for one vector of channels at stride 1); spilled, it ran slower
+        // than `pixels` on AVX2.
+        let fits = |st: usize| (4 + 3 * st + KW + 1) * CV <= S::REGISTERS;
+        match (t.g.stride, t.g.dilation) {
+            (1, 1) if fits(1) => {
+                while ox + 4 <= px.end {
+                    sliding::<S, KH, KW, 4, CV, 1>(t, ox, cb, mask);
+                    ox += 4;
+                }
+            }
+            (2, 1) if fits(2) => {
+                while ox + 4 <= px.end {
+                    sliding::<S, KH, KW, 4, CV, 2>(t, ox, cb, mask);
+                    ox += 4;
+                }
+            }
+            _ => {}
+        }
         while ox + 4 <= px.end {
             pixels::<S, KH, KW, 4, CV>(t, ox, 0..KW, cb, mask);
             ox += 4;
@@ -460,6 +479,76 @@ mod x86 {
             2 => pixels::<S, KH, KW, 2, CV>(t, ox, 0..KW, cb, mask),
             1 => pixels::<S, KH, KW, 1, CV>(t, ox, 0..KW, cb, mask),
             _ => {}
+        }
+    }
+
+    /// Inputs a [`sliding`] row holds at most: `(P - 1) * stride + KW` for four pixels, a
+    /// stride of 2 and a 5-wide window.
+    const SPAN_MAX: usize = 11;
+
+    /// [`pixels`] for `P` interior pixels at stride `ST` (dilation 1): each tap row's inputs
+    /// under the `P` windows are loaded once and shared by the windows' taps (`(P - 1) * ST +
+    /// KW` loads instead of `P * KW`). Every sum takes the same taps in the same order as in
+    /// [`pixels`]: the same bits.
+    #[inline(always)]
+    unsafe fn sliding<
+        S: Lanes,
+        const KH: usize,
+        const KW: usize,
+        const P: usize,
+        const CV: usize,
+        const ST: usize,
+    >(
+        t: &Task<KH>,
+        ox: usize,
+        cb: usize,
+        mask: S::Mask,
+    ) {
+        let g = t.g;
+        let c = g.c;
+        let span = (P - 1) * ST + KW;
+        debug_assert!(span <= SPAN_MAX && g.dilation == 1);
+        let load = |p: *const f32| {
+            if CV == 1 {
+                S::load_masked(mask, p)
+            } else {
+                S::load(p)
+            }
+        };
+        let bias: [S::V; CV] = std::array::from_fn(|v| match t.bias {
+            Some(b) => load(b.add(cb + v * S::N)),
+            None => S::zero(),
+        });
+        let mut acc = [bias; P];
+        for (ky, row) in t.rows.iter().enumerate() {
+            let Some(row) = *row else { continue };
+            let x0 = row.add((ox * ST - g.pad_l) * c + cb);
+            let mut xs = [[S::zero(); CV]; SPAN_MAX];
+            for (i, x) in xs.iter_mut().enumerate().take(span) {
+                for (v, x) in x.iter_mut().enumerate() {
+                    *x = load(x0.add(i * c + v * S::N));
+                }
+            }
+            for k in 0..KW {
+                let wp = t.w.add((ky * KW + k) * c + cb);
+                let wv: [S::V; CV] = std::array::from_fn(|v| load(wp.add(v * S::N)));
+                for (p, acc) in acc.iter_mut().enumerate() {
+                    for (v, a) in acc.iter_mut().enumerate() {
+                        *a = S::fma(xs[p * ST + k][v], wv[v], *a);
+                    }
+                }
+            }
+        }
+        for (p, acc) in acc.iter().enumerate() {
+            let o = t.out.add((ox + p) * c + cb);
+            for (v, a) in acc.iter().enumerate() {
+                let y = activate::<S>(*a, t.act);
+                if CV == 1 {
+                    S::store_masked(o, mask, y)
+                } else {
+                    S::store(o.add(v * S::N), y)
+                }
+            }
         }
     }
 

@@ -19,6 +19,9 @@ use super::gemm::Activation;
 /// a function compiled for it.
 pub(crate) unsafe trait Lanes {
     const N: usize;
+    /// Vector registers the instruction set has (a kernel keeping more values in registers
+    /// spills).
+    const REGISTERS: usize;
     type V: Copy;
     /// Which of the first `N` lanes a ragged load or store touches.
     type Mask: Copy;
@@ -72,6 +75,7 @@ pub(crate) struct Avx512;
 
 unsafe impl Lanes for Avx512 {
     const N: usize = 16;
+    const REGISTERS: usize = 32;
     type V = __m512;
     type Mask = __mmask16;
 
@@ -146,6 +150,7 @@ pub(crate) struct Avx2Mask {
 
 unsafe impl Lanes for Avx2 {
     const N: usize = 8;
+    const REGISTERS: usize = 16;
     type V = __m256;
     type Mask = Avx2Mask;
 
