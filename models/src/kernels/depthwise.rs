@@ -453,31 +453,30 @@ mod x86 {
         let mut ox = px.start;
         // Sliding only where its four accumulators, inputs and weights fit in registers
         // (AVX-512; AVX2 for one vector of channels at stride 1); spilled, it ran slower
-        // than `pixels` on AVX2.
+        // than `pixels` on AVX2. Fewer than four pixels (a 7x7 image under a 5x5 window has
+        // three interior ones a row) slide too.
         let fits = |st: usize| (4 + 3 * st + KW + 1) * CV <= S::REGISTERS;
-        match (t.g.stride, t.g.dilation) {
-            (1, 1) if fits(1) => {
-                while ox + 4 <= px.end {
-                    sliding::<S, KH, KW, 4, CV, 1>(t, ox, cb, mask);
-                    ox += 4;
-                }
-            }
-            (2, 1) if fits(2) => {
-                while ox + 4 <= px.end {
-                    sliding::<S, KH, KW, 4, CV, 2>(t, ox, cb, mask);
-                    ox += 4;
-                }
-            }
-            _ => {}
-        }
+        let slide = match (t.g.stride, t.g.dilation) {
+            (1, 1) if fits(1) => 1,
+            (2, 1) if fits(2) => 2,
+            _ => 0,
+        };
         while ox + 4 <= px.end {
-            pixels::<S, KH, KW, 4, CV>(t, ox, 0..KW, cb, mask);
+            match slide {
+                1 => sliding::<S, KH, KW, 4, CV, 1>(t, ox, cb, mask),
+                2 => sliding::<S, KH, KW, 4, CV, 2>(t, ox, cb, mask),
+                _ => pixels::<S, KH, KW, 4, CV>(t, ox, 0..KW, cb, mask),
+            }
             ox += 4;
         }
-        match px.end - ox {
-            3 => pixels::<S, KH, KW, 3, CV>(t, ox, 0..KW, cb, mask),
-            2 => pixels::<S, KH, KW, 2, CV>(t, ox, 0..KW, cb, mask),
-            1 => pixels::<S, KH, KW, 1, CV>(t, ox, 0..KW, cb, mask),
+        match (px.end - ox, slide) {
+            (3, 1) => sliding::<S, KH, KW, 3, CV, 1>(t, ox, cb, mask),
+            (3, 2) => sliding::<S, KH, KW, 3, CV, 2>(t, ox, cb, mask),
+            (3, _) => pixels::<S, KH, KW, 3, CV>(t, ox, 0..KW, cb, mask),
+            (2, 1) => sliding::<S, KH, KW, 2, CV, 1>(t, ox, cb, mask),
+            (2, 2) => sliding::<S, KH, KW, 2, CV, 2>(t, ox, cb, mask),
+            (2, _) => pixels::<S, KH, KW, 2, CV>(t, ox, 0..KW, cb, mask),
+            (1, _) => pixels::<S, KH, KW, 1, CV>(t, ox, 0..KW, cb, mask),
             _ => {}
         }
     }
