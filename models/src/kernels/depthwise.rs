@@ -481,6 +481,52 @@ mod x86 {
         }
     }
 
+    /// `CV` vectors from `p`: one may be ragged (`mask`), several are whole.
+    #[inline(always)]
+    unsafe fn load<S: Lanes, const CV: usize>(mask: S::Mask, p: *const f32) -> S::V {
+        if CV == 1 {
+            S::load_masked(mask, p)
+        } else {
+            S::load(p)
+        }
+    }
+
+    /// The bias of channels `cb..` (zero without one): where every pixel's sums start.
+    #[inline(always)]
+    unsafe fn bias_at<S: Lanes, const KH: usize, const CV: usize>(
+        t: &Task<KH>,
+        cb: usize,
+        mask: S::Mask,
+    ) -> [S::V; CV] {
+        std::array::from_fn(|v| match t.bias {
+            Some(b) => load::<S, CV>(mask, b.add(cb + v * S::N)),
+            None => S::zero(),
+        })
+    }
+
+    /// Stores `act(sum)` of `P` pixels from `ox`, channels `cb..`.
+    #[inline(always)]
+    unsafe fn store<S: Lanes, const KH: usize, const P: usize, const CV: usize>(
+        t: &Task<KH>,
+        acc: &[[S::V; CV]; P],
+        ox: usize,
+        cb: usize,
+        mask: S::Mask,
+    ) {
+        let c = t.g.c;
+        for (p, acc) in acc.iter().enumerate() {
+            let o = t.out.add((ox + p) * c + cb);
+            for (v, a) in acc.iter().enumerate() {
+                let y = activate::<S>(*a, t.act);
+                if CV == 1 {
+                    S::store_masked(o, mask, y)
+                } else {
+                    S::store(o.add(v * S::N), y)
+                }
+            }
+        }
+    }
+
     /// Inputs a [`sliding`] row holds at most: `(P - 1) * stride + KW` for four pixels, a
     /// stride of 2 and a 5-wide window.
     const SPAN_MAX: usize = 11;
@@ -507,18 +553,8 @@ mod x86 {
         let c = g.c;
         let span = (P - 1) * ST + KW;
         debug_assert!(span <= SPAN_MAX && g.dilation == 1);
-        let load = |p: *const f32| {
-            if CV == 1 {
-                S::load_masked(mask, p)
-            } else {
-                S::load(p)
-            }
-        };
-        let bias: [S::V; CV] = std::array::from_fn(|v| match t.bias {
-            Some(b) => load(b.add(cb + v * S::N)),
-            None => S::zero(),
-        });
-        let mut acc = [bias; P];
+        let load = |p: *const f32| load::<S, CV>(mask, p);
+        let mut acc = [bias_at::<S, KH, CV>(t, cb, mask); P];
         for (ky, row) in t.rows.iter().enumerate() {
             let Some(row) = *row else { continue };
             let x0 = row.add((ox * ST - g.pad_l) * c + cb);
@@ -538,17 +574,7 @@ mod x86 {
                 }
             }
         }
-        for (p, acc) in acc.iter().enumerate() {
-            let o = t.out.add((ox + p) * c + cb);
-            for (v, a) in acc.iter().enumerate() {
-                let y = activate::<S>(*a, t.act);
-                if CV == 1 {
-                    S::store_masked(o, mask, y)
-                } else {
-                    S::store(o.add(v * S::N), y)
-                }
-            }
-        }
+        store::<S, KH, P, CV>(t, &acc, ox, cb, mask);
     }
 
     /// `P` output pixels from `ox`, all reading taps `kx` of each valid tap row, times `CV`
@@ -570,18 +596,8 @@ mod x86 {
     ) {
         let g = t.g;
         let (s, d, c) = (g.stride, g.dilation, g.c);
-        let load = |p: *const f32| {
-            if CV == 1 {
-                S::load_masked(mask, p)
-            } else {
-                S::load(p)
-            }
-        };
-        let bias: [S::V; CV] = std::array::from_fn(|v| match t.bias {
-            Some(b) => load(b.add(cb + v * S::N)),
-            None => S::zero(),
-        });
-        let mut acc = [bias; P];
+        let load = |p: *const f32| load::<S, CV>(mask, p);
+        let mut acc = [bias_at::<S, KH, CV>(t, cb, mask); P];
         for (ky, row) in t.rows.iter().enumerate() {
             let Some(row) = *row else { continue };
             for k in kx.clone() {
@@ -597,17 +613,7 @@ mod x86 {
                 }
             }
         }
-        for (p, acc) in acc.iter().enumerate() {
-            let o = t.out.add((ox + p) * c + cb);
-            for (v, a) in acc.iter().enumerate() {
-                let y = activate::<S>(*a, t.act);
-                if CV == 1 {
-                    S::store_masked(o, mask, y)
-                } else {
-                    S::store(o.add(v * S::N), y)
-                }
-            }
-        }
+        store::<S, KH, P, CV>(t, &acc, ox, cb, mask);
     }
 }
 

@@ -135,6 +135,11 @@ fn level() -> Level {
     }
 }
 
+/// Rows of each level's wide register tile (`x86::Tiles::WIDE`), which task chunks are cut
+/// in whole multiples of.
+const AVX512_WIDE: usize = 6;
+const AVX2_WIDE: usize = 6;
+
 /// Rows of a GEMM task at most: a few register tiles, so two threads get enough tasks to
 /// balance on the tall products (the first layers: thousands of rows, a few panels).
 const ROWS_PER_TASK: usize = 48;
@@ -147,8 +152,8 @@ const ROWS_PER_TASK: usize = 48;
 fn rows_per_task(lvl: Level, m: usize, k: usize, panels: usize, threads: usize) -> usize {
     const A_IN_CACHE: usize = 256 * 1024;
     let tile = match lvl {
-        Level::Avx512 => 6,
-        Level::Avx2 => 6,
+        Level::Avx512 => AVX512_WIDE,
+        Level::Avx2 => AVX2_WIDE,
         Level::Scalar => 1,
     };
     if panels >= 4 * threads.max(1) && m * k * 4 <= A_IN_CACHE {
@@ -495,11 +500,11 @@ mod x86 {
         const NARROW: usize;
     }
     impl Tiles for Avx512 {
-        const WIDE: usize = 6;
+        const WIDE: usize = super::AVX512_WIDE;
         const NARROW: usize = 8;
     }
     impl Tiles for Avx2 {
-        const WIDE: usize = 6;
+        const WIDE: usize = super::AVX2_WIDE;
         const NARROW: usize = 12;
     }
 
