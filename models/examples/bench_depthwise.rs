@@ -3,6 +3,8 @@
 //! runs. A benchmark, not a test.
 //!
 //! cargo run --release -p models --example bench_depthwise -- [reps]
+//!
+//! `BENCH_SHAPES=14x672x5x1,7x1152x3x1` runs those (size x channels x window x stride) only.
 
 use std::time::Instant;
 
@@ -16,7 +18,7 @@ fn main() {
         .unwrap_or(20)
         .max(1);
     // (h = w, channels, window, stride): EfficientNet-Lite0's depthwise layers at 224x224.
-    let shapes: [(usize, usize, usize, usize); 12] = [
+    let listed: [(usize, usize, usize, usize); 12] = [
         (112, 32, 3, 1),
         (112, 96, 3, 2),
         (56, 144, 3, 1),
@@ -30,6 +32,20 @@ fn main() {
         (7, 1152, 5, 1),
         (7, 1152, 3, 1),
     ];
+    let shapes: Vec<(usize, usize, usize, usize)> = match std::env::var("BENCH_SHAPES") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| {
+                let d: Vec<usize> = s
+                    .split('x')
+                    .map(|d| d.trim().parse().expect("size x channels x window x stride"))
+                    .collect();
+                assert_eq!(d.len(), 4, "shape {s}: size x channels x window x stride");
+                (d[0], d[1], d[2], d[3])
+            })
+            .collect(),
+        Err(_) => listed.to_vec(),
+    };
     println!("| h x w x c | window | stride | us | GFLOP/s |");
     println!("|---|---|---|---|---|");
     let mut total = 0.0;

@@ -408,6 +408,22 @@ mod x86 {
         } else {
             in0
         };
+        // Where both channel widths slide, whole rows do: the edge groups read zeros for
+        // columns in the padding (AVX-512, stride 1 or 2).
+        if let Some(st) = whole_row_stride::<S, KW>(g) {
+            let mut cb = chans.start;
+            while cb < chans.end {
+                let left = chans.end - cb;
+                if left >= 2 * S::N {
+                    slide_row::<S, KH, KW, 2>(t, in0..in1, st, cb, S::mask(S::N));
+                    cb += 2 * S::N;
+                } else {
+                    slide_row::<S, KH, KW, 1>(t, in0..in1, st, cb, S::mask(left));
+                    cb += S::N;
+                }
+            }
+            return;
+        }
         // Interior: channel pairs of vectors, then single (possibly ragged) vectors.
         let mut cb = chans.start;
         while cb < chans.end {
@@ -441,6 +457,57 @@ mod x86 {
         }
     }
 
+    /// Whether [`sliding`] holds its inputs, weights and sums in registers for `CV` vectors of
+    /// channels at stride `st`: spilled, it ran slower than [`pixels`] on AVX2.
+    fn slide_fits<S: Lanes, const KW: usize>(cv: usize, st: usize) -> bool {
+        (4 + 3 * st + KW + 1) * cv <= S::REGISTERS
+    }
+
+    /// The stride at which whole rows slide, pairs of channel vectors included (AVX-512 at
+    /// stride 1 or 2, dilation 1); None where only the interior does.
+    fn whole_row_stride<S: Lanes, const KW: usize>(g: &Window) -> Option<usize> {
+        (g.dilation == 1 && matches!(g.stride, 1 | 2) && slide_fits::<S, KW>(2, g.stride))
+            .then_some(g.stride)
+    }
+
+    /// Every pixel of the row for `CV` vectors of channels from `cb`, four at a time by
+    /// [`sliding`]: groups inside `inner` (whole windows in the input) read the input as is,
+    /// the others take zeros for the columns in the padding. On a 14x14 image under a 5x5
+    /// window four of 14 pixels a row are borders; one at a time by [`pixels`] they took 40 %
+    /// of the layer's time (two loads an FMA), on a 7x7 image more.
+    #[inline(always)]
+    unsafe fn slide_row<S: Lanes, const KH: usize, const KW: usize, const CV: usize>(
+        t: &Task<KH>,
+        inner: Range<usize>,
+        st: usize,
+        cb: usize,
+        mask: S::Mask,
+    ) {
+        let ow = t.g.ow;
+        let mut ox = 0;
+        while ox < ow {
+            let p = (ow - ox).min(4);
+            let pad = ox < inner.start || ox + p > inner.end;
+            macro_rules! go {
+                ($p:literal) => {
+                    match (st, pad) {
+                        (1, false) => sliding::<S, KH, KW, $p, CV, 1, false>(t, ox, cb, mask),
+                        (1, true) => sliding::<S, KH, KW, $p, CV, 1, true>(t, ox, cb, mask),
+                        (_, false) => sliding::<S, KH, KW, $p, CV, 2, false>(t, ox, cb, mask),
+                        (_, true) => sliding::<S, KH, KW, $p, CV, 2, true>(t, ox, cb, mask),
+                    }
+                };
+            }
+            match p {
+                4 => go!(4),
+                3 => go!(3),
+                2 => go!(2),
+                _ => go!(1),
+            }
+            ox += p;
+        }
+    }
+
     /// The interior pixels `px` for `CV` vectors of channels from `cb`: four at a time, then
     /// the last one to three.
     #[inline(always)]
@@ -455,7 +522,7 @@ mod x86 {
         // (AVX-512; AVX2 for one vector of channels at stride 1); spilled, it ran slower
         // than `pixels` on AVX2. Fewer than four pixels (a 7x7 image under a 5x5 window has
         // three interior ones a row) slide too.
-        let fits = |st: usize| (4 + 3 * st + KW + 1) * CV <= S::REGISTERS;
+        let fits = |st: usize| slide_fits::<S, KW>(CV, st);
         let slide = match (t.g.stride, t.g.dilation) {
             (1, 1) if fits(1) => 1,
             (2, 1) if fits(2) => 2,
@@ -463,18 +530,18 @@ mod x86 {
         };
         while ox + 4 <= px.end {
             match slide {
-                1 => sliding::<S, KH, KW, 4, CV, 1>(t, ox, cb, mask),
-                2 => sliding::<S, KH, KW, 4, CV, 2>(t, ox, cb, mask),
+                1 => sliding::<S, KH, KW, 4, CV, 1, false>(t, ox, cb, mask),
+                2 => sliding::<S, KH, KW, 4, CV, 2, false>(t, ox, cb, mask),
                 _ => pixels::<S, KH, KW, 4, CV>(t, ox, 0..KW, cb, mask),
             }
             ox += 4;
         }
         match (px.end - ox, slide) {
-            (3, 1) => sliding::<S, KH, KW, 3, CV, 1>(t, ox, cb, mask),
-            (3, 2) => sliding::<S, KH, KW, 3, CV, 2>(t, ox, cb, mask),
+            (3, 1) => sliding::<S, KH, KW, 3, CV, 1, false>(t, ox, cb, mask),
+            (3, 2) => sliding::<S, KH, KW, 3, CV, 2, false>(t, ox, cb, mask),
             (3, _) => pixels::<S, KH, KW, 3, CV>(t, ox, 0..KW, cb, mask),
-            (2, 1) => sliding::<S, KH, KW, 2, CV, 1>(t, ox, cb, mask),
-            (2, 2) => sliding::<S, KH, KW, 2, CV, 2>(t, ox, cb, mask),
+            (2, 1) => sliding::<S, KH, KW, 2, CV, 1, false>(t, ox, cb, mask),
+            (2, 2) => sliding::<S, KH, KW, 2, CV, 2, false>(t, ox, cb, mask),
             (2, _) => pixels::<S, KH, KW, 2, CV>(t, ox, 0..KW, cb, mask),
             (1, _) => pixels::<S, KH, KW, 1, CV>(t, ox, 0..KW, cb, mask),
             _ => {}
@@ -531,10 +598,11 @@ mod x86 {
     /// stride of 2 and a 5-wide window.
     const SPAN_MAX: usize = 11;
 
-    /// [`pixels`] for `P` interior pixels at stride `ST` (dilation 1): each tap row's inputs
-    /// under the `P` windows are loaded once and shared by the windows' taps (`(P - 1) * ST +
-    /// KW` loads instead of `P * KW`). Every sum takes the same taps in the same order as in
-    /// [`pixels`]: the same bits.
+    /// [`pixels`] for `P` pixels at stride `ST` (dilation 1): each tap row's inputs under the
+    /// `P` windows are loaded once and shared by the windows' taps (`(P - 1) * ST + KW` loads
+    /// instead of `P * KW`). Every sum takes the same taps in the same order as in [`pixels`]:
+    /// the same bits. With `PAD` the windows may reach into the left or right padding, whose
+    /// columns read as zeros (adding `0 * w` leaves a sum as it was, but for the sign of a zero).
     #[inline(always)]
     unsafe fn sliding<
         S: Lanes,
@@ -543,6 +611,7 @@ mod x86 {
         const P: usize,
         const CV: usize,
         const ST: usize,
+        const PAD: bool,
     >(
         t: &Task<KH>,
         ox: usize,
@@ -557,11 +626,17 @@ mod x86 {
         let mut acc = [bias_at::<S, KH, CV>(t, cb, mask); P];
         for (ky, row) in t.rows.iter().enumerate() {
             let Some(row) = *row else { continue };
-            let x0 = row.add((ox * ST - g.pad_l) * c + cb);
             let mut xs = [[S::zero(); CV]; SPAN_MAX];
             for (i, x) in xs.iter_mut().enumerate().take(span) {
+                // The input column under window column `i` (wrapping: left of the input
+                // reads as past its end).
+                let col = (ox * ST + i).wrapping_sub(g.pad_l);
+                if PAD && col >= g.wd {
+                    continue;
+                }
+                let xp = row.add(col * c + cb);
                 for (v, x) in x.iter_mut().enumerate() {
-                    *x = load(x0.add(i * c + v * S::N));
+                    *x = load(xp.add(v * S::N));
                 }
             }
             for k in 0..KW {
@@ -679,8 +754,9 @@ mod depthwise_tests {
     /// 3x3 and 5x5 windows (the SIMD kernels'), 1x1 (the plain loop's); channel counts that
     /// leave whole vector groups plus a ragged vector at both levels (37, 200); rows wide
     /// enough for four-pixel groups and their remainders; images small enough that borders
-    /// meet (7x7 under a 5x5 window has three interior pixels a row, 5x5 none) and that rows
-    /// are split by channel ranges ([`channel_splits`]); with bias and ReLU6.
+    /// meet (7x7 under a 5x5 window has three interior pixels a row, 5x5 none, 2 is narrower
+    /// than the window) and that rows are split by channel ranges ([`channel_splits`]); with
+    /// bias and ReLU6.
     #[test]
     fn depthwise_with_bias_and_activation_matches_candle_grouped_conv() {
         let dev = Device::Cpu;
@@ -695,6 +771,10 @@ mod depthwise_tests {
             ((5, 5), 5, 200, 1, 1, [2, 2, 2, 2]),
             ((14, 14), 5, 200, 2, 1, [1, 2, 1, 2]),
             ((7, 10), 3, 200, 1, 1, [1, 1, 1, 1]),
+            // Narrower than the window, both edges padded in one group; stride 2 with the
+            // left padding larger than the stride.
+            ((3, 2), 5, 40, 1, 1, [2, 2, 2, 2]),
+            ((9, 9), 5, 72, 2, 1, [2, 2, 2, 2]),
         ] {
             let x = Tensor::randn(0f32, 1.0, (2, h, wd, c), &dev).unwrap();
             let w = Tensor::randn(0f32, 1.0, (k, k, c), &dev).unwrap();
