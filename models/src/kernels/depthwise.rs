@@ -408,33 +408,24 @@ mod x86 {
         } else {
             in0
         };
-        // Where both channel widths slide, whole rows do: the edge groups read zeros for
-        // columns in the padding (AVX-512, stride 1 or 2).
-        if let Some(st) = whole_row_stride::<S, KW>(g) {
-            let mut cb = chans.start;
-            while cb < chans.end {
-                let left = chans.end - cb;
-                if left >= 2 * S::N {
-                    slide_row::<S, KH, KW, 2>(t, in0..in1, st, cb, S::mask(S::N));
-                    cb += 2 * S::N;
-                } else {
-                    slide_row::<S, KH, KW, 1>(t, in0..in1, st, cb, S::mask(left));
-                    cb += S::N;
-                }
-            }
-            return;
-        }
-        // Interior: channel pairs of vectors, then single (possibly ragged) vectors.
+        // Where both channel widths slide, whole rows do (AVX-512, stride 1 or 2): the edge
+        // groups read zeros for columns in the padding. Elsewhere the interior slides or goes
+        // by `pixels`, and the borders follow.
+        let whole = whole_row_stride::<S, KW>(g);
+        // Channel pairs of vectors, then single (possibly ragged) vectors.
         let mut cb = chans.start;
         while cb < chans.end {
             let left = chans.end - cb;
             if left >= 2 * S::N {
-                interior::<S, KH, KW, 2>(t, in0..in1, cb, S::mask(S::N));
+                channels::<S, KH, KW, 2>(t, in0..in1, whole, cb, S::mask(S::N));
                 cb += 2 * S::N;
             } else {
-                interior::<S, KH, KW, 1>(t, in0..in1, cb, S::mask(left));
+                channels::<S, KH, KW, 1>(t, in0..in1, whole, cb, S::mask(left));
                 cb += S::N;
             }
+        }
+        if whole.is_some() {
+            return;
         }
         // Borders: only the valid taps, four vectors of channels at a time.
         for ox in (0..in0).chain(in1..g.ow) {
@@ -468,6 +459,22 @@ mod x86 {
     fn whole_row_stride<S: Lanes, const KW: usize>(g: &Window) -> Option<usize> {
         (g.dilation == 1 && matches!(g.stride, 1 | 2) && slide_fits::<S, KW>(2, g.stride))
             .then_some(g.stride)
+    }
+
+    /// `CV` vectors of channels from `cb`: the whole row where it slides at stride `whole`,
+    /// else the interior pixels `inner` only.
+    #[inline(always)]
+    unsafe fn channels<S: Lanes, const KH: usize, const KW: usize, const CV: usize>(
+        t: &Task<KH>,
+        inner: Range<usize>,
+        whole: Option<usize>,
+        cb: usize,
+        mask: S::Mask,
+    ) {
+        match whole {
+            Some(st) => slide_row::<S, KH, KW, CV>(t, inner, st, cb, mask),
+            None => interior::<S, KH, KW, CV>(t, inner, cb, mask),
+        }
     }
 
     /// Every pixel of the row for `CV` vectors of channels from `cb`, four at a time by
