@@ -6,50 +6,35 @@
 //!
 //! `BENCH_SHAPES=14x672x5x1,7x1152x3x1` runs those (size x channels x window x stride) only.
 
+mod kernel_bench;
+
 use std::time::Instant;
 
 use models::kernels::depthwise::depthwise_nhwc_slice;
 use models::kernels::gemm::Activation;
 
 fn main() {
-    let reps: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20)
-        .max(1);
+    let reps = kernel_bench::reps();
     // (h = w, channels, window, stride): EfficientNet-Lite0's depthwise layers at 224x224.
-    let listed: [(usize, usize, usize, usize); 12] = [
-        (112, 32, 3, 1),
-        (112, 96, 3, 2),
-        (56, 144, 3, 1),
-        (56, 144, 5, 2),
-        (28, 240, 5, 1),
-        (28, 240, 3, 2),
-        (14, 480, 3, 1),
-        (14, 480, 5, 1),
-        (14, 672, 5, 1),
-        (14, 672, 5, 2),
-        (7, 1152, 5, 1),
-        (7, 1152, 3, 1),
+    let listed = [
+        [112, 32, 3, 1],
+        [112, 96, 3, 2],
+        [56, 144, 3, 1],
+        [56, 144, 5, 2],
+        [28, 240, 5, 1],
+        [28, 240, 3, 2],
+        [14, 480, 3, 1],
+        [14, 480, 5, 1],
+        [14, 672, 5, 1],
+        [14, 672, 5, 2],
+        [7, 1152, 5, 1],
+        [7, 1152, 3, 1],
     ];
-    let shapes: Vec<(usize, usize, usize, usize)> = match std::env::var("BENCH_SHAPES") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| {
-                let d: Vec<usize> = s
-                    .split('x')
-                    .map(|d| d.trim().parse().expect("size x channels x window x stride"))
-                    .collect();
-                assert_eq!(d.len(), 4, "shape {s}: size x channels x window x stride");
-                (d[0], d[1], d[2], d[3])
-            })
-            .collect(),
-        Err(_) => listed.to_vec(),
-    };
+    let shapes = kernel_bench::shapes(&listed, "size x channels x window x stride");
     println!("| h x w x c | window | stride | us | GFLOP/s |");
     println!("|---|---|---|---|---|");
     let mut total = 0.0;
-    for (hw, c, k, s) in shapes {
+    for [hw, c, k, s] in shapes {
         let x: Vec<f32> = (0..hw * hw * c)
             .map(|i| (i % 97) as f32 / 97.0 - 0.5)
             .collect();

@@ -6,54 +6,39 @@
 //!
 //! `BENCH_SHAPES=1x1280x1000,49x192x1152` runs those (m x k x n) shapes instead.
 
+mod kernel_bench;
+
 use std::time::Instant;
 
 use models::kernels::gemm::{gemm, Activation, PackedB};
 
 fn main() {
-    let reps: usize = std::env::args()
-        .nth(1)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(20)
-        .max(1);
+    let reps = kernel_bench::reps();
     // (m, k, n): NanoDet-g's costliest convs (im2col'd 3x3 and 1x1) and EfficientNet-Lite0's
     // pointwise convs.
     let listed = [
-        (2704, 1152, 128),
-        (10816, 288, 32),
-        (10816, 144, 16),
-        (43264, 27, 32),
-        (2704, 576, 64),
-        (169, 2304, 256),
-        (12544, 32, 16),
-        (3136, 144, 24),
-        (784, 240, 40),
-        (196, 480, 80),
-        (49, 1152, 320),
-        (12544, 16, 96),
-        (196, 112, 672),
-        (49, 192, 1152),
-        (49, 320, 1280),
-        (1, 1280, 1000),
+        [2704, 1152, 128],
+        [10816, 288, 32],
+        [10816, 144, 16],
+        [43264, 27, 32],
+        [2704, 576, 64],
+        [169, 2304, 256],
+        [12544, 32, 16],
+        [3136, 144, 24],
+        [784, 240, 40],
+        [196, 480, 80],
+        [49, 1152, 320],
+        [12544, 16, 96],
+        [196, 112, 672],
+        [49, 192, 1152],
+        [49, 320, 1280],
+        [1, 1280, 1000],
     ];
-    let shapes: Vec<(usize, usize, usize)> = match std::env::var("BENCH_SHAPES") {
-        Ok(list) => list
-            .split(',')
-            .map(|s| {
-                let d: Vec<usize> = s
-                    .split('x')
-                    .map(|d| d.trim().parse().expect("m x k x n"))
-                    .collect();
-                assert_eq!(d.len(), 3, "shape {s}: m x k x n");
-                (d[0], d[1], d[2])
-            })
-            .collect(),
-        Err(_) => listed.to_vec(),
-    };
+    let shapes = kernel_bench::shapes(&listed, "m x k x n");
     println!("| m | k | n | ms | GFLOP/s |");
     println!("|---|---|---|---|---|");
     let (mut flop, mut secs) = (0.0, 0.0);
-    for (m, k, n) in shapes {
+    for [m, k, n] in shapes {
         let a: Vec<f32> = (0..m * k)
             .map(|i| ((i * 7919) % 1000) as f32 * 1e-3 - 0.5)
             .collect();
